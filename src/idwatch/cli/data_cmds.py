@@ -1,0 +1,3 @@
+"""Commands: data_cmds (placeholder until its owner fills it)."""
+
+from __future__ import annotations

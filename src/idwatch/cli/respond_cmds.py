@@ -1,0 +1,3 @@
+"""Commands: respond_cmds (placeholder until its owner fills it)."""
+
+from __future__ import annotations

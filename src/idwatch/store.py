@@ -1,0 +1,232 @@
+"""The event store: an append-only, day-partitioned Parquet dataset plus analysis state.
+
+Layout of a store directory::
+
+    events/day=YYYY-MM-DD/part-*.parquet   canonical events (STORED_EVENT_SCHEMA)
+    quarantine/*.jsonl                    rejected records with their reason
+    state/<name>.parquet | <name>.json     alerts, incidents, campaigns, watermarks ...
+    directory.parquet                      EVENTS.md section 2
+    intel/*.json                           imported STIX 2.1 bundles
+
+Every file is written under a temporary name and renamed into place, so a process killed
+at any moment leaves only whole files behind; readers never see ``.tmp`` files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from idwatch.schema import ALERT_SCHEMA, STORED_EVENT_SCHEMA
+
+DEFAULT_STORE = "./idwatch-data"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written (not a bad record: a broken store)."""
+
+
+def resolve_store_path(store: str | os.PathLike[str] | None) -> Path:
+    """``--store``, else ``$IDWATCH_STORE``, else ``./idwatch-data`` (EVENTS.md section 6)."""
+    if store:
+        return Path(store)
+    return Path(os.environ.get("IDWATCH_STORE") or DEFAULT_STORE)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_parquet(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class Store:
+    """A store directory. Cheap to create; opens DuckDB connections on demand."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+        self.root = resolve_store_path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"store path {self.root} exists and is not a directory")
+        if create:
+            try:
+                for sub in ("events", "quarantine", "state", "intel"):
+                    (self.root / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create store at {self.root}: {exc}") from exc
+
+    # ---------------------------------------------------------------- paths
+    @property
+    def events_dir(self) -> Path:
+        return self.root / "events"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def intel_dir(self) -> Path:
+        return self.root / "intel"
+
+    @property
+    def directory_path(self) -> Path:
+        return self.root / "directory.parquet"
+
+    def event_files(self) -> list[Path]:
+        return sorted(self.events_dir.glob("day=*/*.parquet"))
+
+    def has_events(self) -> bool:
+        return any(True for _ in self.events_dir.glob("day=*/*.parquet"))
+
+    # ---------------------------------------------------------------- reading
+    def connect(self, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with the store's views registered.
+
+        Views: ``events``, ``directory``, ``alerts`` and every other ``state/*.parquet``
+        table by its file name. A view over data that does not exist yet is an empty
+        table with the right columns, so queries never fail on a fresh store.
+        """
+        con = duckdb.connect(":memory:")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        con.execute("SET TimeZone = 'UTC'")
+        self._register_parquet_view(con, "events", self.event_files(), STORED_EVENT_SCHEMA)
+        directory = [self.directory_path] if self.directory_path.exists() else []
+        self._register_parquet_view(con, "directory", directory, DIRECTORY_SCHEMA)
+        for path in sorted(self.state_dir.glob("*.parquet")):
+            self._register_parquet_view(con, path.stem, [path], None)
+        if not (self.state_dir / "alerts.parquet").exists():
+            self._register_parquet_view(con, "alerts", [], ALERT_SCHEMA)
+        return con
+
+    @staticmethod
+    def _register_parquet_view(
+        con: duckdb.DuckDBPyConnection, name: str, files: list[Path], schema: pa.Schema | None
+    ) -> None:
+        if files:
+            listing = ", ".join(_sql_str(str(p)) for p in files)
+            con.execute(
+                f"CREATE OR REPLACE VIEW {name} AS SELECT * EXCLUDE (day) "
+                f"FROM read_parquet([{listing}], hive_partitioning = true, union_by_name = true)"
+                if name == "events"
+                else f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{listing}])"
+            )
+        elif schema is not None:
+            con.register(f"__empty_{name}", schema.empty_table())
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM __empty_{name}")
+
+    # ---------------------------------------------------------------- events
+    def existing_event_ids(self, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+        """All stored event ids (one column ``event_id``)."""
+        files = self.event_files()
+        if not files:
+            return pa.table({"event_id": pa.array([], pa.string())})
+        own = con or duckdb.connect(":memory:")
+        listing = ", ".join(_sql_str(str(p)) for p in files)
+        return own.execute(f"SELECT event_id FROM read_parquet([{listing}])").to_arrow_table()
+
+    def append_events(self, table: pa.Table) -> int:
+        """Write already-deduplicated canonical events, one file per day, atomically.
+
+        The caller removes duplicates first (see ``idwatch.ingest``); a crash between two
+        day files is repaired by re-running the ingest, which skips what is stored.
+        """
+        if table.num_rows == 0:
+            return 0
+        table = table.select(STORED_EVENT_SCHEMA.names).cast(STORED_EVENT_SCHEMA)
+        con = duckdb.connect(":memory:")
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("batch", table)
+        days = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT strftime(time, '%Y-%m-%d') FROM batch ORDER BY 1"
+            ).fetchall()
+        ]
+        stamp = uuid.uuid4().hex
+        for day in days:
+            part = con.execute(
+                "SELECT * FROM batch WHERE strftime(time, '%Y-%m-%d') = ? ORDER BY time",
+                [day],
+            ).to_arrow_table()
+            atomic_write_parquet(self.events_dir / f"day={day}" / f"part-{stamp}.parquet", part)
+        return table.num_rows
+
+    # ---------------------------------------------------------------- quarantine
+    def quarantine(self, records: Iterable[dict[str, Any]], *, batch_name: str | None = None) -> Path | None:
+        """Write rejected records (source, line, reason, raw) to one JSONL file."""
+        lines = [json.dumps(r, ensure_ascii=False, default=str) for r in records]
+        if not lines:
+            return None
+        path = self.quarantine_dir / f"{batch_name or uuid.uuid4().hex}.jsonl"
+        atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
+        return path
+
+    # ---------------------------------------------------------------- state
+    def write_state_table(self, name: str, table: pa.Table) -> Path:
+        path = self.state_dir / f"{name}.parquet"
+        atomic_write_parquet(path, table)
+        return path
+
+    def read_state_table(self, name: str) -> pa.Table | None:
+        path = self.state_dir / f"{name}.parquet"
+        return pq.read_table(path) if path.exists() else None
+
+    def write_state_json(self, name: str, obj: Any) -> Path:
+        path = self.state_dir / f"{name}.json"
+        atomic_write_bytes(path, json.dumps(obj, indent=2, default=str).encode("utf-8"))
+        return path
+
+    def read_state_json(self, name: str, default: Any = None) -> Any:
+        path = self.state_dir / f"{name}.json"
+        if not path.exists():
+            return default
+        return json.loads(path.read_text("utf-8"))
+
+    # ---------------------------------------------------------------- directory / intel
+    def write_directory(self, table: pa.Table) -> None:
+        atomic_write_parquet(self.directory_path, table.cast(DIRECTORY_SCHEMA))
+
+    def intel_bundles(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text("utf-8")) for p in sorted(self.intel_dir.glob("*.json"))]
+
+
+DIRECTORY_SCHEMA = pa.schema(
+    [
+        pa.field("account", pa.string()),
+        pa.field("tenant", pa.string()),
+        pa.field("display_name", pa.string()),
+        pa.field("category", pa.string()),
+        pa.field("watchlist", pa.bool_()),
+        pa.field("home_country", pa.string()),
+        pa.field("contact_hash", pa.string()),
+        pa.field("notify", pa.string()),
+    ]
+)
