@@ -6,6 +6,7 @@ from idwatch.cli import (  # noqa: F401 - imported for their command registratio
     analysis_cmds,
     data_cmds,
     detect_cmds,
+    score_cmds,
     respond_cmds,
     simulate_cmds,
 )

@@ -1,0 +1,3 @@
+"""Commands: score (placeholder until its owner fills it)."""
+
+from __future__ import annotations
