@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -150,34 +151,47 @@ class Store:
             return pa.table({"event_id": pa.array([], pa.string())})
         own = con or duckdb.connect(":memory:")
         listing = ", ".join(_sql_str(str(p)) for p in files)
-        return own.execute(f"SELECT event_id FROM read_parquet([{listing}])").to_arrow_table()
+        return own.sql(f"SELECT event_id FROM read_parquet([{listing}])").to_arrow_table()
 
     def append_events(self, table: pa.Table) -> int:
-        """Write already-deduplicated canonical events, one file per day, atomically.
+        """Write already-deduplicated canonical events, one new file per day, atomically.
 
-        The caller removes duplicates first (see ``idwatch.ingest``); a crash between two
-        day files is repaired by re-running the ingest, which skips what is stored.
+        DuckDB writes the day-partitioned files into a hidden staging folder (invisible to
+        readers, which only look at ``events/day=*/``); each file is then fsynced and renamed
+        into its day folder. A crash leaves whole files only: re-running the ingest stores
+        exactly what is missing, because it skips the event ids already stored.
         """
         if table.num_rows == 0:
             return 0
         table = table.select(STORED_EVENT_SCHEMA.names).cast(STORED_EVENT_SCHEMA)
-        con = duckdb.connect(":memory:")
-        con.execute("SET TimeZone = 'UTC'")
-        con.register("batch", table)
-        days = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT strftime(time, '%Y-%m-%d') FROM batch ORDER BY 1"
-            ).fetchall()
-        ]
         stamp = uuid.uuid4().hex
-        for day in days:
-            part = con.execute(
-                "SELECT * FROM batch WHERE strftime(time, '%Y-%m-%d') = ? ORDER BY time",
-                [day],
-            ).to_arrow_table()
-            atomic_write_parquet(self.events_dir / f"day={day}" / f"part-{stamp}.parquet", part)
+        staging = self.events_dir / f".staging-{stamp}"
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.register("batch", table)
+            con.execute(
+                f"""COPY (SELECT *, strftime(time, '%Y-%m-%d') AS day FROM batch ORDER BY time)
+                TO {_sql_str(str(staging))}
+                (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), FILENAME_PATTERN 'part-{{i}}')"""
+            )
+        finally:
+            con.close()
+        try:
+            for path in sorted(staging.glob("day=*/*.parquet")):
+                with open(path, "rb") as fh:
+                    os.fsync(fh.fileno())
+                target = self.events_dir / path.parent.name / f"part-{stamp}-{path.stem}.parquet"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return table.num_rows
+
+    def clean_staging(self) -> None:
+        """Remove staging folders a killed ingest left behind (their files were never visible)."""
+        for path in self.events_dir.glob(".staging-*"):
+            shutil.rmtree(path, ignore_errors=True)
 
     # ---------------------------------------------------------------- quarantine
     def quarantine(self, records: Iterable[dict[str, Any]], *, batch_name: str | None = None) -> Path | None:

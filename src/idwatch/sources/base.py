@@ -1,0 +1,473 @@
+"""The reading driver: input files -> raw records -> a DuckDB view a format module can map.
+
+It owns everything that is the same for every format: finding the files (folder, ``-``,
+``.gz``), telling JSON Lines / JSON array / single object / CSV / Parquet apart, splitting
+lines without a Python loop per line (numpy over the bytes, zero-copy into Arrow), and
+quarantining records that are not UTF-8, not JSON, not an object or larger than 1 MiB.
+What is left is registered as a view with the columns ``_file, _line, _raw, rec``
+(docs/INTERNALS.md "Source formats"); the view also carries ``_text`` (TRUE when every
+value came as text, i.e. CSV) for formats that want to know.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from idwatch.schema import EVENT_SCHEMA
+
+MAX_RECORD_BYTES = 1 << 20  #: records larger than this are quarantined, never parsed
+CHUNK_BYTES = 128 << 20  #: JSON Lines are processed in chunks of about this size
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+BOM = b"\xef\xbb\xbf"
+
+#: Canonical columns whose CSV text is converted to a JSON number / boolean when it is one.
+_CSV_INT_COLUMNS = [f.name for f in EVENT_SCHEMA if pa.types.is_integer(f.type)]
+_CSV_BOOL_COLUMNS = [f.name for f in EVENT_SCHEMA if pa.types.is_boolean(f.type)]
+
+
+class SourceError(RuntimeError):
+    """An input cannot be read at all (missing path, unreadable file): the ingest stops."""
+
+
+@dataclass
+class InputFile:
+    """One input: a path on disk or ``-`` (stdin, already read into memory)."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+
+@dataclass
+class Chunk:
+    """Records of one input ready for a format: the view name and what was rejected on the way."""
+
+    file: str
+    view: str
+    records: int  # rows in the view (valid JSON objects)
+    rejected: int  # records quarantined by the driver (counted in ``records`` of the summary)
+    quarantine: pa.Table = field(default_factory=lambda: QUARANTINE_SCHEMA.empty_table())
+    sources: list[str] = field(default_factory=list)  # tables / registrations behind the view
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("file", pa.string()),
+        pa.field("line", pa.int64()),
+        pa.field("reason", pa.string()),
+        pa.field("raw", pa.string()),
+    ]
+)
+
+
+# --------------------------------------------------------------------------- finding inputs
+def expand_paths(paths: list[str]) -> list[InputFile]:
+    """Resolve ``PATH...`` into inputs: files as given, folders recursively (sorted, no dotfiles)."""
+    inputs: list[InputFile] = []
+    for raw in paths:
+        if raw == "-":
+            inputs.append(InputFile("-", data=sys.stdin.buffer.read()))
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if child.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    inputs.append(InputFile(str(child), path=child))
+        elif path.is_file():
+            inputs.append(InputFile(str(path), path=path))
+        elif path.exists():
+            raise SourceError(f"{raw}: not a regular file or folder")
+        else:
+            raise SourceError(f"{raw}: no such file or folder")
+    return inputs
+
+
+def _head(inp: InputFile, n: int = 4096) -> bytes:
+    if inp.data is not None:
+        head = inp.data[:n]
+    else:
+        assert inp.path is not None
+        try:
+            with open(inp.path, "rb") as fh:
+                head = fh.read(n)
+        except OSError as exc:
+            raise SourceError(f"{inp.name}: {exc.strerror or exc}") from exc
+    if head.startswith(GZIP_MAGIC):
+        try:
+            with gzip.GzipFile(
+                fileobj=io.BytesIO(inp.data) if inp.data is not None else open(inp.path, "rb")
+            ) as gz:  # noqa: SIM115
+                head = gz.read(n)
+        except (OSError, EOFError):
+            head = b""
+    return head
+
+
+def container_kind(inp: InputFile) -> str:
+    """``parquet``, ``csv``, ``json`` (array / single object / JSON Lines, told apart later)."""
+    head = _head(inp)
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    name = inp.name.lower().removesuffix(".gz")
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    if name.endswith((".json", ".jsonl", ".ndjson", ".log", ".txt")):
+        return "json"
+    first = head.removeprefix(BOM).lstrip()[:1]
+    if first in (b"{", b"[") or not first:
+        return "json"
+    return "csv"
+
+
+def open_stream(inp: InputFile) -> io.BufferedIOBase:
+    """A binary stream of the input's bytes, gunzipped when it starts with the gzip magic."""
+    raw: io.BufferedIOBase
+    if inp.data is not None:
+        raw = io.BytesIO(inp.data)
+    else:
+        assert inp.path is not None
+        try:
+            raw = open(inp.path, "rb")  # noqa: SIM115 - returned to the caller
+        except OSError as exc:
+            raise SourceError(f"{inp.name}: {exc.strerror or exc}") from exc
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    return raw
+
+
+def local_copy(inp: InputFile, tmpdir: Path) -> Path:
+    """A plain (not gzipped) file on disk with the input's bytes, for readers that need a path."""
+    if inp.path is not None and not _is_gzip(inp):
+        return inp.path
+    target = tmpdir / f"input-{uuid.uuid4().hex}"
+    with open_stream(inp) as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
+
+
+def _is_gzip(inp: InputFile) -> bool:
+    if inp.data is not None:
+        return inp.data.startswith(GZIP_MAGIC)
+    assert inp.path is not None
+    with open(inp.path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
+# --------------------------------------------------------------------------- JSON text
+def _read_chunks(stream: io.BufferedIOBase, size: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int]]:
+    """Whole lines in chunks of about ``size`` bytes, with the 0-based line number of each start."""
+    carry = b""
+    first_line = 0
+    while True:
+        block = stream.read(size)
+        if not block:
+            break
+        block = carry + block
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            carry = block
+            continue
+        data, carry = block[: cut + 1], block[cut + 1 :]
+        yield data, first_line
+        first_line += data.count(b"\n")
+    if carry:
+        yield carry, first_line
+
+
+def split_lines(data: bytes, first_line: int) -> pa.Table:
+    """Cut ``data`` at newlines into ``_line`` (1-based) and ``_bytes`` without copying the bytes.
+
+    Each element keeps its trailing ``\\n`` (Arrow slices must be contiguous); SQL strips it.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10) + 1
+    if len(data) and (len(ends) == 0 or ends[-1] != len(data)):
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
+    n = len(offsets) - 1
+    arr = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    lines = pa.array(np.arange(first_line + 1, first_line + n + 1, dtype=np.int64))
+    return pa.table({"_line": lines, "_bytes": arr})
+
+
+#: SQL turning a table ``(_line, _bytes)`` into records + the reason a record is rejected.
+#: Blank lines are dropped; the bytes are kept only where they are not UTF-8 (for quarantine).
+_CLASSIFY_SQL = """
+SELECT _line, txt,
+  CASE
+    WHEN txt IS NULL THEN 'not valid UTF-8'
+    WHEN strlen(txt) > {max_bytes} THEN 'record larger than 1 MiB'
+    WHEN NOT json_valid(txt) THEN 'not valid JSON'
+    WHEN json_type(txt) <> 'OBJECT' THEN 'not a JSON object'
+  END AS _reason,
+  CASE WHEN txt IS NULL THEN _bytes END AS _bad_bytes
+FROM (SELECT _line, _bytes, rtrim(try(decode(_bytes)), chr(10) || chr(13)) AS txt FROM {src})
+WHERE NOT (txt IS NOT NULL AND trim(txt, chr(32) || chr(9) || chr(13) || chr(10) || chr(12)) = '')
+"""
+
+
+def _bom_strip(data: bytes, first_line: int) -> bytes:
+    return data[len(BOM) :] if first_line == 0 and data.startswith(BOM) else data
+
+
+class Reader:
+    """Produces :class:`Chunk` views in one DuckDB connection, one input at a time."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, tmpdir: Path) -> None:
+        self.con = con
+        self.tmpdir = tmpdir
+        self._n = 0
+
+    def _name(self, stem: str) -> str:
+        self._n += 1
+        return f"{stem}_{self._n}"
+
+    def chunks(self, inp: InputFile) -> Iterator[Chunk]:
+        kind = container_kind(inp)
+        if kind == "parquet":
+            yield self._parquet(inp)
+        elif kind == "csv":
+            yield self._csv(inp)
+        else:
+            yield from self._json(inp)
+
+    # ---- JSON: lines, array or single object
+    def _json(self, inp: InputFile) -> Iterator[Chunk]:
+        with open_stream(inp) as stream:
+            try:
+                for data, first_line in _read_chunks(stream):
+                    data = _bom_strip(data, first_line)
+                    if first_line == 0:
+                        whole = self._whole_document(inp.name, data, stream)
+                        if whole is not None:
+                            yield whole
+                            return
+                    yield self._lines(inp.name, data, first_line)
+            except (OSError, EOFError) as exc:
+                raise SourceError(f"{inp.name}: {exc}") from exc
+
+    def _whole_document(self, file: str, data: bytes, stream: io.BufferedIOBase) -> Chunk | None:
+        """A JSON array, or one object spread over several lines, read as a whole document."""
+        start = data.lstrip()[:1]
+        if start not in (b"[", b"{"):
+            return None
+        if start == b"{":
+            first = data.lstrip().split(b"\n", 1)[0]
+            probe = self.con.execute("SELECT json_valid(try(decode(?)))", [first]).fetchall()[0]
+            if probe and probe[0]:
+                return None  # the first line is a whole object: JSON Lines
+        rest = stream.read()
+        doc = data + rest if rest else data
+        return self._document(file, doc)
+
+    def _document(self, file: str, doc: bytes) -> Chunk:
+        name = self._name("doc")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_src AS SELECT ?::BLOB AS _bytes", [doc])
+        kind = self.con.execute(
+            f"SELECT CASE WHEN try(decode(_bytes)) IS NULL THEN 'utf8' "
+            f"WHEN NOT json_valid(decode(_bytes)) THEN 'json' "
+            f"ELSE json_type(decode(_bytes)) END FROM {name}_src"
+        ).fetchall()[0][0]
+        if kind == "ARRAY":
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {name}_lines AS
+                SELECT CAST(i AS BIGINT) AS _line, CAST(e AS VARCHAR)::BLOB AS _bytes
+                FROM (SELECT unnest(json_extract(decode(_bytes), '$[*]')) AS e,
+                             unnest(range(1, json_array_length(decode(_bytes)) + 1)) AS i
+                      FROM {name}_src)"""
+            )
+        else:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name}_lines AS "
+                f"SELECT 1::BIGINT AS _line, _bytes FROM {name}_src"
+            )
+        chunk = self._finish(file, f"{name}_lines")
+        chunk.sources.append(f"{name}_src")
+        return chunk
+
+    def _lines(self, file: str, data: bytes, first_line: int) -> Chunk:
+        name = self._name("lines")
+        self.con.register(f"{name}_arrow", split_lines(data, first_line))
+        chunk = self._finish(file, f"{name}_arrow")
+        return chunk
+
+    def _finish(self, file: str, src: str) -> Chunk:
+        """Classify ``src (_line, _bytes)`` and register the view of the good records."""
+        name = self._name("rec")
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name}_c AS "
+            + _CLASSIFY_SQL.format(max_bytes=MAX_RECORD_BYTES, src=src)
+        )
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {name} AS
+            SELECT {_sql_str(file)}::VARCHAR AS _file, _line, txt AS _raw, txt::JSON AS rec, FALSE AS _text
+            FROM {name}_c WHERE _reason IS NULL"""
+        )
+        rejected = self.con.sql(
+            f"""SELECT {_sql_str(file)}::VARCHAR AS file, _line AS line, _reason AS reason,
+                   txt AS raw, _bad_bytes
+            FROM {name}_c WHERE _reason IS NOT NULL ORDER BY _line"""
+        ).to_arrow_table()
+        quarantine = _with_raw_text(rejected)
+        good = self.con.execute(f"SELECT count(*) FROM {name}_c WHERE _reason IS NULL").fetchall()[0][0]
+        return Chunk(file, name, int(good), quarantine.num_rows, quarantine, [src])
+
+    # ---- CSV
+    def _csv(self, inp: InputFile) -> Chunk:
+        path = local_copy(inp, self.tmpdir)
+        name = self._name("csv")
+        try:
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {name}_t AS
+                SELECT * FROM read_csv({_sql_str(str(path))}, header = true, all_varchar = true,
+                    auto_detect = true, store_rejects = true, rejects_scan = '{name}_scan',
+                    rejects_table = '{name}_rej', null_padding = false, strict_mode = true)"""
+            )
+        except duckdb.Error as exc:
+            raise SourceError(f"{inp.name}: cannot read as CSV: {exc}") from exc
+        cols = [r[0] for r in self.con.execute(f"DESCRIBE {name}_t").fetchall()]
+        parts = []
+        for col in cols:
+            q = _sql_ident(col)
+            val = f"nullif({q}, '')"
+            if col in _CSV_INT_COLUMNS:
+                expr = (
+                    f"CASE WHEN regexp_full_match({val}, '-?[0-9]{{1,18}}') THEN to_json({val}::BIGINT) "
+                    f"ELSE to_json({val}) END"
+                )
+            elif col in _CSV_BOOL_COLUMNS:
+                expr = (
+                    f"CASE WHEN lower({val}) IN ('true', 'false') THEN to_json(lower({val}) = 'true') "
+                    f"ELSE to_json({val}) END"
+                )
+            else:
+                expr = f"to_json({val})"
+            parts.append(f"{_sql_str(col)}, {expr}")
+        obj = f"json_object({', '.join(parts)})" if parts else "json_object()"
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {name}_j AS
+            SELECT CAST(row_number() OVER () + 1 AS BIGINT) AS _line, {obj} AS rec FROM {name}_t"""
+        )
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {name} AS
+            SELECT {_sql_str(inp.name)}::VARCHAR AS _file, _line, rec::VARCHAR AS _raw, rec, TRUE AS _text
+            FROM {name}_j"""
+        )
+        quarantine = self.con.sql(
+            f"""SELECT {_sql_str(inp.name)}::VARCHAR AS file, CAST(line AS BIGINT) AS line,
+                   'bad CSV row: ' || error_type || ': ' || error_message AS reason,
+                   coalesce(csv_line, '') AS raw
+            FROM {name}_rej ORDER BY line"""
+        ).to_arrow_table()
+        good = self.con.execute(f"SELECT count(*) FROM {name}_j").fetchall()[0][0]
+        return Chunk(inp.name, name, int(good), quarantine.num_rows, quarantine.cast(QUARANTINE_SCHEMA))
+
+    # ---- Parquet
+    def _parquet(self, inp: InputFile) -> Chunk:
+        path = local_copy(inp, self.tmpdir)
+        name = self._name("pq")
+        src = f"read_parquet({_sql_str(str(path))}, file_row_number = true)"
+        try:
+            desc = self.con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
+        except duckdb.Error as exc:
+            raise SourceError(f"{inp.name}: cannot read as Parquet: {exc}") from exc
+        fields = []
+        for col, typ, *_ in desc:
+            if col == "file_row_number":
+                continue
+            q = _sql_ident(col)
+            if typ.startswith("TIMESTAMP") or typ == "DATE":
+                expr = f"strftime({q}::TIMESTAMPTZ, '%Y-%m-%dT%H:%M:%S.%fZ')"
+            else:
+                expr = q
+            fields.append(f"{q} := {expr}")
+        obj = f"to_json(struct_pack({', '.join(fields)}))"
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {name}_j AS
+            SELECT CAST(file_row_number + 1 AS BIGINT) AS _line, {obj} AS rec FROM {src}"""
+        )
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {name} AS
+            SELECT {_sql_str(inp.name)}::VARCHAR AS _file, _line, rec::VARCHAR AS _raw, rec, FALSE AS _text
+            FROM {name}_j"""
+        )
+        good = self.con.execute(f"SELECT count(*) FROM {name}_j").fetchall()[0][0]
+        return Chunk(inp.name, name, int(good), 0)
+
+    def drop(self, chunk: Chunk) -> None:
+        """Free what a chunk holds once it is stored (a file of JSON Lines can be large)."""
+        self.con.execute(f"DROP VIEW IF EXISTS {chunk.view}")
+        for suffix in ("_c", "_j", "_t"):
+            self.con.execute(f"DROP TABLE IF EXISTS {chunk.view}{suffix}")
+        for name in chunk.sources:
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister(name)
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _with_raw_text(rejected: pa.Table) -> pa.Table:
+    """Quarantine rows; bytes that are not UTF-8 become text with ``\\xNN`` escapes.
+
+    Runs only over rejected records that failed UTF-8 decoding, never over the batch.
+    """
+    raw = rejected.column("raw").to_pylist()
+    bad = rejected.column("_bad_bytes").to_pylist()
+    fixed = [
+        text if text is not None else (b or b"").rstrip(b"\r\n").decode("utf-8", "backslashreplace")
+        for text, b in zip(raw, bad, strict=True)
+    ]
+    out = rejected.drop_columns(["_bad_bytes"]).set_column(2 + 1, "raw", pa.array(fixed, pa.string()))
+    return out.cast(QUARANTINE_SCHEMA)
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def new_tmpdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="idwatch-ingest-"))
+
+
+def remove_tmpdir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "QUARANTINE_SCHEMA",
+    "Chunk",
+    "InputFile",
+    "Reader",
+    "SourceError",
+    "container_kind",
+    "expand_paths",
+    "new_tmpdir",
+    "remove_tmpdir",
+    "split_lines",
+]

@@ -1,0 +1,83 @@
+"""The native format: one JSON object (or CSV / Parquet row) per event, EVENTS.md column names.
+
+Types are checked, never coerced: a string where a number is expected (``"asn": "AS-x"``)
+is an error, so is a number where a string is expected. ``time`` is an RFC 3339 string or
+epoch milliseconds (an integer). CSV values all come as text; the driver has already turned
+the integer / boolean columns into JSON numbers / booleans where the text was one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from idwatch.schema import EVENT_SCHEMA
+
+NAME = "native"
+
+#: Columns a native record may carry (everything but ``raw``, which the driver sets).
+FIELDS: list[pa.Field] = [f for f in EVENT_SCHEMA if f.name != "raw"]
+_INTEGER_TYPES = "('UBIGINT', 'BIGINT')"
+
+
+def sniff(record: dict[str, Any]) -> bool:
+    """Native events name the canonical columns directly."""
+    return (
+        isinstance(record, dict)
+        and "account" in record
+        and "activity" in record
+        and "class_uid" not in record
+    )
+
+
+def _expected(field: pa.Field) -> tuple[str, str]:
+    """(SQL list of accepted json_type() values, human name) for one column."""
+    if field.name == "time":
+        return "('VARCHAR', 'UBIGINT', 'BIGINT')", "an RFC 3339 string or epoch milliseconds"
+    if pa.types.is_integer(field.type):
+        return _INTEGER_TYPES, "an integer"
+    if pa.types.is_boolean(field.type):
+        return "('BOOLEAN')", "a boolean"
+    return "('VARCHAR')", "a string"
+
+
+def select_sql(view: str) -> str:
+    """One vectorized SELECT: a single JSON parse per record, then typed picks per column."""
+    paths = ", ".join(f"'$.\"{f.name}\"'" for f in FIELDS)
+    picks: list[str] = []
+    errors: list[str] = []
+    for i, field in enumerate(FIELDS, start=1):
+        v, t = f"_v[{i}]", f"_t[{i}]"
+        accepted, human = _expected(field)
+        if pa.types.is_integer(field.type):
+            value = f"CASE WHEN {t} IN {_INTEGER_TYPES} THEN TRY_CAST({v} AS BIGINT) END"
+        elif pa.types.is_boolean(field.type):
+            value = f"CASE WHEN {t} = 'BOOLEAN' THEN {v}::BOOLEAN END"
+        elif field.name == "time":
+            value = (
+                f"CASE WHEN {t} = 'VARCHAR' THEN {v} ->> '$' "
+                f"WHEN {t} IN {_INTEGER_TYPES} THEN {v}::VARCHAR END"
+            )
+        else:
+            value = f"CASE WHEN {t} = 'VARCHAR' THEN {v} ->> '$' END"
+        picks.append(f"{value} AS {field.name}")
+        errors.append(
+            f"CASE WHEN {t} IS NOT NULL AND {t} <> 'NULL' AND {t} NOT IN {accepted} "
+            f"THEN 'wrong type: {field.name} must be {human}, got ' || lower({t}) END"
+        )
+        if pa.types.is_integer(field.type):
+            errors.append(
+                f"CASE WHEN {t} IN {_INTEGER_TYPES} AND TRY_CAST({v} AS BIGINT) IS NULL "
+                f"THEN 'wrong type: {field.name} is out of range' END"
+            )
+    return f"""
+SELECT _file, _line, _raw,
+  {", ".join(picks)},
+  NULL::VARCHAR AS _skip,
+  coalesce({", ".join(errors)}) AS _error
+FROM (
+  SELECT _file, _line, _raw, json_extract(rec, [{paths}]) AS _v, json_type(rec, [{paths}]) AS _t
+  FROM {view}
+)
+"""

@@ -1,0 +1,74 @@
+"""Central validation of what a format's ``select_sql`` produced (docs/INTERNALS.md).
+
+Every format gets the same rules, so a vendor connector only maps fields: required columns
+present, enum values known, time parseable (RFC 3339 or epoch ms) and in range, IP address
+valid (checked by the caller over DISTINCT addresses, joined back as table ``_ipcheck``).
+Each rejection reason reads ``"<kind>: <detail>"`` so the summary can count by kind.
+"""
+
+from __future__ import annotations
+
+from idwatch.schema import ENUM_COLUMNS, EVENT_SCHEMA, REQUIRED_COLUMNS
+
+#: Earliest event time accepted; the latest is now + 1 day.
+MIN_TIME = "1990-01-01 00:00:00+00"
+
+_RFC3339 = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_EPOCH_MS = r"-?[0-9]{1,15}"
+
+
+def _sql_list(values: list[str]) -> str:
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+def time_sql(col: str, col_type: str) -> str:
+    """SQL turning a mapped ``time`` column (VARCHAR, integer or timestamp) into TIMESTAMPTZ."""
+    t = col_type.upper()
+    if t.startswith("TIMESTAMP"):
+        return f"{col}::TIMESTAMPTZ"
+    if t in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT"):
+        return f"CASE WHEN abs({col}) < 1e15 THEN epoch_ms({col}::BIGINT)::TIMESTAMPTZ END"
+    return (
+        f"CASE WHEN regexp_full_match({col}, '{_EPOCH_MS}') THEN epoch_ms({col}::BIGINT)::TIMESTAMPTZ "
+        f"WHEN regexp_full_match({col}, '{_RFC3339}') THEN TRY_CAST({col} AS TIMESTAMPTZ) END"
+    )
+
+
+def validated_sql(mapped: str, time_type: str) -> str:
+    """Mapped rows + ``_ts`` (parsed time), ``_ip`` (normalized address) and ``_reject`` (reason).
+
+    Needs the table ``_ipcheck(src_ip VARCHAR, ip VARCHAR)``: ``ip`` NULL where invalid.
+    Skipped rows (``_skip`` set) are never rejected for missing fields.
+    """
+    checks: list[str] = []
+    for col in REQUIRED_COLUMNS:
+        empty = f"{col} IS NULL" if col == "time" else f"{col} IS NULL OR trim({col}) = ''"
+        checks.append(f"WHEN {empty} THEN 'missing required field: {col}'")
+    for col, enum in ENUM_COLUMNS.items():
+        values = _sql_list([e.value for e in enum])
+        checks.append(
+            f"WHEN {col} IS NOT NULL AND {col} NOT IN {values} "
+            f"THEN 'unknown {col} value: ' || left({col}, 80)"
+        )
+    checks.append("WHEN _ts IS NULL THEN 'unparseable time: ' || left(time::VARCHAR, 80)")
+    checks.append(
+        f"WHEN _ts < TIMESTAMPTZ '{MIN_TIME}' OR _ts > now() + INTERVAL 1 DAY "
+        "THEN 'time out of range: ' || left(time::VARCHAR, 80)"
+    )
+    checks.append("WHEN _ip IS NULL THEN 'invalid IP address: ' || left(src_ip, 80)")
+    case = "\n    ".join(checks)
+    return f"""
+SELECT m.*, _ts, _ip,
+  CASE WHEN _error IS NOT NULL THEN _error
+    WHEN _skip IS NOT NULL THEN NULL
+    {case}
+  END AS _reject
+FROM (SELECT *, {time_sql("time", time_type)} AS _ts FROM {mapped}) m
+LEFT JOIN (SELECT src_ip AS _ipk, ip AS _ip FROM _ipcheck) ON _ipk = m.src_ip
+"""
+
+
+#: Columns of EVENT_SCHEMA in order (what the canonical SELECT produces, ``raw`` included).
+EVENT_COLUMN_NAMES = [f.name for f in EVENT_SCHEMA]
