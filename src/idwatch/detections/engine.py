@@ -1,0 +1,291 @@
+"""The detection engine: stage the store once, run every detection query, write alerts.
+
+Incremental by a watermark (``state/detect_watermark.json``): a run looks at events newer
+than the last run's end, or ingested after it, plus the longest look-back any selected detection
+needs, and only keeps findings that end after the watermark. ``alert_id`` is a hash of the
+detection id and the finding's key, and new rows replace old rows with the same id, so a
+re-run never duplicates an alert.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from idwatch.detections import sql as stage
+from idwatch.detections.indicators import indicator_rows
+from idwatch.detections.model import OUTPUT_COLUMNS, Detection, load_library
+from idwatch.schema import ALERT_SCHEMA
+from idwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+WATERMARK = "detect_watermark"
+MAX_EVENT_IDS = 500  # evidence kept per alert; the rest is reachable through the key and time span
+GEO_FILE = Path(__file__).parent / "data" / "country_centroids.txt"
+
+
+@dataclass
+class DetectSummary:
+    """What one run did (the CLI prints it; ``--json`` dumps it)."""
+
+    since: str | None = None
+    until: str | None = None
+    scan_start: str | None = None
+    events_scanned: int = 0
+    detections_run: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    alerts_by_detection: dict[str, int] = field(default_factory=dict)
+    seconds_by_step: dict[str, float] = field(default_factory=dict)
+    alerts_new: int = 0
+    alerts_updated: int = 0
+    alerts_total: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.astimezone(UTC).isoformat() if ts else None
+
+
+def _parse_time(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else (
+            value.replace(tzinfo=UTC) if isinstance(value, datetime) else None
+        )
+    text = value.strip().replace("Z", "+00:00")
+    ts = datetime.fromisoformat(text)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _detection_overrides(config: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    return dict((config or {}).get("detections", {}) or {})
+
+
+def select_detections(only: list[str] | None) -> list[Detection]:
+    library = load_library()
+    if not only:
+        return library
+    known = {d.id for d in library}
+    unknown = [i for i in only if i not in known]
+    if unknown:
+        raise ValueError(f"unknown detection id(s): {', '.join(unknown)}")
+    return [d for d in library if d.id in set(only)]
+
+
+class _Timer:
+    def __init__(self, summary: DetectSummary, name: str) -> None:
+        self.summary, self.name = summary, name
+
+    def __enter__(self) -> None:
+        self.t0 = _time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.summary.seconds_by_step[self.name] = round(_time.perf_counter() - self.t0, 3)
+
+
+def _scan_bounds(
+    con: duckdb.DuckDBPyConnection, store: Store, since: datetime | None, until: datetime | None,
+    lookback: timedelta,
+) -> tuple[datetime | None, datetime | None, datetime | None, datetime | None]:
+    """(since_eff, until, scan_start, max_ingested): the range whose findings are new."""
+    max_time, max_ing = con.execute("SELECT MAX(time), MAX(ingested_at) FROM events").fetchone()
+    if max_time is None:
+        return None, None, None, None
+    until = until or max_time
+    since_eff = since
+    if since is None:
+        mark = store.read_state_json(WATERMARK) or {}
+        if mark.get("until"):
+            since_eff = _parse_time(mark["until"])
+            if mark.get("ingested_at"):
+                late = con.execute(
+                    "SELECT MIN(time) FROM events WHERE ingested_at > CAST(? AS TIMESTAMPTZ)",
+                    [mark["ingested_at"]],
+                ).fetchone()[0]
+                if late is not None and late < since_eff:
+                    since_eff = late
+    scan_start = since_eff - lookback if since_eff else None
+    return since_eff, until, scan_start, max_ing
+
+
+def _stage(con: duckdb.DuckDBPyConnection, store: Store, scan_start: datetime | None,
+           until: datetime | None, summary: DetectSummary, config: dict[str, Any] | None) -> None:
+    end = _iso(until)
+    with _Timer(summary, "stage_events"):
+        con.execute(stage.stage_events_sql("events", _iso(scan_start), end))
+    with _Timer(summary, "stage_baseline"):
+        con.execute(stage.stage_known_sql("events", end))
+        con.execute(stage.STAGE_ACCT_SQL)
+    with _Timer(summary, "risk_model"):
+        _stage_signin_risk(con, summary, config)
+    with _Timer(summary, "stage_familiarity"):
+        con.execute(stage.STAGE_EVF_SQL)
+    intel = indicator_rows(store.intel_bundles())
+    con.register("__intel", intel)
+    con.execute("CREATE OR REPLACE TEMP TABLE intel_indicators AS SELECT * FROM __intel")
+    rows = [
+        line.split()
+        for line in GEO_FILE.read_text("utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    geo = pa.table({
+        "country": [r[0] for r in rows],
+        "lat": [float(r[1]) for r in rows],
+        "lon": [float(r[2]) for r in rows],
+    })
+    con.register("__geo", geo)
+    con.execute("CREATE OR REPLACE TEMP TABLE geo_country AS SELECT * FROM __geo")
+
+
+def _stage_signin_risk(con: duckdb.DuckDBPyConnection, summary: DetectSummary,
+                       config: dict[str, Any] | None) -> None:
+    """Ask the risk model for ``signin_risk``; fall back to an empty table with a warning."""
+    try:
+        from idwatch.detections.riskmodel import build_signin_risk
+
+        params = ((config or {}).get("riskmodel") or (config or {}).get("detections", {}).get("riskmodel"))
+        build_signin_risk(con, params=params)
+        con.execute("SELECT event_id, risk FROM signin_risk LIMIT 0")
+    except Exception as exc:  # noqa: BLE001 - any failure of the model degrades, never aborts
+        msg = f"login-risk model unavailable ({type(exc).__name__}: {exc}); risk-based checks skipped"
+        summary.warnings.append(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        con.execute(stage.EMPTY_SIGNIN_RISK_SQL)
+        summary.skipped["signin_risk"] = msg
+
+
+def _wrap(det: Detection, rendered: str) -> str:
+    """Normalise one detection's rows into alert rows (DuckDB list clean-up lives here)."""
+
+    def clean(col: str, cap: int | None = None) -> str:
+        expr = f"list_sort(list_distinct(list_filter(q.{col}, lambda v: v IS NOT NULL)))"
+        return f"list_slice({expr}, 1, {cap})" if cap else expr
+
+    techniques = "[" + ", ".join(f"'{t}'" for t in det.techniques) + "]"
+    title = det.title.replace("'", "''")
+    return f"""
+SELECT sha256('{det.id}|' || CAST(q.key AS VARCHAR)) AS alert_id,
+       '{det.id}' AS detection_id, '{title}' AS title, '{det.stage}' AS stage,
+       {techniques} AS techniques, '{det.severity}' AS severity,
+       CAST(GREATEST(0, LEAST(100, ROUND(q.score))) AS INTEGER) AS score,
+       CAST(q.first_seen AS TIMESTAMPTZ) AS first_seen, CAST(q.last_seen AS TIMESTAMPTZ) AS last_seen,
+       q.tenant, {clean("accounts")} AS accounts, {clean("src_ips")} AS src_ips,
+       CAST({clean("asns")} AS BIGINT[]) AS asns, {clean("user_agents")} AS user_agents,
+       {clean("device_ids")} AS device_ids, {clean("contact_hashes")} AS contact_hashes,
+       {clean("event_ids", MAX_EVENT_IDS)} AS event_ids, q.detail,
+       CAST(now() AS TIMESTAMPTZ) AS created_at
+FROM ({rendered}) q
+"""
+
+
+def run_detection(con: duckdb.DuckDBPyConnection, det: Detection,
+                  overrides: dict[str, Any] | None = None) -> pa.Table:
+    """Run one detection over already staged tables; returns ALERT_SCHEMA rows."""
+    rendered = det.render(overrides)
+    cols = [c for c, *_ in con.execute(f"DESCRIBE SELECT * FROM ({rendered}) q").fetchall()]
+    missing = [c for c in OUTPUT_COLUMNS if c not in cols]
+    if missing:
+        raise ValueError(f"{det.id}: query does not return {missing}")
+    return con.sql(_wrap(det, rendered)).to_arrow_table().cast(ALERT_SCHEMA)
+
+
+def stage_store(con: duckdb.DuckDBPyConnection, store: Store, *, scan_start: datetime | None = None,
+                until: datetime | None = None, config: dict[str, Any] | None = None) -> DetectSummary:
+    """Build the shared tables (``ev``, ``known``, ``acct``, ``evf``, ...) in ``con``."""
+    summary = DetectSummary()
+    con.execute("SET preserve_insertion_order = false")
+    _stage(con, store, scan_start, until, summary, config)
+    return summary
+
+
+def _merge_alerts(store: Store, new: pa.Table, summary: DetectSummary) -> pa.Table:
+    old = store.read_state_table("alerts")
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("new_", new)
+    if old is None or old.num_rows == 0:
+        merged = new
+        summary.alerts_new = new.num_rows
+    else:
+        con.register("old_", old.cast(ALERT_SCHEMA))
+        summary.alerts_updated = con.execute(
+            "SELECT COUNT(*) FROM new_ WHERE alert_id IN (SELECT alert_id FROM old_)"
+        ).fetchone()[0]
+        summary.alerts_new = new.num_rows - summary.alerts_updated
+        merged = con.sql(
+            """
+            SELECT n.* REPLACE (COALESCE(o.created_at, n.created_at) AS created_at)
+            FROM new_ n LEFT JOIN old_ o USING (alert_id)
+            UNION ALL
+            SELECT * FROM old_ WHERE alert_id NOT IN (SELECT alert_id FROM new_)
+            """
+        ).to_arrow_table()
+    con.register("merged_", merged)
+    ordered = con.sql("SELECT * FROM merged_ ORDER BY first_seen, detection_id, alert_id")
+    return ordered.to_arrow_table().cast(ALERT_SCHEMA)
+
+
+def run_detections(
+    store: Store,
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    only: list[str] | None = None,
+    config: dict[str, Any] | None = None,
+    threads: int | None = None,
+) -> DetectSummary:
+    """Run the detection suite over the store and write ``state/alerts.parquet``."""
+    t0 = _time.perf_counter()
+    dets = select_detections(only)
+    overrides = _detection_overrides(config)
+    con = store.connect(threads=threads)
+    con.execute("SET preserve_insertion_order = false")
+    lookback = timedelta(hours=max((d.lookback_hours for d in dets), default=24))
+    since_eff, until_eff, scan_start, max_ing = _scan_bounds(
+        con, store, _parse_time(since), _parse_time(until), lookback
+    )
+    summary = DetectSummary()
+    if until_eff is None:
+        summary.warnings.append("the store has no events")
+        if store.read_state_table("alerts") is None:
+            store.write_state_table("alerts", ALERT_SCHEMA.empty_table())
+        summary.seconds = round(_time.perf_counter() - t0, 3)
+        return summary
+    summary.since, summary.until, summary.scan_start = _iso(since_eff), _iso(until_eff), _iso(scan_start)
+    _stage(con, store, scan_start, until_eff, summary, config)
+    summary.events_scanned = con.execute("SELECT COUNT(*) FROM ev").fetchone()[0]
+    risk_ok = "signin_risk" not in summary.skipped
+    tables: list[pa.Table] = []
+    for det in dets:
+        if "signin_risk" in det.requires and not risk_ok:
+            summary.skipped[det.id] = "needs the login-risk model (signin_risk), which is unavailable"
+            continue
+        with _Timer(summary, det.id):
+            table = run_detection(con, det, overrides.get(det.id))
+        if since_eff is not None:
+            table = table.filter(pc.greater_equal(table["last_seen"], pa.scalar(since_eff)))
+        summary.detections_run.append(det.id)
+        summary.alerts_by_detection[det.id] = table.num_rows
+        tables.append(table)
+    new = pa.concat_tables(tables) if tables else ALERT_SCHEMA.empty_table()
+    merged = _merge_alerts(store, new, summary)
+    store.write_state_table("alerts", merged)
+    summary.alerts_total = merged.num_rows
+    if since is None and until is None and not only:
+        store.write_state_json(WATERMARK, {"until": _iso(until_eff), "ingested_at": _iso(max_ing)})
+    summary.seconds = round(_time.perf_counter() - t0, 3)
+    log.info("detect: %s", summary.to_dict())
+    return summary

@@ -1,0 +1,193 @@
+"""Staging SQL shared by every detection: one scan of the store, reused by the whole suite.
+
+The engine runs these statements once per run, then each detection query reads the staged
+tables instead of the Parquet files (scan sharing + column pruning). The tables are:
+
+``ev``      events in the scan range, pruned to the columns detections read, plus ``net``
+            (network key: ASN, else AS organisation, else the IP's /24 or IPv6 /64) and ``ipnet``.
+``acct``    one row per identifier seen: does it exist (directory, a success, or the source
+            said so), watch-listed, category, home country, registered contact hash, first success.
+``known``   per account baseline from successful sign-ins / MFA over all history up to the
+            end of the scan: (kind, value, first_seen) for kinds net, country, device, ua, uafam.
+``evf``     every event that is not a routine success, plus the routine successes of accounts
+            that had any unusual event, each with familiarity flags computed *as of that
+            event* (was this network / country / device / user agent used successfully before?)
+            and the login risk of successful sign-ins.
+``intel_indicators``  (kind, value, intrusion_set) from the imported STIX bundles.
+``signin_risk``       from the risk model (empty when the model is unavailable).
+
+Everything here except :func:`ipnet_expr` is portable SQL; the network-prefix expression is
+engine-specific and lives in one function so a Spark adapter replaces just that.
+"""
+
+from __future__ import annotations
+
+#: Columns of ``ev`` read from the ``events`` view (the rest are never read by a detection).
+EV_COLUMNS = (
+    "time", "event_id", "tenant", "account", "account_exists", "activity", "step", "method",
+    "outcome", "reason", "src_ip", "user_agent", "device_id", "country", "asn", "asn_org",
+    "network_type", "contact_hash", "detail", "ua_family", "ua_os",
+)  # fmt: skip
+
+#: Routine successes: the bulk of the data, kept out of ``evf`` unless the account is unusual.
+ROUTINE_SUCCESS = "(activity IN ('sign_in', 'mfa_challenge') AND outcome = 'success')"
+
+
+def ipnet_expr(col: str = "src_ip") -> str:
+    """DuckDB: the /24 of an IPv4 address, or the /64 of an IPv6 address (leading zeros dropped).
+
+    IPv6 addresses compressed with ``::`` inside the first 64 bits are padded with zero groups,
+    which is exact whenever at most four groups follow the ``::`` (all realistic client addresses).
+    """
+    v6_groups = (
+        f"list_transform(string_split(split_part(lower({col}), '::', 1), ':'), "
+        "lambda g: CASE WHEN ltrim(g, '0') = '' THEN '0' ELSE ltrim(g, '0') END)"
+    )
+    return (
+        f"CASE WHEN {col} LIKE '%:%' THEN "
+        f"array_to_string(list_slice(list_concat(list_filter({v6_groups}, lambda g: g <> '') "
+        f"|| CASE WHEN {col} LIKE '%::%' THEN ['0', '0', '0', '0'] ELSE [] END, "
+        "['0', '0', '0', '0']), 1, 4), ':') || '::/64' "
+        f"ELSE regexp_replace({col}, '\\.[0-9]+$', '.0/24') END"
+    )
+
+
+def stage_events_sql(source: str, start: str | None, end: str | None) -> str:
+    """``ev``: pruned events of the scan range with the network keys."""
+    cols = ", ".join(EV_COLUMNS)
+    where = []
+    if start:
+        where.append(f"time >= CAST('{start}' AS TIMESTAMPTZ)")
+    if end:
+        where.append(f"time <= CAST('{end}' AS TIMESTAMPTZ)")
+    cond = ("WHERE " + " AND ".join(where)) if where else ""
+    return f"""
+CREATE OR REPLACE TEMP TABLE ev AS
+SELECT {cols},
+       COALESCE(CAST(asn AS VARCHAR), asn_org, ipnet) AS net,
+       ipnet
+FROM (SELECT {cols}, {ipnet_expr()} AS ipnet FROM {source} {cond}) s
+"""
+
+
+def stage_known_sql(source: str, end: str | None) -> str:
+    """``known``: what each account used successfully, with when it was first used.
+
+    One scan with GROUPING SETS instead of one GROUP BY per kind.
+    """
+    cond = f"AND time <= CAST('{end}' AS TIMESTAMPTZ)" if end else ""
+    return f"""
+CREATE OR REPLACE TEMP TABLE known AS
+WITH ok AS (
+  SELECT account, tenant, time,
+         COALESCE(CAST(asn AS VARCHAR), asn_org, {ipnet_expr()}) AS net,
+         country, device_id, user_agent,
+         COALESCE(ua_family, '?') || '/' || COALESCE(ua_os, '?') AS uafam
+  FROM {source}
+  WHERE {ROUTINE_SUCCESS} {cond}
+), g AS (
+  SELECT account, tenant, net, country, device_id, user_agent, uafam,
+         GROUPING(net) AS g_net, GROUPING(country) AS g_country, GROUPING(device_id) AS g_dev,
+         GROUPING(user_agent) AS g_ua, MIN(time) AS first_seen, COUNT(*) AS n
+  FROM ok
+  GROUP BY GROUPING SETS ((account, tenant, net), (account, tenant, country),
+                          (account, tenant, device_id), (account, tenant, user_agent),
+                          (account, tenant, uafam))
+)
+SELECT account, tenant,
+       CASE WHEN g_net = 0 THEN 'net' WHEN g_country = 0 THEN 'country'
+            WHEN g_dev = 0 THEN 'device' WHEN g_ua = 0 THEN 'ua' ELSE 'uafam' END AS kind,
+       CASE WHEN g_net = 0 THEN net WHEN g_country = 0 THEN country
+            WHEN g_dev = 0 THEN device_id WHEN g_ua = 0 THEN user_agent ELSE uafam END AS value,
+       first_seen, n
+FROM g
+WHERE CASE WHEN g_net = 0 THEN net WHEN g_country = 0 THEN country
+           WHEN g_dev = 0 THEN device_id WHEN g_ua = 0 THEN user_agent ELSE uafam END IS NOT NULL
+"""
+
+
+STAGE_ACCT_SQL = """
+CREATE OR REPLACE TEMP TABLE acct AS
+WITH seen AS (
+  SELECT account, tenant,
+         MAX(CASE WHEN account_exists THEN 1 ELSE 0 END) AS said_yes,
+         MAX(CASE WHEN account_exists = FALSE OR reason = 'unknown_account' THEN 1 ELSE 0 END) AS said_no,
+         MAX(CASE WHEN outcome = 'success' AND activity IN ('sign_in', 'mfa_challenge',
+                  'password_change', 'mailbox_rule', 'mfa_method_change', 'recovery_info_change')
+                  THEN 1 ELSE 0 END) AS had_success
+  FROM ev GROUP BY account, tenant
+), base AS (
+  SELECT account, tenant, MIN(first_seen) AS first_ok
+  FROM known WHERE kind = 'net' GROUP BY account, tenant
+), dir AS (
+  SELECT account, MAX(tenant) AS tenant, MAX(CASE WHEN watchlist THEN 1 ELSE 0 END) AS wl,
+         MAX(category) AS category, MAX(home_country) AS home_country,
+         MAX(contact_hash) AS dir_contact_hash
+  FROM directory GROUP BY account
+)
+SELECT s.account, s.tenant,
+       CASE WHEN d.account IS NOT NULL OR b.first_ok IS NOT NULL OR s.said_yes = 1 OR s.had_success = 1
+                 THEN TRUE
+            WHEN s.said_no = 1 THEN FALSE
+            WHEN (SELECT COUNT(*) FROM directory) > 0 THEN FALSE
+            ELSE NULL END AS exists_,
+       COALESCE(d.wl, 0) = 1 AS watchlist,
+       d.category, d.home_country, d.dir_contact_hash, b.first_ok
+FROM seen s
+LEFT JOIN dir d ON d.account = s.account
+LEFT JOIN base b ON b.account = s.account AND b.tenant IS NOT DISTINCT FROM s.tenant
+"""
+
+#: Familiarity of one event as of its time: joins against ``known`` with ``first_seen < time``.
+STAGE_EVF_SQL = f"""
+CREATE OR REPLACE TEMP TABLE evf AS
+WITH unusual AS (
+  SELECT e.*
+  FROM ev e
+  WHERE NOT {ROUTINE_SUCCESS.replace("activity", "e.activity").replace("outcome", "e.outcome")}
+), suspect AS (
+  SELECT DISTINCT u.account, u.tenant
+  FROM unusual u
+  LEFT JOIN known k ON k.account = u.account AND k.tenant IS NOT DISTINCT FROM u.tenant
+       AND k.kind = 'net' AND k.value = u.net AND k.first_seen < u.time
+  WHERE k.account IS NULL
+     OR u.activity IN ('password_reset', 'account_recovery', 'mfa_method_change',
+                       'recovery_info_change', 'mailbox_rule', 'password_change')
+), rows_ AS (
+  SELECT * FROM unusual
+  UNION ALL
+  SELECT e.* FROM ev e
+  JOIN suspect s ON s.account = e.account AND s.tenant IS NOT DISTINCT FROM e.tenant
+  WHERE {ROUTINE_SUCCESS.replace("activity", "e.activity").replace("outcome", "e.outcome")}
+)
+SELECT r.*,
+       a.exists_ AS acct_exists, COALESCE(a.watchlist, FALSE) AS watchlist, a.category,
+       a.dir_contact_hash, a.home_country,
+       (a.first_ok IS NOT NULL AND a.first_ok < r.time) AS has_baseline,
+       (kn.account IS NOT NULL) AS net_known,
+       (kc.account IS NOT NULL OR (r.country IS NOT NULL AND r.country = a.home_country)) AS country_known,
+       (kd.account IS NOT NULL) AS dev_known,
+       (ku.account IS NOT NULL) AS ua_known,
+       (kf.account IS NOT NULL) AS uafam_known,
+       sr.risk AS risk
+FROM rows_ r
+LEFT JOIN acct a ON a.account = r.account AND a.tenant IS NOT DISTINCT FROM r.tenant
+LEFT JOIN known kn ON kn.account = r.account AND kn.tenant IS NOT DISTINCT FROM r.tenant
+     AND kn.kind = 'net' AND kn.value = r.net AND kn.first_seen < r.time
+LEFT JOIN known kc ON kc.account = r.account AND kc.tenant IS NOT DISTINCT FROM r.tenant
+     AND kc.kind = 'country' AND kc.value = r.country AND kc.first_seen < r.time
+LEFT JOIN known kd ON kd.account = r.account AND kd.tenant IS NOT DISTINCT FROM r.tenant
+     AND kd.kind = 'device' AND kd.value = r.device_id AND kd.first_seen < r.time
+LEFT JOIN known ku ON ku.account = r.account AND ku.tenant IS NOT DISTINCT FROM r.tenant
+     AND ku.kind = 'ua' AND ku.value = r.user_agent AND ku.first_seen < r.time
+LEFT JOIN known kf ON kf.account = r.account AND kf.tenant IS NOT DISTINCT FROM r.tenant
+     AND kf.kind = 'uafam' AND kf.value = COALESCE(r.ua_family, '?') || '/' || COALESCE(r.ua_os, '?')
+     AND kf.first_seen < r.time
+LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
+"""
+
+#: Empty stand-in used when the risk model is unavailable, so queries still bind.
+EMPTY_SIGNIN_RISK_SQL = """
+CREATE OR REPLACE TEMP TABLE signin_risk (
+  event_id VARCHAR, account VARCHAR, tenant VARCHAR, time TIMESTAMPTZ, risk DOUBLE)
+"""
