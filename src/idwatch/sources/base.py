@@ -12,6 +12,7 @@ value came as text, i.e. CSV) for formats that want to know.
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import io
 import shutil
@@ -227,6 +228,43 @@ WHERE NOT (txt IS NOT NULL AND trim(txt, chr(32) || chr(9) || chr(13) || chr(10)
 """
 
 
+def _csv_header(data: bytes, delim: str) -> list[str]:
+    """Column names from the first line of a CSV file (BOM stripped)."""
+    first = data.removeprefix(BOM).split(b"\n", 1)[0].rstrip(b"\r")
+    if not first.strip():
+        return []
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"CSV header is not valid UTF-8: {exc}") from exc
+    return [c.strip() for c in next(csv.reader([text], delimiter=delim))]
+
+
+def _csv_record_lines(data: bytes, rejected: set[int], good: int) -> pa.Array:
+    """1-based line where each good CSV row starts (vectorized with numpy).
+
+    A line starts a record when the quotes before it are balanced and it is not blank; the
+    rejected records' lines are removed. When the count does not match what DuckDB parsed
+    (exotic quoting), the row ordinal + 1 is used instead.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], ends + 1))
+    starts = starts[starts < len(buf)] if len(buf) else starts[:0]
+    quotes = np.concatenate(([0], np.cumsum(buf == 34)))
+    balanced = quotes[starts] % 2 == 0
+    line_end = np.append(ends, len(buf))[: len(starts)]
+    length = line_end - starts
+    nonblank = ~((length == 0) | ((length == 1) & (buf[np.minimum(starts, len(buf) - 1)] == 13)))
+    numbers = np.flatnonzero(balanced & nonblank) + 1
+    numbers = numbers[1:]  # the header
+    if rejected:
+        numbers = numbers[~np.isin(numbers, np.fromiter(rejected, dtype=np.int64))]
+    if len(numbers) != good:
+        numbers = np.arange(2, good + 2)
+    return pa.array(numbers.astype(np.int64))
+
+
 def _bom_strip(data: bytes, first_line: int) -> bytes:
     return data[len(BOM) :] if first_line == 0 and data.startswith(BOM) else data
 
@@ -254,34 +292,38 @@ class Reader:
 
     # ---- JSON: lines, array or single object
     def _json(self, inp: InputFile) -> Iterator[Chunk]:
-        with open_stream(inp) as stream:
-            try:
+        try:
+            if self._looks_like_document(inp):
+                with open_stream(inp) as stream:
+                    whole = self._document(inp.name, stream.read().removeprefix(BOM))
+                if whole is not None:
+                    yield whole
+                    return
+            with open_stream(inp) as stream:
                 for data, first_line in _read_chunks(stream):
-                    data = _bom_strip(data, first_line)
-                    if first_line == 0:
-                        whole = self._whole_document(inp.name, data, stream)
-                        if whole is not None:
-                            yield whole
-                            return
-                    yield self._lines(inp.name, data, first_line)
-            except (OSError, EOFError) as exc:
-                raise SourceError(f"{inp.name}: {exc}") from exc
+                    yield self._lines(inp.name, _bom_strip(data, first_line), first_line)
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"{inp.name}: {exc}") from exc
 
-    def _whole_document(self, file: str, data: bytes, stream: io.BufferedIOBase) -> Chunk | None:
-        """A JSON array, or one object spread over several lines, read as a whole document."""
-        start = data.lstrip()[:1]
-        if start not in (b"[", b"{"):
-            return None
-        if start == b"{":
-            first = data.lstrip().split(b"\n", 1)[0]
-            probe = self.con.execute("SELECT json_valid(try(decode(?)))", [first]).fetchall()[0]
-            if probe and probe[0]:
-                return None  # the first line is a whole object: JSON Lines
-        rest = stream.read()
-        doc = data + rest if rest else data
-        return self._document(file, doc)
+    def _looks_like_document(self, inp: InputFile) -> bool:
+        """True for a JSON array or an object spread over lines (its first line is not JSON)."""
+        with open_stream(inp) as stream:
+            first = b""
+            while not first.strip():
+                line = stream.readline(MAX_RECORD_BYTES + 2)
+                if not line:
+                    return False
+                first = line.removeprefix(BOM) if not first else line
+        start = first.lstrip()[:1]
+        if start == b"[":
+            return True
+        if start != b"{":
+            return False
+        probe = self.con.execute("SELECT json_valid(try(decode(?)))", [first.strip()]).fetchall()
+        return not (probe and probe[0][0])
 
-    def _document(self, file: str, doc: bytes) -> Chunk:
+    def _document(self, file: str, doc: bytes) -> Chunk | None:
+        """Records of a whole JSON document (array elements, or the one object); None if not JSON."""
         name = self._name("doc")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_src AS SELECT ?::BLOB AS _bytes", [doc])
         kind = self.con.execute(
@@ -289,13 +331,15 @@ class Reader:
             f"WHEN NOT json_valid(decode(_bytes)) THEN 'json' "
             f"ELSE json_type(decode(_bytes)) END FROM {name}_src"
         ).fetchall()[0][0]
+        if kind not in ("ARRAY", "OBJECT"):
+            self.con.execute(f"DROP TABLE {name}_src")
+            return None
         if kind == "ARRAY":
             self.con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {name}_lines AS
                 SELECT CAST(i AS BIGINT) AS _line, CAST(e AS VARCHAR)::BLOB AS _bytes
-                FROM (SELECT unnest(json_extract(decode(_bytes), '$[*]')) AS e,
-                             unnest(range(1, json_array_length(decode(_bytes)) + 1)) AS i
-                      FROM {name}_src)"""
+                FROM (SELECT unnest(l) AS e, unnest(range(1::BIGINT, len(l)::BIGINT + 1)) AS i
+                      FROM (SELECT json_extract(decode(_bytes), '$[*]') AS l FROM {name}_src))"""
             )
         else:
             self.con.execute(
@@ -335,22 +379,51 @@ class Reader:
 
     # ---- CSV
     def _csv(self, inp: InputFile) -> Chunk:
-        path = local_copy(inp, self.tmpdir)
+        """CSV with a header row; every value text, empty cells null, bad rows quarantined.
+
+        DuckDB parses (RFC 4180 quoting, strict column counts) and reports bad rows with their
+        line; the line of each good row is recovered with numpy from where records start.
+        """
         name = self._name("csv")
+        with open_stream(inp) as stream:
+            data = stream.read().removeprefix(BOM).replace(b"\r\n", b"\n")
+        path = self.tmpdir / f"{name}.csv"  # normalized copy: one kind of line end, no BOM
+        path.write_bytes(data)
+        delim = "\t" if inp.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+        header = _csv_header(data, delim)
+        if not header:
+            return Chunk(inp.name, self._empty_view(name, inp.name), 0, 0)
+        if len(set(header)) != len(header):
+            raise SourceError(f"{inp.name}: CSV header repeats a column name: {header}")
+        columns = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in header) + "}"
+        self.con.execute("SET preserve_insertion_order = true")
         try:
             self.con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {name}_t AS
-                SELECT * FROM read_csv({_sql_str(str(path))}, header = true, all_varchar = true,
-                    auto_detect = true, store_rejects = true, rejects_scan = '{name}_scan',
-                    rejects_table = '{name}_rej', null_padding = false, strict_mode = true)"""
+                SELECT * FROM read_csv({_sql_str(str(path))}, header = true, auto_detect = false,
+                    columns = {columns}, delim = {_sql_str(delim)}, quote = '"', escape = '"', new_line = '\\n',
+                    strict_mode = true, store_rejects = true, rejects_scan = '{name}_scan',
+                    rejects_table = '{name}_rej')"""
+            )
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name}_n AS SELECT row_number() OVER () AS _ord, * FROM {name}_t"
             )
         except duckdb.Error as exc:
             raise SourceError(f"{inp.name}: cannot read as CSV: {exc}") from exc
-        cols = [r[0] for r in self.con.execute(f"DESCRIBE {name}_t").fetchall()]
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
+        rejects = self.con.execute(
+            f"""SELECT CAST(line AS BIGINT), any_value(error_type), any_value(error_message)
+            FROM {name}_rej GROUP BY line ORDER BY line"""
+        ).fetchall()
+        good = self.con.execute(f"SELECT count(*) FROM {name}_n").fetchall()[0][0]
+        lines = _csv_record_lines(data, {r[0] for r in rejects}, good)
+        self.con.register(
+            f"{name}_lines", pa.table({"_ord": pa.array(np.arange(1, good + 1)), "_line": lines})
+        )
         parts = []
-        for col in cols:
-            q = _sql_ident(col)
-            val = f"nullif({q}, '')"
+        for col in header:
+            val = f"nullif({_sql_ident(col)}, '')"
             if col in _CSV_INT_COLUMNS:
                 expr = (
                     f"CASE WHEN regexp_full_match({val}, '-?[0-9]{{1,18}}') THEN to_json({val}::BIGINT) "
@@ -364,24 +437,44 @@ class Reader:
             else:
                 expr = f"to_json({val})"
             parts.append(f"{_sql_str(col)}, {expr}")
-        obj = f"json_object({', '.join(parts)})" if parts else "json_object()"
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {name}_j AS
-            SELECT CAST(row_number() OVER () + 1 AS BIGINT) AS _line, {obj} AS rec FROM {name}_t"""
+            SELECT l._line, json_object({", ".join(parts)}) AS rec
+            FROM {name}_n n JOIN {name}_lines l USING (_ord)"""
         )
         self.con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {name} AS
             SELECT {_sql_str(inp.name)}::VARCHAR AS _file, _line, rec::VARCHAR AS _raw, rec, TRUE AS _text
             FROM {name}_j"""
         )
-        quarantine = self.con.sql(
-            f"""SELECT {_sql_str(inp.name)}::VARCHAR AS file, CAST(line AS BIGINT) AS line,
-                   'bad CSV row: ' || error_type || ': ' || error_message AS reason,
-                   coalesce(csv_line, '') AS raw
-            FROM {name}_rej ORDER BY line"""
-        ).to_arrow_table()
-        good = self.con.execute(f"SELECT count(*) FROM {name}_j").fetchall()[0][0]
-        return Chunk(inp.name, name, int(good), quarantine.num_rows, quarantine.cast(QUARANTINE_SCHEMA))
+        raw_lines = data.split(b"\n")
+        quarantine = pa.table(
+            {
+                "file": pa.array([inp.name] * len(rejects), pa.string()),
+                "line": pa.array([r[0] for r in rejects], pa.int64()),
+                "reason": pa.array([f"bad CSV row: {r[1].lower()}: {r[2]}" for r in rejects], pa.string()),
+                "raw": pa.array(
+                    [
+                        raw_lines[r[0] - 1].rstrip(b"\r").decode("utf-8", "backslashreplace")
+                        if 0 < r[0] <= len(raw_lines)
+                        else ""
+                        for r in rejects
+                    ],
+                    pa.string(),
+                ),
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        sources = [f"{name}_t", f"{name}_n", f"{name}_lines", f"{name}_rej", f"{name}_scan"]
+        return Chunk(inp.name, name, int(good), quarantine.num_rows, quarantine, sources)
+
+    def _empty_view(self, name: str, file: str) -> str:
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {name} AS
+            SELECT {_sql_str(file)}::VARCHAR AS _file, 0::BIGINT AS _line, ''::VARCHAR AS _raw,
+                   '{{}}'::JSON AS rec, TRUE AS _text WHERE false"""
+        )
+        return name
 
     # ---- Parquet
     def _parquet(self, inp: InputFile) -> Chunk:
