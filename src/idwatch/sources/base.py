@@ -401,12 +401,13 @@ class Reader:
             self.con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {name}_t AS
                 SELECT * FROM read_csv({_sql_str(str(path))}, header = true, auto_detect = false,
-                    columns = {columns}, delim = {_sql_str(delim)}, quote = '"', escape = '"', new_line = '\\n',
-                    strict_mode = true, store_rejects = true, rejects_scan = '{name}_scan',
+                    columns = {columns}, delim = {_sql_str(delim)}, quote = '"', escape = '"',
+                    new_line = '\\n', strict_mode = true, store_rejects = true, rejects_scan = '{name}_scan',
                     rejects_table = '{name}_rej')"""
             )
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {name}_n AS SELECT row_number() OVER () AS _ord, * FROM {name}_t"
+                f"CREATE OR REPLACE TEMP TABLE {name}_n AS "
+                f"SELECT row_number() OVER () AS _ord, * FROM {name}_t"
             )
         except duckdb.Error as exc:
             raise SourceError(f"{inp.name}: cannot read as CSV: {exc}") from exc
