@@ -1,0 +1,400 @@
+"""Attribution by competing hypotheses: which known intrusion set (or none) ran a campaign?
+
+Every intrusion set in the imported intel is a hypothesis, plus "unknown actor". Each
+starts from a prior; every piece of evidence multiplies it by a likelihood ratio (LR)
+relative to the unknown-actor hypothesis (whose LR is therefore always 1):
+
+* indicator matches (IPs, networks, domains, addresses): the first match counts most,
+  further ones with diminishing weight, the total capped; each match is scaled by the
+  indicator's confidence and by how specific the address is (a VPN exit used by
+  thousands is nearly worthless). One indicator alone cannot reach the threshold.
+* AS overlap: weak (an AS is shared by thousands of customers).
+* technique overlap: per technique, stronger when few groups are known to use it;
+  techniques the actor is not known for count mildly against.
+* targeting: share of targets in the sectors the actor is known to target.
+* working hours: office hours in the actor's home time zone for, elsewhere against.
+* campaign profile: mass criminal tradecraft against a state hypothesis and vice versa.
+
+The posterior is normalized over all hypotheses; a campaign is attributed only when the
+best posterior reaches :data:`ATTRIBUTION_THRESHOLD` *and* at least two independent kinds
+of evidence support it. Confidence is the posterior on the 0-100 STIX scale, with the
+ICD 203 expression of likelihood.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from idwatch.correlate.actors import ActorProfile, technique_name, technique_spread
+from idwatch.correlate.features import CampaignProfile
+from idwatch.correlate.timing import FRIDAY_WEEKEND_DAYS, MON_FRI, best_offset, fmt_offset, office_share
+
+UNKNOWN = "unknown actor"
+PRIOR_UNKNOWN = 0.5
+ATTRIBUTION_THRESHOLD = 0.6
+MIN_SUPPORTING_KINDS = 2
+
+INDICATOR_BASE_LR = 6.0
+INDICATOR_DECAY = 0.6
+INDICATOR_MAX_LR = 40.0
+ASN_LR = 1.5
+TECHNIQUE_MAX_LR = 10.0
+TECHNIQUE_MIN_LR = 0.2
+TECHNIQUE_ABSENT_LR = 0.8
+MIN_TIMING_EVENTS = 30
+
+#: ICD 203 expressions of likelihood (upper bound of each band, word).
+ICD203 = [
+    (0.05, "almost no chance"),
+    (0.20, "very unlikely"),
+    (0.45, "unlikely"),
+    (0.55, "roughly even chance"),
+    (0.80, "likely"),
+    (0.95, "very likely"),
+    (1.01, "almost certain"),
+]
+
+#: Directory categories and STIX sectors folded into a few comparable target groups.
+TARGET_GROUPS: dict[str, set[str]] = {
+    "government": {
+        "government",
+        "government-national",
+        "government-regional",
+        "government-local",
+        "government-public-services",
+        "political",
+        "political-campaign",
+        "politics",
+        "elections",
+        "defense",
+        "military",
+        "diplomatic",
+        "diplomacy",
+        "diplomat",
+        "public-sector",
+        "policy",
+    },
+    "media": {"media", "journalist", "journalism", "journalists", "news", "press", "broadcasting"},
+    "civil-society": {
+        "non-profit",
+        "ngo",
+        "ngos",
+        "civil-society",
+        "diaspora",
+        "activist",
+        "activists",
+        "human-rights",
+        "dissident",
+        "dissidents",
+        "religious",
+    },
+    "education": {"education", "academic", "academia", "research", "think-tank", "university", "think-tanks"},
+    "business": {
+        "business",
+        "commercial",
+        "technology",
+        "financial-services",
+        "finance",
+        "private-sector",
+        "manufacturing",
+        "energy",
+        "telecommunications",
+        "retail",
+        "healthcare",
+        "pharmaceuticals",
+        "legal",
+        "legal-services",
+        "hospitality-leisure",
+    },
+    "consumer": {"consumer", "individual", "individuals", "personal"},
+}
+
+
+def icd203(p: float) -> str:
+    for upper, word in ICD203:
+        if p < upper:
+            return word
+    return ICD203[-1][1]
+
+
+def target_group(label: str) -> str | None:
+    norm = label.strip().lower().replace("_", "-").replace(" ", "-")
+    for group, names in TARGET_GROUPS.items():
+        if norm in names:
+            return group
+    return None
+
+
+@dataclass
+class Evidence:
+    kind: str
+    detail: str
+    lr: float
+    refs: list[str] = field(default_factory=list)
+
+    @property
+    def weight(self) -> float:
+        return round(math.log(self.lr), 3) if self.lr > 0 else -10.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "detail": self.detail,
+            "weight": self.weight,
+            "likelihood_ratio": round(self.lr, 3),
+        }
+        if self.refs:
+            out["refs"] = self.refs
+        return out
+
+
+@dataclass
+class Hypothesis:
+    name: str
+    stix_id: str | None
+    prior: float
+    evidence: list[Evidence]
+    actor: ActorProfile | None = None
+    posterior: float = 0.0
+
+    @property
+    def log_lr(self) -> float:
+        return sum(math.log(e.lr) for e in self.evidence if e.lr > 0)
+
+    @property
+    def supporting_kinds(self) -> set[str]:
+        return {e.kind for e in self.evidence if e.lr > 1.05}
+
+    @property
+    def confidence(self) -> int:
+        return int(round(100 * self.posterior))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "stix_id": self.stix_id,
+            "prior": round(self.prior, 4),
+            "posterior": round(self.posterior, 4),
+            "confidence": self.confidence,
+            "words": icd203(self.posterior),
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+# ------------------------------------------------------------------ evidence functions
+
+
+def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str, float]) -> list[Evidence]:
+    """Matches of the campaign's infrastructure with the actor's indicators, diminishing and capped."""
+    matches: list[tuple[float, str, str]] = []  # (strength, description, value)
+    nets = []
+    for cidr in a.networks:
+        try:
+            nets.append((ipaddress.ip_network(cidr, strict=False), cidr))
+        except ValueError:
+            continue
+    for ip, n in c.ips.items():
+        spec = ip_weight.get(ip, 1.0)
+        if ip in a.ips:
+            matches.append((a.ips[ip] / 100 * spec, f"address {ip} ({n} events)", ip))
+            continue
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            continue
+        for net, cidr in nets:
+            if addr.version == net.version and addr in net:
+                matches.append((a.networks[cidr] / 100 * spec * 0.7, f"address {ip} in {cidr}", ip))
+                break
+    for dom in c.domains:
+        hit = next((d for d in a.domains if dom == d or dom.endswith("." + d)), None)
+        if hit:
+            matches.append((a.domains[hit] / 100, f"domain {dom}", dom))
+    for email in c.emails:
+        if email in a.accounts:
+            matches.append((a.accounts[email] / 100, f"address {email}", email))
+    if not matches:
+        if len(a.ips) + len(a.networks) >= 5 and len(c.ips) >= 5:
+            return [
+                Evidence(
+                    "indicator_match",
+                    f"none of {len(c.ips)} campaign addresses is among the "
+                    f"{len(a.ips) + len(a.networks)} known indicators of {a.name}",
+                    0.85,
+                )
+            ]
+        return []
+    matches.sort(key=lambda m: -m[0])
+    log_lr = sum(math.log(INDICATOR_BASE_LR) * s * INDICATOR_DECAY**i for i, (s, _, _) in enumerate(matches))
+    lr = min(INDICATOR_MAX_LR, math.exp(log_lr))
+    shown = ", ".join(m[1] for m in matches[:5]) + (
+        f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+    )
+    return [
+        Evidence(
+            "indicator_match",
+            f"{len(matches)} indicator(s) of {a.name}: {shown}",
+            lr,
+            [m[2] for m in matches],
+        )
+    ]
+
+
+def asn_evidence(c: CampaignProfile, a: ActorProfile, actor_asns: set[int]) -> list[Evidence]:
+    shared = sorted(set(c.asns) & actor_asns)
+    if not shared:
+        return []
+    return [
+        Evidence(
+            "asn_match",
+            f"AS{', AS'.join(map(str, shared[:5]))} also in {a.name}'s intel "
+            "(weak: an AS is shared by many customers)",
+            ASN_LR,
+        )
+    ]
+
+
+def _technique_known(t: str, known: set[str]) -> float:
+    """1 when the actor uses t, 0.5 when only a parent / sibling sub-technique, else 0."""
+    if t in known:
+        return 1.0
+    parent = t.split(".")[0]
+    if parent in known or any(k.split(".")[0] == parent for k in known):
+        return 0.5
+    return 0.0
+
+
+def technique_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
+    if not c.techniques or not a.techniques:
+        return []
+    log_lr, used, unused = 0.0, [], []
+    for t in c.techniques:
+        match = _technique_known(t, a.techniques)
+        if match:
+            spread = technique_spread(t)
+            spread = 10 if spread is None else spread
+            log_lr += match * math.log(min(4.0, max(1.2, 1 + 8 / (spread + 2))))
+            used.append(t)
+        else:
+            log_lr += math.log(TECHNIQUE_ABSENT_LR)
+            unused.append(t)
+    lr = min(TECHNIQUE_MAX_LR, max(TECHNIQUE_MIN_LR, math.exp(log_lr)))
+    parts = []
+    if used:
+        parts.append(f"{a.name} is known to use " + ", ".join(f"{t} {technique_name(t)}" for t in used))
+    if unused:
+        parts.append("not known for " + ", ".join(unused))
+    return [Evidence("technique_overlap", "; ".join(parts), lr, used)]
+
+
+def targeting_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
+    groups = {g for s in a.sectors if (g := target_group(s))}
+    counted = {cat: n for cat, n in c.categories.items() if target_group(cat)}
+    total = sum(counted.values())
+    if not groups or total < 3:
+        return []
+    inside = sum(n for cat, n in counted.items() if target_group(cat) in groups)
+    share = inside / total
+    top = ", ".join(f"{cat} {n}" for cat, n in sorted(counted.items(), key=lambda kv: -kv[1])[:4])
+    if share >= 0.5:
+        lr = 1 + 2 * share
+    elif share >= 0.2:
+        lr = 1 + share
+    else:
+        lr = 0.5
+    return [
+        Evidence(
+            "targeting_overlap",
+            f"{share:.0%} of targets ({top}) in sectors {a.name} is known "
+            f"to target ({', '.join(sorted(groups))})",
+            lr,
+        )
+    ]
+
+
+def timing_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
+    from idwatch.correlate.actors import COUNTRY_UTC_OFFSET, FRIDAY_WEEKEND
+
+    if not a.country or a.country not in COUNTRY_UTC_OFFSET or c.n_events < MIN_TIMING_EVENTS:
+        return []
+    best_off, best_share, week = best_offset(c.how)
+    if best_share < 0.5:
+        return []  # no office-hours pattern at all: automation, says nothing about a country
+    offset = COUNTRY_UTC_OFFSET[a.country]
+    days = FRIDAY_WEEKEND_DAYS if a.country in FRIDAY_WEEKEND else MON_FRI
+    share = max(office_share(c.how, offset, days), office_share(c.how, offset, MON_FRI))
+    where = f"{a.country} ({fmt_offset(offset)})"
+    if share >= 0.8 * best_share and share >= 0.5:
+        lr = 1 + 2 * min(1.0, (share - 0.3) / 0.7)
+        return [Evidence("working_hours", f"{share:.0%} of activity in office hours of {where}", lr)]
+    lr = max(0.3, share / best_share)
+    return [
+        Evidence(
+            "working_hours",
+            f"only {share:.0%} of activity in office hours of {where}; best fit "
+            f"{fmt_offset(best_off)} {week} ({best_share:.0%})",
+            lr,
+        )
+    ]
+
+
+def profile_evidence(profile_kind: str, a: ActorProfile) -> list[Evidence]:
+    if profile_kind == "criminal" and a.kind == "state":
+        return [
+            Evidence(
+                "campaign_profile",
+                f"mass, untargeted tradecraft; {a.name} is a state actor that picks its targets",
+                0.2,
+            )
+        ]
+    if profile_kind == "state" and a.kind == "criminal":
+        return [Evidence("campaign_profile", f"targeted tradecraft; {a.name} is a criminal group", 0.4)]
+    return []
+
+
+# ------------------------------------------------------------------ scoring
+
+
+def score_campaign(
+    c: CampaignProfile,
+    actors: list[ActorProfile],
+    *,
+    profile_kind: str = "unknown",
+    ip_weight: dict[str, float] | None = None,
+    actor_asns: dict[str, set[int]] | None = None,
+) -> list[Hypothesis]:
+    """All hypotheses for one campaign, best first, with normalized posteriors."""
+    ip_weight = ip_weight or {}
+    actor_asns = actor_asns or {}
+    prior_known = (1 - PRIOR_UNKNOWN) / len(actors) if actors else 0.0
+    hyps = [Hypothesis(UNKNOWN, None, PRIOR_UNKNOWN if actors else 1.0, [])]
+    for a in actors:
+        ev = (
+            indicator_evidence(c, a, ip_weight)
+            + asn_evidence(c, a, set(a.asns) | actor_asns.get(a.stix_id, set()))
+            + technique_evidence(c, a)
+            + targeting_evidence(c, a)
+            + timing_evidence(c, a)
+            + profile_evidence(profile_kind, a)
+        )
+        hyps.append(Hypothesis(a.name, a.stix_id, prior_known, ev, actor=a))
+    logs = [math.log(h.prior) + h.log_lr for h in hyps]
+    top = max(logs)
+    total = sum(math.exp(x - top) for x in logs)
+    for h, x in zip(hyps, logs, strict=True):
+        h.posterior = math.exp(x - top) / total
+    hyps.sort(key=lambda h: -h.posterior)
+    return hyps
+
+
+def verdict(hyps: list[Hypothesis]) -> Hypothesis | None:
+    """The attributed hypothesis, or None when the best one is unknown or not strong enough."""
+    best = hyps[0] if hyps else None
+    if best is None or best.actor is None:
+        return None
+    if best.posterior < ATTRIBUTION_THRESHOLD or len(best.supporting_kinds) < MIN_SUPPORTING_KINDS:
+        return None
+    return best

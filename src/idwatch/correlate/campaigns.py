@@ -1,0 +1,259 @@
+"""Campaigns: cluster the attack infrastructure into the operators behind it.
+
+The model is a weighted graph whose nodes are source IPs and everything an operator
+leaves behind around them: the accounts it went after, the people those identifiers
+name (``john.smith@a`` and ``jsmith@b`` share a person key), user agents, device ids,
+networks (/24, AS), the recovery contacts and forwarding addresses it planted, and
+the multi-IP alerts that already grouped some of its addresses. Every edge is weighted
+by the specificity of the entity (see :mod:`idwatch.correlate.entities`), so popular
+entities barely pull. Louvain communities of this graph are candidate campaigns; a
+community's IP nodes are its infrastructure, and an account belongs to every campaign
+whose infrastructure touched it (a target can be hit by a botnet and a state actor).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import duckdb
+import networkx as nx
+
+from idwatch.correlate.entities import EMAIL_RE, PERSON_SQL, POPULARITY_SCALE, weight_sql
+
+#: Relative pull of each kind of link (multiplied by the entity's specificity).
+LINK_WEIGHTS: dict[str, float] = {
+    "account": 1.0,
+    "ua": 0.6,
+    "device": 1.0,
+    "net": 0.4,
+    "asn": 0.1,
+    "person": 0.8,
+    "contact": 1.0,
+    "forward": 1.0,
+    "alert": 0.5,
+}
+
+#: Louvain resolution (standard modularity); the merge pass below then joins split operators.
+RESOLUTION = 1.0
+SEED = 7
+
+
+@dataclass
+class Cluster:
+    """One community of the graph: infrastructure IPs and the links that made it."""
+
+    ips: set[str] = field(default_factory=set)
+    links: dict[str, int] = field(default_factory=dict)  # link kind -> edges inside the cluster
+
+    @property
+    def id(self) -> str:
+        digest = hashlib.sha256("|".join(sorted(self.ips)).encode()).hexdigest()[:12]
+        return f"cmp-{digest}"
+
+
+#: A feature shared by more IPs than this is kept as a hub node instead of a clique of pairs.
+HUB_DEGREE = 30
+
+
+def _features(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
+    """(ip, feature node, weight) for everything an address left behind, aggregated in DuckDB."""
+    w_ua, w_dev, w_net = weight_sql("pu.n"), weight_sql("pd.n"), weight_sql("pn.n")
+    w_asn, w_person, w_contact = weight_sql("pa.n"), weight_sql("pp.n"), weight_sql("pc.n")
+    lw = LINK_WEIGHTS
+    queries = [
+        f"""SELECT src_ip, 'account:' || account, {lw["account"]} FROM sus GROUP BY 1, 2""",
+        f"""SELECT s.src_ip, 'ua:' || s.user_agent, max({w_ua}) * {lw["ua"]}
+            FROM sus s LEFT JOIN pop_ua pu ON pu.k = s.user_agent
+            WHERE s.user_agent IS NOT NULL AND s.user_agent <> '' GROUP BY 1, 2""",
+        f"""SELECT s.src_ip, 'device:' || s.device_id, max({w_dev}) * {lw["device"]}
+            FROM sus s LEFT JOIN pop_dev pd ON pd.k = s.device_id
+            WHERE s.device_id IS NOT NULL AND s.device_id <> '' GROUP BY 1, 2""",
+        f"""SELECT s.src_ip, 'net:' || s.net, max({w_net}) * {lw["net"]}
+            FROM sus s LEFT JOIN pop_net pn ON pn.k = s.net GROUP BY 1, 2""",
+        f"""SELECT s.src_ip, 'asn:' || s.asn::VARCHAR, max({w_asn}) * {lw["asn"]}
+            FROM sus s LEFT JOIN pop_asn pa ON pa.k = s.asn WHERE s.asn IS NOT NULL GROUP BY 1, 2""",
+        f"""WITH k AS (SELECT DISTINCT src_ip, unnest({PERSON_SQL}) AS key FROM sus)
+            SELECT k.src_ip, 'person:' || k.key, {w_person} * {lw["person"]}
+            FROM k LEFT JOIN pop_person pp ON pp.k = k.key""",
+        f"""WITH c AS (
+                SELECT DISTINCT s.src_ip, s.contact_hash FROM sus s
+                WHERE s.contact_hash IS NOT NULL
+                  AND s.activity IN ('recovery_info_change', 'mfa_method_change', 'mailbox_rule')
+                  AND s.contact_hash NOT IN (SELECT contact_hash FROM directory d
+                        WHERE lower(d.account) = s.account AND d.contact_hash IS NOT NULL))
+            SELECT c.src_ip, 'contact:' || c.contact_hash, {w_contact} * {lw["contact"]}
+            FROM c LEFT JOIN pop_contact pc ON pc.k = c.contact_hash""",
+        f"""WITH f AS (
+                SELECT DISTINCT src_ip, account,
+                       unnest(regexp_extract_all(lower(detail), {EMAIL_RE})) AS addr
+                FROM sus WHERE activity = 'mailbox_rule' AND detail IS NOT NULL)
+            SELECT src_ip, 'forward:' || addr, {lw["forward"]} FROM f WHERE addr <> account""",
+        f"""SELECT DISTINCT src_ip, 'alert:' || unnest(alert_ids), {lw["alert"]} FROM sus""",
+    ]
+    out: list[tuple[str, str, float]] = []
+    for sql in queries:
+        out.extend((ip, feat, float(w)) for ip, feat, w in con.execute(sql).fetchall() if ip and feat)
+    return out
+
+
+def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
+    """The IP graph over the ``sus`` table (needs the ``pop_*`` tables).
+
+    Features shared by 2..HUB_DEGREE addresses become direct IP-IP edges, each pair
+    getting the feature's weight / (sharers - 1) so that one feature gives an address
+    at most its weight in total; widely shared features stay hub nodes. Every edge is
+    scaled by the specificity of the addresses at both ends.
+    """
+    ip_spec = {
+        ip: 1.0 / (1.0 + (n or 0) / POPULARITY_SCALE)
+        for ip, n in con.execute(
+            "SELECT s.src_ip, p.n FROM (SELECT DISTINCT src_ip FROM sus) s "
+            "LEFT JOIN pop_ip p ON p.k = s.src_ip"
+        ).fetchall()
+    }
+    by_feature: dict[str, dict[str, float]] = {}
+    for ip, feat, weight in _features(con):
+        if weight > 0:
+            bucket = by_feature.setdefault(feat, {})
+            bucket[ip] = max(weight, bucket.get(ip, 0.0))
+    graph = nx.Graph()
+    graph.add_nodes_from(f"ip:{ip}" for ip in ip_spec)
+
+    def add(a: str, b: str, weight: float, kind: str) -> None:
+        if graph.has_edge(a, b):
+            graph[a][b]["weight"] += weight
+            graph[a][b]["kinds"].add(kind)
+        else:
+            graph.add_edge(a, b, weight=weight, kinds={kind})
+
+    for feat, ips in by_feature.items():
+        if len(ips) < 2:
+            continue
+        kind = feat.split(":", 1)[0]
+        if len(ips) > HUB_DEGREE:
+            for ip, weight in ips.items():
+                add(f"ip:{ip}", f"hub:{feat}", weight * ip_spec.get(ip, 1.0), kind)
+            continue
+        members = sorted(ips)
+        share = 1.0 / (len(members) - 1)
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                weight = min(ips[a], ips[b]) * min(ip_spec.get(a, 1.0), ip_spec.get(b, 1.0)) * share
+                add(f"ip:{a}", f"ip:{b}", weight, kind)
+    return graph
+
+
+#: Merge two communities when their cut, relative to the smaller side's volume and scaled by
+#: how alike their tradecraft is, reaches this.
+MERGE_THRESHOLD = 0.2
+
+_SIGNATURE_SQL = """
+SELECT src_ip,
+       count(*) FILTER (WHERE activity = 'account_lookup' OR reason = 'unknown_account') AS probe,
+       count(*) FILTER (WHERE activity = 'sign_in' AND coalesce(reason, '') <> 'unknown_account'
+                        AND outcome <> 'success') AS password,
+       count(*) FILTER (WHERE activity IN ('password_reset', 'account_recovery')) AS recovery,
+       count(*) FILTER (WHERE activity = 'mfa_challenge') AS mfa,
+       count(*) FILTER (WHERE activity IN ('mailbox_rule', 'mfa_method_change', 'recovery_info_change',
+                                           'password_change')) AS persist,
+       count(*) FILTER (WHERE activity = 'sign_in' AND outcome = 'success') AS success,
+       count(*) FILTER (WHERE network_type IN ('residential', 'mobile')) AS residential,
+       count(*) FILTER (WHERE network_type NOT IN ('residential', 'mobile')) AS other_net
+FROM sus GROUP BY src_ip
+"""
+
+
+def _signatures(con: duckdb.DuckDBPyConnection) -> dict[str, list[float]]:
+    """Per IP: what it did (probe, password, recovery, MFA, persistence, success) and from where."""
+    out: dict[str, list[float]] = {}
+    for row in con.execute(_SIGNATURE_SQL).fetchall():
+        acts = [float(x) for x in row[1:7]]
+        total = sum(acts) or 1.0
+        nets = [float(x) for x in row[7:9]]
+        ntotal = sum(nets) or 1.0
+        out[row[0]] = [a / total for a in acts] + [0.5 * n / ntotal for n in nets]
+    return out
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def _merge_pass(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[float]]) -> list[set[str]]:
+    """Agglomerate communities that are mostly linked to one another and work alike.
+
+    Louvain cuts one operator into pieces when its internal links are uneven (a botnet's
+    addresses share little but the alert that grouped them). A piece that sends a large
+    share of its link weight to one neighbour, with similar tradecraft, is folded into it;
+    a bridge (one bot that also hit a state target) is a small share and stays cut.
+    """
+    parts = [set(p) for p in parts]
+    index = {n: i for i, p in enumerate(parts) for n in p}
+    vol = [0.0] * len(parts)
+    cut: dict[int, dict[int, float]] = {i: {} for i in range(len(parts))}
+    for a, b, w in graph.edges(data="weight"):
+        i, j = index[a], index[b]
+        vol[i] += w
+        vol[j] += w
+        if i != j:
+            cut[i][j] = cut[i].get(j, 0.0) + w
+            cut[j][i] = cut[j].get(i, 0.0) + w
+    dims = len(next(iter(sig.values()))) if sig else 0
+    psig = []
+    for p in parts:
+        vec = [0.0] * dims
+        for n in p:
+            for k, x in enumerate(sig.get(n[3:], [])):
+                vec[k] += x
+        psig.append(vec)
+    alive = set(range(len(parts)))
+    while True:
+        best: tuple[float, int, int] | None = None
+        for i in alive:
+            for j, c in cut[i].items():
+                small = min(vol[i], vol[j]) or 1e-9
+                score = c / small * (0.25 + 0.75 * _cosine(psig[i], psig[j]))
+                if score >= MERGE_THRESHOLD and (best is None or score > best[0]):
+                    best = (score, i, j)
+        if best is None:
+            break
+        _, i, j = best
+        parts[j] |= parts[i]
+        vol[j] += vol[i]
+        psig[j] = [x + y for x, y in zip(psig[j], psig[i], strict=True)]
+        for k, c in cut.pop(i).items():
+            cut[k].pop(i, None)
+            if k != j:
+                cut[j][k] = cut[j].get(k, 0.0) + c
+                cut[k][j] = cut[k].get(j, 0.0) + c
+        cut[j].pop(j, None)
+        alive.discard(i)
+    return [parts[i] for i in sorted(alive)]
+
+
+def cluster(graph: nx.Graph, con: duckdb.DuckDBPyConnection | None = None) -> list[Cluster]:
+    """Communities of the graph that contain at least one IP, largest first."""
+    sig = _signatures(con) if con is not None else {}
+    clusters: list[Cluster] = []
+    for component in nx.connected_components(graph):
+        sub = graph.subgraph(component)
+        if sub.number_of_nodes() <= 2:
+            parts = [set(component)]
+        else:
+            parts = nx.community.louvain_communities(sub, weight="weight", resolution=RESOLUTION, seed=SEED)
+            parts = _merge_pass(sub, parts, sig)
+        for part in parts:
+            ips = {n[3:] for n in part if n.startswith("ip:")}
+            if not ips:
+                continue
+            links: dict[str, int] = {}
+            for _a, _b, kinds in graph.subgraph(part).edges(data="kinds"):
+                for kind in kinds:
+                    links[kind] = links.get(kind, 0) + 1
+            clusters.append(Cluster(ips=ips, links=links))
+    clusters.sort(key=lambda c: (-len(c.ips), c.id))
+    return clusters

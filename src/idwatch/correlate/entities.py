@@ -1,0 +1,128 @@
+"""The attack events and how specific each entity in them is.
+
+Correlation looks only at *suspicious* events (those an alert points at), minus the
+events an account's owner made from an address it already used before anything was
+flagged. Each entity (IP, network, AS, user agent, device, targeted person) gets a
+specificity weight from its *benign popularity* in the whole event table: how many
+distinct accounts signed in successfully from it outside the suspicious events. A
+carrier NAT or a VPN exit used by thousands of people weighs almost nothing, so it
+cannot glue two operators together; an address nobody legitimate uses weighs ~1.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+#: Popularity at which an entity's weight halves (distinct benign accounts).
+POPULARITY_SCALE = 3.0
+
+#: SQL: the network key of an IP (IPv4 /24, IPv6 /48).
+NET_SQL = """CASE WHEN contains(src_ip, ':')
+    THEN array_to_string(list_slice(string_split(src_ip, ':'), 1, 3), ':') || '::/48'
+    ELSE array_to_string(list_slice(string_split(src_ip, '.'), 1, 3), '.') || '.0/24' END"""
+
+#: SQL literal: an e-mail address inside free text (forwarding rules).
+EMAIL_RE = "'[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]+'"
+
+#: SQL: person keys of an identifier (letters of its local part; initial + surname).
+PERSON_SQL = """list_filter([
+    regexp_replace(split_part(account, '@', 1), '[^a-z]', '', 'g'),
+    CASE WHEN regexp_matches(split_part(account, '@', 1), '^[a-z]+[._-][a-z]+')
+         THEN left(split_part(account, '@', 1), 1)
+              || regexp_replace(regexp_extract(split_part(account, '@', 1), '[._-]([a-z]+)', 1),
+                                '[^a-z]', '', 'g')
+    END], lambda k: k IS NOT NULL AND length(k) >= 5)"""
+
+
+def weight_sql(pop: str) -> str:
+    """Specificity weight in (0, 1] from a benign-popularity column."""
+    return f"(1.0 / (1.0 + coalesce({pop}, 0) / {POPULARITY_SCALE}))"
+
+
+def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables ``alert_events`` (alert_id, event_id), ``familiar`` and ``sus``.
+
+    ``sus`` holds each suspicious event once with the list of alerts that cite it. Alerts
+    without event ids fall back to the events of their IPs and accounts in their window.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE alert_events AS
+        SELECT DISTINCT alert_id, unnest(event_ids) AS event_id
+        FROM alerts WHERE len(coalesce(event_ids, [])) > 0
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO alert_events
+        WITH a AS (
+            SELECT alert_id, first_seen, last_seen, unnest(src_ips) AS src_ip,
+                   list_transform(coalesce(accounts, []), lambda x: lower(x)) AS accts
+            FROM alerts WHERE len(coalesce(event_ids, [])) = 0 AND len(coalesce(src_ips, [])) > 0
+        )
+        SELECT DISTINCT a.alert_id, e.event_id FROM a JOIN events e
+          ON e.src_ip = a.src_ip AND e.time BETWEEN a.first_seen AND a.last_seen
+         AND (len(a.accts) = 0 OR list_contains(a.accts, e.account))
+        """
+    )
+    # (account, ip) pairs the owner used successfully before the account's first alert
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE familiar AS
+        WITH t0 AS (SELECT account, min(first_seen) AS t0 FROM alert_accounts GROUP BY 1)
+        SELECT DISTINCT e.account, e.src_ip
+        FROM events e JOIN t0 USING (account)
+        WHERE e.activity = 'sign_in' AND e.outcome = 'success' AND e.time < t0.t0
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE sus AS
+        WITH ids AS (SELECT event_id, list(DISTINCT alert_id) AS alert_ids FROM alert_events GROUP BY 1)
+        SELECT e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity, e.step, e.method,
+               e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn, e.asn_org,
+               e.network_type, e.contact_hash, e.detail, e.country, ids.alert_ids,
+               {NET_SQL} AS net
+        FROM events e JOIN ids USING (event_id)
+        ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
+        """
+    )
+
+
+def create_popularity(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables ``pop_<entity>`` with the benign popularity of every entity seen in ``sus``."""
+    benign = """(SELECT * FROM events WHERE activity = 'sign_in' AND outcome = 'success'
+                 AND event_id NOT IN (SELECT event_id FROM sus))"""
+    for name, expr in (
+        ("ip", "src_ip"),
+        ("ua", "user_agent"),
+        ("dev", "device_id"),
+        ("net", NET_SQL),
+        ("asn", "asn"),
+    ):
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE pop_{name} AS
+            SELECT k, count(DISTINCT account) AS n FROM (
+                SELECT {expr} AS k, account FROM {benign} b
+                WHERE {expr} IN (SELECT DISTINCT {expr} FROM sus)
+            ) GROUP BY k
+            """
+        )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE pop_person AS
+        WITH keys AS (
+            SELECT DISTINCT account, unnest({PERSON_SQL}) AS k
+            FROM (SELECT DISTINCT lower(account) AS account FROM directory)
+        )
+        SELECT k, count(*) AS n FROM keys GROUP BY k
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE pop_contact AS
+        SELECT contact_hash AS k, count(DISTINCT account) AS n FROM directory
+        WHERE contact_hash IS NOT NULL GROUP BY 1
+        """
+    )

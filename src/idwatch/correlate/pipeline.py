@@ -1,0 +1,308 @@
+"""The correlation pipeline: alerts -> incidents -> campaigns -> attribution -> state/.
+
+``correlate(store)`` reads ``state/alerts.parquet``, the events, the directory and the
+imported intel, and writes ``state/incidents.parquet``, ``state/campaigns.json`` and
+``state/accounts.json`` (EVENTS.md section 5 objects). ``analyze(store)`` runs the
+detections first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from idwatch.correlate import attribution, counts, entities, features, incidents, kind
+from idwatch.correlate.actors import ActorProfile, build_profiles
+from idwatch.correlate.campaigns import build_graph, cluster
+from idwatch.store import Store
+
+#: A cluster becomes a campaign when it touched at least this many accounts (or got into one).
+MIN_CAMPAIGN_ACCOUNTS = 2
+
+
+@dataclass
+class CorrelateSummary:
+    alerts: int = 0
+    incidents: int = 0
+    campaigns: int = 0
+    attributed: int = 0
+    accounts: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    detections: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _iso(ts: Any) -> str | None:
+    if ts is None:
+        return None
+    text = ts.isoformat() if hasattr(ts, "isoformat") else str(ts)
+    return text.replace("+00:00", "Z")
+
+
+def _actor_asns(con: duckdb.DuckDBPyConnection, actors: list[ActorProfile]) -> dict[str, set[int]]:
+    """ASNs of each actor's indicator IPs as seen in the events (for the weak AS evidence)."""
+    rows = [(a.stix_id, ip) for a in actors for ip in a.ips]
+    if not rows:
+        return {}
+    con.register("__actor_ips", pa.table({"stix_id": [r[0] for r in rows], "ip": [r[1] for r in rows]}))
+    out: dict[str, set[int]] = {}
+    for sid, asn in con.execute(
+        """SELECT DISTINCT a.stix_id, e.asn FROM __actor_ips a JOIN
+           (SELECT DISTINCT src_ip, asn FROM events WHERE asn IS NOT NULL) e ON e.src_ip = a.ip"""
+    ).fetchall():
+        out.setdefault(sid, set()).add(int(asn))
+    return out
+
+
+def _base_high_risk(con: duckdb.DuckDBPyConnection) -> float:
+    cats = sorted(features.HIGH_RISK_CATEGORIES)
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE list_contains(?, category)) / greatest(1, count(*)) FROM directory",
+        [cats],
+    ).fetchone()
+    return float(row[0] or 0.0) if row else 0.0
+
+
+def _campaign_object(
+    cid: str,
+    prof: features.CampaignProfile,
+    cnt: dict[str, int],
+    accounts: list[dict[str, Any]],
+    hyps: list[attribution.Hypothesis],
+    chosen: attribution.Hypothesis | None,
+    kind_feats: list[kind.KindFeature],
+    campaign_kind: str,
+    alert_ids: list[str],
+) -> dict[str, Any]:
+    actor = None
+    if chosen is not None and chosen.actor is not None:
+        actor = {
+            "name": chosen.actor.name,
+            "aliases": chosen.actor.aliases,
+            "stix_id": chosen.actor.stix_id,
+            "confidence": chosen.confidence,
+        }
+    evidence = [e.to_dict() for e in chosen.evidence] if chosen else []
+    evidence += [f.to_evidence() for f in kind_feats]
+    categories = Counter()
+    for acc in accounts:
+        if acc["stage"] != "probed" or cnt.get("accounts_attacked", 0) == 0:
+            categories[acc.get("category") or "unknown"] += 1
+    ips = sorted(prof.ips, key=lambda ip: (-prof.ips[ip], ip))
+    return {
+        "id": cid,
+        "actor": actor,
+        "first_seen": prof.first_seen,
+        "last_seen": prof.last_seen,
+        "counts": {
+            k: int(cnt.get(k, 0))
+            for k in ("probes", "accounts_probed", "accounts_attacked", "accounts_compromised")
+        },
+        "infrastructure": {"ips": ips, "asns": sorted(prof.asns, key=lambda a: (-prof.asns[a], a))},
+        "techniques": prof.techniques,
+        "accounts": [
+            {k: acc[k] for k in ("account", "tenant", "stage", "first_seen", "last_seen")} for acc in accounts
+        ],
+        "evidence": evidence,
+        "kind": campaign_kind,
+        "hypotheses": [h.to_dict() for h in hyps],
+        "categories": dict(categories.most_common()),
+        "tenants": sorted({acc["tenant"] for acc in accounts if acc.get("tenant")}),
+        "alert_ids": alert_ids,
+    }
+
+
+def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> CorrelateSummary:
+    """Incidents, campaigns and attribution from the store's alerts; results go to ``state/``."""
+    started = time.monotonic()
+    say = step or (lambda _msg: None)
+    con = store.connect()
+    summary = CorrelateSummary(alerts=int(con.execute("SELECT count(*) FROM alerts").fetchone()[0]))
+
+    say("incidents")
+    incidents.create_alert_accounts(con)
+    incident_table = incidents.build_incidents(con)
+
+    say("campaign graph")
+    entities.create_suspicious_events(con)
+    entities.create_popularity(con)
+    graph = build_graph(con)
+    clusters = cluster(graph, con)
+
+    say("campaign counts")
+    counts.create_campaign_events(con, clusters)
+    counts.create_campaign_alerts(con)
+    counts.create_campaign_accounts(con)
+    cnts = counts.campaign_counts(con)
+
+    accounts_by_campaign: dict[str, list[dict[str, Any]]] = {}
+    for cid, account, tenant, first, last, stage, category in con.execute(
+        """SELECT c.campaign_id, c.account, c.tenant, c.first_seen, c.last_seen, c.stage, d.category
+           FROM camp_accounts c LEFT JOIN (SELECT lower(account) AS account, any_value(category) AS category
+                                           FROM directory GROUP BY 1) d USING (account)
+           ORDER BY c.campaign_id,
+                    CASE c.stage WHEN 'compromised' THEN 0 WHEN 'attacked' THEN 1 ELSE 2 END, c.account"""
+    ).fetchall():
+        accounts_by_campaign.setdefault(cid, []).append(
+            {
+                "account": account,
+                "tenant": tenant,
+                "stage": stage,
+                "first_seen": _iso(first),
+                "last_seen": _iso(last),
+                "category": category,
+            }
+        )
+    kept = [
+        c.id
+        for c in clusters
+        if len(accounts_by_campaign.get(c.id, [])) >= MIN_CAMPAIGN_ACCOUNTS
+        or cnts.get(c.id, {}).get("accounts_compromised", 0) > 0
+    ]
+
+    say("attribution")
+    profiles = features.build_profiles(con, kept)
+    actors = build_profiles(store.intel_bundles())
+    actor_asns = _actor_asns(con, actors)
+    ip_weight = {
+        k: 1.0 / (1.0 + n / entities.POPULARITY_SCALE)
+        for k, n in con.execute("SELECT k, n FROM pop_ip").fetchall()
+    }
+    base_hr = _base_high_risk(con)
+    alert_ids_by_campaign: dict[str, list[str]] = {}
+    for cid, aid in con.execute(
+        "SELECT DISTINCT campaign_id, alert_id FROM camp_alerts ORDER BY 1, 2"
+    ).fetchall():
+        alert_ids_by_campaign.setdefault(cid, []).append(aid)
+
+    campaigns: list[dict[str, Any]] = []
+    for cid in kept:
+        prof = profiles[cid]
+        feats = kind.kind_features(prof, base_hr)
+        pkind = kind.profile_kind(feats)
+        hyps = attribution.score_campaign(
+            prof, actors, profile_kind=pkind, ip_weight=ip_weight, actor_asns=actor_asns
+        )
+        chosen = attribution.verdict(hyps)
+        ckind = kind.final_kind(pkind, chosen.actor.kind if chosen and chosen.actor else None)
+        campaigns.append(
+            _campaign_object(
+                cid,
+                prof,
+                cnts.get(cid, {}),
+                accounts_by_campaign.get(cid, []),
+                hyps,
+                chosen,
+                feats,
+                ckind,
+                alert_ids_by_campaign.get(cid, []),
+            )
+        )
+    campaigns.sort(
+        key=lambda c: (
+            -c["counts"]["accounts_compromised"],
+            -c["counts"]["accounts_attacked"],
+            -c["counts"]["probes"],
+            c["id"],
+        )
+    )
+
+    say("accounts")
+    account_objs, incident_table = _accounts(incident_table, campaigns)
+    store.write_state_table("incidents", incident_table)
+    store.write_state_json("campaigns", campaigns)
+    store.write_state_json("accounts", account_objs)
+
+    summary.incidents = incident_table.num_rows
+    summary.campaigns = len(campaigns)
+    summary.attributed = sum(1 for c in campaigns if c["actor"])
+    summary.accounts = len(account_objs)
+    summary.by_kind = dict(Counter(c["kind"] for c in campaigns))
+    summary.seconds = round(time.monotonic() - started, 2)
+    return summary
+
+
+_RANK = {"probed": 1, "attacked": 2, "compromised": 3}
+
+
+def _accounts(
+    incident_table: pa.Table, campaigns: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], pa.Table]:
+    """EVENTS.md section 5 account objects, and the incidents with their campaign ids filled in."""
+    by_key: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for row in incident_table.to_pylist():
+        by_key[(row["account"], row["tenant"])] = {
+            "account": row["account"],
+            "tenant": row["tenant"],
+            "status": row["status"],
+            "risk": int(row["risk"] or 0),
+            "campaigns": [],
+            "alerts": int(row["n_alerts"] or 0),
+        }
+    for camp in campaigns:
+        for acc in camp["accounts"]:
+            key = (acc["account"], acc["tenant"])
+            obj = by_key.setdefault(
+                key,
+                {
+                    "account": acc["account"],
+                    "tenant": acc["tenant"],
+                    "status": acc["stage"],
+                    "risk": 0,
+                    "campaigns": [],
+                    "alerts": 0,
+                },
+            )
+            obj["campaigns"].append(camp["id"])
+            if _RANK[acc["stage"]] > _RANK[obj["status"]]:
+                obj["status"] = acc["stage"]
+            floor = {"probed": 10, "attacked": 40, "compromised": 85}[obj["status"]]
+            bonus = 15 if camp.get("kind") == "state" else 0
+            obj["risk"] = min(100, max(obj["risk"], floor + bonus))
+    campaigns_col = [
+        by_key.get((a, t), {}).get("campaigns", [])
+        for a, t in zip(
+            incident_table.column("account").to_pylist(),
+            incident_table.column("tenant").to_pylist(),
+            strict=True,
+        )
+    ]
+    idx = incident_table.schema.get_field_index("campaigns")
+    incident_table = incident_table.set_column(
+        idx, incidents.INCIDENT_SCHEMA.field("campaigns"), pa.array(campaigns_col, pa.list_(pa.string()))
+    )
+    objs = sorted(by_key.values(), key=lambda o: (-_RANK[o["status"]], -o["risk"], o["account"]))
+    return objs, incident_table
+
+
+def analyze(store: Store, *, progress: bool = False) -> CorrelateSummary:
+    """Detections, then correlation and attribution, over the whole store."""
+    from idwatch.detections.engine import run_detections
+
+    if not progress:
+        det = run_detections(store)
+        summary = correlate(store)
+    else:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        ) as bar:
+            task = bar.add_task("detections", total=None)
+            det = run_detections(store)
+            summary = correlate(store, step=lambda msg: bar.update(task, description=msg))
+    summary.detections = (
+        det.to_dict()
+        if hasattr(det, "to_dict")
+        else (asdict(det) if hasattr(det, "__dataclass_fields__") else None)
+    )
+    return summary
