@@ -29,7 +29,8 @@ def test_single_source_enumeration_quiet_on_office_nat(build):
     # plus a couple of typos of non-existent names
     for d in range(5):
         for i, u in enumerate(users):
-            events.append(ev(d * 24 + 7.9 + i * 0.001, u, "account_lookup", net="office", account_exists=True))
+            events.append(ev(d * 24 + 7.9 + i * 0.001, u, "account_lookup", net="office",
+                             account_exists=True))
         for t in range(2):
             events.append(ev(d * 24 + 9 + t, f"emp{t}x@corp.org", "account_lookup", "failure", net="office",
                              reason="unknown_account", account_exists=False))

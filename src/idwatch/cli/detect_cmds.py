@@ -1,3 +1,140 @@
-"""Commands: detect_cmds (placeholder until its owner fills it)."""
+"""Commands: ``detect`` (run the library), ``alerts`` (list findings), ``detections list``.
+
+Thin on purpose: parse options, call ``idwatch.detections.engine``, print.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from idwatch.cli.app import JsonOpt, StoreOpt, app, detections_app
+from idwatch.store import Store, StoreError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _open_store(store: str | None) -> Store:
+    try:
+        return Store(store)
+    except StoreError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _load_config(st: Store | None, path: str | None) -> dict[str, Any] | None:
+    """Deployment overrides from idwatch.toml (foundation's loader when present)."""
+    try:
+        from idwatch.config import load_config
+    except ImportError:
+        if not path:
+            return None
+        import tomllib
+
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    return load_config(st, path)
+
+
+@app.command()
+def detect(
+    store: StoreOpt = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only findings from this time (RFC 3339).")] = (
+        None
+    ),
+    until: Annotated[str | None, typer.Option("--until", help="Ignore events after this time.")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run only these detection ids.")] = None,
+    config: Annotated[str | None, typer.Option("--config", help="idwatch.toml with overrides.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the detection library over the store and write alerts (incremental, no duplicates)."""
+    from idwatch.detections.engine import run_detections
+
+    st = _open_store(store)
+    try:
+        cfg = _load_config(st, config)
+        summary = run_detections(st, since=since, until=until, only=only or None, config=cfg)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    data = summary.to_dict()
+    if json_out:
+        print(json.dumps(data, default=str))
+        return
+    table = Table(title=f"detect over {st.root}", show_header=True)
+    table.add_column("detection")
+    table.add_column("alerts", justify="right")
+    table.add_column("seconds", justify="right")
+    for det_id in summary.detections_run:
+        table.add_row(det_id, str(summary.alerts_by_detection.get(det_id, 0)),
+                      f"{summary.seconds_by_step.get(det_id, 0):.2f}")
+    console.print(table)
+    console.print(
+        f"events scanned {summary.events_scanned:,}; alerts new {summary.alerts_new}, updated "
+        f"{summary.alerts_updated}, total {summary.alerts_total}; {summary.seconds:.1f} s"
+    )
+    for det_id, why in summary.skipped.items():
+        console.print(f"[yellow]skipped[/yellow] {det_id}: {why}")
+
+
+@app.command()
+def alerts(
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+    stage: Annotated[str | None, typer.Option("--stage", help="Only this stage.")] = None,
+    detection: Annotated[str | None, typer.Option("--detection", help="Only this detection id.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show in the table view.")] = 50,
+) -> None:
+    """List alerts (newest first)."""
+    st = _open_store(store)
+    table_ = st.read_state_table("alerts")
+    rows = table_.to_pylist() if table_ is not None else []
+    rows = [
+        r for r in rows
+        if (not stage or r["stage"] == stage) and (not detection or r["detection_id"] == detection)
+    ]
+    rows.sort(key=lambda r: (r["last_seen"] is None, r["last_seen"]), reverse=True)
+    if json_out:
+        print(json.dumps(rows, default=str))
+        return
+    table = Table(title=f"{len(rows)} alerts")
+    for col in ("last_seen", "stage", "detection", "score", "accounts", "sources", "detail"):
+        table.add_column(col)
+    for r in rows[:limit]:
+        accounts = r["accounts"] or []
+        table.add_row(
+            str(r["last_seen"])[:19], r["stage"], r["detection_id"], str(r["score"]),
+            ", ".join(accounts[:3]) + (f" +{len(accounts) - 3}" if len(accounts) > 3 else ""),
+            ", ".join((r["src_ips"] or [])[:2]), r["detail"] or "",
+        )
+    console.print(table)
+
+
+@detections_app.command("list")
+def list_detections(json_out: JsonOpt = False) -> None:
+    """Every detection with its stage, ATT&CK mapping, severity and parameters."""
+    from idwatch.detections.model import load_library
+
+    lib = load_library()
+    if json_out:
+        print(json.dumps([
+            {"id": d.id, "title": d.title, "stage": d.stage, "techniques": list(d.techniques),
+             "severity": d.severity, "parameters": d.parameters, "watchlist": d.watchlist,
+             "description": d.description, "false_positives": list(d.false_positives)}
+            for d in lib
+        ]))
+        return
+    table = Table(title=f"{len(lib)} detections")
+    for col in ("id", "stage", "techniques", "severity", "parameters"):
+        table.add_column(col)
+    for d in lib:
+        params = ", ".join(f"{k}={v}" for k, v in d.parameters.items())
+        if d.watchlist:
+            params += " | watchlist: " + ", ".join(f"{k}={v}" for k, v in d.watchlist.items())
+        table.add_row(d.id, d.stage, " ".join(d.techniques), d.severity, params)
+    console.print(table)
