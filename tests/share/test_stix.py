@@ -13,14 +13,14 @@ from stix2validator import ValidationOptions, validate_string
 from idwatch.share.redact import LeakError
 from idwatch.share.stix import TLP_CLEAR, build_bundle, tlp_marking
 
-INTEL = Path("/work/shared/data/intel/example-attribution-bundle.json")
+# ATT&CK objects in this example are (c) The MITRE Corporation, reproduced under the ATT&CK terms of use
+INTEL = Path(__file__).parent / "data" / "example-attribution-bundle.json"
 PHOS = "cmp-phos-1"
 
 
 @pytest.fixture
 def intel_store(store):
-    if INTEL.exists():
-        shutil.copy(INTEL, store.intel_dir / "example.json")
+    shutil.copy(INTEL, store.intel_dir / "example.json")
     return store
 
 
