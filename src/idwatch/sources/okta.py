@@ -1,0 +1,134 @@
+"""Okta System Log events -> canonical events (mapping data in ``okta_map``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idwatch.sources import okta_map as m
+from idwatch.sources.vendor_sql import (
+    Extract,
+    account_sql,
+    case_like,
+    output_select,
+    rfc3339,
+    rules_table,
+    sub_list,
+    values_table,
+)
+
+NAME = "okta"
+
+
+def sniff(record: dict[str, Any]) -> bool:
+    """An Okta LogEvent: eventType plus one of Okta's own keys (keys in any case).
+
+    AWS CloudTrail also has an ``eventType``, but none of published / displayMessage /
+    legacyEventType / outcome.
+    """
+    keys = {k.lower() for k in record}
+    return "eventtype" in keys and bool(keys & {"published", "displaymessage", "legacyeventtype", "outcome"})
+
+
+def select_sql(view: str) -> str:
+    x = Extract(fold=True)
+    event_type = x("$.eventType")
+    published = x("$.published")
+    uuid = x("$.uuid")
+    actor_id = x("$.actor.id")
+    actor_alt = x("$.actor.alternateId")
+    targets = x("$.target")
+    result = x("$.outcome.result")
+    reason_text = x("$.outcome.reason")
+    ip = x("$.client.ipAddress", "$.request.ipChain[0].ip")
+    ua = x("$.client.userAgent.rawUserAgent")
+    session = x("$.authenticationContext.externalSessionId", "$.debugContext.debugData.rootSessionId")
+    device = x("$.device.id", "$.debugContext.debugData.deviceFingerprint")
+    factor = x("$.debugContext.debugData.factor", "$.debugContext.debugData.factorType")
+    asn = x("$.securityContext.asNumber")
+    as_org = x("$.securityContext.asOrg")
+    is_proxy = x("$.securityContext.isProxy")
+    display = x("$.displayMessage")
+
+    event_map = rules_table("et", m.EVENT_TYPES)
+    result_map = values_table("rs", ("rs_key", "rs_outcome"), m.RESULTS)
+    factor_text = "coalesce(factor, tgt_authenticator, reason_text)"
+
+    out = {
+        "time": rfc3339("published"),
+        "event_id": "uuid",
+        "account": account_sql("coalesce(tgt_user, actor_alt)"),
+        "account_exists": """CASE WHEN lower(actor_id) = 'unknown' THEN FALSE
+                              WHEN tgt_user IS NULL AND actor_id LIKE '00u%' THEN TRUE END""",
+        "activity": "activity",
+        "step": "et_step",
+        "method": "method",
+        "outcome": "outcome",
+        "reason": """CASE WHEN outcome <> 'failure' THEN NULL
+                      WHEN lower(actor_id) = 'unknown' AND activity = 'sign_in' THEN 'unknown_account'
+                      WHEN et_reason IS NOT NULL THEN et_reason
+                      WHEN activity = 'mfa_challenge' AND mapped_reason = 'bad_password'
+                        THEN 'verification_failed'
+                      ELSE coalesce(mapped_reason, 'other') END""",
+        "src_ip": "ip",
+        "user_agent": "ua",
+        "device_id": "device",
+        "session_id": "session",
+        "asn": "try_cast(asn AS BIGINT)",
+        "asn_org": "as_org",
+        "network_type": "CASE WHEN lower(is_proxy) = 'true' THEN 'proxy' END",
+        "detail": """CASE
+            WHEN event_type IN ('user.account.lock', 'user.account.lock.limit') THEN 'locked'
+            WHEN event_type IN ('user.account.unlock', 'user.account.unlock_by_admin') THEN 'unlocked'
+            WHEN event_type = 'user.lifecycle.suspend' THEN 'suspended'
+            WHEN activity = 'mfa_method_change'
+              THEN concat_ws(': ', event_type, coalesce(factor, tgt_authenticator))
+            ELSE display END""",
+        "_skip": "CASE WHEN event_type IS NOT NULL AND et_activity IS NULL THEN 'okta:' || event_type END",
+        "_error": """CASE WHEN event_type IS NULL THEN 'not an Okta System Log event: no eventType'
+                      WHEN et_activity IS NOT NULL AND outcome IS NULL
+                        THEN 'Okta event without a known outcome.result' END""",
+    }
+
+    return f"""
+WITH s AS (
+  SELECT _file, _line, _raw, {x.select()} FROM {view}
+),
+f AS (
+  SELECT _file, _line, _raw,
+    {event_type} AS event_type, {published} AS published, {uuid} AS uuid,
+    {actor_id} AS actor_id, {actor_alt} AS actor_alt, {targets} AS targets,
+    upper({result}) AS result, {reason_text} AS reason_text, {ip} AS ip, {ua} AS ua,
+    {session} AS session, {device} AS device, {factor} AS factor, {asn} AS asn, {as_org} AS as_org,
+    {is_proxy} AS is_proxy, {display} AS display
+  FROM s
+),
+t AS (
+  SELECT f.*,
+    list_filter({sub_list("targets")}, lambda e: e->>'type' = 'User')[1]->>'alternateId' AS tgt_user,
+    list_filter({sub_list("targets")},
+        lambda e: e->>'type' IN ('AuthenticatorEnrollment', 'Authenticator'))[1]->>'displayName'
+        AS tgt_authenticator
+  FROM f
+),
+j AS (
+  SELECT t.*, et.*, rs_outcome,
+    {case_like(factor_text, m.FACTORS)} AS factor_method,
+    {case_like("reason_text", m.REASONS)} AS mapped_reason
+  FROM t
+  LEFT JOIN {event_map} ON et_key = event_type
+  LEFT JOIN {result_map} ON rs_key = result
+),
+k AS (
+  SELECT j.*,
+    CASE WHEN et_key = 'user.authentication.verify' AND factor_method = 'password' THEN 'sign_in'
+         ELSE et_activity END AS activity,
+    coalesce(et_method, factor_method) AS method,
+    CASE WHEN et_outcome IS NOT NULL THEN et_outcome
+         WHEN et_activity = 'account_lock' THEN 'success'
+         ELSE rs_outcome END AS outcome
+  FROM j
+)
+SELECT
+  {output_select(out, NAME)}
+FROM k
+"""
