@@ -1,3 +1,330 @@
-"""Commands: analysis_cmds (placeholder until its owner fills it)."""
+"""Commands: analyze, campaigns, accounts, campaign, report, run, demo.
+
+Thin: parse, call ``idwatch.correlate`` / ``idwatch.report``, print. The JSON outputs of
+``campaigns`` and ``accounts`` are EVENTS.md section 5 exactly (a contract for scripts).
+"""
 
 from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from idwatch.cli.app import JsonOpt, StoreOpt, app
+from idwatch.store import Store, StoreError
+
+console = Console()
+err_console = Console(stderr=True)
+
+CAMPAIGN_KEYS = (
+    "id",
+    "actor",
+    "first_seen",
+    "last_seen",
+    "counts",
+    "infrastructure",
+    "techniques",
+    "accounts",
+    "evidence",
+)
+CAMPAIGN_EXTRA_KEYS = ("kind", "hypotheses", "categories", "tenants", "alert_ids")
+ACCOUNT_KEYS = ("account", "tenant", "status", "risk", "campaigns", "alerts")
+EVIDENCE_KEYS = ("kind", "detail", "weight")
+
+
+def _store(path: str | None, *, create: bool = True) -> Store:
+    try:
+        return Store(path, create=create)
+    except StoreError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def contract_campaign(obj: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
+    """A campaign object with exactly the EVENTS.md section 5 keys (plus the extras when ``full``)."""
+    out = {k: obj.get(k) for k in CAMPAIGN_KEYS}
+    out["evidence"] = [{k: e.get(k) for k in EVIDENCE_KEYS} for e in obj.get("evidence") or []]
+    if full:
+        out.update({k: obj[k] for k in CAMPAIGN_EXTRA_KEYS if k in obj})
+    return out
+
+
+def _load_campaigns(st: Store) -> list[dict[str, Any]]:
+    campaigns = st.read_state_json("campaigns")
+    if campaigns is None:
+        err_console.print("[yellow]no analysis yet:[/yellow] run `idwatch analyze` first.")
+        raise typer.Exit(1)
+    return campaigns
+
+
+def _print_summary(summary: Any) -> None:
+    data = summary.to_dict()
+    kinds = ", ".join(f"{n} {k}" for k, n in data["by_kind"].items()) or "none"
+    console.print(
+        f"[bold]analysis[/bold]: {data['alerts']:,} alerts -> {data['incidents']:,} incidents -> "
+        f"{data['campaigns']} campaign(s) ({kinds}), "
+        f"{data['attributed']} attributed; {data['accounts']:,} accounts ({data['seconds']} s)"
+    )
+
+
+@app.command()
+def analyze(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
+    """Run detections, correlation and attribution over the store."""
+    from idwatch.correlate.pipeline import analyze as run_analysis
+
+    st = _store(store)
+    summary = run_analysis(st, progress=not json_out)
+    if json_out:
+        print(json.dumps(summary.to_dict(), default=str))
+    else:
+        _print_summary(summary)
+
+
+@app.command()
+def correlate(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
+    """Correlate and attribute the existing alerts (without re-running the detections)."""
+    from idwatch.correlate.pipeline import correlate as run_correlation
+
+    summary = run_correlation(_store(store))
+    if json_out:
+        print(json.dumps(summary.to_dict(), default=str))
+    else:
+        _print_summary(summary)
+
+
+@app.command()
+def campaigns(
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="With --json: add kind, hypotheses, categories...")
+    ] = False,
+) -> None:
+    """List the campaigns (EVENTS.md section 5 with --json)."""
+    items = _load_campaigns(_store(store, create=False))
+    if json_out:
+        print(json.dumps([contract_campaign(c, full=full) for c in items], default=str))
+        return
+    table = Table(title=f"{len(items)} campaign(s)")
+    for col in ("id", "kind", "actor", "conf", "probes", "attacked", "compromised", "period", "ips"):
+        table.add_column(
+            col, justify="right" if col in ("conf", "probes", "attacked", "compromised", "ips") else "left"
+        )
+    for c in items:
+        actor = c.get("actor") or {}
+        n = c["counts"]
+        table.add_row(
+            c["id"],
+            c.get("kind", ""),
+            actor.get("name", "-"),
+            str(actor.get("confidence", "")),
+            f"{n['probes']:,}",
+            f"{n['accounts_attacked']:,}",
+            f"{n['accounts_compromised']:,}",
+            f"{(c.get('first_seen') or '')[:10]}..{(c.get('last_seen') or '')[:10]}",
+            str(len(c["infrastructure"]["ips"])),
+        )
+    console.print(table)
+
+
+@app.command()
+def accounts(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
+    """Accounts any detection touched, with status and risk (EVENTS.md section 5 with --json)."""
+    st = _store(store, create=False)
+    items = st.read_state_json("accounts")
+    if items is None:
+        err_console.print("[yellow]no analysis yet:[/yellow] run `idwatch analyze` first.")
+        raise typer.Exit(1)
+    if json_out:
+        print(json.dumps([{k: a.get(k) for k in ACCOUNT_KEYS} for a in items], default=str))
+        return
+    table = Table(title=f"{len(items):,} account(s)")
+    for col in ACCOUNT_KEYS:
+        table.add_column(col)
+    for a in items[:200]:
+        table.add_row(
+            a["account"],
+            str(a.get("tenant")),
+            a["status"],
+            str(a["risk"]),
+            ", ".join(a["campaigns"]),
+            str(a["alerts"]),
+        )
+    console.print(table)
+    if len(items) > 200:
+        console.print(f"... {len(items) - 200:,} more (use --json).")
+
+
+@app.command("campaign")
+def campaign_cmd(
+    campaign_id: Annotated[str, typer.Argument(help="Campaign id (or a unique prefix / suffix).")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The full story of one campaign: timeline, targets, infrastructure, evidence per hypothesis."""
+    from idwatch.report.model import build_report
+    from idwatch.report.terminal import campaign_panel
+
+    st = _store(store, create=False)
+    items = _load_campaigns(st)
+    matches = [
+        c
+        for c in items
+        if c["id"] == campaign_id or c["id"].startswith(campaign_id) or c["id"].endswith(campaign_id)
+    ]
+    if len(matches) != 1:
+        err_console.print(f"[red]error:[/red] {len(matches)} campaigns match {campaign_id!r}")
+        raise typer.Exit(1)
+    camp = matches[0]
+    if json_out:
+        print(json.dumps(contract_campaign(camp, full=True), default=str))
+        return
+    view = build_report(st, campaign_ids=[camp["id"]]).campaigns[0]
+    console.print(campaign_panel(view, detail=True))
+    timeline = Table(title="timeline (per day)")
+    for col in ("day", "probes", "attack attempts", "compromising events"):
+        timeline.add_column(col, justify="right")
+    for row in view.timeline:
+        timeline.add_row(row["day"][:10], str(row["probes"]), str(row["attacks"]), str(row["compromises"]))
+    console.print(timeline)
+    cats = Table(title="targets by category")
+    cats.add_column("category")
+    cats.add_column("accounts", justify="right")
+    for cat, n in view.categories.items():
+        cats.add_row(cat, str(n))
+    console.print(cats)
+    infra = camp["infrastructure"]
+    console.print(
+        f"[bold]infrastructure[/bold]: {len(infra['ips'])} address(es): "
+        f"{', '.join(infra['ips'][:20])}{' ...' if len(infra['ips']) > 20 else ''}; "
+        f"AS {', '.join(map(str, infra['asns'][:10]))}"
+    )
+    console.print(f"[bold]techniques[/bold]: {', '.join(camp.get('techniques') or [])}")
+    console.print(f"[bold]tenants[/bold]: {', '.join(camp.get('tenants') or [])}")
+    stages = Table(title="accounts (furthest stage)")
+    for col in ("account", "tenant", "stage", "first seen", "last seen"):
+        stages.add_column(col)
+    for acc in camp["accounts"][:50]:
+        stages.add_row(
+            acc["account"],
+            str(acc["tenant"]),
+            acc["stage"],
+            str(acc["first_seen"])[:19],
+            str(acc["last_seen"])[:19],
+        )
+    console.print(stages)
+    if len(camp["accounts"]) > 50:
+        console.print(f"... {len(camp['accounts']) - 50} more (use --json).")
+
+
+@app.command()
+def report(
+    store: StoreOpt = None,
+    format: Annotated[  # noqa: A002 - the option is called --format
+        str, typer.Option("--format", "-f", help="terminal | html | md | json")
+    ] = "terminal",
+    out: Annotated[
+        str | None, typer.Option("--out", "-o", help="Write to this file (default: stdout).")
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="Name no tenant or account; suppress small groups.")
+    ] = False,
+    k: Annotated[int, typer.Option("--k", help="With --public: suppress categories below k accounts.")] = 5,
+) -> None:
+    """Report the campaigns: headline figures, timeline and funnel charts, attribution evidence."""
+    from idwatch.report.model import build_report
+    from idwatch.report.render import FORMATS, render
+    from idwatch.report.terminal import print_report
+
+    if format not in FORMATS and format != "markdown":
+        err_console.print(f"[red]error:[/red] unknown format {format!r}; choose from {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    st = _store(store, create=False)
+    _load_campaigns(st)
+    model = build_report(st, public=public, k=k)
+    if format == "terminal" and out is None:
+        print_report(model, console)
+        return
+    text = render(model, format)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        err_console.print(f"report written to {out}")
+    else:
+        print(text, end="")
+
+
+def _write_html(st: Store, path: Path) -> Path:
+    from idwatch.report.model import build_report
+    from idwatch.report.render import render
+
+    path.write_text(render(build_report(st), "html"), encoding="utf-8")
+    return path
+
+
+def _ingest_and_analyze(st: Store, events: list[str], directory: str | None, intel: list[str]) -> None:
+    from idwatch.correlate.pipeline import analyze as run_analysis
+    from idwatch.ingest import ingest_paths
+    from idwatch.report.model import build_report
+    from idwatch.report.terminal import print_report
+
+    summary = ingest_paths(st, events, progress=True)
+    data = summary.to_dict()
+    console.print(
+        f"[bold]ingest[/bold]: {data['records']:,} records, {data['stored']:,} stored, "
+        f"{data['duplicates']:,} duplicates, {data['quarantined']:,} quarantined, "
+        f"{data['skipped']:,} skipped"
+    )
+    if directory:
+        from idwatch.directory import import_directory
+
+        console.print(f"[bold]directory[/bold]: {import_directory(st, directory):,} accounts")
+    for path in intel:
+        from idwatch.intel import import_intel
+
+        console.print(f"[bold]intel[/bold]: {import_intel(st, path):,} STIX objects from {path}")
+    _print_summary(run_analysis(st, progress=True))
+    print_report(build_report(st), console)
+
+
+@app.command()
+def run(
+    events: Annotated[list[str], typer.Argument(help="Event files or folders.")],
+    directory: Annotated[str | None, typer.Option("--directory", help="Directory CSV / JSONL.")] = None,
+    intel: Annotated[list[str] | None, typer.Option("--intel", help="STIX 2.1 bundle(s).")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """One command: ingest, import directory and intel, analyze, report."""
+    st = _store(store)
+    _ingest_and_analyze(st, events, directory, intel or [])
+    html = _write_html(st, st.root / "report.html")
+    console.print(f"HTML report: [bold]{html}[/bold]")
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        str | None, typer.Option("--out", help="Keep everything in this folder (default: temp).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    scale: Annotated[float, typer.Option("--scale")] = 1.0,
+) -> None:
+    """Simulate the `demo` scenario into a fresh store, analyze it and show the headline."""
+    from idwatch.simulate import simulate
+
+    root = Path(out) if out else Path(tempfile.mkdtemp(prefix="idwatch-demo-"))
+    sim_dir, st = root / "simulated", _store(str(root / "store"))
+    with console.status("simulating the demo scenario ..."):
+        simulate("demo", seed=seed, scale=scale, out=sim_dir)
+    events = sorted(p for p in sim_dir.iterdir() if p.name.startswith("events."))
+    directory = next((str(p) for p in sim_dir.iterdir() if p.name.startswith("directory.")), None)
+    intel = [str(p) for p in sim_dir.iterdir() if p.name.startswith("intel") and p.suffix == ".json"]
+    _ingest_and_analyze(st, [str(p) for p in events], directory, intel)
+    html = _write_html(st, root / "report.html")
+    console.print(
+        f"HTML report: [bold]{html}[/bold]  (store: {st.root}; try `idwatch campaigns --store {st.root}`)"
+    )

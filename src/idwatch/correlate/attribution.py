@@ -270,14 +270,14 @@ def _technique_known(t: str, known: set[str]) -> float:
 def technique_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
     if not c.techniques or not a.techniques:
         return []
-    log_lr, used, unused = 0.0, [], []
+    log_lr, used, related, unused = 0.0, [], [], []
     for t in c.techniques:
         match = _technique_known(t, a.techniques)
         if match:
             spread = technique_spread(t)
             spread = 10 if spread is None else spread
             log_lr += match * math.log(min(4.0, max(1.2, 1 + 8 / (spread + 2))))
-            used.append(t)
+            (used if match == 1.0 else related).append(t)
         else:
             log_lr += math.log(TECHNIQUE_ABSENT_LR)
             unused.append(t)
@@ -285,9 +285,11 @@ def technique_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
     parts = []
     if used:
         parts.append(f"{a.name} is known to use " + ", ".join(f"{t} {technique_name(t)}" for t in used))
+    if related:
+        parts.append("uses techniques related to " + ", ".join(related))
     if unused:
         parts.append("not known for " + ", ".join(unused))
-    return [Evidence("technique_overlap", "; ".join(parts), lr, used)]
+    return [Evidence("technique_overlap", "; ".join(parts), lr, used + related)]
 
 
 def targeting_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:

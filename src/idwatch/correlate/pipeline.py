@@ -217,6 +217,7 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
     )
 
     say("accounts")
+    store.write_state_table("campaign_timeline", _timeline(con, [c["id"] for c in campaigns]))
     account_objs, incident_table = _accounts(incident_table, campaigns)
     store.write_state_table("incidents", incident_table)
     store.write_state_json("campaigns", campaigns)
@@ -232,6 +233,19 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
 
 
 _RANK = {"probed": 1, "attacked": 2, "compromised": 3}
+
+
+def _timeline(con: duckdb.DuckDBPyConnection, campaign_ids: list[str]) -> pa.Table:
+    """Per campaign and day: probes, attack attempts, compromising events (for the report's chart)."""
+    con.register("__kept", pa.table({"campaign_id": pa.array(campaign_ids, pa.string())}))
+    return con.sql(
+        """SELECT campaign_id, time_bucket(INTERVAL 1 DAY, time)::DATE AS day,
+                  count(*) FILTER (WHERE is_probe) AS probes,
+                  count(*) FILTER (WHERE is_attack) AS attacks,
+                  count(*) FILTER (WHERE is_compromise) AS compromises
+           FROM camp_events WHERE campaign_id IN (SELECT campaign_id FROM __kept)
+           GROUP BY 1, 2 ORDER BY 1, 2"""
+    ).to_arrow_table()
 
 
 def _accounts(
