@@ -260,7 +260,8 @@ def select_sql(view: str) -> str:
           END""",
         "_error": """CASE
             WHEN fam = 'unknown' THEN 'not an Entra ID sign-in or audit record'
-            WHEN fam = 'signin' AND code IS NULL THEN 'sign-in without status.errorCode / ResultType'
+            WHEN fam = 'signin' AND code IS NULL
+              THEN 'sign-in without a numeric error code (status.errorCode / resultType)'
           END""",
     }
 

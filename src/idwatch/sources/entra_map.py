@@ -132,6 +132,7 @@ AUTH_METHODS: list[tuple[str, str]] = [
     ("%security question%", "kba"),
     ("password%", "password"),
     ("%previously satisfied%", "token"),
+    ("%satisfied by token%", "token"),
 ]
 
 #: directoryAudit activityDisplayName -> canonical values. Not listed: skipped, counted by name.

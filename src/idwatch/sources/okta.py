@@ -60,7 +60,7 @@ def select_sql(view: str) -> str:
         "account_exists": """CASE WHEN lower(actor_id) = 'unknown' THEN FALSE
                               WHEN tgt_user IS NULL AND actor_id LIKE '00u%' THEN TRUE END""",
         "activity": "activity",
-        "step": "et_step",
+        "step": "CASE WHEN activity = et_activity THEN et_step END",
         "method": "method",
         "outcome": "outcome",
         "reason": """CASE WHEN outcome <> 'failure' THEN NULL

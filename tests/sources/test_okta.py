@@ -1,0 +1,135 @@
+"""Okta System Log connector: Panther's real-shaped records and documented event types."""
+
+from __future__ import annotations
+
+from idwatch.sources import okta
+
+# eventType -> activity expected for the event types occurring in the Panther samples.
+PANTHER_TYPES = {
+    "user.session.start": "sign_in",
+    "user.authentication.auth_via_mfa": "mfa_challenge",
+    "user.authentication.auth_via_IDP": "sign_in",
+    "user.account.reset_password": "password_reset",
+    "user.account.lock": "account_lock",
+    "user.mfa.factor.deactivate": "mfa_method_change",
+    "system.mfa.factor.deactivate": "mfa_method_change",
+    "user.mfa.factor.reset_all": "mfa_method_change",
+    "user.mfa.factor.update": "mfa_method_change",
+    "user.mfa.factor.suspend": "mfa_method_change",
+}
+RESULTS = {
+    "SUCCESS": "success",
+    "ALLOW": "success",
+    "FAILURE": "failure",
+    "DENY": "failure",
+    "CHALLENGE": "pending",
+}
+
+
+def _get(record: dict, key: str):
+    """Top-level value, whatever the key's case (some exports lower-case top-level keys)."""
+    for k, v in record.items():
+        if k.lower() == key.lower():
+            return v
+    return None
+
+
+def test_panther_okta_records_map_per_event_type(vx):
+    records = [e for e in vx.panther("Okta.SystemLog") if okta.sniff(e)]
+    assert len(records) >= 70
+    rows = vx.run(okta, records)
+    seen = set()
+    for record, row in zip(records, rows, strict=True):
+        event_type = _get(record, "eventType")
+        outcome = _get(record, "outcome") or {}
+        seen.add(event_type)
+        if event_type not in PANTHER_TYPES:
+            assert row["_skip"] == f"okta:{event_type}" and row["_error"] is None
+            continue
+        assert row["activity"] == PANTHER_TYPES[event_type], event_type
+        if not outcome.get("result"):
+            assert row["_error"] == "Okta event without a known outcome.result"
+            continue
+        if event_type in ("user.account.lock",):
+            assert row["outcome"] == "success"
+        else:
+            assert row["outcome"] == RESULTS[outcome["result"]], event_type
+        actor = _get(record, "actor") or {}
+        if actor.get("id") == "unknown" and row["outcome"] == "failure":
+            assert (row["reason"], row["account_exists"]) == ("unknown_account", False)
+        if outcome.get("reason") == "INVALID_CREDENTIALS":
+            assert row["reason"] == (
+                "bad_password" if row["activity"] == "sign_in" else "verification_failed"
+            )
+        client = _get(record, "client") or {}
+        assert row["src_ip"] == client.get("ipAddress")
+    assert set(PANTHER_TYPES) <= seen
+
+
+def test_lower_cased_top_level_keys_read_like_camel_case(vx):
+    camel = vx.fixture("okta", "system_log_page.json")[0]
+    lowered = {k.lower(): v for k, v in camel.items()}
+    a, b = vx.run(okta, [camel, lowered])
+    assert {k: v for k, v in a.items() if k not in ("_raw", "_line")} == {
+        k: v for k, v in b.items() if k not in ("_raw", "_line")
+    }
+
+
+def test_documented_event_types(vx):
+    rows = vx.run(okta, vx.fixture("okta", "system_log_page.json"))
+    got = [vx.canon(r) for r in rows]
+
+    def c(activity, step=None, method=None, outcome=None, reason=None):
+        return {"activity": activity, "step": step, "method": method, "outcome": outcome, "reason": reason}
+
+    assert got == [
+        c("sign_in", None, "password", "failure", "bad_password"),
+        c("sign_in", None, "password", "failure", "unknown_account"),
+        c("sign_in", None, "password", "failure", "locked"),
+        c("account_lock", None, None, "success"),
+        c("mfa_challenge", "start", "push", "pending"),
+        c("mfa_challenge", "verify", "push", "failure", "mfa_denied"),  # Classic deny_push
+        c("mfa_challenge", "verify", "push", "failure", "mfa_denied"),  # Identity Engine rejection
+        c("mfa_challenge", "verify", "sms", "success"),
+        c("sign_in", None, "password", "success"),  # OIE verify of the password authenticator
+        c("password_reset", "start", "sms", "success"),
+        c("password_reset", "complete", None, "success"),
+        c("mfa_method_change", None, "sms", "success"),
+        c(None, None, None, "success"),
+    ]
+    assert rows[1]["account"] == "nobody@example.org" and rows[1]["account_exists"] is False
+    assert rows[10]["account"] == "alice@example.org"  # the target user, not the admin
+    assert rows[12]["_skip"] == "okta:group.user_membership.add"
+    first = rows[0]
+    assert (first["asn"], first["asn_org"], first["session_id"]) == (
+        64496,
+        "example transit",
+        "102abcSessXyz",
+    )
+    assert first["time"] == "2024-04-02T19:01:37.621000Z"
+    assert first["event_id"] == "5b8e2f1c-0000-11ef-8000-000000000001"
+
+
+def test_push_bombing_is_visible_in_both_okta_generations(vx):
+    """MFA fatigue rules must see Classic and Identity Engine denials as the same canonical event."""
+    rows = vx.run(okta, vx.fixture("okta", "system_log_page.json"))
+    denials = [r for r in rows if r["reason"] == "mfa_denied"]
+    assert {r["_line"] for r in denials} == {6, 7}
+    assert {(r["activity"], r["method"], r["outcome"]) for r in denials} == {
+        ("mfa_challenge", "push", "failure")
+    }
+
+
+def test_api_page_ingests_end_to_end(vx, ingest):
+    records = vx.fixture("okta", "system_log_page.json")
+    summary, store = ingest(records, array=True)
+    assert summary.formats == {"okta": 13}
+    assert (summary.stored, summary.skipped, summary.quarantined) == (12, 1, 0)
+    assert summary.skipped_by_kind == {"okta:group.user_membership.add": 1}
+    assert {e["source"] for e in vx.stored(store)} == {"okta"}
+
+
+def test_not_okta(vx):
+    assert not okta.sniff({"eventType": "AwsConsoleSignIn", "eventTime": "2024-01-01T00:00:00Z"})
+    (row,) = vx.run(okta, [{"published": "2024-01-01T00:00:00Z"}])
+    assert row["_error"] == "not an Okta System Log event: no eventType"
