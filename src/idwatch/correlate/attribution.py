@@ -33,11 +33,11 @@ from idwatch.correlate.features import CampaignProfile
 from idwatch.correlate.timing import FRIDAY_WEEKEND_DAYS, MON_FRI, best_offset, fmt_offset, office_share
 
 UNKNOWN = "unknown actor"
-PRIOR_UNKNOWN = 0.5
+PRIOR_UNKNOWN = 0.6
 ATTRIBUTION_THRESHOLD = 0.6
 MIN_SUPPORTING_KINDS = 2
 
-INDICATOR_BASE_LR = 6.0
+INDICATOR_BASE_LR = 4.0
 INDICATOR_DECAY = 0.6
 INDICATOR_MAX_LR = 40.0
 ASN_LR = 1.5
@@ -77,7 +77,8 @@ TARGET_GROUPS: dict[str, set[str]] = {
         "public-sector",
         "policy",
     },
-    "media": {"media", "journalist", "journalism", "journalists", "news", "press", "broadcasting"},
+    "media": {"media", "journalist", "journalism", "journalists", "news", "press", "broadcasting",
+              "communications"},
     "civil-society": {
         "non-profit",
         "ngo",

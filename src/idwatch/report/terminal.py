@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
@@ -51,7 +53,6 @@ def print_report(report: Report, console: Console | None = None, *, limit: int =
 
 
 def render_terminal(report: Report, *, width: int = 120) -> str:
-    console = Console(record=True, width=width, force_terminal=False)
-    with console.capture():
-        print_report(report, console)
+    console = Console(record=True, width=width, file=io.StringIO(), force_terminal=False)
+    print_report(report, console)
     return console.export_text()
