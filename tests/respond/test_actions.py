@@ -40,6 +40,7 @@ def test_infrastructure_is_blocked_and_networks_only_for_the_targets(store):
     assert set(asn["target"]["accounts"]) == {"alice@campaign.org", "bob@campaign.org", "dan@newsroom.net"}
     unattributed = plan_actions(load_campaigns(store), campaign_id="cmp-crim-2")
     assert {a["target"]["mode"] for a in unattributed if a["type"] == "block_ip"} == {"challenge"}
+    assert not any(a["type"] in ("block_asn", "enroll_watchlist") for a in unattributed)
 
 
 def test_one_account_only(store):

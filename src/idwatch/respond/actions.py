@@ -56,7 +56,7 @@ def plan_actions(
             if account and acc.account != account:
                 continue
             for kind, priority, why in ACCOUNT_ACTIONS.get(acc.stage, []):
-                if kind == "enroll_watchlist" and acc.watchlist:
+                if kind == "enroll_watchlist" and (acc.watchlist or not camp.is_state):
                     continue
                 aid = _action_id(kind, acc.account)
                 actions[aid] = {
@@ -84,7 +84,7 @@ def plan_actions(
                 "reason": f"infrastructure of campaign {camp.id} ({who})",
             }
         for asn in camp.infrastructure.get("asns", []):
-            if not targeted:
+            if not targeted or camp.actor is None:
                 continue
             aid = _action_id("block_asn", asn, targeted)
             actions[aid] = {
