@@ -17,7 +17,7 @@ from idwatch.simulate.clock import WorkClock
 from idwatch.simulate.frame import BATCH_SCHEMA, batch
 from idwatch.simulate.names import UA_DESKTOP
 from idwatch.simulate.networks import BY_KEY
-from idwatch.simulate.population import MFA_METHODS, IpTable, Population, hex_ids, sha256_hex
+from idwatch.simulate.population import MFA_METHODS, IpTable, Population, sha256_hex
 from idwatch.simulate.scenario import Actor, Scenario, ScenarioError
 
 DAY_US = 86_400 * 10**6
@@ -75,8 +75,22 @@ class StateActor:
         self.compromised = self._compromised(rng, attacked)
         parts: list[pa.Table] = []
         first_probe = self._research(rng, attacked + researched, attacked, parts)
+        rows: list[dict] = []
         for u in attacked:
-            self._attack(rng, u, first_probe[u], u in self.compromised, parts)
+            self._attack(rng, u, first_probe[u], u in self.compromised, rows)
+        if rows:
+            keys = sorted({k for r in rows for k in r})
+            parts.append(
+                batch(
+                    len(rows),
+                    **{
+                        k: np.asarray(
+                            [r.get(k, "") for r in rows], dtype=np.int64 if k in ("time", "ip") else object
+                        )
+                        for k in keys
+                    },
+                )
+            )
         events = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
         events = self._mistakes(rng, events)
         order = pc.sort_indices(events, [("time", "ascending")])
@@ -152,10 +166,15 @@ class StateActor:
         return {int(u) for u in rng.choice(ok, size=s.compromised, replace=False)}
 
     def _common(self, n: int, rng: np.random.Generator, t: int) -> dict:
+        """Per-session columns: an address live at ``t``, the operators' browser, a fresh cookie."""
+        del n
+        sid = f"{int(rng.integers(0, 2**62)):016x}{int(rng.integers(0, 2**32)):08x}"
+        cookie = f"{int(rng.integers(0, 2**62)):016x}{int(rng.integers(0, 2**62)):016x}"
         return {
             "ip": self._ip_at(rng, t),
             "user_agent": self.uas[int(rng.integers(0, len(self.uas)))],
-            "session_id": str(hex_ids(rng, 1, 12)[0]),
+            "session_id": sid,
+            "device_id": cookie if rng.random() < 0.7 else "",
             "actor": self.actor_id,
             "campaign": self.campaign_id,
             "kind": self.cfg.kind,
@@ -219,6 +238,7 @@ class StateActor:
                 "ip",
                 "ua",
                 "sid",
+                "dev",
             )
         }
         sessions: dict[int, dict] = {}
@@ -251,6 +271,7 @@ class StateActor:
                 rows["ip"].append(s["ip"])
                 rows["ua"].append(s["user_agent"])
                 rows["sid"].append(s["session_id"])
+                rows["dev"].append(s["device_id"])
                 owner = pop.index.get(a)
                 if owner is not None and owner in session_t:
                     first_probe[owner] = min(first_probe.get(owner, t), t)
@@ -270,6 +291,7 @@ class StateActor:
                 ip=np.asarray(rows["ip"], np.int64),
                 user_agent=np.asarray(rows["ua"], object),
                 session_id=np.asarray(rows["sid"], object),
+                device_id=np.asarray(rows["dev"], object),
                 actor=self.actor_id,
                 campaign=self.campaign_id,
                 kind=self.cfg.kind,
@@ -278,9 +300,7 @@ class StateActor:
         return first_probe
 
     # ------------------------------------------------------------------ attack
-    def _attack(
-        self, rng: np.random.Generator, u: int, probed_at: int, win: bool, parts: list[pa.Table]
-    ) -> None:
+    def _attack(self, rng: np.random.Generator, u: int, probed_at: int, win: bool, rows: list[dict]) -> None:
         pop, a = self.pop, self.cfg.attack
         lo, hi = self.cfg.research.lead_days
         start = probed_at + int(rng.uniform(lo, hi) * DAY_US)
@@ -294,12 +314,12 @@ class StateActor:
         for i, t in enumerate(times):
             last = i == len(times) - 1
             method = self.cfg.success.via if (win and last) else methods[int(rng.choice(len(methods), p=p))]
-            ev = self._flow(rng, u, int(t), method, real, mfa, success=win and last)
-            parts.append(ev)
+            rows.extend(self._flow(rng, u, int(t), method, real, mfa, success=win and last))
 
     def _flow(
         self, rng: np.random.Generator, u: int, t: int, method: str, real: str, mfa: int, success: bool
-    ) -> pa.Table:
+    ) -> list[dict]:
+        """The events of one takeover attempt (and, on success, of the persistence that follows)."""
         pop, acc = self.pop, self.cfg.attack.contact_accuracy
         tenant = str(np.asarray(pop.tenants)[pop.tenant_idx[u]])
         common = self._common(1, rng, t)
@@ -382,20 +402,8 @@ class StateActor:
             raise ScenarioError(f"actor {self.cfg.id}: unknown attack method {method!r}")
         if success:
             self._persist(rng, steps, add)
-        n = len(steps)
-        cols: dict[str, object] = {
-            k: np.asarray([s.get(k, "") for s in steps], dtype=object)
-            for k in ("activity", "step", "method", "outcome", "reason", "contact_hash", "detail")
-        }
-        return batch(
-            n,
-            time=np.asarray([s["time"] for s in steps], np.int64),
-            account=str(pop.account[u]),
-            tenant=tenant,
-            account_exists=True,
-            **cols,
-            **common,
-        )
+        base = {"account": str(pop.account[u]), "tenant": tenant, "account_exists": True, **common}
+        return [{**base, **st} for st in steps]
 
     def _persist(self, rng: np.random.Generator, steps: list[dict], add) -> None:  # noqa: ANN001
         post = self.cfg.success.post

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from idwatch.simulate.frame import BATCH_SCHEMA, Step, expand
+from idwatch.simulate.frame import BATCH_SCHEMA, Step, arrow_columns, expand
 from idwatch.simulate.population import HOURLY_CDF, MFA_METHODS, PROFILES, WEEKLY, Population, hex_ids
 from idwatch.simulate.scenario import Scenario
 
@@ -306,7 +306,7 @@ def _sessions(
     devs = _pick_devices(rng, pop, users, day)
     ip = _networks(rng, pop, users, devs, t0, day)
     sid = hex_ids(rng, n, 12)
-    fixed = _fixed(pop, users, devs, ip, sid)
+    fixed = arrow_columns(_fixed(pop, users, devs, ip, sid))
     ua = pop.dev_ua[devs].astype(str)
     browser = np.char.startswith(ua, "Mozilla")
     lookup = browser & (rng.random(n) < p.lookup_before_signin)
@@ -320,7 +320,8 @@ def _sessions(
     def sub(mask: np.ndarray, steps: list[Step], t: np.ndarray) -> None:
         idx = np.flatnonzero(mask)
         if len(idx):
-            f = {k: (v[idx] if isinstance(v, np.ndarray) else v) for k, v in fixed.items()}
+            take = pa.array(idx)
+            f = {k: (v.take(take) if isinstance(v, pa.Array) else v) for k, v in fixed.items()}
             parts.append(expand(rng, steps, t[idx], f))
 
     sub(lookup, [Step("account_lookup", "success")], t0 - rng.integers(1, 8, n) * 10**6)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 #: Columns of an intermediate batch, in order, with their Arrow types.
 BATCH_SCHEMA = pa.schema(
@@ -38,31 +39,50 @@ BATCH_SCHEMA = pa.schema(
 )
 
 
+TYPES = {f.name: f.type for f in BATCH_SCHEMA}
+_EMPTY = pa.scalar("", pa.string())
+
+
+def column(name: str, values: object, n: int | None = None) -> pa.Array:
+    """One batch column as Arrow: scalars repeat ``n`` times, '' and None become null for strings."""
+    typ = TYPES[name]
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == typ else values.cast(typ)  # Arrow input is already clean
+    if values is None or np.isscalar(values):
+        if n is None:
+            raise ValueError(f"column {name}: a scalar needs a row count")
+        if values is None or values == "":
+            return pa.nulls(n, typ)
+        return pa.array([values], typ).take(pa.array(np.zeros(n, dtype=np.int32)))
+    else:
+        arr = (
+            pa.array(np.asarray(values), typ)
+            if typ != pa.string()
+            else pa.array(np.asarray(values, dtype=object), typ)
+        )
+    if typ == pa.string() and arr.null_count < len(arr):
+        arr = pc.if_else(pc.equal(arr, _EMPTY), pa.scalar(None, pa.string()), arr)
+    return arr
+
+
+def arrow_columns(cols: dict[str, object]) -> dict[str, object]:
+    """Convert per-run numpy columns to Arrow once, so flows can ``take`` subsets cheaply."""
+    return {k: (v if v is None or np.isscalar(v) else column(k, v)) for k, v in cols.items()}
+
+
 def batch(n: int, **cols: object) -> pa.Table:
     """A batch of ``n`` rows; scalars are repeated, missing columns are null, '' means null for strings."""
+    unknown = set(cols) - set(TYPES)
+    if unknown:
+        raise ValueError(f"unknown batch columns: {sorted(unknown)}")
     arrays = []
     for f in BATCH_SCHEMA:
-        v = cols.pop(f.name, None)
-        if v is None:
-            arrays.append(pa.nulls(n, f.type))
-            continue
-        if isinstance(v, pa.Array | pa.ChunkedArray):
-            arr = v
-        elif np.isscalar(v):
-            arr = pa.array(np.full(n, v).tolist() if f.type == pa.string() else np.full(n, v), f.type)
-        else:
-            values = np.asarray(v)
-            if f.type == pa.string():
-                values = values.astype(object)
-                mask = values == ""
-                arr = pa.array(values, f.type, mask=mask if mask.any() else None)
-            else:
-                arr = pa.array(values, f.type)
+        arr = column(f.name, cols.get(f.name), n)
         if len(arr) != n:
             raise ValueError(f"column {f.name}: {len(arr)} values for {n} rows")
-        arrays.append(arr.cast(f.type) if arr.type != f.type else arr)
-    if cols:
-        raise ValueError(f"unknown batch columns: {sorted(cols)}")
+        arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=BATCH_SCHEMA)
 
 
@@ -94,30 +114,45 @@ def expand(
     ``fixed`` holds per-run columns (account, tenant, ip, user_agent, ...) copied to each step's event;
     ``contacts`` maps "phone"/"email"/"new" to per-run hashes; ``typo`` gives per-run mistyped identifiers.
     """
-    n = len(t0)
+    n, k = len(t0), len(steps)
     if n == 0:
         return BATCH_SCHEMA.empty_table()
-    parts = []
+    fixed = arrow_columns(fixed)
+    runs = pa.array(np.tile(np.arange(n, dtype=np.int64), k))  # step-major: all first steps, then ...
+    per_step = pa.array(np.repeat(np.arange(k, dtype=np.int64), n))
+    cols: dict[str, object] = {
+        key: (v.take(runs) if isinstance(v, pa.Array) else v) for key, v in fixed.items()
+    }
+    times = []
     t = t0.astype(np.int64).copy()
     for s in steps:
         lo, hi = s.delay
         if hi > 0:
             t = t + (rng.uniform(lo, hi, n) * 1e6).astype(np.int64)
-        cols = dict(fixed)
-        if s.identifier == "typo" and typo is not None:
-            cols["account"] = typo
-            cols["account_exists"] = False
-        cols.update(
-            time=t.copy(),
-            activity=s.activity,
-            outcome=s.outcome,
-            step=s.step,
-            method=s.method,
-            reason=s.reason,
+        times.append(t)
+    cols["time"] = np.concatenate(times)
+    for attr in ("activity", "outcome", "step", "method", "reason"):
+        cols[attr] = pa.array([getattr(s, attr) for s in steps], pa.string()).take(per_step)
+    if contacts and any(s.contact for s in steps):
+        conv = {key: column("contact_hash", v) for key, v in contacts.items()}
+        cols["contact_hash"] = pa.concat_arrays(
+            [conv[s.contact] if s.contact else pa.nulls(n, pa.string()) for s in steps]
         )
-        if s.contact and contacts is not None:
-            cols["contact_hash"] = contacts[s.contact]
-        if s.details:
-            cols["detail"] = np.asarray(s.details, dtype=object)[rng.integers(0, len(s.details), n)]
-        parts.append(batch(n, **{k: v for k, v in cols.items() if v is not None}))
-    return pa.concat_tables(parts)
+    if any(s.details for s in steps):
+        cols["detail"] = pa.concat_arrays(
+            [
+                pa.array(list(s.details), pa.string()).take(pa.array(rng.integers(0, len(s.details), n)))
+                if s.details
+                else pa.nulls(n, pa.string())
+                for s in steps
+            ]
+        )
+    if typo is not None and any(s.identifier == "typo" for s in steps):
+        own = column("account", fixed["account"], n)
+        typo_arr = column("account", typo)
+        cols["account"] = pa.concat_arrays([typo_arr if s.identifier == "typo" else own for s in steps])
+        exists = column("account_exists", fixed.get("account_exists", True), n)
+        cols["account_exists"] = pa.concat_arrays(
+            [pa.array(np.zeros(n, bool)) if s.identifier == "typo" else exists for s in steps]
+        )
+    return batch(n * k, **cols)
