@@ -67,7 +67,9 @@ def select_sql(view: str) -> str:
         "country": "CASE WHEN length(country) = 2 THEN upper(country) END",
         "contact_hash": f"CASE WHEN a0_activity = 'mfa_method_change' THEN {contact_hash('phone')} END",
         "detail": "CASE WHEN a0_key = 'ublkdu' THEN 'unblocked' ELSE description END",
-        "_skip": "CASE WHEN code IS NOT NULL AND a0_activity IS NULL THEN 'auth0:' || code END",
+        "_skip": """CASE WHEN code IS NOT NULL AND a0_activity IS NULL THEN 'auth0:' || code
+                     WHEN code IS NOT NULL AND coalesce(user_name, user_id) IS NULL
+                       THEN 'auth0:' || code || ':no_account' END""",
         "_error": "CASE WHEN code IS NULL THEN 'not an Auth0 log event: no type' END",
     }
     return f"""

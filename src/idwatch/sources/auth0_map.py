@@ -17,6 +17,8 @@ streams, which wrap each event as `{"log_id": ..., "data": {...}}`.
 
 The account is `user_name` (what the client typed, trimmed and lower-cased), else `user_id`.
 `fu` (unknown user) sets `account_exists = false`; other events with a `user_id` set it true.
+Events that name no account at all (an IP-level `limit_mu` block) are skipped as
+`auth0:<type>:no_account`.
 `event_id` is `log_id`; `tenant` is `tenant_name`, else `hostname`; `country` is
 `location_info.country_code` when present. The phone number in a Guardian SMS / voice
 enrollment (`details.authenticator.phone_number`) becomes `contact_hash`.

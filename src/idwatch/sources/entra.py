@@ -257,6 +257,8 @@ def select_sql(view: str) -> str:
             WHEN fam = 'audit' AND (am_key IS NULL OR am_activity IS NULL)
               THEN 'entra:' || coalesce(activity_name, op_name, '?')
             WHEN fam = 'audit' AND am_key = 'Update user' AND upd_activity IS NULL THEN 'entra:Update user'
+            WHEN fam = 'audit' AND coalesce(init_ip, caller_ip) IS NULL
+              THEN 'entra:' || activity_name || ':no_client_ip'
           END""",
         "_error": """CASE
             WHEN fam = 'unknown' THEN 'not an Entra ID sign-in or audit record'

@@ -70,7 +70,8 @@ def select_sql(view: str) -> str:
         "event_id": "ev_id",
         "tenant": "org",
         "account": account_sql("""CASE
-            WHEN kind = 'mailbox' AND mailbox_param LIKE '%@%' THEN mailbox_param
+            WHEN kind = 'mailbox' AND split_part(mailbox_param, '\\', 1) LIKE '%@%'
+              THEN split_part(mailbox_param, '\\', 1)
             WHEN kind IN ('mailbox', 'directory') AND split_part(object_id, '\\', 1) LIKE '%@%'
               THEN split_part(object_id, '\\', 1)
             ELSE user_id END"""),
@@ -98,6 +99,7 @@ def select_sql(view: str) -> str:
             WHEN kind = 'skip' THEN 'm365:' || op
             WHEN kind = 'directory' AND (am_key IS NULL OR am_activity IS NULL) THEN 'm365:' || op
             WHEN kind = 'directory' AND am_key = 'Update user' AND upd_activity IS NULL THEN 'm365:' || op
+            WHEN kind = 'directory' AND ip IS NULL THEN 'm365:' || op || ':no_client_ip'
           END""",
         "_error": "CASE WHEN op IS NULL THEN 'not a Microsoft 365 audit record: no Operation' END",
     }

@@ -28,7 +28,7 @@ top-level keys in any case) and the Microsoft Sentinel `OfficeActivity` table ro
 The account of a mailbox change is the mailbox (`Identity` / `Mailbox` parameter or `ObjectId`
 when it is an address), else `UserId`. `ClientIP` values with a port (`1.2.3.4:5678`,
 `[2001:db8::1]:443`) are cut to the address. Operations not listed are skipped as
-`m365:<Operation>`.
+`m365:<Operation>`; directory operations without a client IP as `m365:<Operation>:no_client_ip`.
 """
 
 #: Operation -> canonical values (Azure AD directory operations: see entra_map.AUDIT_ACTIVITIES).

@@ -1,0 +1,55 @@
+"""The connector mapping tables: valid canonical values, and docs generated from them."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from idwatch.schema import Activity, Method, Outcome, Reason, Step
+from idwatch.sources import connector_docs, get_format
+from idwatch.sources.vendor_sql import Rule
+
+VENDORS = connector_docs.VENDORS
+ENUMS = {"activity": Activity, "step": Step, "method": Method, "outcome": Outcome, "reason": Reason}
+
+
+def test_docs_are_generated_from_the_mapping_tables():
+    stale = connector_docs.stale_pages(connector_docs.DEFAULT_DIR)
+    assert stale == [], "run: python -m idwatch.sources.connector_docs"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_every_rule_uses_canonical_values(vendor):
+    mapping = importlib.import_module(f"idwatch.sources.{vendor}_map")
+    rules = [
+        v for value in vars(mapping).values() if isinstance(value, list) for v in value if isinstance(v, Rule)
+    ]
+    assert rules
+    for rule in rules:
+        for column, enum in ENUMS.items():
+            value = getattr(rule, column)
+            assert value is None or value in {e.value for e in enum}, (vendor, rule.key, column, value)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_pair_tables_map_to_canonical_values(vendor):
+    mapping = importlib.import_module(f"idwatch.sources.{vendor}_map")
+    allowed = {e.value for enum in ENUMS.values() for e in enum} | {"true", "false"}
+    for table in mapping.doc_tables():
+        if len(table.headers) <= 3 and table.headers[1] in ("method", "reason", "outcome", "activity"):
+            for row in table.rows:
+                assert row[1] in allowed, (vendor, table.title, row)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_vendor_formats_are_registered(vendor):
+    module = get_format(vendor)
+    assert vendor == module.NAME
+    assert "SELECT" in module.select_sql("v")
+
+
+def test_check_mode_reports_missing_pages(tmp_path):
+    assert connector_docs.main(["--check", str(tmp_path)]) == 1
+    assert connector_docs.main([str(tmp_path)]) == 0
+    assert connector_docs.main(["--check", str(tmp_path)]) == 0
