@@ -346,6 +346,8 @@ class _Builder:
 
     def _targets(self, camp: dict[str, Any], cid: str, stamp: dict[str, Any]) -> None:
         for category, n in sorted((camp.get("categories") or {}).items()):
+            if not category or category == "unknown":
+                continue
             ident = stix2.Identity(
                 id=stable_id("identity", "class", category),
                 name=f"{category.replace('_', ' ')} (class)",
