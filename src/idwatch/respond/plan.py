@@ -126,14 +126,13 @@ def plan_notices(
     for camp in campaigns:
         if not qualifying(camp, policy):
             continue
-        assert camp.actor is not None
         for acc in camp.accounts:
             if not acc.tenant:
                 continue
             if not tenant_worthy(acc, policy):
                 probed_count.setdefault(acc.tenant, set()).add(acc.account)
                 continue
-            k = (acc.account, camp.actor.name)
+            k = (acc.account, _actor(camp))
             prev = best.get(k)
             if prev is None or STAGE_RANK[acc.stage] > STAGE_RANK[prev[0].stage]:
                 best[k] = (acc, camp)
@@ -148,7 +147,7 @@ def plan_notices(
         items = [
             (a, c)
             for a, c in by_tenant[tenant]
-            if told.get(("tenant", tenant, a.account, c.actor.name), -1) < STAGE_RANK[a.stage]  # type: ignore[union-attr]
+            if told.get(("tenant", tenant, a.account, _actor(c)), -1) < STAGE_RANK[a.stage]
         ]
         if items:
             contact = contacts.get(tenant)
@@ -160,10 +159,15 @@ def plan_notices(
         for acc, camp in by_tenant[tenant]:
             if not person_worthy(acc, policy):
                 continue
-            if told.get(("person", acc.account, acc.account, camp.actor.name), -1) >= STAGE_RANK[acc.stage]:  # type: ignore[union-attr]
+            if told.get(("person", acc.account, acc.account, _actor(camp)), -1) >= STAGE_RANK[acc.stage]:
                 continue
             notices.append(_notice("person", tenant, acc.account, [(acc, camp)], policy, 0))
     return notices, unreachable
+
+
+def _actor(camp: Campaign) -> str:
+    """The actor's name (only qualifying, hence attributed, campaigns get here)."""
+    return camp.actor.name if camp.actor else "unattributed"
 
 
 def _notice(
@@ -175,7 +179,7 @@ def _notice(
     other_probed: int,
 ) -> Notice:
     items = sorted(items, key=lambda it: (-STAGE_RANK[it[0].stage], it[0].account))
-    facts = [Fact(a.account, a.stage, c.actor.name) for a, c in items]  # type: ignore[union-attr]
+    facts = [Fact(a.account, a.stage, _actor(c)) for a, c in items]
     camps = sorted({c.id for _, c in items})
     actors = {}
     techniques: list[str] = []
