@@ -81,8 +81,10 @@ def run_notify(
     audit = AuditLog(store)
     summary = NotifySummary(dry_run=options.dry_run)
 
-    if not options.dry_run:
-        for record in audit.pending():
+    for record in audit.pending():
+        if options.dry_run:
+            summary.notices.append(_brief(record, "pending"))
+        else:
             _attempt(record, options, audit, summary, sleep, retry_of_earlier_run=True)
 
     campaigns = load_campaigns(store)
