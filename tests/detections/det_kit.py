@@ -18,24 +18,69 @@ T0 = datetime(2019, 8, 1, tzinfo=UTC)
 
 #: Named networks a test can put an event on (keys mirror canonical columns).
 NETS: dict[str, dict[str, Any]] = {
-    "home": {"src_ip": "73.10.20.30", "asn": 7922, "asn_org": "COMCAST", "country": "US",
-             "network_type": "residential"},
-    "home2": {"src_ip": "73.44.55.66", "asn": 7922, "asn_org": "COMCAST", "country": "US",
-              "network_type": "residential"},
-    "office": {"src_ip": "198.51.100.7", "asn": 64500, "asn_org": "ACME CORP", "country": "US",
-               "network_type": "business"},
-    "mobile": {"src_ip": "172.56.1.2", "asn": 21928, "asn_org": "T-MOBILE", "country": "US",
-               "network_type": "mobile"},
-    "hotel_fr": {"src_ip": "90.80.70.60", "asn": 3215, "asn_org": "ORANGE", "country": "FR",
-                 "network_type": "residential"},
-    "vpn_nl": {"src_ip": "185.65.134.10", "asn": 39351, "asn_org": "31173 SERVICES", "country": "NL",
-               "network_type": "vpn"},
-    "evil": {"src_ip": "5.160.1.10", "asn": 12880, "asn_org": "IRAN TELECOM", "country": "IR",
-             "network_type": "hosting"},
-    "evil2": {"src_ip": "5.160.9.99", "asn": 12880, "asn_org": "IRAN TELECOM", "country": "IR",
-              "network_type": "hosting"},
-    "evil_de": {"src_ip": "51.91.200.147", "asn": 16276, "asn_org": "OVH", "country": "DE",
-                "network_type": "hosting"},
+    "home": {
+        "src_ip": "73.10.20.30",
+        "asn": 7922,
+        "asn_org": "COMCAST",
+        "country": "US",
+        "network_type": "residential",
+    },
+    "home2": {
+        "src_ip": "73.44.55.66",
+        "asn": 7922,
+        "asn_org": "COMCAST",
+        "country": "US",
+        "network_type": "residential",
+    },
+    "office": {
+        "src_ip": "198.51.100.7",
+        "asn": 64500,
+        "asn_org": "ACME CORP",
+        "country": "US",
+        "network_type": "business",
+    },
+    "mobile": {
+        "src_ip": "172.56.1.2",
+        "asn": 21928,
+        "asn_org": "T-MOBILE",
+        "country": "US",
+        "network_type": "mobile",
+    },
+    "hotel_fr": {
+        "src_ip": "90.80.70.60",
+        "asn": 3215,
+        "asn_org": "ORANGE",
+        "country": "FR",
+        "network_type": "residential",
+    },
+    "vpn_nl": {
+        "src_ip": "185.65.134.10",
+        "asn": 39351,
+        "asn_org": "31173 SERVICES",
+        "country": "NL",
+        "network_type": "vpn",
+    },
+    "evil": {
+        "src_ip": "5.160.1.10",
+        "asn": 12880,
+        "asn_org": "IRAN TELECOM",
+        "country": "IR",
+        "network_type": "hosting",
+    },
+    "evil2": {
+        "src_ip": "5.160.9.99",
+        "asn": 12880,
+        "asn_org": "IRAN TELECOM",
+        "country": "IR",
+        "network_type": "hosting",
+    },
+    "evil_de": {
+        "src_ip": "51.91.200.147",
+        "asn": 16276,
+        "asn_org": "OVH",
+        "country": "DE",
+        "network_type": "hosting",
+    },
 }
 UA_OWNER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/76.0.3809.100 Safari/537.36"
 UA_PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 12_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -49,16 +94,34 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def ev(hours: float, account: str, activity: str, outcome: str = "success", *, net: str = "home",
-       ua: str | None = UA_OWNER, device: str | None = None, **cols: Any) -> dict[str, Any]:
+def ev(
+    hours: float,
+    account: str,
+    activity: str,
+    outcome: str = "success",
+    *,
+    net: str = "home",
+    ua: str | None = UA_OWNER,
+    device: str | None = None,
+    **cols: Any,
+) -> dict[str, Any]:
     """One canonical event ``hours`` after T0 (net names a NETS entry; cols override anything)."""
     row: dict[str, Any] = {name: None for name in STORED_EVENT_SCHEMA.names}
     row.update(NETS[net])
     family = None if ua is None else ("Chrome" if "Chrome" in ua else "Safari" if "iPhone" in ua else "Other")
     row.update(
-        time=T0 + timedelta(hours=hours), event_id=f"e{next(_ids):07d}", source="native",
-        tenant=account.split("@")[-1], account=account, activity=activity, outcome=outcome,
-        user_agent=ua, device_id=device, ua_family=family, ua_os=None, raw="{}",
+        time=T0 + timedelta(hours=hours),
+        event_id=f"e{next(_ids):07d}",
+        source="native",
+        tenant=account.split("@")[-1],
+        account=account,
+        activity=activity,
+        outcome=outcome,
+        user_agent=ua,
+        device_id=device,
+        ua_family=family,
+        ua_os=None,
+        raw="{}",
     )
     if activity == "sign_in" and "method" not in cols:
         row["method"] = "password"
@@ -66,8 +129,16 @@ def ev(hours: float, account: str, activity: str, outcome: str = "success", *, n
     return row
 
 
-def history(account: str, *, days: int = 20, net: str = "home", ua: str = UA_OWNER,
-            device: str | None = "dev-owner", start: float = 0.0, **cols: Any) -> list[dict[str, Any]]:
+def history(
+    account: str,
+    *,
+    days: int = 20,
+    net: str = "home",
+    ua: str = UA_OWNER,
+    device: str | None = "dev-owner",
+    start: float = 0.0,
+    **cols: Any,
+) -> list[dict[str, Any]]:
     """The owner signing in twice a day for ``days`` days (the baseline everything compares to)."""
     return [
         ev(start + d * 24 + h, account, "sign_in", net=net, ua=ua, device=device, **cols)
@@ -76,8 +147,12 @@ def history(account: str, *, days: int = 20, net: str = "home", ua: str = UA_OWN
     ]
 
 
-def make_store(tmp_path: Path, events: list[dict[str, Any]], directory: list[dict[str, Any]] | None = None,
-               intel: dict[str, Any] | None = None) -> Store:
+def make_store(
+    tmp_path: Path,
+    events: list[dict[str, Any]],
+    directory: list[dict[str, Any]] | None = None,
+    intel: dict[str, Any] | None = None,
+) -> Store:
     store = Store(tmp_path / "store")
     store.append_events(pa.Table.from_pylist(events, schema=STORED_EVENT_SCHEMA))
     if directory:

@@ -23,8 +23,9 @@ def test_library_covers_every_stage_with_metadata():
 
 def test_every_query_transpiles_to_spark():
     for det in load_library():
-        out = sqlglot.transpile(det.render(), read="duckdb", write="spark",
-                                unsupported_level=sqlglot.ErrorLevel.RAISE)
+        out = sqlglot.transpile(
+            det.render(), read="duckdb", write="spark", unsupported_level=sqlglot.ErrorLevel.RAISE
+        )
         assert out and "SELECT" in out[0].upper(), det.id
 
 

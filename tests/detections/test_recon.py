@@ -10,9 +10,18 @@ def test_single_source_enumeration_fires_on_many_missing_identifiers(build):
     probes = [f"user{i}@corp.org" for i in range(12)] + ["alice@corp.org", "bob@corp.org"]
     for i, ident in enumerate(probes):
         exists = ident in ("alice@corp.org", "bob@corp.org")
-        events.append(ev(100 + i * 0.1, ident, "account_lookup", "success" if exists else "failure",
-                         net="evil", ua=UA_EVIL, account_exists=exists,
-                         reason=None if exists else "unknown_account"))
+        events.append(
+            ev(
+                100 + i * 0.1,
+                ident,
+                "account_lookup",
+                "success" if exists else "failure",
+                net="evil",
+                ua=UA_EVIL,
+                account_exists=exists,
+                reason=None if exists else "unknown_account",
+            )
+        )
     store = build(events)
     alerts = alerts_of(store, "recon_enum_single_source")
     assert len(alerts) == 1
@@ -29,10 +38,151 @@ def test_single_source_enumeration_quiet_on_office_nat(build):
     # plus a couple of typos of non-existent names
     for d in range(5):
         for i, u in enumerate(users):
-            events.append(ev(d * 24 + 7.9 + i * 0.001, u, "account_lookup", net="office",
-                             account_exists=True))
+            events.append(
+                ev(d * 24 + 7.9 + i * 0.001, u, "account_lookup", net="office", account_exists=True)
+            )
         for t in range(2):
-            events.append(ev(d * 24 + 9 + t, f"emp{t}x@corp.org", "account_lookup", "failure", net="office",
-                             reason="unknown_account", account_exists=False))
+            events.append(
+                ev(
+                    d * 24 + 9 + t,
+                    f"emp{t}x@corp.org",
+                    "account_lookup",
+                    "failure",
+                    net="office",
+                    reason="unknown_account",
+                    account_exists=False,
+                )
+            )
     store = build(events)
     assert alerted_accounts(store, "recon_enum_single_source") == set()
+
+
+def test_distributed_enumeration_fires_on_many_ips_sharing_one_asn(build):
+    events = history("alice@corp.org")
+    for i in range(20):  # 20 IPs of one hosting ASN, one identifier each
+        events.append(
+            ev(
+                100 + i * 0.2,
+                f"guess{i}@corp.org",
+                "account_lookup",
+                "failure",
+                net="evil",
+                ua=UA_EVIL,
+                src_ip=f"5.160.{i}.7",
+                account_exists=False,
+                reason="unknown_account",
+            )
+        )
+    store = build(events)
+    alerts = alerts_of(store, "recon_enum_distributed")
+    assert alerts, "distributed enumeration missed"
+    assert {f"guess{i}@corp.org" for i in range(20)} <= set(alerts[0]["accounts"])
+    assert len(alerts[0]["src_ips"]) == 20 and 12880 in alerts[0]["asns"]
+    # the single-source rule cannot see it: one identifier per IP
+    assert alerted_accounts(store, "recon_enum_single_source") == set()
+
+
+def test_distributed_enumeration_quiet_on_carrier_users_looking_up_themselves(build):
+    users = [f"u{i}@mail.com" for i in range(40)]
+    events = [
+        e for i, u in enumerate(users) for e in history(u, net="mobile", days=3, src_ip=f"172.56.{i}.2")
+    ]
+    for i, u in enumerate(users):
+        events.append(
+            ev(80 + i * 0.1, u, "account_lookup", net="mobile", src_ip=f"172.56.{i}.9", account_exists=True)
+        )
+    for i in range(3):  # a few typos
+        events.append(
+            ev(
+                81 + i,
+                f"typo{i}@mail.com",
+                "account_lookup",
+                "failure",
+                net="mobile",
+                src_ip=f"172.56.{i}.9",
+                account_exists=False,
+                reason="unknown_account",
+            )
+        )
+    store = build(events)
+    assert alerted_accounts(store, "recon_enum_distributed") == set()
+
+
+DIRECTORY = [
+    {
+        "account": "jane.doe@campaign.org",
+        "tenant": "campaign.org",
+        "display_name": "Jane Doe",
+        "category": "political_campaign",
+        "watchlist": True,
+    },
+    {
+        "account": "omar.haddad@news.org",
+        "tenant": "news.org",
+        "display_name": "Omar Haddad",
+        "category": "journalist",
+        "watchlist": False,
+    },
+    {
+        "account": "bob.smith@shop.com",
+        "tenant": "shop.com",
+        "display_name": "Bob Smith",
+        "category": "consumer",
+        "watchlist": False,
+    },
+]
+
+
+def test_highrisk_enumeration_fires_on_name_variants_at_other_domains(build):
+    events = history("jane.doe@campaign.org") + history("omar.haddad@news.org")
+    for i, ident in enumerate(
+        [
+            "janedoe@gmail.com",
+            "jane_doe1980@yahoo.com",
+            "jdoe@outlook.com",
+            "omarhaddad@gmail.com",
+            "haddad.omar@mail.com",
+        ]
+    ):
+        events.append(
+            ev(
+                200 + i,
+                ident,
+                "account_lookup",
+                "failure",
+                net="evil",
+                ua=UA_EVIL,
+                account_exists=False,
+                reason="unknown_account",
+            )
+        )
+    store = build(events, directory=DIRECTORY)
+    alerts = alerts_of(store, "recon_enum_highrisk_targets")
+    assert len(alerts) == 1
+    assert set(alerts[0]["accounts"]) >= {
+        "janedoe@gmail.com",
+        "jane_doe1980@yahoo.com",
+        "omarhaddad@gmail.com",
+        "haddad.omar@mail.com",
+    }
+    assert "jane.doe@campaign.org" in alerts[0]["detail"]
+
+
+def test_highrisk_enumeration_quiet_on_the_person_and_on_non_high_risk_names(build):
+    # Jane looks up her own personal account from home; somebody probes a consumer's variants.
+    events = history("jane.doe@campaign.org") + history("janedoe@gmail.com")
+    events.append(ev(200, "janedoe@gmail.com", "account_lookup", account_exists=True))
+    for i, ident in enumerate(["bobsmith@gmail.com", "smith.bob@yahoo.com"]):
+        events.append(
+            ev(
+                210 + i,
+                ident,
+                "account_lookup",
+                "failure",
+                net="evil",
+                account_exists=False,
+                reason="unknown_account",
+            )
+        )
+    store = build(events, directory=DIRECTORY)
+    assert alerts_of(store, "recon_enum_highrisk_targets") == []

@@ -101,7 +101,7 @@ def _scan_bounds(
     lookback: timedelta,
 ) -> tuple[datetime | None, datetime | None, datetime | None, datetime | None]:
     """(since_eff, until, scan_start, max_ingested): the range whose findings are new."""
-    max_time, max_ing = con.execute("SELECT MAX(time), MAX(ingested_at) FROM events").fetchone()
+    max_time, max_ing = con.execute("SELECT MAX(time), MAX(ingested_at) FROM events").fetchall()[0]
     if max_time is None:
         return None, None, None, None
     until = until or max_time
@@ -114,7 +114,7 @@ def _scan_bounds(
                 late = con.execute(
                     "SELECT MIN(time) FROM events WHERE ingested_at > CAST(? AS TIMESTAMPTZ)",
                     [mark["ingested_at"]],
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 if late is not None and late < since_eff:
                     since_eff = late
     scan_start = since_eff - lookback if since_eff else None
@@ -132,7 +132,7 @@ def _stage(con: duckdb.DuckDBPyConnection, store: Store, scan_start: datetime | 
     with _Timer(summary, "risk_model"):
         _stage_signin_risk(con, summary, config)
     with _Timer(summary, "stage_familiarity"):
-        con.execute(stage.STAGE_EVF_SQL)
+        con.execute(stage.stage_evf_sql())
     intel = indicator_rows(store.intel_bundles())
     con.register("__intel", intel)
     con.execute("CREATE OR REPLACE TEMP TABLE intel_indicators AS SELECT * FROM __intel")
@@ -223,7 +223,7 @@ def _merge_alerts(store: Store, new: pa.Table, summary: DetectSummary) -> pa.Tab
         con.register("old_", old.cast(ALERT_SCHEMA))
         summary.alerts_updated = con.execute(
             "SELECT COUNT(*) FROM new_ WHERE alert_id IN (SELECT alert_id FROM old_)"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         summary.alerts_new = new.num_rows - summary.alerts_updated
         merged = con.sql(
             """
@@ -266,7 +266,7 @@ def run_detections(
         return summary
     summary.since, summary.until, summary.scan_start = _iso(since_eff), _iso(until_eff), _iso(scan_start)
     _stage(con, store, scan_start, until_eff, summary, config)
-    summary.events_scanned = con.execute("SELECT COUNT(*) FROM ev").fetchone()[0]
+    summary.events_scanned = con.execute("SELECT COUNT(*) FROM ev").fetchall()[0][0]
     risk_ok = "signin_risk" not in summary.skipped
     tables: list[pa.Table] = []
     for det in dets:

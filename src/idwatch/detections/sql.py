@@ -139,7 +139,7 @@ LEFT JOIN base b ON b.account = s.account AND b.tenant IS NOT DISTINCT FROM s.te
 """
 
 #: Familiarity of one event as of its time: joins against ``known`` with ``first_seen < time``.
-STAGE_EVF_SQL = f"""
+STAGE_EVF_TEMPLATE = f"""
 CREATE OR REPLACE TEMP TABLE evf AS
 WITH unusual AS (
   SELECT e.*
@@ -149,7 +149,7 @@ WITH unusual AS (
   SELECT DISTINCT u.account, u.tenant
   FROM unusual u
   LEFT JOIN known k ON k.account = u.account AND k.tenant IS NOT DISTINCT FROM u.tenant
-       AND k.kind = 'net' AND k.value = u.net AND k.first_seen < u.time
+       AND k.kind = 'net' AND k.value = u.net AND k.first_seen < u.time - INTERVAL '{{settle}}' HOUR
   WHERE k.account IS NULL
      OR u.activity IN ('password_reset', 'account_recovery', 'mfa_method_change',
                        'recovery_info_change', 'mailbox_rule', 'password_change')
@@ -163,7 +163,7 @@ WITH unusual AS (
 SELECT r.*,
        a.exists_ AS acct_exists, COALESCE(a.watchlist, FALSE) AS watchlist, a.category,
        a.dir_contact_hash, a.home_country,
-       (a.first_ok IS NOT NULL AND a.first_ok < r.time) AS has_baseline,
+       (a.first_ok IS NOT NULL AND a.first_ok < r.time - INTERVAL '{{settle}}' HOUR) AS has_baseline,
        (kn.account IS NOT NULL) AS net_known,
        (kc.account IS NOT NULL OR (r.country IS NOT NULL AND r.country = a.home_country)) AS country_known,
        (kd.account IS NOT NULL) AS dev_known,
@@ -173,18 +173,28 @@ SELECT r.*,
 FROM rows_ r
 LEFT JOIN acct a ON a.account = r.account AND a.tenant IS NOT DISTINCT FROM r.tenant
 LEFT JOIN known kn ON kn.account = r.account AND kn.tenant IS NOT DISTINCT FROM r.tenant
-     AND kn.kind = 'net' AND kn.value = r.net AND kn.first_seen < r.time
+     AND kn.kind = 'net' AND kn.value = r.net AND kn.first_seen < r.time - INTERVAL '{{settle}}' HOUR
 LEFT JOIN known kc ON kc.account = r.account AND kc.tenant IS NOT DISTINCT FROM r.tenant
-     AND kc.kind = 'country' AND kc.value = r.country AND kc.first_seen < r.time
+     AND kc.kind = 'country' AND kc.value = r.country AND kc.first_seen < r.time - INTERVAL '{{settle}}' HOUR
 LEFT JOIN known kd ON kd.account = r.account AND kd.tenant IS NOT DISTINCT FROM r.tenant
-     AND kd.kind = 'device' AND kd.value = r.device_id AND kd.first_seen < r.time
+     AND kd.kind = 'device' AND kd.value = r.device_id AND kd.first_seen < r.time - INTERVAL '{{settle}}' HOUR
 LEFT JOIN known ku ON ku.account = r.account AND ku.tenant IS NOT DISTINCT FROM r.tenant
-     AND ku.kind = 'ua' AND ku.value = r.user_agent AND ku.first_seen < r.time
+     AND ku.kind = 'ua' AND ku.value = r.user_agent AND ku.first_seen < r.time - INTERVAL '{{settle}}' HOUR
 LEFT JOIN known kf ON kf.account = r.account AND kf.tenant IS NOT DISTINCT FROM r.tenant
      AND kf.kind = 'uafam' AND kf.value = COALESCE(r.ua_family, '?') || '/' || COALESCE(r.ua_os, '?')
-     AND kf.first_seen < r.time
+     AND kf.first_seen < r.time - INTERVAL '{{settle}}' HOUR
 LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
 """
+
+#: Hours a network / device / user agent must have been in use before it counts as familiar, so
+#: an attacker's own first sign-in does not make the rest of their session look familiar.
+SETTLE_HOURS = 24
+
+
+def stage_evf_sql(settle_hours: float = SETTLE_HOURS) -> str:
+    """``evf`` with familiarity flags; values first used less than ``settle_hours`` ago are new."""
+    return STAGE_EVF_TEMPLATE.replace("{settle}", str(int(settle_hours)))
+
 
 #: Empty stand-in used when the risk model is unavailable, so queries still bind.
 EMPTY_SIGNIN_RISK_SQL = """

@@ -1,0 +1,167 @@
+"""Credential detections: spray, stuffing, brute force, and a success after any of them."""
+
+from __future__ import annotations
+
+from det_kit import UA_EVIL, alerted_accounts, alerts_of, ev, history
+
+USERS = [f"user{i}@corp.org" for i in range(15)]
+
+
+def _population(net: str = "home") -> list[dict]:
+    return [e for i, u in enumerate(USERS) for e in history(u, days=5, net=net, src_ip=f"73.10.{i}.30")]
+
+
+def test_spray_single_source_fires_below_lockout(build):
+    events = _population()
+    for i, u in enumerate(USERS):
+        for k in range(2):  # two guesses per account, paced
+            events.append(
+                ev(
+                    150 + i * 0.5 + k * 6,
+                    u,
+                    "sign_in",
+                    "failure",
+                    net="evil",
+                    ua=UA_EVIL,
+                    reason="bad_password",
+                )
+            )
+    store = build(events)
+    accounts = alerted_accounts(store, "cred_password_spray")
+    assert accounts == set(USERS)
+
+
+def test_spray_multi_source_fires_on_shared_user_agent(build):
+    events = _population()
+    for i, u in enumerate(USERS):  # each account from a different residential-proxy IP, same tool UA
+        events.append(
+            ev(
+                150 + i,
+                u,
+                "sign_in",
+                "failure",
+                net="hotel_fr",
+                ua=UA_EVIL,
+                src_ip=f"90.{i}.1.1",
+                asn=3000 + i,
+                reason="bad_password",
+            )
+        )
+    store = build(events)
+    alerts = alerts_of(store, "cred_password_spray")
+    assert any(a["user_agents"] == [UA_EVIL] and len(a["src_ips"]) == 15 for a in alerts)
+
+
+def test_spray_quiet_on_office_users_mistyping(build):
+    events = [e for u in USERS for e in history(u, days=5, net="office")]
+    for i, u in enumerate(USERS):
+        events.append(ev(100 + i * 0.1, u, "sign_in", "failure", net="office", reason="bad_password"))
+        events.append(ev(100 + i * 0.1 + 0.01, u, "sign_in", net="office"))
+    store = build(events)
+    assert alerted_accounts(store, "cred_password_spray") == set()
+
+
+def test_stuffing_fires_on_breach_list_with_a_success(build):
+    events = _population()
+    idents = USERS + [f"nobody{i}@corp.org" for i in range(10)]
+    for i, u in enumerate(idents):
+        missing = u.startswith("nobody")
+        events.append(
+            ev(
+                150 + i * 0.05,
+                u,
+                "sign_in",
+                "failure",
+                net="evil",
+                ua=UA_EVIL,
+                reason="unknown_account" if missing else "bad_password",
+                account_exists=False if missing else None,
+            )
+        )
+    events.append(ev(152, USERS[3], "sign_in", net="evil", ua=UA_EVIL))
+    store = build(events)
+    alerts = alerts_of(store, "cred_stuffing")
+    assert alerts and set(idents) <= set(alerts[0]["accounts"])
+    assert "1 successes" in alerts[0]["detail"]
+
+
+def test_stuffing_quiet_on_forgotten_passwords_at_home(build):
+    events = _population()
+    for i, u in enumerate(USERS):
+        events.append(ev(150 + i, u, "sign_in", "failure", src_ip=f"73.10.{i}.30", reason="bad_password"))
+    store = build(events)
+    assert alerted_accounts(store, "cred_stuffing") == set()
+
+
+def test_brute_force_fires_on_many_guesses_from_new_network(build):
+    events = history("alice@corp.org")
+    events += [
+        ev(
+            500 + k * 0.05,
+            "alice@corp.org",
+            "sign_in",
+            "failure",
+            net="evil",
+            ua=UA_EVIL,
+            reason="bad_password",
+        )
+        for k in range(12)
+    ]
+    store = build(events)
+    assert alerted_accounts(store, "cred_brute_force") == {"alice@corp.org"}
+
+
+def test_brute_force_watchlist_threshold_is_lower(build):
+    events = history("jane@campaign.org")
+    events += [
+        ev(
+            500 + k * 0.05,
+            "jane@campaign.org",
+            "sign_in",
+            "failure",
+            net="evil",
+            ua=UA_EVIL,
+            reason="bad_password",
+        )
+        for k in range(6)
+    ]
+    directory = [{"account": "jane@campaign.org", "tenant": "campaign.org", "watchlist": True}]
+    assert alerted_accounts(build(events), "cred_brute_force") == set()
+    assert alerted_accounts(build(events, directory=directory), "cred_brute_force") == {"jane@campaign.org"}
+
+
+def test_brute_force_quiet_on_forgotten_password(build):
+    events = history("alice@corp.org")
+    events += [
+        ev(500 + k * 0.02, "alice@corp.org", "sign_in", "failure", reason="bad_password") for k in range(15)
+    ]
+    assert alerted_accounts(build(events), "cred_brute_force") == set()
+
+
+def test_success_after_spray_fires_on_the_guessed_account(build):
+    events = _population()
+    for i, u in enumerate(USERS):
+        events.append(
+            ev(150 + i * 0.1, u, "sign_in", "failure", net="evil", ua=UA_EVIL, reason="bad_password")
+        )
+    events.append(ev(152, USERS[7], "sign_in", net="evil", ua=UA_EVIL))
+    store = build(events)
+    alerts = alerts_of(store, "cred_success_after_attack")
+    assert [a["accounts"] for a in alerts] == [[USERS[7]]]
+    assert alerts[0]["src_ips"] == ["5.160.1.10"] and alerts[0]["score"] >= 75
+
+
+def test_success_after_attack_quiet_on_mistyped_password(build):
+    events = history("alice@corp.org")
+    events += [
+        ev(500, "alice@corp.org", "sign_in", "failure", reason="bad_password"),
+        ev(500.01, "alice@corp.org", "sign_in", "failure", reason="bad_password"),
+        ev(500.02, "alice@corp.org", "sign_in"),
+    ]
+    # a traveller mistypes twice at the hotel, then gets in
+    events += history("bob@corp.org") + [
+        ev(600, "bob@corp.org", "sign_in", "failure", net="hotel_fr", reason="bad_password"),
+        ev(600.01, "bob@corp.org", "sign_in", "failure", net="hotel_fr", reason="bad_password"),
+        ev(600.02, "bob@corp.org", "sign_in", net="hotel_fr"),
+    ]
+    assert alerted_accounts(build(events), "cred_success_after_attack") == set()

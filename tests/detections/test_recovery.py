@@ -1,0 +1,181 @@
+"""Recovery detections: the attacker's reset vs. the owner's forgotten password / the traveller."""
+
+from __future__ import annotations
+
+from det_kit import UA_EVIL, UA_EVIL_BROWSER, alerted_accounts, alerts_of, ev, history, sha
+
+PHONE = sha("+15551234567")
+DIRECTORY = [
+    {
+        "account": "alice@corp.org",
+        "tenant": "corp.org",
+        "category": "government",
+        "watchlist": False,
+        "contact_hash": PHONE,
+    }
+]
+
+
+def _reset(
+    hours: float,
+    account: str,
+    *,
+    net: str = "home",
+    ua: str = "owner",
+    device: str | None = "dev-owner",
+    complete: bool = False,
+    contact: str | None = PHONE,
+    **kw,
+) -> list[dict]:
+    """start -> verify (-> complete) of a self-service reset."""
+    ua_kw = {} if ua == "owner" else {"ua": ua}
+    rows = [
+        ev(
+            hours,
+            account,
+            "password_reset",
+            "pending",
+            net=net,
+            device=device,
+            step="start",
+            method="sms",
+            contact_hash=contact,
+            **ua_kw,
+            **kw,
+        ),
+        ev(
+            hours + 0.05,
+            account,
+            "password_reset",
+            "success",
+            net=net,
+            device=device,
+            step="verify",
+            method="sms",
+            contact_hash=contact,
+            **ua_kw,
+            **kw,
+        ),
+    ]
+    if complete:
+        rows.append(
+            ev(
+                hours + 0.1,
+                account,
+                "password_reset",
+                "success",
+                net=net,
+                device=device,
+                step="complete",
+                **ua_kw,
+                **kw,
+            )
+        )
+    return rows
+
+
+def test_reset_from_new_infrastructure_fires(build):
+    events = history("alice@corp.org") + _reset(
+        500, "alice@corp.org", net="evil", ua=UA_EVIL_BROWSER, device="dev-x"
+    )
+    alerts = alerts_of(build(events), "recovery_new_infrastructure")
+    assert [a["accounts"] for a in alerts] == [["alice@corp.org"]]
+    assert alerts[0]["src_ips"] == ["5.160.1.10"] and alerts[0]["contact_hashes"] == [PHONE]
+
+
+def test_reset_quiet_on_forgotten_password_and_traveller(build):
+    events = history("alice@corp.org") + _reset(500, "alice@corp.org", complete=True)
+    # the traveller resets from a hotel in France on their own laptop
+    events += history("bob@corp.org") + _reset(500, "bob@corp.org", net="hotel_fr", complete=True)
+    assert alerted_accounts(build(events), "recovery_new_infrastructure") == set()
+
+
+def test_reset_after_probe_fires(build):
+    events = history("alice@corp.org") + history("carol@corp.org")
+    for i, ident in enumerate(["alice@corp.org", "carol@corp.org", "nobody@corp.org", "x@corp.org"]):
+        events.append(ev(300 + i * 0.1, ident, "account_lookup", net="evil", ua=UA_EVIL))
+    events += _reset(400, "alice@corp.org", net="evil2", ua=UA_EVIL_BROWSER)
+    alerts = alerts_of(build(events), "recovery_after_probe")
+    assert [a["accounts"] for a in alerts] == [["alice@corp.org"]]
+    assert set(alerts[0]["src_ips"]) == {"5.160.1.10", "5.160.9.99"}
+
+
+def test_reset_after_probe_quiet_on_owner_forgot_password_flow(build):
+    events = history("alice@corp.org")
+    events.append(ev(399.9, "alice@corp.org", "account_lookup"))
+    events += _reset(400, "alice@corp.org", complete=True)
+    assert alerted_accounts(build(events), "recovery_after_probe") == set()
+
+
+def test_registered_contact_from_unfamiliar_infrastructure_fires(build):
+    events = history("alice@corp.org") + _reset(
+        500, "alice@corp.org", net="evil_de", ua=UA_EVIL_BROWSER, device=None
+    )
+    alerts = alerts_of(build(events, directory=DIRECTORY), "recovery_contact_match_unfamiliar")
+    assert [a["accounts"] for a in alerts] == [["alice@corp.org"]] and alerts[0]["contact_hashes"] == [PHONE]
+
+
+def test_registered_contact_quiet_when_owner_travels_with_own_browser(build):
+    events = history("alice@corp.org") + _reset(500, "alice@corp.org", net="hotel_fr")
+    assert alerts_of(build(events, directory=DIRECTORY), "recovery_contact_match_unfamiliar") == []
+
+
+def test_repeated_verification_failures_fire(build):
+    events = history("alice@corp.org") + [
+        ev(
+            500 + k * 0.1,
+            "alice@corp.org",
+            "account_recovery",
+            "failure",
+            net="evil",
+            ua=UA_EVIL_BROWSER,
+            step="verify",
+            reason="verification_failed",
+            method="kba",
+        )
+        for k in range(4)
+    ]
+    assert alerted_accounts(build(events), "recovery_verification_failures") == {"alice@corp.org"}
+
+
+def test_verification_failures_quiet_on_one_mistyped_code_at_home(build):
+    events = history("alice@corp.org") + [
+        ev(500, "alice@corp.org", "password_reset", "failure", step="verify", reason="verification_failed"),
+        ev(500.1, "alice@corp.org", "password_reset", "failure", step="verify", reason="verification_failed"),
+        ev(500.2, "alice@corp.org", "password_reset", "success", step="verify"),
+    ]
+    assert alerted_accounts(build(events), "recovery_verification_failures") == set()
+
+
+def test_many_accounts_reset_from_one_source_fires(build):
+    users = [f"u{i}@corp.org" for i in range(4)]
+    events = [e for u in users for e in history(u, days=5)]
+    for i, u in enumerate(users):
+        events += _reset(200 + i, u, net="evil", ua=UA_EVIL, contact=None)
+    alerts = alerts_of(build(events), "recovery_many_accounts_one_source")
+    assert alerts and set(alerts[0]["accounts"]) == set(users)
+
+
+def test_many_accounts_reset_quiet_on_office_password_expiry_day(build):
+    users = [f"u{i}@corp.org" for i in range(10)]
+    events = [e for u in users for e in history(u, days=5, net="office")]
+    for i, u in enumerate(users):
+        events += _reset(200 + i * 0.1, u, net="office", complete=True)
+    assert alerted_accounts(build(events), "recovery_many_accounts_one_source") == set()
+
+
+def test_completed_reset_then_new_signin_fires(build):
+    events = history("alice@corp.org") + _reset(
+        500, "alice@corp.org", net="evil", ua=UA_EVIL_BROWSER, device=None, complete=True
+    )
+    events.append(ev(501, "alice@corp.org", "sign_in", net="evil", ua=UA_EVIL_BROWSER))
+    alerts = alerts_of(build(events), "recovery_then_new_signin")
+    assert [a["accounts"] for a in alerts] == [["alice@corp.org"]] and len(alerts[0]["event_ids"]) == 2
+
+
+def test_completed_reset_then_signin_quiet_for_owner_and_traveller(build):
+    events = history("alice@corp.org") + _reset(500, "alice@corp.org", complete=True)
+    events.append(ev(500.5, "alice@corp.org", "sign_in", device="dev-owner"))
+    events += history("bob@corp.org") + _reset(500, "bob@corp.org", net="hotel_fr", complete=True)
+    events.append(ev(500.5, "bob@corp.org", "sign_in", net="hotel_fr", device="dev-owner"))
+    assert alerted_accounts(build(events), "recovery_then_new_signin") == set()
