@@ -100,11 +100,15 @@ class StateActor:
     # ------------------------------------------------------------------ planning
     def _infrastructure(self, ipt: IpTable, rng: np.random.Generator) -> Infra:
         c = self.cfg.infrastructure
-        own = []
+        own, shared = [], []
         for i in range(c.ips):
             key = c.networks[i % len(c.networks)]
-            own.append(ipt.add(rng, BY_KEY[key], 1))
-        shared = []
+            pool = f"{BY_KEY[key].kind}:{key}"
+            if pool in ipt.pools:  # VPN and Tor exits are shared with everyone who uses them
+                start, size = ipt.pool(pool)
+                shared.append(start + int(rng.integers(0, size)))
+            else:  # a server rented for the operation
+                own.append(ipt.add(rng, BY_KEY[key], 1))
         vpn_pools = sorted(p for p in ipt.pools if p.startswith("vpn:"))
         for _ in range(c.shared_vpn_ips):
             start, size = ipt.pool(vpn_pools[int(rng.integers(0, len(vpn_pools)))])

@@ -56,6 +56,41 @@ _FLOWS: dict[str, list[Step]] = {
             delay=(300, 1200),
         ),
     ],
+    "forgot_old_number": [
+        Step("account_lookup", "success"),
+        Step(
+            "password_reset",
+            "failure",
+            step="start",
+            method="sms",
+            reason="verification_failed",
+            contact="old",
+            delay=(2, 20),
+        ),
+        Step("password_reset", "pending", step="start", method="sms", contact="phone", delay=(20, 120)),
+        Step("password_reset", "success", step="verify", method="sms", contact="phone", delay=(20, 240)),
+        Step("password_reset", "success", step="complete", delay=(20, 180)),
+        Step("sign_in", "success", method="password", delay=(5, 60)),
+    ],
+    "reset_typo": [
+        Step(
+            "password_reset",
+            "failure",
+            step="start",
+            method="sms",
+            reason="unknown_account",
+            identifier="typo",
+        ),
+        Step("password_reset", "pending", step="start", method="sms", contact="phone", delay=(10, 60)),
+        Step("password_reset", "success", step="verify", method="sms", contact="phone", delay=(20, 240)),
+        Step("password_reset", "success", step="complete", delay=(20, 180)),
+    ],
+    "mfa_denied": [
+        Step("sign_in", "pending", method="password"),
+        Step("mfa_challenge", "failure", method="push", reason="mfa_denied", delay=(5, 30)),
+        Step("sign_in", "pending", method="password", delay=(20, 120)),
+        Step("mfa_challenge", "success", method="push", delay=(5, 30)),
+    ],
     "recovery_form": [
         Step("account_recovery", "pending", step="start", method="email", contact="email", delay=(0, 0)),
         Step(
@@ -167,8 +202,11 @@ def _flow_rates(sc: Scenario) -> dict[str, float]:
     return {
         "forgot_sms": p.forgot_password * 0.55,
         "forgot_email": p.forgot_password * 0.25,
-        "forgot_fail": p.forgot_password * 0.15,
+        "forgot_fail": p.forgot_password * 0.12,
+        "forgot_old_number": p.forgot_password * 0.06,
+        "reset_typo": p.forgot_password * 0.03,
         "recovery_form": p.forgot_password * 0.05,
+        "mfa_denied": p.new_mfa_method * 0.5,
         "lockout": p.lockout,
         "new_mfa": p.new_mfa_method * 0.8,
         "new_mfa_key": p.new_mfa_method * 0.2,
@@ -287,8 +325,9 @@ def benign_day(sc: Scenario, pop: Population, day: int, day0_us: int, rng: np.ra
             "phone": np.where(pop.phone_hash[who] != "", pop.phone_hash[who], pop.email_hash[who]),
             "email": pop.email_hash[who],
             "new": new_contact,
+            "old": hex_ids(rng, len(who), 32),  # a number the user no longer has
         }
-        typo = _typo(rng, pop.account[who]) if name.startswith("identifier_typo") else None
+        typo = _typo(rng, pop.account[who]) if "typo" in name else None
         parts.append(expand(rng, _FLOWS[name], t0, _fixed(pop, who, devs, ip, sid), contacts, typo))
     table = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
     # keep the day's events inside the day so the output stays globally time-ordered

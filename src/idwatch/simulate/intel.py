@@ -172,19 +172,14 @@ def build_bundle(sc: Scenario, seed: int, ipt: IpTable, actors: list[Any], rng: 
         objects[iset["id"]] = iset
         valid = cfg.start - dt.timedelta(days=30)
         inf = actor.infra
-        own = list(inf.own)
-        k = int(round(len(own) * cfg.infrastructure.intel_coverage))
-        for i in rng.choice(own, size=min(k, len(own)), replace=False) if k else []:
+        own = [int(i) for i in inf.own]
+        every = sorted({int(i) for i in inf.ips})
+        k = int(round(len(every) * cfg.infrastructure.intel_coverage))
+        for i in rng.choice(every, size=min(k, len(every)), replace=False) if k else []:
             ip = ipt.ips[int(i)]
-            indicator(
-                ip,
-                _pattern(ip),
-                iset,
-                valid,
-                f"{iset['name']} infrastructure {ip}",
-                int(rng.integers(50, 90)),
-            )
-        shared = [int(i) for i in inf.ips if int(i) not in set(own)]
+            kind = "exit node" if int(i) not in own else "infrastructure"
+            indicator(ip, _pattern(ip), iset, valid, f"{iset['name']} {kind} {ip}", int(rng.integers(50, 90)))
+        shared = [i for i in every if i not in set(own)]
         if shared:  # noise: a commercial VPN exit the actor used, shared with everyday VPN users
             ip = ipt.ips[shared[0]]
             indicator(ip, _pattern(ip), iset, valid, f"{iset['name']} VPN exit {ip}", 40)

@@ -20,7 +20,9 @@ from idwatch.simulate.networks import (
     BY_KEY,
     EDUCATION_KEYS,
     HOME_NETWORKS,
+    HOSTING_KEYS,
     NETWORKS,
+    TOR_KEYS,
     VPN_KEYS,
     Network,
     sample_addresses,
@@ -385,6 +387,17 @@ def build_population(sc: Scenario, rng: np.random.Generator, scale: float) -> Po
     vpn_key = rng.choice(VPN_KEYS, size=u_total)
     vpn_pool = np.array([ipt.pool(f"vpn:{k}")[0] for k in vpn_key], dtype=np.int64)
     vpn_size = np.array([ipt.pool(f"vpn:{k}")[1] for k in vpn_key], dtype=np.int64)
+    for key in TOR_KEYS:  # Tor exits, shared by everyone who uses Tor
+        ipt.add(rng, BY_KEY[key], 25, pool=f"tor:{key}")
+    tor_users = np.flatnonzero(~is_vpn_user & (rng.random(u_total) < pop_cfg.tor))
+    for i in tor_users:
+        vpn_pool[i], vpn_size[i] = ipt.pool(f"tor:{TOR_KEYS[int(rng.integers(0, len(TOR_KEYS)))]}")
+        vpn_p[i] = rng.uniform(0.05, 0.5)
+    own_vps = np.flatnonzero(~is_vpn_user & (rng.random(u_total) < pop_cfg.hosting_vpn))
+    for i in own_vps:  # a personal VPN on a rented server: one address at a hosting provider
+        vpn_pool[i] = ipt.add(rng, BY_KEY[HOSTING_KEYS[int(rng.integers(0, len(HOSTING_KEYS)))]], 1)
+        vpn_size[i] = 1
+        vpn_p[i] = rng.uniform(0.3, 0.95)
 
     carrier_start = np.zeros(u_total, dtype=np.int64)
     carrier_size = np.ones(u_total, dtype=np.int64)
@@ -427,7 +440,10 @@ def build_population(sc: Scenario, rng: np.random.Generator, scale: float) -> Po
     for t in sc.tenants:
         if t.kind == "consumer":
             continue
-        if t.kind == "university":
+        if t.office_network:
+            key = t.office_network
+            n_addr = t.office_ips
+        elif t.kind == "university":
             key = EDUCATION_KEYS[tenant_of[t.domain] % len(EDUCATION_KEYS)]
             n_addr = max(4, t.office_ips)
         else:

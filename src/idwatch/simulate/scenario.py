@@ -46,6 +46,7 @@ class Tenant:
     mfa: float = 0.3  # share of accounts with a second factor
     office_ips: int = 4  # shared NAT egress addresses of the office
     culture: str = ""  # names of the staff ("fa", "en", ...); default: from the country
+    office_network: str = ""  # network key of the office egress (e.g. "aws" for a cloud proxy)
 
 
 @dataclass
@@ -69,6 +70,8 @@ class Population:
     activity_sigma: float = 1.1  # lognormal spread of per-user activity (heavy tail)
     dormant: float = 0.06  # share of accounts that never sign in during the period
     vpn: float = 0.04  # share of users who use a commercial VPN some of the time
+    hosting_vpn: float = 0.01  # share of users whose VPN is their own rented server (hosting ASNs)
+    tor: float = 0.003  # share of users who sometimes sign in over Tor
     travel: float = 0.08  # share of users who travel during the period
     devices: tuple[int, int] = (1, 4)
     device_churn: float = 0.08  # share of users who get a new device during the period
@@ -258,6 +261,9 @@ def _validate(sc: Scenario) -> None:
     for c in sc.communities:
         if c.tenant not in domains:
             raise ScenarioError(f"community {c.name}: unknown tenant {c.tenant}")
+    for t in sc.tenants:
+        if t.office_network and t.office_network not in BY_KEY:
+            raise ScenarioError(f"tenant {t.domain}: unknown office_network {t.office_network!r}")
     for a in sc.actors:
         for key in a.infrastructure.networks + a.infrastructure.mistake_networks:
             if key not in BY_KEY:
