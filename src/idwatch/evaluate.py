@@ -194,7 +194,8 @@ def evaluate(truth_path: str | Path, store: Store, *, min_score: float = 0.5) ->
     parts = [r["score"] for r in state] or [0.0]
     score = sum(parts) / len(parts)
     if events is not None:
-        score = (score * len(parts) + events["state"]["f1"]) / (len(parts) + 1)
+        # alerting on criminal attacks is right too: the event term is F1 over all attacker events
+        score = (score * len(parts) + events["attacker"]["f1"]) / (len(parts) + 1)
     if attributed:
         score *= 1.0 - len(wrong) / len(attributed)
     return {

@@ -1,0 +1,179 @@
+"""`idwatch evaluate`: scoring an analysis against simulated ground truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from idwatch.evaluate import NothingToScore, evaluate
+from idwatch.schema import ALERT_SCHEMA
+from idwatch.simulate import simulate
+from idwatch.store import Store
+
+TINY = Path(__file__).parent / "simulate" / "tiny.toml"
+
+
+@pytest.fixture(scope="module")
+def truth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("truth")
+    simulate("tiny", seed=3, out=out, config=TINY)
+    return out
+
+
+def _truth(truth_dir: Path) -> dict:
+    return json.loads((truth_dir / "truth.json").read_text())
+
+
+def _perfect_campaigns(truth: dict) -> list[dict]:
+    actors = {a["id"]: a for a in truth["actors"]}
+    found = []
+    for c in truth["campaigns"]:
+        a = actors[c["actor"]]
+        actor = (
+            None
+            if c["kind"] != "state"
+            else {
+                "name": a["aliases"][5]
+                if len(a["aliases"]) > 5
+                else a["name"],  # an alias is as good as the name
+                "aliases": [],
+                "stix_id": a["stix_id"],
+                "confidence": 80,
+            }
+        )
+        accounts = [{"account": x, "tenant": None, "stage": s} for s, xs in c["accounts"].items() for x in xs]
+        found.append(
+            {
+                "id": "found-" + c["id"],
+                "actor": actor,
+                "kind": c["kind"],
+                "counts": dict(c["counts"]),
+                "accounts": accounts,
+                "first_seen": c["first_seen"],
+                "last_seen": c["last_seen"],
+                "infrastructure": {"ips": [], "asns": []},
+                "techniques": [],
+                "evidence": [],
+            }
+        )
+    return found
+
+
+def _alerts(event_ids: list[str]) -> pa.Table:
+    row = {f.name: None for f in ALERT_SCHEMA}
+    row.update(alert_id="a1", detection_id="test", stage="recon", event_ids=event_ids)
+    return pa.Table.from_pylist([row], schema=ALERT_SCHEMA)
+
+
+def _attacker_event_ids(truth_dir: Path) -> list[str]:
+    return [
+        r[0]
+        for r in duckdb.execute(
+            f"SELECT event_id FROM read_parquet('{truth_dir / 'labels.parquet'}') WHERE actor IS NOT NULL"
+        ).fetchall()
+    ]
+
+
+def _store(tmp_path: Path, campaigns: list[dict] | None, alert_ids: list[str] | None) -> Store:
+    store = Store(tmp_path / "store")
+    if campaigns is not None:
+        store.write_state_json("campaigns", campaigns)
+    if alert_ids is not None:
+        store.write_state_table("alerts", _alerts(alert_ids))
+    return store
+
+
+def test_a_perfect_analysis_scores_one(truth_dir: Path, tmp_path: Path) -> None:
+    truth = _truth(truth_dir)
+    store = _store(tmp_path, _perfect_campaigns(truth), _attacker_event_ids(truth_dir))
+    result = evaluate(truth_dir / "truth.json", store)
+    assert result["score"] == 1.0 and result["passed"]
+    for c in result["campaigns"]:
+        assert c["matched"] == "found-" + c["truth_id"]
+        assert c["attribution"]["correct"]
+        assert all(v["precision"] == 1.0 and v["recall"] == 1.0 for v in c["accounts"].values())
+        assert all(v["rel_error"] == 0 for v in c["counts"].values())
+    assert result["events"]["attacker"]["recall"] == 1.0 and result["events"]["attacker"]["precision"] == 1.0
+    assert result["events"]["state"]["recall"] == 1.0
+    assert result["wrong_attributions"] == []
+
+
+def test_a_store_without_analysis_has_nothing_to_score(truth_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(NothingToScore, match="nothing to score"):
+        evaluate(truth_dir / "truth.json", _store(tmp_path, None, None))
+
+
+def test_an_empty_analysis_fails(truth_dir: Path, tmp_path: Path) -> None:
+    result = evaluate(truth_dir / "truth.json", _store(tmp_path, [], []))
+    assert result["score"] == 0.0 and not result["passed"]
+    assert all(c["matched"] is None for c in result["campaigns"])
+    assert result["events"]["state"]["recall"] == 0.0
+
+
+def test_a_swapped_attribution_is_caught(truth_dir: Path, tmp_path: Path) -> None:
+    truth = _truth(truth_dir)
+    found = _perfect_campaigns(truth)
+    state = [f for f in found if f["actor"]]
+    state[0]["actor"], state[1]["actor"] = state[1]["actor"], state[0]["actor"]
+    result = evaluate(truth_dir / "truth.json", _store(tmp_path, found, _attacker_event_ids(truth_dir)))
+    wrong = [c for c in result["campaigns"] if c["kind"] == "state" and not c["attribution"]["correct"]]
+    assert len(wrong) == 2
+    assert result["score"] < 0.9
+
+
+def test_benign_accounts_attributed_to_a_state_actor_are_flagged(truth_dir: Path, tmp_path: Path) -> None:
+    truth = _truth(truth_dir)
+    found = _perfect_campaigns(truth)
+    benign = [
+        r[0]
+        for r in duckdb.execute(
+            f"SELECT account FROM read_csv_auto('{truth_dir / 'directory.csv'}')"
+            " WHERE category = 'business' LIMIT 20"
+        ).fetchall()
+    ]
+    found.append(
+        {
+            "id": "oops",
+            "actor": {"name": "APT29", "aliases": ["NOBELIUM"]},
+            "kind": "state",
+            "counts": {},
+            "accounts": [{"account": a, "stage": "attacked"} for a in benign],
+        }
+    )
+    result = evaluate(truth_dir / "truth.json", _store(tmp_path, found, None))
+    assert [w["id"] for w in result["wrong_attributions"]] == ["oops"]
+    assert result["score"] < 1.0
+
+
+def test_counts_errors_are_relative(truth_dir: Path, tmp_path: Path) -> None:
+    truth = _truth(truth_dir)
+    found = _perfect_campaigns(truth)
+    target = next(f for f in found if f["id"] == "found-cmp-kitten")
+    target["counts"]["probes"] *= 2
+    result = evaluate(truth_dir / "truth.json", _store(tmp_path, found, None))
+    kitten = next(c for c in result["campaigns"] if c["truth_id"] == "cmp-kitten")
+    assert kitten["counts"]["probes"]["rel_error"] == 1.0
+    assert kitten["counts"]["accounts_attacked"]["rel_error"] == 0.0
+
+
+def test_cli_reports_nothing_to_score_and_scores(truth_dir: Path, tmp_path: Path) -> None:
+    from idwatch.cli.main import app
+
+    runner = CliRunner()
+    empty = tmp_path / "empty"
+    res = runner.invoke(
+        app, ["evaluate", "--truth", str(truth_dir / "truth.json"), "--store", str(empty), "--json"]
+    )
+    assert res.exit_code == 3
+    assert json.loads(res.stdout)["error"] == "nothing_to_score"
+    store = _store(tmp_path, _perfect_campaigns(_truth(truth_dir)), _attacker_event_ids(truth_dir))
+    res = runner.invoke(
+        app, ["evaluate", "--truth", str(truth_dir / "truth.json"), "--store", str(store.root)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "score" in res.output
