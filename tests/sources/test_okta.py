@@ -92,7 +92,7 @@ def test_documented_event_types(vx):
         c("mfa_challenge", "verify", "push", "failure", "mfa_denied"),  # Identity Engine rejection
         c("mfa_challenge", "verify", "sms", "success"),
         c("sign_in", None, "password", "success"),  # OIE verify of the password authenticator
-        c("password_reset", "start", "sms", "success"),
+        c("password_reset", "start", "sms", "pending"),
         c("password_reset", "complete", None, "success"),
         c("mfa_method_change", None, "sms", "success"),
         c(None, None, None, "success"),

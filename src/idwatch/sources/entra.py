@@ -214,10 +214,14 @@ def select_sql(view: str) -> str:
              WHEN {_in("tbl", noninteractive)} OR lower(interactive) = 'false' THEN 'token'
              ELSE {case_like("auth_first", m.AUTH_METHODS)} END)"""
 
+    audit_step = f"""(CASE WHEN am_key = 'Self-service password reset flow activity progress'
+                      THEN {case_like("result_reason", m.SSPR_STEPS)} ELSE am_step END)"""
     out = {
         "time": f"CASE WHEN fam = 'audit' THEN {rfc3339('au_time')} ELSE {rfc3339('si_time')} END",
         "event_id": "ev_id",
-        "tenant": "tenant",
+        "tenant": """coalesce(tenant, nullif(split_part(
+                       CASE WHEN fam = 'audit' THEN lower(coalesce(tgt_upn, init_upn))
+                            ELSE lower(coalesce(upn, alt_name)) END, '@', 2), ''))""",
         "account": f"""CASE WHEN fam = 'audit' THEN {account_sql("coalesce(tgt_upn, init_upn)")}
                         ELSE {account_sql("coalesce(upn, alt_name)")} END""",
         "account_exists": """CASE WHEN fam <> 'signin' THEN NULL WHEN code = '50034' THEN FALSE
@@ -225,18 +229,22 @@ def select_sql(view: str) -> str:
                                 THEN TRUE END""",
         "activity": """CASE WHEN fam = 'signin' THEN coalesce(ec_activity, 'sign_in')
                         WHEN am_key = 'Update user' THEN upd_activity ELSE am_activity END""",
-        "step": f"""CASE WHEN fam = 'signin' THEN ec_step
-                    WHEN am_key = 'Self-service password reset flow activity progress'
-                      THEN {case_like("result_reason", m.SSPR_STEPS)}
-                    ELSE am_step END""",
+        "step": f"CASE WHEN fam = 'signin' THEN ec_step ELSE {audit_step} END",
         "method": f"""CASE WHEN fam = 'signin' THEN {signin_method}
                       WHEN am_activity IN ('password_reset', 'mfa_method_change')
                         THEN coalesce(am_method, {case_like("result_reason", m.AUTH_METHODS)})
+                      WHEN am_key = 'Update user' AND upd_activity = 'recovery_info_change'
+                        THEN CASE WHEN strpos(contact_value, '@') > 0 THEN 'email'
+                                  WHEN contact_value IS NOT NULL THEN 'sms' END
                       ELSE am_method END""",
-        "outcome": """CASE WHEN fam = 'signin' THEN coalesce(ec_outcome, 'failure')
+        "outcome": f"""CASE WHEN fam = 'signin' THEN coalesce(ec_outcome, 'failure')
+                       WHEN coalesce(am_outcome, ar_outcome) = 'success' AND {audit_step} = 'start'
+                         THEN 'pending'
                        ELSE coalesce(am_outcome, ar_outcome) END""",
-        "reason": """CASE WHEN fam = 'signin' THEN CASE WHEN ec_key IS NULL THEN 'other' ELSE ec_reason END
-                      WHEN coalesce(am_outcome, ar_outcome) = 'failure' THEN 'other' END""",
+        "reason": f"""CASE WHEN fam = 'signin' THEN CASE WHEN ec_key IS NULL THEN 'other' ELSE ec_reason END
+                      WHEN coalesce(am_outcome, ar_outcome) = 'failure'
+                        THEN CASE WHEN {audit_step} = 'verify' THEN 'verification_failed' ELSE 'other' END
+                   END""",
         "src_ip": "CASE WHEN fam = 'audit' THEN coalesce(init_ip, caller_ip) ELSE si_ip END",
         "user_agent": "CASE WHEN fam = 'audit' THEN coalesce(au_ua, addl_ua) ELSE ua END",
         "device_id": "CASE WHEN fam = 'signin' THEN nullif(coalesce(device, "

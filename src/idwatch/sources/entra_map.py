@@ -25,11 +25,13 @@ INTRO = """
   and `AuditLogs` tables (PascalCase columns; nested columns may be JSON text).
 
 Every record keeps its whole original in `raw` (the error code included). Sign-ins get
-`session_id` from `sessionId` when present, else `correlationId`; `country` from
+`session_id` from `sessionId` when present, else `correlationId`; `tenant` from the home tenant id
+(diagnostic `tenantId`, Sentinel `AADTenantId`), else the domain of the account; `country` from
 `location.countryOrRegion`. Audit events are about the target user (else the initiator); their
 `src_ip` is the initiator's `ipAddress`; an audit event without one (admin and service operations
 often have none) cannot be a canonical event and is skipped as `entra:<activity>:no_client_ip`.
-Recovery phone numbers and emails in `Update user` changes become `contact_hash`
+Recovery phone numbers and emails in `Update user` changes become `contact_hash` (method `sms` for a
+phone, `email` for an address)
 (SHA-256 of E.164 / lower-cased email); they never appear in clear in canonical columns.
 """
 
@@ -81,17 +83,17 @@ ERROR_CODES: list[Rule] = [
     ),
     Rule(
         "50074",
-        "mfa_challenge",
-        step="start",
+        "sign_in",
+        method="password",
         outcome="pending",
-        note="strong authentication required (first factor passed)",
+        note="strong authentication required: the password was right, MFA comes next",
     ),
     Rule(
         "50076",
-        "mfa_challenge",
-        step="start",
+        "sign_in",
+        method="password",
         outcome="pending",
-        note="MFA required by policy or location (first factor passed)",
+        note="MFA required by policy or location: the password was right, MFA comes next",
     ),
     Rule(
         "50158",
@@ -123,6 +125,7 @@ AUTH_METHODS: list[tuple[str, str]] = [
     ("%notification%", "push"),
     ("%oath%", "totp"),
     ("%verification code%", "totp"),
+    ("%app with code%", "totp"),
     ("%authenticator app%", "push"),
     ("%text message%", "sms"),
     ("%sms%", "sms"),
@@ -155,7 +158,7 @@ AUDIT_ACTIVITIES: list[Rule] = [
         step="complete",
         note="SSPR used to unlock the account",
     ),
-    Rule("Change password (self-service)", "password_change"),
+    Rule("Change password (self-service)", "password_change", method="password"),
     Rule("User registered security info", "mfa_method_change", note="detail: what was registered"),
     Rule("User deleted security info", "mfa_method_change", note="detail: what was deleted"),
     Rule("User changed default security info", "mfa_method_change"),
@@ -236,7 +239,9 @@ def doc_tables() -> list[DocTable]:
             "Self-service password reset progress: step from resultReason",
             SSPR_STEPS,
             ("resultReason pattern", "step"),
-            intro="The method comes from the same text with the method patterns above.",
+            intro="The method comes from the same text with the method patterns above. A started "
+            "step that succeeded is `pending` (the flow goes on); a failed verify step has reason "
+            "`verification_failed`, other failures `other`.",
         ),
         pairs_doc(
             "Update user: changed properties",
