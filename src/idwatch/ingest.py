@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ from idwatch.sources.base import (
     new_tmpdir,
     remove_tmpdir,
 )
-from idwatch.sources.validate import validated_sql
+from idwatch.sources.validate import ip_reject_sql, validated_sql
 from idwatch.store import Store
 
 SNIFF_SAMPLE = 50  #: records per file the format sniffers look at
@@ -64,6 +65,10 @@ def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
+    threads = os.environ.get("IDWATCH_THREADS")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
     return con
 
 
@@ -92,6 +97,7 @@ class _Ingest:
         self.con = _connect()
         self.ips = ip_enricher or IpEnricher()
         self.summary = IngestSummary()
+        store.clean_staging()
         self.quarantine_reasons: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.formats_seen: Counter[str] = Counter()
@@ -101,21 +107,30 @@ class _Ingest:
 
     # ------------------------------------------------------------------ per chunk
     def chunk(self, chunk: Chunk, module: ModuleType) -> None:
+        """Map, validate, enrich, dedupe and store one chunk (all in DuckDB, one JSON parse)."""
         con = self.con
         self.summary.records += chunk.records + chunk.rejected
         self._quarantine(chunk.quarantine)
         if chunk.records == 0:
             return
         self.formats_seen[module.NAME] += chunk.records
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _mapped AS {module.select_sql(chunk.view)}")
-        types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _mapped)").fetchall())
-        self._ip_table()
+        mapped = f"({module.select_sql(chunk.view)})"
+        time_type = con.execute(
+            f"SELECT column_type FROM (DESCRIBE SELECT * FROM {mapped}) WHERE column_name = 'time'"
+        ).fetchall()
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _val AS " + validated_sql("_mapped", types.get("time", "VARCHAR"))
+            "CREATE OR REPLACE TEMP TABLE _val AS "
+            + validated_sql(mapped, time_type[0][0] if time_type else "VARCHAR")
         )
+        self._ip_table()
+        ip_reject = ip_reject_sql("i.ip", "v.src_ip")
         rejected = con.sql(
-            """SELECT _file AS file, _line AS line, _reject AS reason, _raw AS raw
-               FROM _val WHERE _reject IS NOT NULL ORDER BY _file, _line"""
+            f"""SELECT v._file AS file, v._line AS line, coalesce(v._reject, {ip_reject}) AS reason,
+                   r._raw AS raw
+            FROM _val v LEFT JOIN _ipcheck i ON i.src_ip = v.src_ip
+            JOIN (SELECT _line, _raw FROM {chunk.view}) r ON r._line = v._line
+            WHERE v._reject IS NOT NULL OR (v._skip IS NULL AND i.ip IS NULL)
+            ORDER BY v._line"""
         ).to_arrow_table()
         self._quarantine(rejected.cast(QUARANTINE_SCHEMA))
         for kind, n in con.execute(
@@ -123,15 +138,14 @@ class _Ingest:
         ).fetchall():
             self.skipped[kind] += n
             self.summary.skipped += n
-        self._store(module.NAME)
+        self._store(chunk, module.NAME)
 
     def _ip_table(self) -> None:
         """``_ipcheck``: every distinct ``src_ip`` of the chunk, validated and enriched once."""
         distinct = self.con.sql(
-            "SELECT DISTINCT src_ip FROM _mapped WHERE src_ip IS NOT NULL"
+            "SELECT DISTINCT src_ip FROM _val WHERE _reject IS NULL AND _skip IS NULL"
         ).to_arrow_table()
-        table = self.ips.lookup(distinct.column(0).to_pylist())
-        self.con.register("_ipcheck", table)
+        self.con.register("_ipcheck", self.ips.lookup(distinct.column(0).to_pylist()))
 
     def _agents(self) -> None:
         agents = self.con.sql(
@@ -139,31 +153,35 @@ class _Ingest:
         ).to_arrow_table()
         self.con.register("_uacheck", parse_agents(agents.column(0).to_pylist()))
 
-    def _store(self, source_name: str) -> None:
+    def _store(self, chunk: Chunk, source_name: str) -> None:
+        """Dedupe the good rows (within the chunk and against the store) and append them."""
         con = self.con
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _good AS
-            SELECT * EXCLUDE (event_id, source), coalesce(nullif(event_id, ''), sha256(_raw)) AS event_id,
-                   coalesce(source, '{source_name}') AS source
-            FROM _val WHERE _reject IS NULL AND _skip IS NULL"""
+            """CREATE OR REPLACE TEMP TABLE _good AS
+            SELECT v.* FROM _val v JOIN _ipcheck i ON i.src_ip = v.src_ip
+            WHERE v._reject IS NULL AND v._skip IS NULL AND i.ip IS NOT NULL"""
         )
-        good = con.execute("SELECT count(*) FROM _good").fetchall()[0][0]
+        good, distinct = con.execute("SELECT count(*), count(DISTINCT _eid) FROM _good").fetchall()[0]
         if good == 0:
             return
+        seen = con.execute("SELECT count(*) FROM _good WHERE _eid IN (SELECT event_id FROM _seen)").fetchall()
+        rows = "_good"
+        if seen[0][0]:
+            rows = f"(SELECT * FROM {rows} WHERE _eid NOT IN (SELECT event_id FROM _seen))"
+        if distinct < good:
+            rows = f"(SELECT * FROM {rows} QUALIFY row_number() OVER (PARTITION BY _eid ORDER BY _line) = 1)"
         self._agents()
-        select = ", ".join(_final_columns())
-        table = con.sql(
-            f"""SELECT {select}
-            FROM (SELECT * FROM _good
-                  WHERE event_id NOT IN (SELECT event_id FROM _seen)
-                  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _file, _line) = 1) g
+        select = ", ".join(_final_columns(source_name))
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW _final AS
+            SELECT {select}
+            FROM {rows} g
+            JOIN (SELECT _line, _raw FROM {chunk.view}) r ON r._line = g._line
             LEFT JOIN _ipcheck i ON i.src_ip = g.src_ip
             LEFT JOIN _uacheck u ON u.user_agent = g.user_agent"""
-        ).to_arrow_table()
-        stored = self.store.append_events(table.cast(STORED_EVENT_SCHEMA))
-        con.register("_new_ids", table.select(["event_id"]))
-        con.execute("INSERT INTO _seen SELECT event_id FROM _new_ids")
-        con.unregister("_new_ids")
+        )
+        stored = self.store.append_query(con, "_final")
+        con.execute(f"INSERT INTO _seen SELECT DISTINCT _eid FROM {rows}")
         self.summary.stored += stored
         self.summary.duplicates += good - stored
 
@@ -189,17 +207,19 @@ class _Ingest:
         return self.summary
 
 
-def _final_columns() -> list[str]:
-    """The canonical SELECT list over ``_good g``, ``_ipcheck i`` and ``_uacheck u``."""
+def _final_columns(source_name: str) -> list[str]:
+    """The canonical SELECT list over ``g`` (validated rows), ``r`` (raw), ``i`` (IP), ``u`` (UA)."""
     exprs = {
         "time": "g._ts",
+        "event_id": "g._eid",
+        "source": f"coalesce(g.source, '{source_name}')",
         "account": "lower(trim(g.account))",
-        "src_ip": "g._ip",
+        "src_ip": "i.ip",
         "country": "coalesce(upper(nullif(trim(g.country), '')), i.country)",
         "asn": "coalesce(g.asn, i.asn)",
         "asn_org": "coalesce(nullif(g.asn_org, ''), i.asn_org)",
         "network_type": "coalesce(g.network_type, i.network_type)",
-        "raw": "g._raw",
+        "raw": "r._raw",
         "ua_family": "u.ua_family",
         "ua_os": "u.ua_os",
         "ingested_at": "now()",
@@ -207,7 +227,8 @@ def _final_columns() -> list[str]:
     out = []
     for f in STORED_EVENT_SCHEMA:
         expr = exprs.get(f.name, f"g.{f.name}")
-        out.append(f"{expr} AS {f.name}")
+        sql_type = {"int64": "BIGINT", "bool": "BOOLEAN", "string": "VARCHAR"}.get(str(f.type), "TIMESTAMPTZ")
+        out.append(f"CAST({expr} AS {sql_type}) AS {f.name}")
     return out
 
 

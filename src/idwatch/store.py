@@ -14,9 +14,11 @@ at any moment leaves only whole files behind; readers never see ``.tmp`` files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -178,20 +180,50 @@ class Store:
         finally:
             con.close()
         try:
-            for path in sorted(staging.glob("day=*/*.parquet")):
-                with open(path, "rb") as fh:
-                    os.fsync(fh.fileno())
-                target = self.events_dir / path.parent.name / f"part-{stamp}-{path.stem}.parquet"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, target)
+            self._publish(staging, stamp)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return table.num_rows
 
-    def clean_staging(self) -> None:
-        """Remove staging folders a killed ingest left behind (their files were never visible)."""
+    def append_query(self, con: duckdb.DuckDBPyConnection, relation: str) -> int:
+        """Append the rows of ``relation`` (STORED_EVENT_SCHEMA columns, in order) atomically.
+
+        Same guarantees as :meth:`append_events`, without a round trip through Python: DuckDB
+        streams the rows straight into day-partitioned Parquet files in a staging folder.
+        """
+        stamp = uuid.uuid4().hex
+        staging = self.events_dir / f".staging-{stamp}"
+        cols = ", ".join(STORED_EVENT_SCHEMA.names)
+        try:
+            written = con.execute(
+                f"""COPY (SELECT {cols}, strftime(time, '%Y-%m-%d') AS day FROM {relation})
+                TO {_sql_str(str(staging))}
+                (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), FILENAME_PATTERN 'part-{{i}}')"""
+            ).fetchall()[0][0]
+            self._publish(staging, stamp)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return int(written)
+
+    def _publish(self, staging: Path, stamp: str) -> None:
+        """fsync and rename every staged file into its day folder (each rename is atomic)."""
+        for path in sorted(staging.glob("day=*/*.parquet")):
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+            target = self.events_dir / path.parent.name / f"part-{stamp}-{path.stem}.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+
+    def clean_staging(self, older_than_s: float = 3600.0) -> None:
+        """Remove staging folders a killed ingest left behind (their files were never visible).
+
+        Only old ones: a young folder may belong to an ingest still running.
+        """
+        now = time.time()
         for path in self.events_dir.glob(".staging-*"):
-            shutil.rmtree(path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime > older_than_s:
+                    shutil.rmtree(path, ignore_errors=True)
 
     # ---------------------------------------------------------------- quarantine
     def quarantine(self, records: Iterable[dict[str, Any]], *, batch_name: str | None = None) -> Path | None:

@@ -15,6 +15,7 @@ import contextlib
 import csv
 import gzip
 import io
+import os
 import shutil
 import sys
 import tempfile
@@ -26,11 +27,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from idwatch.schema import EVENT_SCHEMA
 
 MAX_RECORD_BYTES = 1 << 20  #: records larger than this are quarantined, never parsed
-CHUNK_BYTES = 128 << 20  #: JSON Lines are processed in chunks of about this size
+#: JSON Lines are processed in chunks of about this size (bounded memory; env for tuning / tests).
+CHUNK_BYTES = int(os.environ.get("IDWATCH_CHUNK_BYTES", 128 << 20))
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 BOM = b"\xef\xbb\xbf"
@@ -174,8 +177,9 @@ def _is_gzip(inp: InputFile) -> bool:
 
 
 # --------------------------------------------------------------------------- JSON text
-def _read_chunks(stream: io.BufferedIOBase, size: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int]]:
+def _read_chunks(stream: io.BufferedIOBase, size: int | None = None) -> Iterator[tuple[bytes, int]]:
     """Whole lines in chunks of about ``size`` bytes, with the 0-based line number of each start."""
+    size = size or CHUNK_BYTES
     carry = b""
     first_line = 0
     while True:
@@ -194,10 +198,16 @@ def _read_chunks(stream: io.BufferedIOBase, size: int = CHUNK_BYTES) -> Iterator
         yield carry, first_line
 
 
-def split_lines(data: bytes, first_line: int) -> pa.Table:
-    """Cut ``data`` at newlines into ``_line`` (1-based) and ``_bytes`` without copying the bytes.
+_CONTENT_BYTE = np.ones(256, dtype=np.uint8)  #: 0 for JSON / CSV whitespace, 1 for anything else
+_CONTENT_BYTE[[9, 10, 12, 13, 32]] = 0
 
-    Each element keeps its trailing ``\\n`` (Arrow slices must be contiguous); SQL strips it.
+
+def split_lines(data: bytes, first_line: int) -> pa.Table:
+    """Cut ``data`` at newlines into ``_line`` (1-based) and ``_bytes``, blank lines dropped.
+
+    numpy finds the newlines and the lines that hold nothing but whitespace; the bytes are not
+    copied (Arrow offsets into ``data``). Each element keeps its trailing ``\\n`` (Arrow
+    elements are contiguous); SQL strips it.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10) + 1
@@ -209,22 +219,60 @@ def split_lines(data: bytes, first_line: int) -> pa.Table:
         pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
     lines = pa.array(np.arange(first_line + 1, first_line + n + 1, dtype=np.int64))
-    return pa.table({"_line": lines, "_bytes": arr})
+    table = pa.table({"_line": lines, "_bytes": arr})
+    if n == 0:
+        return table
+    content = np.add.reduceat(_CONTENT_BYTE[buf], offsets[:-1], dtype=np.int64)
+    if content.all():
+        return table
+    return table.filter(pa.array(content > 0))
 
 
-#: SQL turning a table ``(_line, _bytes)`` into records + the reason a record is rejected.
-#: Blank lines are dropped; the bytes are kept only where they are not UTF-8 (for quarantine).
-_CLASSIFY_SQL = """
-SELECT _line, txt,
+def utf8_split(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(the array as UTF-8 strings with invalid elements nulled, indices of those elements).
+
+    Arrow validates a whole array at once; when that fails, halves are validated until the
+    bad elements are found: a few vectorized casts per bad record, never a loop per record.
+    """
+    try:
+        return arr.cast(pa.large_string()), np.empty(0, dtype=np.int64)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        pass
+    bad: list[int] = []
+
+    def walk(lo: int, hi: int) -> None:
+        if hi - lo == 1:
+            bad.append(lo)
+            return
+        mid = (lo + hi) // 2
+        for a, b in ((lo, mid), (mid, hi)):
+            try:
+                arr.slice(a, b - a).cast(pa.large_string())
+            except (pa.ArrowInvalid, UnicodeDecodeError):
+                walk(a, b)
+
+    walk(0, len(arr))
+    bad_idx = np.array(bad, dtype=np.int64)
+    keep = np.ones(len(arr), dtype=bool)
+    keep[bad_idx] = False
+    mask = pa.array(~keep)
+    cleaned = pa.compute.if_else(mask, pa.scalar(None, pa.large_binary()), arr)
+    return cleaned.cast(pa.large_string()), bad_idx
+
+
+#: The condition a record must meet to reach a format (size, valid JSON, an object).
+_GOOD_RECORD = (
+    "strlen(txt) <= {max_bytes} AND json_valid(txt) "
+    "AND (starts_with(txt, '{{') OR starts_with(ltrim(txt), '{{'))"
+)
+
+#: Why a record that is not good is rejected.
+_REJECT_REASON = """
   CASE
-    WHEN txt IS NULL THEN 'not valid UTF-8'
     WHEN strlen(txt) > {max_bytes} THEN 'record larger than 1 MiB'
     WHEN NOT json_valid(txt) THEN 'not valid JSON'
-    WHEN json_type(txt) <> 'OBJECT' THEN 'not a JSON object'
-  END AS _reason,
-  CASE WHEN txt IS NULL THEN _bytes END AS _bad_bytes
-FROM (SELECT _line, _bytes, rtrim(try(decode(_bytes)), chr(10) || chr(13)) AS txt FROM {src})
-WHERE NOT (txt IS NOT NULL AND trim(txt, chr(32) || chr(9) || chr(13) || chr(10) || chr(12)) = '')
+    ELSE 'not a JSON object'
+  END
 """
 
 
@@ -337,7 +385,7 @@ class Reader:
         if kind == "ARRAY":
             self.con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {name}_lines AS
-                SELECT CAST(i AS BIGINT) AS _line, CAST(e AS VARCHAR)::BLOB AS _bytes
+                SELECT CAST(i AS BIGINT) AS _line, encode(CAST(e AS VARCHAR)) AS _bytes
                 FROM (SELECT unnest(l) AS e, unnest(range(1::BIGINT, len(l)::BIGINT + 1)) AS i
                       FROM (SELECT json_extract(decode(_bytes), '$[*]') AS l FROM {name}_src))"""
             )
@@ -346,36 +394,60 @@ class Reader:
                 f"CREATE OR REPLACE TEMP TABLE {name}_lines AS "
                 f"SELECT 1::BIGINT AS _line, _bytes FROM {name}_src"
             )
-        chunk = self._finish(file, f"{name}_lines")
-        chunk.sources.append(f"{name}_src")
-        return chunk
+        lines = self.con.sql(f"SELECT _line, _bytes FROM {name}_lines ORDER BY _line").to_arrow_table()
+        self.con.execute(f"DROP TABLE {name}_lines")
+        self.con.execute(f"DROP TABLE {name}_src")
+        return self._finish(
+            file, lines.cast(pa.schema([("_line", pa.int64()), ("_bytes", pa.large_binary())]))
+        )
 
     def _lines(self, file: str, data: bytes, first_line: int) -> Chunk:
-        name = self._name("lines")
-        self.con.register(f"{name}_arrow", split_lines(data, first_line))
-        chunk = self._finish(file, f"{name}_arrow")
-        return chunk
+        return self._finish(file, split_lines(data, first_line))
 
-    def _finish(self, file: str, src: str) -> Chunk:
-        """Classify ``src (_line, _bytes)`` and register the view of the good records."""
+    def _finish(self, file: str, lines: pa.Table) -> Chunk:
+        """Register the good records of ``lines (_line, _bytes)`` as a view; quarantine the rest.
+
+        Nothing is materialized: the view reads the Arrow buffers in place, so the text of a
+        record is copied only when it is finally written to the store.
+        """
         name = self._name("rec")
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name}_c AS "
-            + _CLASSIFY_SQL.format(max_bytes=MAX_RECORD_BYTES, src=src)
-        )
+        text, bad = utf8_split(lines.column("_bytes"))
+        arrow = pa.table({"_line": lines.column("_line"), "txt": text})
+        self.con.register(f"{name}_arrow", arrow)
+        good_sql = _GOOD_RECORD.format(max_bytes=MAX_RECORD_BYTES)
+        fname = _sql_str(file)
         self.con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {name} AS
-            SELECT {_sql_str(file)}::VARCHAR AS _file, _line, txt AS _raw, txt::JSON AS rec, FALSE AS _text
-            FROM {name}_c WHERE _reason IS NULL"""
+            SELECT {fname}::VARCHAR AS _file, _line, rtrim(txt, chr(10) || chr(13)) AS _raw,
+                   rtrim(txt, chr(10) || chr(13)) AS rec, FALSE AS _text
+            FROM {name}_arrow WHERE txt IS NOT NULL AND {good_sql}"""
         )
         rejected = self.con.sql(
-            f"""SELECT {_sql_str(file)}::VARCHAR AS file, _line AS line, _reason AS reason,
-                   txt AS raw, _bad_bytes
-            FROM {name}_c WHERE _reason IS NOT NULL ORDER BY _line"""
+            f"""SELECT {fname}::VARCHAR AS file, _line AS line,
+                   {_REJECT_REASON.format(max_bytes=MAX_RECORD_BYTES)} AS reason,
+                   rtrim(txt, chr(10) || chr(13)) AS raw
+            FROM {name}_arrow WHERE txt IS NOT NULL AND NOT ({good_sql})"""
         ).to_arrow_table()
-        quarantine = _with_raw_text(rejected)
-        good = self.con.execute(f"SELECT count(*) FROM {name}_c WHERE _reason IS NULL").fetchall()[0][0]
-        return Chunk(file, name, int(good), quarantine.num_rows, quarantine, [src])
+        parts = [rejected.cast(QUARANTINE_SCHEMA)]
+        if len(bad):
+            raw_bad = lines.column("_bytes").take(pa.array(bad)).to_pylist()
+            parts.append(
+                pa.table(
+                    {
+                        "file": pa.array([file] * len(bad), pa.string()),
+                        "line": lines.column("_line").take(pa.array(bad)),
+                        "reason": pa.array(["not valid UTF-8"] * len(bad), pa.string()),
+                        "raw": pa.array(
+                            [b.rstrip(b"\r\n").decode("utf-8", "backslashreplace") for b in raw_bad],
+                            pa.string(),
+                        ),
+                    },
+                    schema=QUARANTINE_SCHEMA,
+                )
+            )
+        quarantine = pa.concat_tables(parts).sort_by("line")
+        good = lines.num_rows - quarantine.num_rows
+        return Chunk(file, name, good, quarantine.num_rows, quarantine, [f"{name}_arrow"])
 
     # ---- CSV
     def _csv(self, inp: InputFile) -> Chunk:
@@ -519,21 +591,6 @@ class Reader:
                 self.con.unregister(name)
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(f"DROP TABLE IF EXISTS {name}")
-
-
-def _with_raw_text(rejected: pa.Table) -> pa.Table:
-    """Quarantine rows; bytes that are not UTF-8 become text with ``\\xNN`` escapes.
-
-    Runs only over rejected records that failed UTF-8 decoding, never over the batch.
-    """
-    raw = rejected.column("raw").to_pylist()
-    bad = rejected.column("_bad_bytes").to_pylist()
-    fixed = [
-        text if text is not None else (b or b"").rstrip(b"\r\n").decode("utf-8", "backslashreplace")
-        for text, b in zip(raw, bad, strict=True)
-    ]
-    out = rejected.drop_columns(["_bad_bytes"]).set_column(2 + 1, "raw", pa.array(fixed, pa.string()))
-    return out.cast(QUARANTINE_SCHEMA)
 
 
 def _sql_str(value: str) -> str:

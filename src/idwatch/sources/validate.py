@@ -37,9 +37,11 @@ def time_sql(col: str, col_type: str) -> str:
 
 
 def validated_sql(mapped: str, time_type: str) -> str:
-    """Mapped rows + ``_ts`` (parsed time), ``_ip`` (normalized address) and ``_reject`` (reason).
+    """Mapped rows (``_raw`` dropped) + ``_ts`` (parsed time), ``_eid`` and ``_reject`` (reason).
 
-    Needs the table ``_ipcheck(src_ip VARCHAR, ip VARCHAR)``: ``ip`` NULL where invalid.
+    ``mapped`` is a relation (table name or parenthesized SELECT) in the ``select_sql`` shape.
+    ``_eid`` is the event id, or ``sha256(_raw)`` where the source has none. IP syntax is not
+    checked here: the caller validates the DISTINCT addresses once (:func:`ip_reject_sql`).
     Skipped rows (``_skip`` set) are never rejected for missing fields.
     """
     checks: list[str] = []
@@ -57,17 +59,21 @@ def validated_sql(mapped: str, time_type: str) -> str:
         f"WHEN _ts < TIMESTAMPTZ '{MIN_TIME}' OR _ts > now() + INTERVAL 1 DAY "
         "THEN 'time out of range: ' || left(time::VARCHAR, 80)"
     )
-    checks.append("WHEN _ip IS NULL THEN 'invalid IP address: ' || left(src_ip, 80)")
     case = "\n    ".join(checks)
     return f"""
-SELECT m.*, _ts, _ip,
+SELECT * EXCLUDE (_raw),
+  CASE WHEN event_id IS NULL OR event_id = '' THEN sha256(_raw) ELSE event_id END AS _eid,
   CASE WHEN _error IS NOT NULL THEN _error
     WHEN _skip IS NOT NULL THEN NULL
     {case}
   END AS _reject
-FROM (SELECT *, {time_sql("time", time_type)} AS _ts FROM {mapped}) m
-LEFT JOIN (SELECT src_ip AS _ipk, ip AS _ip FROM _ipcheck) ON _ipk = m.src_ip
+FROM (SELECT *, {time_sql("time", time_type)} AS _ts FROM {mapped})
 """
+
+
+def ip_reject_sql(ip_col: str, src_col: str) -> str:
+    """The reason for a row whose address did not validate (``ip_col`` NULL), else NULL."""
+    return f"CASE WHEN {ip_col} IS NULL THEN 'invalid IP address: ' || left({src_col}, 80) END"
 
 
 #: Columns of EVENT_SCHEMA in order (what the canonical SELECT produces, ``raw`` included).

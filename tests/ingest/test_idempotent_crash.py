@@ -1,0 +1,63 @@
+"""Ingest is idempotent and crash-safe: re-runs store nothing twice, a SIGKILL loses nothing for good."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from idwatch.ingest import ingest_paths
+from idwatch.store import Store
+
+
+def test_reingest_of_the_same_file_stores_nothing_new(store, tmp_path, event, jsonl):
+    path = jsonl(tmp_path / "e.jsonl", [event(i) for i in range(50)] + ["broken"])
+    first = ingest_paths(store, [str(path)])
+    second = ingest_paths(store, [str(path)])
+    assert (first.stored, first.duplicates, first.quarantined) == (50, 0, 1)
+    assert (second.records, second.stored, second.duplicates, second.quarantined) == (51, 0, 50, 1)
+    con = store.connect()
+    assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall() == [(50, 50)]
+    # the quarantine of a re-run replaces itself (same content, same name), it does not pile up
+    assert len(list(store.quarantine_dir.glob("*.jsonl"))) == 1
+
+
+def test_duplicates_inside_one_input_count_once(store, tmp_path, event, jsonl):
+    path = jsonl(tmp_path / "e.jsonl", [event(1), event(1), event(2), event(1, account="other@x.org")])
+    summary = ingest_paths(store, [str(path)])
+    assert (summary.records, summary.stored, summary.duplicates) == (4, 2, 2)
+    (account,) = store.connect().execute("SELECT account FROM events WHERE event_id = 'ev-1'").fetchall()[0]
+    assert account == "user1@example.org"  # the first occurrence wins
+
+
+def _ingest_cmd(store: Path, path: Path) -> list[str]:
+    code = "from idwatch.cli.main import main; main()"
+    return [sys.executable, "-c", code, "ingest", str(path), "--store", str(store), "--json"]
+
+
+def test_sigkill_mid_ingest_then_rerun_stores_exactly_the_missing_events(tmp_path, event):
+    n = 4000
+    path = tmp_path / "many.jsonl"
+    day = ("2024-03-01", "2024-03-02")
+    path.write_text("".join(json.dumps(event(i, time=f"{day[i % 2]}T10:00:00Z")) + "\n" for i in range(n)))
+    env = {**os.environ, "IDWATCH_CHUNK_BYTES": "50000"}  # many small batches: many writes to interrupt
+    store_dir = tmp_path / "store"
+    for delay in (1.0, 2.0, 3.0):
+        proc = subprocess.Popen(_ingest_cmd(store_dir, path), env=env, stdout=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        con = Store(store_dir).connect()  # still readable after the kill
+        total, distinct = con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall()[0]
+        assert total == distinct <= n
+    done = subprocess.run(_ingest_cmd(store_dir, path), env=env, capture_output=True, text=True, check=True)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["records"] == n
+    assert summary["stored"] + summary["duplicates"] == n
+    con = Store(store_dir).connect()
+    assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall() == [(n, n)]
+    assert not list(store_dir.glob("events/day=*/.*.tmp"))
