@@ -38,7 +38,7 @@ def simulate(
     from idwatch.simulate.scenario import ScenarioError
 
     def progress(day: int, days: int, rows: int) -> None:
-        if not json_out:
+        if not json_out and console.is_terminal:
             console.print(f"\rday {day}/{days}  {rows:,} events", end="")
 
     try:
@@ -62,7 +62,8 @@ def simulate(
             )
         )
         return
-    console.print()
+    if console.is_terminal:
+        console.print()
     table = Table(title=f"{truth['scenario']} (seed {seed}, scale {scale}) -> {out}")
     for col in ("campaign", "kind", "probes", "accounts probed", "attacked", "compromised"):
         table.add_column(col, justify="left" if col in ("campaign", "kind") else "right")

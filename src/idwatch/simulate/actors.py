@@ -337,7 +337,7 @@ class StateActor:
         right = success or rng.random() < acc
         contact = real if right else sha256_hex(f"+98{rng.integers(9_000_000_000, 9_399_999_999)}")
         mfa_method = MFA_METHODS[mfa] if mfa >= 0 else "sms"
-        if method == "mfa_prompt" and mfa < 0 and not success:
+        if method == "mfa_prompt" and mfa < 0:  # no second factor to push: the password alone decides
             method = "password_guess"
         if method in ("password_reset", "account_recovery"):
             via = "sms" if method == "password_reset" or rng.random() < 0.6 else "email"
