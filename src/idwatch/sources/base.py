@@ -222,10 +222,20 @@ def split_lines(data: bytes, first_line: int) -> pa.Table:
     table = pa.table({"_line": lines, "_bytes": arr})
     if n == 0:
         return table
-    content = np.add.reduceat(_CONTENT_BYTE[buf], offsets[:-1], dtype=np.int64)
-    if content.all():
+    starts = offsets[:-1]
+    candidates = np.flatnonzero(_CONTENT_BYTE[buf[starts]] == 0)  # lines starting with whitespace
+    if len(candidates) == 0:
         return table
-    return table.filter(pa.array(content > 0))
+    if len(candidates) < 10_000:
+        blank = [i for i in candidates if not data[starts[i] : offsets[i + 1]].strip()]
+    else:
+        content = np.add.reduceat(_CONTENT_BYTE[buf], starts, dtype=np.int64)
+        blank = np.flatnonzero(content == 0)
+    if len(blank) == 0:
+        return table
+    keep = np.ones(n, dtype=bool)
+    keep[np.asarray(blank, dtype=np.int64)] = False
+    return table.filter(pa.array(keep))
 
 
 def utf8_split(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
