@@ -72,6 +72,15 @@ def _zero_guid() -> str:
     return "00000000-0000-0000-0000-000000000000"
 
 
+def stand_in_contact(event: dict[str, Any]) -> str:
+    """The recovery contact logged for a native recovery_info_change (which holds only a hash).
+
+    Deterministic per event, so a test can give the native event the hash of this very value.
+    """
+    digits = str(int(hashlib.sha256(event["event_id"].encode()).hexdigest(), 16))[-7:]
+    return f"+1555{digits}" if event.get("method") == "sms" else f"backup-{digits}@example.net"
+
+
 def convertible(event: dict[str, Any]) -> bool:
     """Whether ``to_entra`` has an Entra record for this native event."""
     return to_entra(event) is not None
@@ -163,11 +172,7 @@ def _audit(e: dict[str, Any]) -> dict[str, Any] | None:
         if method not in ("sms", "email"):
             return None
         # the native event carries only the hash of the new contact: a stand-in value is logged
-        stand_in = (
-            "+1555" + str(int(e["event_id"].encode().hex(), 16))[-7:]
-            if method == "sms"
-            else f"backup-{e['event_id'][:8]}@example.net"
-        )
+        stand_in = stand_in_contact(e)
         prop = "Mobile" if method == "sms" else "OtherMail"
         modified = [{"displayName": prop, "oldValue": "[]", "newValue": f'["{stand_in}"]'}]
         name, reason = "Update user", ""

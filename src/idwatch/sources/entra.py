@@ -224,7 +224,8 @@ def select_sql(view: str) -> str:
                             ELSE lower(coalesce(upn, alt_name)) END, '@', 2), ''))""",
         "account": f"""CASE WHEN fam = 'audit' THEN {account_sql("coalesce(tgt_upn, init_upn)")}
                         ELSE {account_sql("coalesce(upn, alt_name)")} END""",
-        "account_exists": """CASE WHEN fam <> 'signin' THEN NULL WHEN code = '50034' THEN FALSE
+        "account_exists": """CASE WHEN fam = 'audit' AND tgt_upn IS NOT NULL THEN TRUE
+                              WHEN fam <> 'signin' THEN NULL WHEN code = '50034' THEN FALSE
                               WHEN user_id IS NOT NULL AND user_id NOT LIKE '00000000-0000-%'
                                 THEN TRUE END""",
         "activity": """CASE WHEN fam = 'signin' THEN coalesce(ec_activity, 'sign_in')

@@ -27,7 +27,8 @@ INTRO = """
 Every record keeps its whole original in `raw` (the error code included). Sign-ins get
 `session_id` from `sessionId` when present, else `correlationId`; `tenant` from the home tenant id
 (diagnostic `tenantId`, Sentinel `AADTenantId`), else the domain of the account; `country` from
-`location.countryOrRegion`. Audit events are about the target user (else the initiator); their
+`location.countryOrRegion`. Audit events are about the target user (else the initiator), and a
+target user object means `account_exists = true`; their
 `src_ip` is the initiator's `ipAddress`; an audit event without one (admin and service operations
 often have none) cannot be a canonical event and is skipped as `entra:<activity>:no_client_ip`.
 Recovery phone numbers and emails in `Update user` changes become `contact_hash` (method `sms` for a
