@@ -172,7 +172,8 @@ SELECT _file, _line, _raw,
                 THEN split_part(coalesce({v("user_email")}, {v("user_name")}), '@', -1) END) AS tenant,
   coalesce({v("user_email")}, {v("user_name")}, {v("user_uid")}) AS account,
   NULL::BOOLEAN AS account_exists,
-  CASE WHEN {cls} = {AUTHENTICATION} THEN {auth_act} WHEN {cls} = {ACCOUNT_CHANGE} THEN {acct_act} END AS activity,
+  CASE WHEN {cls} = {AUTHENTICATION} THEN {auth_act}
+       WHEN {cls} = {ACCOUNT_CHANGE} THEN {acct_act} END AS activity,
   CASE WHEN {cls} = {ACCOUNT_CHANGE} AND {aid} = 4 THEN 'complete' END AS step,
   {method} AS method,
   _outcome AS outcome,
@@ -194,7 +195,8 @@ SELECT _file, _line, _raw,
   coalesce(_err, CASE
       WHEN {cls} = {AUTHENTICATION} AND coalesce({aid} NOT IN ({auth_ids}), TRUE)
         OR {cls} = {ACCOUNT_CHANGE} AND coalesce({aid} NOT IN ({acct_ids}), TRUE)
-      THEN 'unknown activity value: OCSF activity_id ' || coalesce({v("activity_id")}, 'missing') END) AS _error
+      THEN 'unknown activity value: OCSF activity_id ' || coalesce({v("activity_id")}, 'missing')
+    END) AS _error
 FROM (
   SELECT *, {outcome} AS _outcome, coalesce({type_errors}) AS _err
   FROM (
