@@ -22,10 +22,16 @@ def stored(store: Store, cols: str = "event_id") -> list[tuple]:
 
 
 def test_jsonl_stores_canonical_events(store, tmp_path, event, jsonl):
-    path = jsonl(tmp_path / "e.jsonl", [event(1, account="  Alice@Example.ORG "), event(2, time=1709287200000)])
+    path = jsonl(
+        tmp_path / "e.jsonl", [event(1, account="  Alice@Example.ORG "), event(2, time=1709287200000)]
+    )
     summary = ingest_paths(store, [str(path)])
     assert (summary.records, summary.stored, summary.duplicates, summary.quarantined, summary.skipped) == (
-        2, 2, 0, 0, 0,
+        2,
+        2,
+        0,
+        0,
+        0,
     )
     rows = stored(store, "event_id, account, epoch_ms(time), source, ua_family, raw")
     assert rows[0][:4] == ("ev-1", "alice@example.org", 1709373660000, "native")  # 2024-03-02T10:01Z
@@ -72,7 +78,9 @@ def test_parquet_with_timestamp_column(store, tmp_path):
 
     t = pa.table(
         {
-            "time": pa.array([dt.datetime(2024, 3, 2, 8, 30, tzinfo=dt.UTC)] * 2, pa.timestamp("us", tz="UTC")),
+            "time": pa.array(
+                [dt.datetime(2024, 3, 2, 8, 30, tzinfo=dt.UTC)] * 2, pa.timestamp("us", tz="UTC")
+            ),
             "event_id": ["p1", "p2"],
             "account": ["a@x.org", "b@x.org"],
             "activity": ["sign_in", "account_lookup"],
@@ -123,9 +131,11 @@ def test_events_are_partitioned_by_day(store, tmp_path, event, jsonl):
     ingest_paths(store, [str(path)])
     days = sorted(p.parent.name for p in store.event_files())
     assert days == ["day=2024-03-01", "day=2024-03-02"]  # one file per day per batch
-    per_day = store.connect().execute(
-        "SELECT strftime(time, '%d'), count(*) FROM events GROUP BY 1 ORDER BY 1"
-    ).fetchall()
+    per_day = (
+        store.connect()
+        .execute("SELECT strftime(time, '%d'), count(*) FROM events GROUP BY 1 ORDER BY 1")
+        .fetchall()
+    )
     assert per_day == [("01", 1), ("02", 2)]
 
 

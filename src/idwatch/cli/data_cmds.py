@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from idwatch.cli.app import JsonOpt, StoreOpt, app
+from idwatch.cli.app import JsonOpt, StoreOpt, app, directory_app, intel_app
 from idwatch.sources import UnknownFormatError
 from idwatch.sources.base import SourceError
 from idwatch.store import Store, StoreError
@@ -156,3 +156,43 @@ def _json_default(value: object) -> object:
     if isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+@directory_app.command("import")
+def directory_import(
+    file: Annotated[str, typer.Argument(help="CSV or JSONL, one row per account (EVENTS.md section 2).")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import (or update) the account directory."""
+    from idwatch.directory import DirectoryError, import_directory
+
+    try:
+        n = import_directory(_open_store(store), file)
+    except DirectoryError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if json_out:
+        print(json.dumps({"imported": n}))
+    else:
+        console.print(f"imported {n:,} directory rows")
+
+
+@intel_app.command("import")
+def intel_import(
+    file: Annotated[str, typer.Argument(help="A STIX 2.1 bundle (JSON).")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Validate and import a STIX 2.1 bundle."""
+    from idwatch.intel import IntelError, import_intel
+
+    try:
+        n = import_intel(_open_store(store), file)
+    except IntelError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if json_out:
+        print(json.dumps({"objects": n}))
+    else:
+        console.print(f"imported a STIX 2.1 bundle of {n:,} objects")

@@ -1,0 +1,152 @@
+"""The account directory (EVENTS.md section 2): who the accounts are, imported from CSV or JSONL.
+
+A re-import updates accounts by (account, tenant) and keeps the others. Recovery contacts are
+stored only as SHA-256 hashes: a file may carry ``contact_hash`` (64 hex digits) or a plain
+``contact`` (E.164 phone or email), which is hashed here and never stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from idwatch.store import DIRECTORY_SCHEMA, Store
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_TRUE = {"true", "1", "yes", "y"}
+_FALSE = {"false", "0", "no", "n", ""}
+
+
+class DirectoryError(ValueError):
+    """The directory file has rows that cannot be imported (the message lists them)."""
+
+
+def normalize_contact(value: str) -> str | None:
+    """E.164 for a phone number ('00' read as '+'), lower-case for an email; None if neither."""
+    value = value.strip()
+    if "@" in value:
+        return value.lower() or None
+    digits = re.sub(r"[^0-9]", "", value)
+    if value.startswith("00"):
+        digits = digits[2:]
+    return "+" + digits if 6 <= len(digits) <= 15 else None
+
+
+def hash_contact(value: str) -> str | None:
+    """SHA-256 hex of a normalized recovery contact (the same rule the connectors use)."""
+    norm = normalize_contact(value)
+    return hashlib.sha256(norm.encode()).hexdigest() if norm else None
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DirectoryError(f"{path}: not UTF-8: {exc}") from exc
+    first = text.lstrip()[:1]
+    if first in ("{", "["):
+        if first == "[":
+            rows = json.loads(text)
+        else:
+            rows = []
+            for n, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError as exc:
+                        raise DirectoryError(f"{path}:{n}: not JSON: {exc}") from exc
+        return rows
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _row(raw: Any, n: int) -> tuple[dict[str, Any] | None, str | None]:
+    """A directory row in DIRECTORY_SCHEMA shape, or the reason it is rejected."""
+    if not isinstance(raw, dict):
+        return None, f"row {n}: not an object"
+    account = raw.get("account")
+    if not isinstance(account, str) or not account.strip():
+        return None, f"row {n}: missing account"
+    out: dict[str, Any] = {"account": account.strip().lower()}
+    for col in ("tenant", "display_name", "category", "home_country", "notify"):
+        value = raw.get(col)
+        if value is not None and not isinstance(value, str):
+            return None, f"row {n}: {col} must be text"
+        out[col] = value.strip() if isinstance(value, str) and value.strip() else None
+    if out["home_country"]:
+        out["home_country"] = out["home_country"].upper()
+    watch = raw.get("watchlist")
+    if isinstance(watch, str):
+        if watch.strip().lower() not in _TRUE | _FALSE:
+            return None, f"row {n}: watchlist must be true/false, got {watch!r}"
+        watch = watch.strip().lower() in _TRUE
+    elif watch is not None and not isinstance(watch, bool):
+        return None, f"row {n}: watchlist must be true/false"
+    out["watchlist"] = bool(watch)
+    digest = raw.get("contact_hash")
+    if isinstance(digest, str) and digest.strip():
+        digest = digest.strip().lower()
+        if not _HEX64.fullmatch(digest):
+            return None, f"row {n}: contact_hash must be a SHA-256 hex digest"
+    else:
+        digest = None
+    contact = raw.get("contact")
+    if digest is None and isinstance(contact, str) and contact.strip():
+        digest = hash_contact(contact)
+        if digest is None:
+            return None, f"row {n}: contact is neither a phone number nor an email address"
+    out["contact_hash"] = digest
+    return out, None
+
+
+def import_directory(store: Store, path: str) -> int:
+    """Import a CSV / JSONL directory file; returns the number of rows imported."""
+    src = Path(path)
+    try:
+        raw_rows = _read_rows(src)
+    except OSError as exc:
+        raise DirectoryError(f"{path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise DirectoryError(f"{path}: {exc}") from exc
+    rows, problems = [], []
+    for n, raw in enumerate(raw_rows, 1):
+        row, problem = _row(raw, n)
+        if problem:
+            problems.append(problem)
+        else:
+            rows.append(row)
+    if problems:
+        shown = "; ".join(problems[:10]) + (f"; ... {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise DirectoryError(f"{path}: {len(problems)} bad row(s), nothing imported: {shown}")
+    latest = {(r["account"], r["tenant"]): r for r in rows}  # a later row for the same account wins
+    new = pa.Table.from_pylist(list(latest.values()), schema=DIRECTORY_SCHEMA)
+    merged = _merge(store, new)
+    store.write_directory(merged)
+    return len(rows)
+
+
+def _merge(store: Store, new: pa.Table) -> pa.Table:
+    """Existing directory rows not in ``new`` (by account, tenant), then ``new``."""
+    con = store.connect()
+    try:
+        con.register("_new", new)
+        return (
+            con.sql(
+                """SELECT * FROM directory d
+               WHERE NOT EXISTS (SELECT 1 FROM _new n WHERE n.account = d.account
+                                 AND n.tenant IS NOT DISTINCT FROM d.tenant)
+               UNION ALL BY NAME
+               SELECT * FROM _new"""
+            )
+            .to_arrow_table()
+            .select(DIRECTORY_SCHEMA.names)
+        )
+    finally:
+        con.close()
