@@ -24,7 +24,8 @@ def native_event(i: int = 0, **over: Any) -> dict[str, Any]:
         "outcome": "failure",
         "reason": "bad_password",
         "src_ip": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
-        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
+        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "Chrome/120.0 Safari/537.36",
     }
     rec.update(over)
     return {k: v for k, v in rec.items() if v is not ...}

@@ -1,4 +1,4 @@
-"""Every input container reads the same native events: JSONL, JSON array / object, CSV, Parquet, .gz, folders, stdin."""
+"""Every container reads the same native events: JSONL, JSON array / object, CSV, Parquet, .gz, folder, stdin."""
 
 from __future__ import annotations
 
