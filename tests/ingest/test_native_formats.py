@@ -1,4 +1,4 @@
-"""Every container reads the same native events: JSONL, JSON array / object, CSV, Parquet, .gz, folder, stdin."""
+"""Every container reads the same native events: JSONL, JSON array / object, CSV, Parquet, gz, stdin."""
 
 from __future__ import annotations
 
