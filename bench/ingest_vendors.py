@@ -1,0 +1,214 @@
+"""Ingest throughput per vendor format, against native JSON Lines of the same events.
+
+    python bench/ingest_vendors.py [--n 100000] [--native events.jsonl] [--formats entra,okta,...]
+
+Native events come from ``--native`` (e.g. ``idwatch simulate`` output) or a synthetic mix of
+sign-ins, MFA, resets and mailbox rules. Entra records are the native events converted by
+``tests/sources/entra_convert.py`` (Graph signIn / directoryAudit objects); the other vendors'
+records are their test fixtures replicated with fresh ids and the native events' times and
+accounts. Each file is ingested into a fresh store (parse, map, validate, enrich, dedupe,
+write Parquet) and the wall time is reported as events/s and as a ratio to native.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from idwatch.ingest import ingest_paths
+from idwatch.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "sources" / "fixtures"
+VENDORS = ("entra", "okta", "gworkspace", "auth0", "m365")
+
+
+def _load_convert() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "entra_convert", ROOT / "tests" / "sources" / "entra_convert.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def synthetic_native(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
+    """A plausible mix of canonical events (mostly sign-ins), spread over 30 days."""
+    rng = random.Random(seed)
+    t0 = datetime(2026, 9, 1, tzinfo=UTC)
+    ips = [".".join(str(rng.randrange(1, 223)) for _ in range(4)) for _ in range(max(10, n // 20))]
+    kinds = [
+        (70, "sign_in", None, "password", "success", None),
+        (10, "sign_in", None, "password", "failure", "bad_password"),
+        (4, "sign_in", None, "password", "failure", "unknown_account"),
+        (5, "sign_in", None, "password", "pending", None),
+        (3, "mfa_challenge", None, "push", "failure", "mfa_denied"),
+        (2, "password_reset", "start", "sms", "pending", None),
+        (2, "password_reset", "verify", "sms", "success", None),
+        (1, "password_reset", "complete", None, "success", None),
+        (1, "mfa_method_change", None, "totp", "success", None),
+        (1, "recovery_info_change", None, "sms", "success", None),
+        (1, "password_change", None, "password", "success", None),
+    ]
+    weights = [k[0] for k in kinds]
+    for i in range(n):
+        _, activity, step, method, outcome, reason = rng.choices(kinds, weights)[0]
+        user = rng.randrange(20000)
+        yield {
+            "time": (t0 + timedelta(seconds=i * 2592000 / n)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "event_id": f"bench-{i:09d}",
+            "source": "native",
+            "tenant": f"org{user % 40}.example",
+            "account": f"user{user}@org{user % 40}.example",
+            "account_exists": reason != "unknown_account",
+            "activity": activity,
+            "step": step,
+            "method": method,
+            "outcome": outcome,
+            "reason": reason,
+            "src_ip": rng.choice(ips),
+            "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/128.0",
+            "device_id": f"d{user}",
+            "session_id": f"s{i}",
+            "country": None,
+            "asn": None,
+            "asn_org": None,
+            "network_type": None,
+            "contact_hash": None,
+            "detail": None,
+        }
+
+
+def _fixture_records(vendor: str) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for path in sorted((FIXTURES / vendor).glob("*")):
+        if path.suffix == ".jsonl":
+            records += [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        elif path.suffix == ".json":
+            data = json.loads(path.read_text())
+            records += data if isinstance(data, list) else [data]
+    return records
+
+
+def _okta(rec: dict, e: dict, i: int) -> None:
+    rec.update(uuid=f"bench-{i:09d}", published=e["time"])
+    rec["actor"]["alternateId"] = e["account"]
+    rec["client"]["ipAddress"] = e["src_ip"]
+
+
+def _gworkspace(rec: dict, e: dict, i: int) -> None:
+    rec["id"].update(uniqueQualifier=str(i), time=e["time"])
+    rec["actor"]["email"] = e["account"]
+    rec["ipAddress"] = e["src_ip"]
+
+
+def _auth0(rec: dict, e: dict, i: int) -> None:
+    body = rec.get("data", rec)
+    body.update(log_id=f"bench{i:09d}", date=e["time"], user_name=e["account"], ip=e["src_ip"])
+    rec["log_id"] = f"bench{i:09d}"
+
+
+def _m365(rec: dict, e: dict, i: int) -> None:
+    key = "OfficeId" if rec.get("Type") == "OfficeActivity" else "Id"
+    rec[key] = f"bench-{i:09d}"
+    rec["CreationTime" if key == "Id" else "TimeGenerated"] = e["time"]
+    rec["UserId"] = e["account"]
+    rec["ClientIP"] = e["src_ip"]
+
+
+REPLICATORS: dict[str, Callable[[dict, dict, int], None]] = {
+    "okta": _okta,
+    "gworkspace": _gworkspace,
+    "auth0": _auth0,
+    "m365": _m365,
+}
+
+
+def write_inputs(native: list[dict[str, Any]], formats: list[str], out: Path) -> dict[str, Path]:
+    """One JSON Lines file per format with as many records as native events."""
+    files = {"native": out / "native.jsonl"}
+    with open(files["native"], "w") as fh:
+        fh.writelines(json.dumps(e) + "\n" for e in native)
+    convert = _load_convert() if "entra" in formats else None
+    for vendor in formats:
+        path = files[vendor] = out / f"{vendor}.jsonl"
+        with open(path, "w") as fh:
+            if vendor == "entra":
+                # every native event has an Entra record: unsupported kinds fall back to a sign-in
+                for e in native:
+                    rec = convert.to_entra(e) or convert.to_entra(
+                        {**e, "activity": "sign_in", "outcome": "success", "reason": None, "step": None}
+                    )
+                    fh.write(json.dumps(rec) + "\n")
+                continue
+            templates = [t for t in _fixture_records(vendor) if isinstance(t, dict)]
+            for i, e in enumerate(native):
+                rec = copy.deepcopy(templates[i % len(templates)])
+                REPLICATORS[vendor](rec, e, i)
+                fh.write(json.dumps(rec) + "\n")
+    return files
+
+
+def measure(path: Path, fmt: str, work: Path) -> tuple[float, dict[str, Any]]:
+    store_dir = work / f"store-{fmt}"
+    shutil.rmtree(store_dir, ignore_errors=True)
+    start = time.perf_counter()
+    summary = ingest_paths(Store(store_dir), [str(path)], fmt=fmt)
+    return time.perf_counter() - start, summary.to_dict()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="events per format (default 100000)")
+    parser.add_argument("--native", type=Path, help="native JSON Lines to use (first --n events)")
+    parser.add_argument("--formats", default=",".join(VENDORS))
+    parser.add_argument("--keep", type=Path, help="write the inputs and stores here and keep them")
+    args = parser.parse_args(argv)
+    formats = [f for f in args.formats.split(",") if f]
+    if args.native:
+        with open(args.native) as fh:
+            native = [json.loads(line) for _, line in zip(range(args.n), fh, strict=False)]
+    else:
+        native = list(synthetic_native(args.n))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="idwatch-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        files = write_inputs(native, formats, work)
+        warm = work / "warmup.jsonl"
+        warm.write_text("".join(json.dumps(e) + "\n" for e in native[:1000]))
+        measure(warm, "native", work)  # first ingest pays one-off loading (enrichment data, imports)
+        results = {}
+        for fmt in ["native", *formats]:
+            seconds, summary = measure(files[fmt], fmt, work)
+            results[fmt] = (seconds, summary)
+        base = len(native) / results["native"][0]
+        print(
+            f"{'format':<11} {'records':>9} {'stored':>9} {'skipped':>8} {'quarant.':>8} "
+            f"{'seconds':>8} {'events/s':>10} {'vs native':>9}"
+        )
+        for fmt, (seconds, s) in results.items():
+            rate = s["records"] / seconds
+            print(
+                f"{fmt:<11} {s['records']:>9} {s['stored']:>9} {s['skipped']:>8} {s['quarantined']:>8} "
+                f"{seconds:>8.2f} {rate:>10.0f} {base / rate:>8.2f}x"
+            )
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
