@@ -1,3 +1,87 @@
-"""Commands: score (placeholder until its owner fills it)."""
+"""Command: ``idwatch score`` -- the login-risk of one sign-in attempt, with its explanation."""
 
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from idwatch.cli.app import JsonOpt, StoreOpt, app
+
+
+def read_attempt(source: str | None) -> dict[str, Any]:
+    """The attempt from an inline JSON object, a file path, or stdin (``-`` or nothing)."""
+    if source is None or source == "-":
+        text = sys.stdin.read()
+    elif source.lstrip().startswith("{"):
+        text = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"{source}: neither a JSON object nor a readable file")
+        text = path.read_text("utf-8-sig")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"attempt is not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise ValueError("attempt must be one JSON object")
+    return obj
+
+
+def _print_human(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]risk {result['risk']:.1f}[/bold] / 100  account {result['account']}  "
+        f"from {result['src_ip']}  at {result['time']}  "
+        f"(history: {result['history_signins']} successful sign-ins)"
+    )
+    table = Table("feature", "value", "account uses", "population share", "new", "likelihood ratio")
+    for f in result["features"]:
+        table.add_row(
+            f["feature"],
+            str(f["value"]),
+            f"{f['account_count']}/{f['account_parent_count']}",
+            f"{f['population_share']:.4f}",
+            "yes" if f["new_for_account"] else "",
+            f"{f['likelihood_ratio']:.3g}",
+        )
+    prior = result["user_prior"]
+    table.add_row("account prior", "", "", "", "", f"{prior['likelihood_ratio']:.3g}")
+    console.print(table)
+
+
+@app.command("score")
+def score(
+    attempt: Annotated[
+        Optional[str],  # noqa: UP045 - Typer needs Optional on 3.11
+        typer.Argument(help="The attempt: a JSON object, a file holding one, or '-' (default) for stdin."),
+    ] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Score one sign-in attempt against the store's history (Freeman et al. likelihood ratio).
+
+    The attempt uses canonical event fields: account and src_ip are required; time (default
+    now), tenant, user_agent, country, asn, asn_org, ua_family, ua_os are optional and are
+    looked up from the store when missing.
+    """
+    from idwatch.detections.riskmodel import score_attempt
+    from idwatch.store import Store, StoreError
+
+    try:
+        obj = read_attempt(attempt)
+        result = score_attempt(Store(store, create=False), obj)
+    except (ValueError, StoreError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if json_out:
+        typer.echo(json.dumps(result, default=str))
+    else:
+        _print_human(result)

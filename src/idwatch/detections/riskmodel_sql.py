@@ -1,0 +1,136 @@
+"""SQL building blocks of the login-risk model (see ``riskmodel.py`` for the model itself).
+
+Kept apart from the model so that the batch path (every successful sign-in in the store,
+window counts) and the point path (one attempt, aggregate counts) share the very same
+feature keys and likelihood-ratio expressions: one place owns each formula.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Events that form an account's history and that get a risk score.
+SUCCESSFUL_SIGNIN = "activity = 'sign_in' AND outcome = 'success'"
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of a feature hierarchy: its name, its parent level (None at the top)."""
+
+    name: str
+    parent: str | None
+    #: SQL (over canonical event columns) of this level's own value, for explanations.
+    value_sql: str
+
+
+def network_sql(src_ip: str = "src_ip", asn: str = "asn", asn_org: str = "asn_org") -> str:
+    """The network an address belongs to: its ASN, else its AS organization, else its /24 or /64.
+
+    Enrichment leaves ``asn`` null where its database has no number; keying such rows on
+    the organization name (or, failing that, the address block) keeps "same network" a
+    meaningful notion instead of lumping every unknown network into one value.
+    """
+    return (
+        f"CASE WHEN {asn} IS NOT NULL THEN 'AS' || CAST({asn} AS VARCHAR) "
+        f"WHEN {asn_org} IS NOT NULL AND trim({asn_org}) <> '' THEN 'ORG:' || upper(trim({asn_org})) "
+        f"ELSE 'NET:' || {ip_prefix_sql(src_ip)} END"
+    )
+
+
+def ip_prefix_sql(ip: str) -> str:
+    """The /24 of an IPv4 address or the /64 of an IPv6 address (``::`` expanded), as text."""
+    left = f"list_filter(string_split(split_part({ip}, '::', 1), ':'), lambda g: g <> '')"
+    right = f"list_filter(string_split(split_part({ip}, '::', 2), ':'), lambda g: g <> '')"
+    groups = (
+        f"CASE WHEN contains({ip}, '::') THEN list_concat({left}, "
+        f"list_resize([]::VARCHAR[], 8 - len({left}) - len({right}), '0'), {right}) "
+        f"ELSE string_split({ip}, ':') END"
+    )
+    v6 = (
+        f"array_to_string(list_transform(({groups})[1:4], "
+        f"lambda g: coalesce(nullif(ltrim(lower(g), '0'), ''), '0')), ':') || '::/64'"
+    )
+    v4 = f"regexp_replace({ip}, '\\.[0-9]+$', '.0/24')"
+    return f"(CASE WHEN contains({ip}, ':') THEN {v6} ELSE {v4} END)"
+
+
+#: The two hierarchies, top level first. A child's key includes its parents' values, so each
+#: hierarchy is a proper tree and the per-level ratios multiply to the leaf's ratio.
+LEVELS: tuple[Level, ...] = (
+    Level("country", None, "coalesce(country, '?')"),
+    Level("asn", "country", network_sql()),
+    Level("ip", "asn", "src_ip"),
+    Level("os", None, "coalesce(ua_os, '?')"),
+    Level("browser", "os", "coalesce(ua_family, '?')"),
+    Level("ua", "browser", "coalesce(user_agent, '')"),
+)
+LEVEL_NAMES: tuple[str, ...] = tuple(lv.name for lv in LEVELS)
+
+
+def key_columns_sql(inner: str) -> str:
+    """A SELECT over relation ``inner`` (canonical columns) adding the hashed keys.
+
+    ``acct`` is the account; ``k_<level>`` the population key of a level (its parent's key
+    hashed with its own value, so the hierarchy is a tree); ``uk_<level>`` the account's key
+    for that value, one 64-bit integer so that a window partitions on a single column.
+    """
+    inner_items = ["*", "hash(coalesce(tenant, ''), account) AS acct"]
+    outer_items = ["*"]
+    for level in LEVELS:
+        if level.parent is None:
+            inner_items.append(f"hash({level.value_sql}) AS k_{level.name}")
+        outer_items.append(f"hash(acct, k_{level.name}) AS uk_{level.name}")
+    # children need their parent's key: one nesting per hierarchy depth
+    sql = f"SELECT {', '.join(inner_items)} FROM {inner}"
+    done = {lv.name for lv in LEVELS if lv.parent is None}
+    while len(done) < len(LEVELS):
+        ready = [lv for lv in LEVELS if lv.name not in done and lv.parent in done]
+        items = ", ".join(f"hash(k_{lv.parent}, {lv.value_sql}) AS k_{lv.name}" for lv in ready)
+        sql = f"SELECT *, {items} FROM ({sql})"
+        done.update(lv.name for lv in ready)
+    return f"SELECT {', '.join(outer_items)} FROM ({sql})"
+
+
+def key_names() -> list[str]:
+    """Names of the columns :func:`key_columns_sql` adds."""
+    return ["acct"] + [f"{p}_{n}" for n in LEVEL_NAMES for p in ("k", "uk")]
+
+
+def parent_count(prefix: str, level: Level) -> str:
+    """Column holding the count of the level's parent (``<prefix>_all`` at the top)."""
+    return f"{prefix}_{level.parent or 'all'}"
+
+
+def llr_sql(level: Level, alpha: float) -> str:
+    """Log of P(value | parent) / P(value | parent, account), smoothed toward the population.
+
+    With n = the account's earlier sign-ins with this value, m = those with the parent's
+    value and p = the population's share of this value within the parent, the account's
+    estimate is (n + alpha * p) / (m + alpha): an unseen value gets the population's share
+    scaled down by how much history the account has, i.e. it backs off to the parent level.
+    Expects columns ``u_<level>``/``g_<level>`` (account/population counts before the event).
+    """
+    n, m = f"u_{level.name}", parent_count("u", level)
+    g, gp = f"g_{level.name}", parent_count("g", level)
+    a = repr(float(alpha))
+    p = f"(CAST({g} AS DOUBLE) / GREATEST({gp}, 1))"
+    return (
+        f"CASE WHEN {n} = 0 THEN ln({m} + {a}) - ln({a}) "
+        f"ELSE ln(GREATEST({p}, 1e-300)) + ln({m} + {a}) - ln({n} + {a} * {p}) END"
+    )
+
+
+def user_prior_sql() -> str:
+    """Log of p(account | attack) / p(account | legitimate).
+
+    Attacks are assumed to pick any known account alike (1 / users); legitimate sign-ins
+    come from an account in proportion to its add-one-smoothed share of earlier successful
+    sign-ins, (n + 1) / (N + users). An account with little history is thus a priori a
+    likelier victim than a busy one. Expects ``u_all``, ``g_all`` and ``users`` (>= 1).
+    """
+    return "ln(CAST(g_all + users AS DOUBLE)) - ln(CAST(users AS DOUBLE)) - ln(u_all + 1.0)"
+
+
+def risk_sql(llr: str, midpoint: float, temperature: float) -> str:
+    """Calibrated 0-100 risk: a logistic curve of the total log-likelihood ratio (monotone)."""
+    return f"100.0 / (1.0 + exp(-(({llr}) - {float(midpoint)!r}) / {float(temperature)!r}))"

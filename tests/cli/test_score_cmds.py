@@ -1,0 +1,101 @@
+"""`idwatch score`: one attempt as JSON in (argument, file or stdin), risk and explanation out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from idwatch.cli.main import app
+from idwatch.schema import STORED_EVENT_SCHEMA
+from idwatch.store import Store
+
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+UA = "Mozilla/5.0 (Macintosh) Safari/17"
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory) -> Path:
+    """carol signs in every day for three weeks from her home IP with her Mac."""
+    rows = []
+    for d in range(21):
+        for who, ip in (("carol@example.org", "198.51.100.10"), ("dave@example.org", "198.51.100.11")):
+            rows.append(
+                {
+                    "time": T0 + timedelta(days=d, minutes=len(rows)),
+                    "event_id": f"ev-{len(rows)}",
+                    "source": "native",
+                    "tenant": "example.org",
+                    "account": who,
+                    "activity": "sign_in",
+                    "outcome": "success",
+                    "src_ip": ip,
+                    "asn": 64500,
+                    "country": "US",
+                    "user_agent": UA,
+                    "ua_family": "Safari",
+                    "ua_os": "Mac OS X",
+                    "raw": "{}",
+                }
+            )
+    root = tmp_path_factory.mktemp("score") / "store"
+    full = [{n: r.get(n) for n in STORED_EVENT_SCHEMA.names} for r in rows]
+    Store(root).append_events(pa.Table.from_pylist(full, schema=STORED_EVENT_SCHEMA))
+    return root
+
+
+HOME = {
+    "account": "carol@example.org",
+    "src_ip": "198.51.100.10",
+    "user_agent": UA,
+    "time": "2024-06-01T10:00:00Z",
+}
+AWAY = {
+    "account": "carol@example.org",
+    "src_ip": "192.0.2.200",
+    "asn": 64999,
+    "country": "RU",
+    "user_agent": "curl/8.0",
+    "ua_family": "curl",
+    "ua_os": "Other",
+    "time": "2024-06-01T10:05:00Z",
+}
+
+
+def run(store_dir: Path, *args: str, stdin: str | None = None):
+    return CliRunner().invoke(app, ["score", *args, "--store", str(store_dir)], input=stdin)
+
+
+def test_score_json_argument_round_trip(store_dir):
+    home = run(store_dir, json.dumps(HOME), "--json")
+    away = run(store_dir, json.dumps(AWAY), "--json")
+    assert home.exit_code == 0, home.output
+    h, a = json.loads(home.stdout), json.loads(away.stdout)
+    assert h["account"] == "carol@example.org" and h["history_signins"] == 21
+    assert h["risk"] < 5 < 60 < a["risk"]
+    assert {f["feature"] for f in a["features"]} == {"country", "asn", "ip", "os", "browser", "ua"}
+    assert all(f["new_for_account"] for f in a["features"])
+
+
+def test_score_reads_a_file_or_stdin(store_dir, tmp_path):
+    path = tmp_path / "attempt.json"
+    path.write_text(json.dumps(AWAY))
+    from_file = json.loads(run(store_dir, str(path), "--json").stdout)
+    from_stdin = json.loads(run(store_dir, "--json", stdin=json.dumps(AWAY)).stdout)
+    assert from_file["risk"] == from_stdin["risk"] > 60
+
+
+def test_score_prints_a_readable_explanation(store_dir):
+    out = run(store_dir, json.dumps(AWAY))
+    assert out.exit_code == 0, out.output
+    assert "risk" in out.stdout and "country" in out.stdout and "RU" in out.stdout
+
+
+@pytest.mark.parametrize("bad", ["{not json", "[1, 2]", json.dumps({"src_ip": "192.0.2.1"})])
+def test_score_rejects_bad_input_with_exit_code_2(store_dir, bad):
+    out = run(store_dir, "--json", stdin=bad)
+    assert out.exit_code == 2
