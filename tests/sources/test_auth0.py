@@ -57,6 +57,11 @@ def test_management_api_log_page(vx):
     assert rows[3]["_skip"] == "auth0:limit_mu:no_account"  # an IP-level block names no account
     assert rows[6]["contact_hash"] == hashlib.sha256(b"+14155550100").hexdigest()
     assert "415" not in (rows[6]["detail"] or "")
+    (masked,) = vx.run(
+        auth0,
+        [{**vx.fixture("auth0", "logs_api_page.json")[4], "description": "SMS sent to +1 415 555 0100"}],
+    )
+    assert masked["detail"] == "SMS sent to [phone]"  # vendor prose never carries a contact in clear
     assert rows[9]["_skip"] == "auth0:sapi"
 
 

@@ -10,6 +10,7 @@ from idwatch.sources.vendor_sql import (
     account_sql,
     case_like,
     contact_hash,
+    mask_phones,
     output_select,
     rfc3339,
     rules_table,
@@ -66,7 +67,7 @@ def select_sql(view: str) -> str:
         "session_id": "session",
         "country": "CASE WHEN length(country) = 2 THEN upper(country) END",
         "contact_hash": f"CASE WHEN a0_activity = 'mfa_method_change' THEN {contact_hash('phone')} END",
-        "detail": "CASE WHEN a0_key = 'ublkdu' THEN 'unblocked' ELSE description END",
+        "detail": f"CASE WHEN a0_key = 'ublkdu' THEN 'unblocked' ELSE {mask_phones('description')} END",
         "_skip": """CASE WHEN code IS NOT NULL AND a0_activity IS NULL THEN 'auth0:' || code
                      WHEN code IS NOT NULL AND coalesce(user_name, user_id) IS NULL
                        THEN 'auth0:' || code || ':no_account' END""",

@@ -17,6 +17,7 @@ from idwatch.sources.vendor_sql import (
     contact_hash,
     first_of_list,
     lit,
+    mask_phones,
     output_select,
     rfc3339,
     rules_table,
@@ -254,13 +255,13 @@ def select_sql(view: str) -> str:
         "session_id": "session",
         "country": "CASE WHEN fam = 'signin' AND length(country_any) = 2 THEN upper(country_any) END",
         "contact_hash": f"CASE WHEN am_key = 'Update user' THEN {contact_hash('contact_value')} END",
-        "detail": """CASE WHEN fam = 'signin' THEN
+        "detail": f"""CASE WHEN fam = 'signin' THEN
                         CASE WHEN ec_key IS NULL
                                THEN 'error ' || coalesce(code, '?') || coalesce(' (' || app || ')', '')
                              ELSE app END
                       WHEN am_key = 'Update user' THEN 'changed ' || changed_props
                       WHEN am_key = 'Disable account' THEN 'disabled'
-                      ELSE result_reason END""",
+                      ELSE {mask_phones("result_reason")} END""",
         "_skip": """CASE
             WHEN fam = 'skip' THEN 'entra:' || tbl
             WHEN fam = 'audit' AND (am_key IS NULL OR am_activity IS NULL)

@@ -152,6 +152,17 @@ def contact_hash(expr: str) -> str:
     )
 
 
+def mask_phones(expr: str) -> str:
+    """Free text with phone numbers ('+' and 7+ digits, or 9+ digits in a row) replaced by '[phone]'.
+
+    For vendor prose copied into ``detail``: recovery contacts may only be stored as hashes.
+    """
+    return (
+        f"regexp_replace(regexp_replace({expr}, '\\+[0-9][0-9 ()\\-]{{5,}}[0-9]', '[phone]', 'g'), "
+        f"'[0-9]{{9,}}', '[phone]', 'g')"
+    )
+
+
 def first_of_list(expr: str) -> str:
     """The first string of a JSON array text like '["+1 425..."]', or the text itself."""
     return (
