@@ -93,12 +93,9 @@ def _json_value(col: pa.ChunkedArray | pa.Array, typ: pa.DataType) -> pa.Array:
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     if pa.types.is_timestamp(typ):
-        seconds = pc.cast(col, pa.timestamp("s", tz="UTC"), safe=False)
-        text = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S")
-        micro = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False)
-        ms = pc.utf8_lpad(pc.cast(pa.array((micro % 10**6) // 1000), pa.string()), 3, "0")
-        text = pc.binary_join_element_wise(pc.binary_join_element_wise(text, ms, "."), pa.scalar("Z"), "")
-        quoted = pc.binary_join_element_wise(pa.scalar('"'), text, pa.scalar('"'), "")
+        micros = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False).astype("datetime64[us]")
+        text = pa.array(np.datetime_as_string(micros, unit="ms"), pa.string())
+        quoted = pc.binary_join_element_wise(pa.scalar('"'), text, pa.scalar('Z"'), "")
     elif pa.types.is_string(typ):
         quoted = pc.binary_join_element_wise(pa.scalar('"'), col, pa.scalar('"'), "")
     elif pa.types.is_boolean(typ):
@@ -108,7 +105,7 @@ def _json_value(col: pa.ChunkedArray | pa.Array, typ: pa.DataType) -> pa.Array:
     return pc.fill_null(quoted, "null")
 
 
-def jsonl_bytes(events: pa.Table) -> bytes:
+def jsonl_bytes(events: pa.Table) -> bytes | memoryview:
     """The events as JSON lines, keys in EVENTS.md order."""
     if events.num_rows == 0:
         return b""
@@ -122,7 +119,7 @@ def jsonl_bytes(events: pa.Table) -> bytes:
         lines = lines.combine_chunks()
     _, off_buf, data = lines.buffers()
     offsets = np.frombuffer(off_buf, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
-    return memoryview(data)[int(offsets[0]) : int(offsets[-1])].tobytes()
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
 
 
 class EventWriter:
