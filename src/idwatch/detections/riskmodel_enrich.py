@@ -58,8 +58,16 @@ def from_store(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
 
 def from_enrichment(row: dict[str, Any]) -> None:
     """Ask the ingest's enrichment (idwatch.enrich) for what the store could not tell."""
-    if _missing(row, _IP_FIELDS) or (row.get("user_agent") and _missing(row, _UA_FIELDS)):
-        return
+    if _missing(row, _IP_FIELDS):
+        from idwatch.enrich.ip import IpEnricher
+
+        found = IpEnricher().lookup([row["src_ip"]]).to_pylist()[0]
+        _fill(row, {name: found.get(name) for name in _IP_FIELDS})
+    if row.get("user_agent") and _missing(row, _UA_FIELDS):
+        from idwatch.enrich.useragent import parse_agent
+
+        family, os_family = parse_agent(row["user_agent"])
+        _fill(row, {"ua_family": family, "ua_os": os_family})
 
 
 def enrich_attempt(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> dict[str, Any]:
