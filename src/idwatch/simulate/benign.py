@@ -236,7 +236,9 @@ def _typo(rng: np.random.Generator, accounts: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
-def _session_times(rng: np.random.Generator, pop: Population, users: np.ndarray, day0_us: int) -> np.ndarray:
+def _session_times(
+    rng: np.random.Generator, pop: Population, users: np.ndarray, day0_us: np.ndarray
+) -> np.ndarray:
     """UTC times inside the day, drawn from each user's local diurnal profile."""
     hour = np.empty(len(users), dtype=np.int64)
     prof = pop.profile[users]
@@ -250,7 +252,12 @@ def _session_times(rng: np.random.Generator, pop: Population, users: np.ndarray,
 
 
 def _networks(
-    rng: np.random.Generator, pop: Population, users: np.ndarray, devs: np.ndarray, t: np.ndarray, day: int
+    rng: np.random.Generator,
+    pop: Population,
+    users: np.ndarray,
+    devs: np.ndarray,
+    t: np.ndarray,
+    day: np.ndarray,
 ) -> np.ndarray:
     """Address index of each session: home, office NAT, mobile carrier, VPN exit or travel network."""
     n = len(users)
@@ -281,7 +288,9 @@ def _networks(
     return np.where(vpn, exit_ip, ip)
 
 
-def _pick_devices(rng: np.random.Generator, pop: Population, users: np.ndarray, day: int) -> np.ndarray:
+def _pick_devices(
+    rng: np.random.Generator, pop: Population, users: np.ndarray, day: np.ndarray
+) -> np.ndarray:
     k = (rng.random(len(users)) ** 1.6 * pop.dev_cnt[users]).astype(np.int64)  # favour the first devices
     dev = pop.dev_off[users] + np.minimum(k, pop.dev_cnt[users] - 1)
     inactive = (pop.dev_start[dev] > day) | (pop.dev_end[dev] < day)
@@ -302,41 +311,62 @@ def _fixed(pop: Population, users: np.ndarray, devs: np.ndarray, ip: np.ndarray,
     }
 
 
-def benign_day(sc: Scenario, pop: Population, day: int, day0_us: int, rng: np.random.Generator) -> pa.Table:
-    """Every benign event of simulated day ``day`` (0-based), unsorted."""
-    weekday = (day0_us // DAY_US + 3) % 7
-    lam = pop.rate * WEEKLY[pop.profile, weekday]
-    n = rng.poisson(lam)
-    users = np.repeat(np.arange(pop.size), n)
+def events_per_day(pop: Population) -> float:
+    """A rough size of one day of benign events (to size generation chunks)."""
+    return float(pop.rate.sum()) * 1.5 + 1.0
+
+
+def benign_days(
+    sc: Scenario, pop: Population, first: int, n_days: int, start_us: int, rng: np.random.Generator
+) -> pa.Table:
+    """Every benign event of days ``first`` .. ``first + n_days - 1`` (0-based), unsorted.
+
+    Several days are drawn at once so the per-call costs are paid once per chunk, not per day.
+    Times stay inside the scenario period; a session late in a day may end on the next day.
+    """
+    days = np.arange(first, first + n_days, dtype=np.int64)
+    day0 = start_us + days * DAY_US
+    weekday = (day0 // DAY_US + 3) % 7  # 1970-01-01 was a Thursday
+    lam = pop.rate[:, None] * WEEKLY[pop.profile][:, weekday]
+    counts = rng.poisson(lam)
+    uu, dd = np.nonzero(counts)
+    reps = counts[uu, dd]
+    users, sday = np.repeat(uu, reps), np.repeat(dd, reps)
     parts: list[pa.Table] = []
     if len(users):
-        parts.append(_sessions(sc, pop, users, day, day0_us, rng))
-    active = pop.rate > 0
+        parts.append(_sessions(sc, pop, users, days[sday], day0[sday], rng))
+    active = np.flatnonzero(pop.rate > 0)
     for name, rate in _flow_rates(sc).items():
-        who = np.flatnonzero(active & (rng.random(pop.size) < rate))
-        if not len(who):
+        k = int(rng.binomial(len(active) * n_days, rate)) if len(active) else 0
+        if not k:
             continue
-        t0 = _session_times(rng, pop, who, day0_us)
-        devs = _pick_devices(rng, pop, who, day)
-        ip = _networks(rng, pop, who, devs, t0, day)
+        flat = np.sort(rng.integers(0, len(active) * n_days, k))
+        who, fday = active[flat // n_days], flat % n_days
+        t0 = _session_times(rng, pop, who, day0[fday])
+        devs = _pick_devices(rng, pop, who, days[fday])
+        ip = _networks(rng, pop, who, devs, t0, days[fday])
         sid = hex_ids(rng, len(who), 12)
-        new_contact = hex_ids(rng, len(who), 32)
         contacts = {
             "phone": np.where(pop.phone_hash[who] != "", pop.phone_hash[who], pop.email_hash[who]),
             "email": pop.email_hash[who],
-            "new": new_contact,
+            "new": hex_ids(rng, len(who), 32),
             "old": hex_ids(rng, len(who), 32),  # a number the user no longer has
         }
         typo = _typo(rng, pop.account[who]) if "typo" in name else None
         parts.append(expand(rng, _FLOWS[name], t0, _fixed(pop, who, devs, ip, sid), contacts, typo))
     table = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
-    # keep the day's events inside the day so the output stays globally time-ordered
-    t = np.clip(table.column("time").to_numpy(), day0_us, day0_us + DAY_US - 1)
+    end_us = start_us + sc.days * DAY_US - 1
+    t = np.clip(table.column("time").to_numpy(), start_us, end_us)
     return table.set_column(0, "time", pa.array(t, pa.int64()))
 
 
 def _sessions(
-    sc: Scenario, pop: Population, users: np.ndarray, day: int, day0_us: int, rng: np.random.Generator
+    sc: Scenario,
+    pop: Population,
+    users: np.ndarray,
+    day: np.ndarray,
+    day0_us: np.ndarray,
+    rng: np.random.Generator,
 ) -> pa.Table:
     """Ordinary sign-ins: optional login-name lookup, optional wrong password, optional MFA."""
     p = sc.population

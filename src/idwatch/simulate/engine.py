@@ -8,7 +8,6 @@ seeded by (seed, component, day), so the same seed gives the same bytes.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 import time
@@ -20,15 +19,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from idwatch.simulate.actors import StateActor
-from idwatch.simulate.benign import benign_day
+from idwatch.simulate.benign import DAY_US, benign_days, events_per_day
 from idwatch.simulate.clock import epoch_us
 from idwatch.simulate.criminal import SPRAYING, STUFFING, Criminals
+from idwatch.simulate.frame import BATCH_SCHEMA
 from idwatch.simulate.intel import build_bundle, find_intrusion_set
 from idwatch.simulate.population import build_population
 from idwatch.simulate.scenario import Scenario, load_scenario
 from idwatch.simulate.truth import campaign_truth
 from idwatch.simulate.writer import EventWriter, finalize
 
+CHUNK_EVENTS = 250_000
 COMPONENT = {
     "population": 1,
     "criminal": 2,
@@ -75,39 +76,38 @@ def simulate(
     writer = EventWriter(out, fmt)
     attack_parts: list[pa.Table] = []
     emitted = {a.campaign_id: 0 for a in actors}
+    start_us = epoch_us(sc.start)
+    # benign days are drawn in chunks of about CHUNK_EVENTS events: bounded memory, few calls
+    chunk = max(1, min(sc.days, int(CHUNK_EVENTS // events_per_day(pop))))
+    carry = BATCH_SCHEMA.empty_table()
     try:
-        for day in range(sc.days):
-            day0 = epoch_us(sc.start + dt.timedelta(days=day))
-            parts = [
-                benign_day(sc, pop, day, day0, _rng(seed, "benign", day)),
-                criminals.day(day, day0, _rng(seed, "crimday", day)),
-            ]
-            for a in actors:
-                part = a.day(day0)
-                emitted[a.campaign_id] += part.num_rows
-                parts.append(part)
-            b = pa.concat_tables(parts)
-            events, labels = finalize(b, ipt, _rng(seed, "final", day), sc.network_fields, sc.country_field)
-            writer.write(events, labels)
-            hostile = pc.is_valid(labels.column("campaign"))
-            if pc.any(hostile).as_py():
-                att = events.filter(hostile)
-                lab = labels.filter(hostile)
-                attack_parts.append(
-                    pa.table(
-                        {
-                            "time": pc.cast(pc.cast(att.column("time"), pa.timestamp("us")), pa.int64()),
-                            "account": att.column("account"),
-                            "account_exists": att.column("account_exists"),
-                            "activity": att.column("activity"),
-                            "step": att.column("step"),
-                            "outcome": att.column("outcome"),
-                            "campaign": lab.column("campaign"),
-                        }
-                    )
+        for first in range(0, sc.days, chunk):
+            n_days = min(chunk, sc.days - first)
+            block = pa.concat_tables(
+                [carry, benign_days(sc, pop, first, n_days, start_us, _rng(seed, "benign", first))]
+            )
+            block = block.take(pc.sort_indices(block, [("time", "ascending")]))
+            times = block.column("time").to_numpy()
+            for day in range(first, first + n_days):
+                day0 = start_us + day * DAY_US
+                lo, hi = (int(i) for i in np.searchsorted(times, [day0, day0 + DAY_US]))
+                parts = [block.slice(lo, hi - lo), criminals.day(day, day0, _rng(seed, "crimday", day))]
+                for a in actors:
+                    part = a.day(day0)
+                    emitted[a.campaign_id] += part.num_rows
+                    parts.append(part)
+                events, labels = finalize(
+                    pa.concat_tables(parts),
+                    ipt,
+                    _rng(seed, "final", day),
+                    sc.network_fields,
+                    sc.country_field,
                 )
-            if progress:
-                progress(day + 1, sc.days, writer.rows)
+                writer.write(events, labels)
+                attack_parts += _hostile(events, labels)
+                if progress:
+                    progress(day + 1, sc.days, writer.rows)
+            carry = block.slice(hi)
     finally:
         writer.close()
     for a in actors:
@@ -126,6 +126,27 @@ def simulate(
         json.dumps({k: v for k, v in truth.items() if k != "generation"}, indent=1) + "\n", encoding="utf-8"
     )
     return truth
+
+
+def _hostile(events: pa.Table, labels: pa.Table) -> list[pa.Table]:
+    """The attackers' events of a day, in the shape the truth is computed from."""
+    hostile = pc.is_valid(labels.column("campaign"))
+    if not pc.any(hostile).as_py():
+        return []
+    att, lab = events.filter(hostile), labels.filter(hostile)
+    return [
+        pa.table(
+            {
+                "time": pc.cast(pc.cast(att.column("time"), pa.timestamp("us")), pa.int64()),
+                "account": att.column("account"),
+                "account_exists": att.column("account_exists"),
+                "activity": att.column("activity"),
+                "step": att.column("step"),
+                "outcome": att.column("outcome"),
+                "campaign": lab.column("campaign"),
+            }
+        )
+    ]
 
 
 def _csv(table: pa.Table) -> str:
