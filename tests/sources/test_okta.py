@@ -99,6 +99,7 @@ def test_documented_event_types(vx):
     ]
     assert rows[1]["account"] == "nobody@example.org" and rows[1]["account_exists"] is False
     assert rows[10]["account"] == "alice@example.org"  # the target user, not the admin
+    assert rows[10]["account_exists"] is True  # target user id 00u...
     assert rows[12]["_skip"] == "okta:group.user_membership.add"
     first = rows[0]
     assert (first["asn"], first["asn_org"], first["session_id"]) == (

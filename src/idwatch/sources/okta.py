@@ -58,7 +58,8 @@ def select_sql(view: str) -> str:
         "event_id": "uuid",
         "account": account_sql("coalesce(tgt_user, actor_alt)"),
         "account_exists": """CASE WHEN lower(actor_id) = 'unknown' THEN FALSE
-                              WHEN tgt_user IS NULL AND actor_id LIKE '00u%' THEN TRUE END""",
+                              WHEN tgt_user IS NOT NULL THEN CASE WHEN tgt_user_id LIKE '00u%' THEN TRUE END
+                              WHEN actor_id LIKE '00u%' THEN TRUE END""",
         "activity": "activity",
         "step": "CASE WHEN activity = et_activity THEN et_step END",
         "method": "method",
@@ -102,19 +103,27 @@ f AS (
     {is_proxy} AS is_proxy, {display} AS display
   FROM s
 ),
+tl AS (
+  SELECT f.*, {sub_list("targets")} AS target_list FROM f
+),
 t AS (
-  SELECT f.*,
-    list_filter({sub_list("targets")}, lambda e: e->>'type' = 'User')[1]->>'alternateId' AS tgt_user,
-    list_filter({sub_list("targets")},
+  SELECT tl.*,
+    list_filter(target_list, lambda e: e->>'type' = 'User')[1] AS tgt_user_obj,
+    list_filter(target_list,
         lambda e: e->>'type' IN ('AuthenticatorEnrollment', 'Authenticator'))[1]->>'displayName'
         AS tgt_authenticator
-  FROM f
+  FROM tl
+),
+tu AS (
+  SELECT t.* EXCLUDE (target_list, tgt_user_obj),
+    tgt_user_obj->>'alternateId' AS tgt_user, tgt_user_obj->>'id' AS tgt_user_id
+  FROM t
 ),
 j AS (
-  SELECT t.*, et.*, rs_outcome,
+  SELECT tu.*, et.*, rs_outcome,
     {case_like(factor_text, m.FACTORS)} AS factor_method,
     {case_like("reason_text", m.REASONS)} AS mapped_reason
-  FROM t
+  FROM tu
   LEFT JOIN {event_map} ON et_key = event_type
   LEFT JOIN {result_map} ON rs_key = result
 ),

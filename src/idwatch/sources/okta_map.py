@@ -17,7 +17,8 @@ lower-cased (some SIEM exports do that).
 The account is the event's target user (`target[type=User].alternateId`) for events about a user
 (factor changes, resets, locks), else the actor's `alternateId`. `actor.id = "unknown"` (Okta's
 marker for an identifier that matched no user) sets `account_exists = false` and reason
-`unknown_account`; a real Okta user id (`00u...`) sets it true. `src_ip` is `client.ipAddress`
+`unknown_account`; a real Okta user id (`00u...`) of the account (target user, else actor) sets it
+true. `src_ip` is `client.ipAddress`
 (else the first `request.ipChain` address), `session_id` is `authenticationContext.externalSessionId`,
 `asn` / `asn_org` come from `securityContext`, `network_type` is `proxy` when
 `securityContext.isProxy` is true. MFA push denial is recognised both in the Classic event
