@@ -282,3 +282,14 @@ def test_broken_records_are_errors_not_skips(vx):
     )
     assert rows[0]["_error"] == "not an Entra ID sign-in or audit record"
     assert rows[1]["_error"] and rows[1]["_skip"] is None
+
+
+def test_single_pretty_printed_object_file(vx, tmp_path):
+    from idwatch.ingest import ingest_paths
+    from idwatch.store import Store
+
+    record = vx.fixture("entra", "graph_signins.json")[5]
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(record, indent=2))
+    summary = ingest_paths(Store(tmp_path / "s"), [str(path)])
+    assert (summary.formats, summary.stored) == ({"entra": 1}, 1)
