@@ -128,7 +128,7 @@ class _Ingest:
             f"""SELECT v._file AS file, v._line AS line, coalesce(v._reject, {ip_reject}) AS reason,
                    r._raw AS raw
             FROM _val v LEFT JOIN _ipcheck i ON i.src_ip = v.src_ip
-            JOIN (SELECT _line, _raw FROM {chunk.view}) r ON r._line = v._line
+            JOIN {chunk.raw_relation} r ON r._line = v._line
             WHERE v._reject IS NOT NULL OR (v._skip IS NULL AND i.ip IS NULL)
             ORDER BY v._line"""
         ).to_arrow_table()
@@ -157,7 +157,7 @@ class _Ingest:
         """Dedupe the good rows (within the chunk and against the store) and append them."""
         con = self.con
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _good AS
+            """CREATE OR REPLACE TEMP VIEW _good AS
             SELECT v.* FROM _val v JOIN _ipcheck i ON i.src_ip = v.src_ip
             WHERE v._reject IS NULL AND v._skip IS NULL AND i.ip IS NOT NULL"""
         )
@@ -176,7 +176,7 @@ class _Ingest:
             f"""CREATE OR REPLACE TEMP VIEW _final AS
             SELECT {select}
             FROM {rows} g
-            JOIN (SELECT _line, _raw FROM {chunk.view}) r ON r._line = g._line
+            JOIN {chunk.raw_relation} r ON r._line = g._line
             LEFT JOIN _ipcheck i ON i.src_ip = g.src_ip
             LEFT JOIN _uacheck u ON u.user_agent = g.user_agent"""
         )

@@ -198,7 +198,8 @@ class Store:
             written = con.execute(
                 f"""COPY (SELECT {cols}, strftime(time, '%Y-%m-%d') AS day FROM {relation})
                 TO {_sql_str(str(staging))}
-                (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), FILENAME_PATTERN 'part-{{i}}')"""
+                (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARTITION_BY (day),
+                 FILENAME_PATTERN 'part-{{i}}')"""
             ).fetchall()[0][0]
             self._publish(staging, stamp)
         finally:

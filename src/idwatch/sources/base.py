@@ -66,6 +66,11 @@ class Chunk:
     rejected: int  # records quarantined by the driver (counted in ``records`` of the summary)
     quarantine: pa.Table = field(default_factory=lambda: QUARANTINE_SCHEMA.empty_table())
     sources: list[str] = field(default_factory=list)  # tables / registrations behind the view
+    raw_relation: str = ""  # (_line, _raw) of every record, cheaper to join than the view
+
+    def __post_init__(self) -> None:
+        if not self.raw_relation:
+            self.raw_relation = f"(SELECT _line, _raw FROM {self.view})"
 
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -422,20 +427,19 @@ class Reader:
         """
         name = self._name("rec")
         text, bad = utf8_split(lines.column("_bytes"))
+        text = pa.compute.utf8_rtrim(text, characters="\r\n")  # Arrow kernel: no SQL string copies
         arrow = pa.table({"_line": lines.column("_line"), "txt": text})
         self.con.register(f"{name}_arrow", arrow)
         good_sql = _GOOD_RECORD.format(max_bytes=MAX_RECORD_BYTES)
         fname = _sql_str(file)
         self.con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {name} AS
-            SELECT {fname}::VARCHAR AS _file, _line, rtrim(txt, chr(10) || chr(13)) AS _raw,
-                   rtrim(txt, chr(10) || chr(13)) AS rec, FALSE AS _text
+            SELECT {fname}::VARCHAR AS _file, _line, txt AS _raw, txt AS rec, FALSE AS _text
             FROM {name}_arrow WHERE txt IS NOT NULL AND {good_sql}"""
         )
         rejected = self.con.sql(
             f"""SELECT {fname}::VARCHAR AS file, _line AS line,
-                   {_REJECT_REASON.format(max_bytes=MAX_RECORD_BYTES)} AS reason,
-                   rtrim(txt, chr(10) || chr(13)) AS raw
+                   {_REJECT_REASON.format(max_bytes=MAX_RECORD_BYTES)} AS reason, txt AS raw
             FROM {name}_arrow WHERE txt IS NOT NULL AND NOT ({good_sql})"""
         ).to_arrow_table()
         parts = [rejected.cast(QUARANTINE_SCHEMA)]
@@ -457,7 +461,9 @@ class Reader:
             )
         quarantine = pa.concat_tables(parts).sort_by("line")
         good = lines.num_rows - quarantine.num_rows
-        return Chunk(file, name, good, quarantine.num_rows, quarantine, [f"{name}_arrow"])
+        chunk = Chunk(file, name, good, quarantine.num_rows, quarantine, [f"{name}_arrow"])
+        chunk.raw_relation = f"(SELECT _line, txt AS _raw FROM {name}_arrow)"
+        return chunk
 
     # ---- CSV
     def _csv(self, inp: InputFile) -> Chunk:

@@ -43,41 +43,43 @@ def _expected(field: pa.Field) -> tuple[str, str]:
 
 
 def select_sql(view: str) -> str:
-    """One vectorized SELECT: a single JSON parse per record, then typed picks per column."""
+    """One vectorized SELECT: two passes over each record (values as text, JSON types).
+
+    The per-column type check is a cheap comparison; the detailed error message is built
+    only for the rare rows that fail it.
+    """
     paths = ", ".join(f"'$.\"{f.name}\"'" for f in FIELDS)
     picks: list[str] = []
+    checks: list[str] = []
     errors: list[str] = []
     for i, field in enumerate(FIELDS, start=1):
-        v, t = f"_v[{i}]", f"_t[{i}]"
+        s, t = f"_s[{i}]", f"_t[{i}]"
         accepted, human = _expected(field)
         if pa.types.is_integer(field.type):
-            value = f"CASE WHEN {t} IN {_INTEGER_TYPES} THEN TRY_CAST({v} AS BIGINT) END"
-        elif pa.types.is_boolean(field.type):
-            value = f"CASE WHEN {t} = 'BOOLEAN' THEN {v}::BOOLEAN END"
-        elif field.name == "time":
-            value = (
-                f"CASE WHEN {t} = 'VARCHAR' THEN {v} ->> '$' "
-                f"WHEN {t} IN {_INTEGER_TYPES} THEN {v}::VARCHAR END"
+            value = f"CASE WHEN {t} IN {_INTEGER_TYPES} THEN TRY_CAST({s} AS BIGINT) END"
+            checks.append(f"({t} IS NULL OR {t} = 'NULL' OR ({t} IN {accepted} AND {value} IS NOT NULL))")
+            errors.append(
+                f"CASE WHEN {t} IN {_INTEGER_TYPES} AND TRY_CAST({s} AS BIGINT) IS NULL "
+                f"THEN 'wrong type: {field.name} is out of range' END"
             )
+        elif pa.types.is_boolean(field.type):
+            value = f"CASE WHEN {t} = 'BOOLEAN' THEN {s} = 'true' END"
+            checks.append(f"({t} IS NULL OR {t} IN ('NULL', 'BOOLEAN'))")
         else:
-            value = f"CASE WHEN {t} = 'VARCHAR' THEN {v} ->> '$' END"
+            value = f"CASE WHEN {t} IN {accepted} THEN {s} END"
+            checks.append(f"({t} IS NULL OR {t} = 'NULL' OR {t} IN {accepted})")
         picks.append(f"{value} AS {field.name}")
         errors.append(
             f"CASE WHEN {t} IS NOT NULL AND {t} <> 'NULL' AND {t} NOT IN {accepted} "
             f"THEN 'wrong type: {field.name} must be {human}, got ' || lower({t}) END"
         )
-        if pa.types.is_integer(field.type):
-            errors.append(
-                f"CASE WHEN {t} IN {_INTEGER_TYPES} AND TRY_CAST({v} AS BIGINT) IS NULL "
-                f"THEN 'wrong type: {field.name} is out of range' END"
-            )
     return f"""
 SELECT _file, _line, _raw,
   {", ".join(picks)},
   NULL::VARCHAR AS _skip,
-  coalesce({", ".join(errors)}) AS _error
+  CASE WHEN NOT ({" AND ".join(checks)}) THEN coalesce({", ".join(errors)}) END AS _error
 FROM (
-  SELECT _file, _line, _raw, json_extract(rec, [{paths}]) AS _v, json_type(rec, [{paths}]) AS _t
+  SELECT _file, _line, _raw, json_extract_string(rec, [{paths}]) AS _s, json_type(rec, [{paths}]) AS _t
   FROM {view}
 )
 """
