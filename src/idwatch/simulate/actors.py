@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from idwatch.simulate.clock import WorkClock
+from idwatch.simulate.clock import WorkClock, epoch_us
 from idwatch.simulate.frame import BATCH_SCHEMA, batch
 from idwatch.simulate.names import UA_DESKTOP
 from idwatch.simulate.networks import BY_KEY
@@ -407,7 +407,109 @@ class StateActor:
         if success:
             self._persist(rng, steps, add)
         base = {"account": str(pop.account[u]), "tenant": tenant, "account_exists": True, **common}
-        return [{**base, **st} for st in steps]
+        rows = [{**base, **st} for st in steps]
+        if success:
+            rows += self._afterwards(
+                rng, u, tenant, t, changed_password=method in ("password_reset", "account_recovery")
+            )
+        return rows
+
+    def _afterwards(
+        self, rng: np.random.Generator, u: int, tenant: str, t: int, changed_password: bool
+    ) -> list[dict]:
+        """The operators come back to read mail; often the victim notices, recovers and cleans up.
+
+        The victim's events are the victim's own (labelled benign), from their usual device and home.
+        """
+        pop = self.pop
+        account = {"account": str(pop.account[u]), "tenant": tenant, "account_exists": True}
+        end_us = epoch_us(self.sc.end) + DAY_US - HOUR_US
+        rows = []
+        visits = self.clock.sample(
+            rng, int(rng.integers(0, 4)), after_us=t + HOUR_US, before_us=t + 3 * DAY_US
+        )
+        for v in visits:
+            if v < end_us:
+                rows.append(
+                    {
+                        **account,
+                        **self._common(1, rng, int(v)),
+                        "time": int(v),
+                        "activity": "sign_in",
+                        "method": "password",
+                        "outcome": "success",
+                    }
+                )
+        react = max([t, *[int(v) for v in visits]]) + int(rng.uniform(3, 96) * HOUR_US)
+        if rng.random() > 0.65 or react > end_us:
+            return rows
+        dev = int(pop.dev_off[u])
+        victim = {
+            **account,
+            "ip": int(pop.home_ip[u, 0]),
+            "user_agent": str(pop.dev_ua[dev]),
+            "device_id": str(pop.dev_id[dev]),
+            "kind": "benign",
+            "session_id": f"{int(rng.integers(0, 2**62)):016x}{int(rng.integers(0, 2**32)):08x}",
+        }
+        steps: list[dict] = []
+
+        def add(dt_s: tuple[float, float], **kw: object) -> None:
+            nonlocal react
+            react += int(rng.uniform(*dt_s) * 10**6)
+            steps.append({**victim, "time": react, **kw})
+
+        post = self.cfg.success.post
+        if changed_password:  # locked out of their own account: recover it
+            add((0, 0), activity="sign_in", method="password", outcome="failure", reason="bad_password")
+            add((10, 90), activity="sign_in", method="password", outcome="failure", reason="bad_password")
+            add(
+                (60, 900),
+                activity="account_recovery",
+                step="start",
+                method="email",
+                outcome="pending",
+                contact_hash=str(pop.email_hash[u]),
+            )
+            add(
+                (60, 900),
+                activity="account_recovery",
+                step="verify",
+                method="email",
+                outcome="success",
+                contact_hash=str(pop.email_hash[u]),
+            )
+            add((20, 120), activity="account_recovery", step="complete", outcome="success")
+            add((5, 60), activity="sign_in", method="password", outcome="success")
+        else:
+            add((0, 0), activity="sign_in", method="password", outcome="success")
+            add((60, 600), activity="password_change", method="password", outcome="success")
+        add((5, 120), activity="session_revoke", outcome="success", detail="signed out of all other sessions")
+        if "mailbox_rule" in post:
+            add(
+                (30, 600),
+                activity="mailbox_rule",
+                outcome="success",
+                detail="rule removed: forward all messages to external address",
+            )
+        if "mfa_method_change" in post:
+            add(
+                (30, 600),
+                activity="mfa_method_change",
+                method="totp",
+                outcome="success",
+                detail="removed authenticator app",
+            )
+        if "recovery_info_change" in post and pop.phone_hash[u]:
+            add(
+                (30, 600),
+                activity="recovery_info_change",
+                method="sms",
+                outcome="success",
+                contact_hash=str(pop.phone_hash[u]),
+                detail="recovery phone changed back",
+            )
+        return rows + steps
 
     def _persist(self, rng: np.random.Generator, steps: list[dict], add) -> None:  # noqa: ANN001
         post = self.cfg.success.post
