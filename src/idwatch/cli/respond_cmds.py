@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from idwatch.cli.app import JsonOpt, StoreOpt, app, export_app
+from idwatch.cli.app import JsonOpt, StoreOpt, app, export_app, intel_app
 from idwatch.store import Store, StoreError
 
 console = Console()
@@ -145,8 +145,7 @@ def notify(
         console.print(table)
         console.print(
             f"planned {summary.planned}, sent {summary.sent} (retried {summary.retried}), "
-            f"pending {summary.pending}"
-            + (f"; outbox {outbox}" if outbox and not dry_run else "")
+            f"pending {summary.pending}" + (f"; outbox {outbox}" if outbox and not dry_run else "")
         )
         for u in summary.unreachable:
             err_console.print(
@@ -337,3 +336,73 @@ def taxii_serve(
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
+
+
+@intel_app.command("import-misp")
+def intel_import_misp(
+    paths: Annotated[list[Path], typer.Argument(help="MISP event JSON file(s).")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import MISP events (IPs, domains, ASNs, threat-actor tags) as STIX 2.1 intel."""
+    from idwatch.intel import IntelError
+    from idwatch.share.stix_import import import_bundle, misp_to_stix
+
+    st = _open_store(store)
+    results = []
+    for path in paths:
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+            events = (
+                doc if isinstance(doc, list) else doc.get("response", [doc]) if isinstance(doc, dict) else []
+            )
+            for event in events:
+                converted = misp_to_stix(event)
+                n = import_bundle(st, converted.bundle)
+                results.append(
+                    {
+                        "file": str(path),
+                        "objects": n,
+                        "indicators": converted.indicators,
+                        "skipped": converted.skipped,
+                    }
+                )
+        except (OSError, ValueError, IntelError) as exc:
+            err_console.print(f"[red]error:[/red] {path}: {exc}")
+            raise typer.Exit(2) from exc
+    if json_out:
+        print(json.dumps(results))
+    else:
+        for r in results:
+            console.print(
+                f"{r['file']}: {r['indicators']} indicator(s), {r['objects']} STIX object(s); "
+                f"skipped {r['skipped']}"
+            )
+
+
+@intel_app.command("pull-taxii")
+def intel_pull_taxii(
+    url: Annotated[str, typer.Argument(help="TAXII 2.1 collection URL (.../collections/<id>/).")],
+    user: Annotated[str, typer.Option("--user", help="User name.")],
+    password: Annotated[
+        str | None, typer.Option("--password", envvar="IDWATCH_TAXII_PASSWORD", help="Password.")
+    ] = None,
+    added_after: Annotated[
+        str | None, typer.Option("--added-after", help="Only objects added after (RFC 3339).")
+    ] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fetch a TAXII 2.1 collection and import it as STIX 2.1 intel."""
+    from idwatch.intel import IntelError
+    from idwatch.share.stix_import import import_bundle, taxii_objects
+
+    st = _open_store(store)
+    try:
+        bundle = taxii_objects(url, user=user, password=password or "", added_after=added_after)
+        n = import_bundle(st, bundle)
+    except (OSError, ValueError, IntelError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    result = {"url": url, "objects": n}
+    print(json.dumps(result) if json_out else f"imported {n} STIX object(s) from {url}")
