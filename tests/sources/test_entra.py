@@ -293,3 +293,36 @@ def test_single_pretty_printed_object_file(vx, tmp_path):
     path.write_text(json.dumps(record, indent=2))
     summary = ingest_paths(Store(tmp_path / "s"), [str(path)])
     assert (summary.formats, summary.stored) == ({"entra": 1}, 1)
+
+
+def test_sentinel_csv_export(vx, tmp_path):
+    """Log Analytics exports CSV too: every value text, nested columns as JSON text."""
+    import csv
+
+    from idwatch.ingest import ingest_paths
+    from idwatch.store import Store
+
+    rows = vx.sample("msticpy/aad_logons.jsonl")[:12]
+    cols = list(rows[0])
+    path = tmp_path / "SigninLogs.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(cols)
+        for r in rows:
+            writer.writerow(
+                [
+                    json.dumps(r[c]) if isinstance(r[c], dict | list) else ("" if r[c] is None else r[c])
+                    for c in cols
+                ]
+            )
+    store = Store(tmp_path / "s")
+    summary = ingest_paths(store, [str(path)])
+    assert summary.formats == {"entra": 12} and summary.quarantined == 0
+    events = {e["event_id"]: e for e in vx.stored(store)}
+    for r in rows:
+        event = events[r["Id"]]
+        assert (event["account"], event["country"], event["activity"]) == (
+            r["UserPrincipalName"].lower(),
+            r["LocationDetails"]["countryOrRegion"],
+            "sign_in",
+        )
