@@ -7,11 +7,13 @@ runs in DuckDB over whole chunks; Python touches only distinct IPs and user agen
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
@@ -52,6 +54,7 @@ class IngestSummary:
     formats: dict[str, int] = field(default_factory=dict)  # records per format
     quarantine_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # wall seconds per step (tuning)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,8 +109,17 @@ class _Ingest:
         self.con.unregister("_stored_ids")
 
     # ------------------------------------------------------------------ per chunk
+    @contextlib.contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            stages = self.summary.stages
+            stages[name] = round(stages.get(name, 0.0) + time.perf_counter() - start, 3)
+
     def chunk(self, chunk: Chunk, module: ModuleType) -> None:
-        """Map, validate, enrich, dedupe and store one chunk (all in DuckDB, one JSON parse)."""
+        """Map, validate, enrich, dedupe and store one chunk (all in DuckDB)."""
         con = self.con
         self.summary.records += chunk.records + chunk.rejected
         self._quarantine(chunk.quarantine)
@@ -118,11 +130,13 @@ class _Ingest:
         time_type = con.execute(
             f"SELECT column_type FROM (DESCRIBE SELECT * FROM {mapped}) WHERE column_name = 'time'"
         ).fetchall()
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _val AS "
-            + validated_sql(mapped, time_type[0][0] if time_type else "VARCHAR")
-        )
-        self._ip_table()
+        with self._stage("map_validate"):
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _val AS "
+                + validated_sql(mapped, time_type[0][0] if time_type else "VARCHAR")
+            )
+        with self._stage("enrich_ip"):
+            self._ip_table()
         ip_reject = ip_reject_sql("i.ip", "v.src_ip")
         rejected = con.sql(
             f"""SELECT v._file AS file, v._line AS line, coalesce(v._reject, {ip_reject}) AS reason,
@@ -170,7 +184,8 @@ class _Ingest:
             rows = f"(SELECT * FROM {rows} WHERE _eid NOT IN (SELECT event_id FROM _seen))"
         if distinct < good:
             rows = f"(SELECT * FROM {rows} QUALIFY row_number() OVER (PARTITION BY _eid ORDER BY _line) = 1)"
-        self._agents()
+        with self._stage("enrich_ua"):
+            self._agents()
         select = ", ".join(_final_columns(source_name))
         con.execute(
             f"""CREATE OR REPLACE TEMP VIEW _final AS
@@ -180,7 +195,8 @@ class _Ingest:
             LEFT JOIN _ipcheck i ON i.src_ip = g.src_ip
             LEFT JOIN _uacheck u ON u.user_agent = g.user_agent"""
         )
-        stored = self.store.append_query(con, "_final")
+        with self._stage("write"):
+            stored = self.store.append_query(con, "_final")
         con.execute(f"INSERT INTO _seen SELECT DISTINCT _eid FROM {rows}")
         self.summary.stored += stored
         self.summary.duplicates += good - stored
@@ -254,7 +270,7 @@ def ingest_paths(
         for inp in _progress(inputs, progress):
             run.summary.files += 1
             module: ModuleType | None = run.forced
-            for chunk in reader.chunks(inp):
+            for chunk in _timed(reader.chunks(inp), run):
                 if module is None:
                     module = sniff_format(_sample_records(run.con, chunk.view), run.formats)
                     module = module or run.formats.get("native") or get_format("native")
@@ -265,6 +281,16 @@ def ingest_paths(
         remove_tmpdir(tmpdir)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _timed(chunks: Iterator[Chunk], run: _Ingest) -> Iterator[Chunk]:
+    """The reader's chunks, with the time spent reading / splitting them counted as ``read``."""
+    while True:
+        with run._stage("read"):
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
 
 
 def _progress(inputs: list, enabled: bool):  # noqa: ANN202 - a plain iterator either way

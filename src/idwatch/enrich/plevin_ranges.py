@@ -57,14 +57,19 @@ class PlevinRanges:
         self.db = db
         self.file = db.file
         self.a = arrays
-        self.v6_starts = [
-            int(h) << 64 | int(lo) for h, lo in zip(arrays["v6.hi"], arrays["v6.lo"], strict=True)
-        ]
-        self.v6_hosts = {
-            int(h) << 64 | int(lo): int(v)
-            for h, lo, v in zip(arrays["v6h.hi"], arrays["v6h.lo"], arrays["v6h.abuse"], strict=True)
-        }
+        self._v6: tuple[list[int], dict[int, int]] | None = None
         self.countries: list[str] = self.file.head.get("vocabularies", {}).get("countries", [])
+
+    def _v6_tables(self) -> tuple[list[int], dict[int, int]]:
+        """IPv6 starts and host overrides as Python ints (128 bits), built on first use."""
+        if self._v6 is None:
+            a = self.a
+            hi, lo = a["v6.hi"].tolist(), a["v6.lo"].tolist()
+            starts = [h << 64 | low for h, low in zip(hi, lo, strict=True)]
+            hhi, hlo, hab = a["v6h.hi"].tolist(), a["v6h.lo"].tolist(), a["v6h.abuse"].tolist()
+            hosts = {h << 64 | low: v for h, low, v in zip(hhi, hlo, hab, strict=True)}
+            self._v6 = (starts, hosts)
+        return self._v6
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -118,14 +123,15 @@ class PlevinRanges:
         return out
 
     def links_v6(self, number: int) -> dict[str, int]:
-        row = bisect.bisect_right(self.v6_starts, number) - 1
+        starts, hosts = self._v6_tables()
+        row = bisect.bisect_right(starts, number) - 1
         out: dict[str, int] = {}
         for name in SPINE_COLUMNS:
             col = self.a.get(f"v6.{name}")
             if col is not None and len(col):
                 out[name] = int(col[row]) if row >= 0 else 0
-        if "abuse" in out and row >= 0 and number in self.v6_hosts:
-            out["abuse"] = self.v6_hosts[number] + 1
+        if "abuse" in out and row >= 0 and number in hosts:
+            out["abuse"] = hosts[number] + 1
         return out
 
     def _network_columns(self) -> dict[str, np.ndarray] | None:
@@ -189,13 +195,16 @@ def _cache_dir(db: Any, package: str) -> Path:
 
 
 def load_ranges(db: Any, package: str) -> PlevinRanges | None:
-    """Range tables of ``db``: from the disk cache, else decoded now and cached."""
+    """Range tables of ``db``: memory-mapped from the disk cache, else decoded now and cached.
+
+    Memory-mapped arrays cost nothing to open; a binary search touches a few pages only.
+    """
     folder = _cache_dir(db, package)
     try:
         if (folder / "done").exists():
-            with np.load(folder / "ranges.npz") as data:
-                return PlevinRanges(db, {k: data[k] for k in data.files})
-    except (OSError, ValueError, KeyError) as exc:
+            arrays = {p.stem: np.load(p, mmap_mode="r") for p in folder.glob("*.npy")}
+            return PlevinRanges(db, arrays)
+    except (OSError, ValueError) as exc:
         log.debug("plevin range cache %s unreadable: %s", folder, exc)
     try:
         ranges = PlevinRanges.build(db)
@@ -203,9 +212,10 @@ def load_ranges(db: Any, package: str) -> PlevinRanges | None:
         log.debug("plevin %s cannot be decoded into ranges: %s", package, exc)
         return None
     with contextlib.suppress(OSError):
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"ranges.{os.getpid()}.tmp.npz"
-        np.savez(tmp, **ranges.a)
-        os.replace(tmp, folder / "ranges.npz")
-        (folder / "done").write_text("ok\n")
+        tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        for name, values in ranges.a.items():
+            np.save(tmp / f"{name}.npy", values)
+        (tmp / "done").write_text("ok\n")
+        os.replace(tmp, folder)  # the whole folder appears at once
     return ranges
