@@ -383,7 +383,9 @@ class Reader:
         if start != b"{":
             return False
         probe = self.con.execute("SELECT json_valid(try(decode(?)))", [first.strip()]).fetchall()
-        return not (probe and probe[0][0])
+        if not (probe and probe[0][0]):
+            return True
+        return self._envelope_key(first.strip()) is not None  # a one-line API page
 
     def _document(self, file: str, doc: bytes) -> Chunk | None:
         """Records of a whole JSON document (array elements, or the one object); None if not JSON."""
@@ -397,12 +399,16 @@ class Reader:
         if kind not in ("ARRAY", "OBJECT"):
             self.con.execute(f"DROP TABLE {name}_src")
             return None
+        envelope = self._envelope_key(doc) if kind == "OBJECT" else None
+        if envelope:
+            kind = "ARRAY"
         if kind == "ARRAY":
             self.con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {name}_lines AS
                 SELECT CAST(i AS BIGINT) AS _line, encode(CAST(e AS VARCHAR)) AS _bytes
                 FROM (SELECT unnest(l) AS e, unnest(range(1::BIGINT, len(l)::BIGINT + 1)) AS i
-                      FROM (SELECT json_extract(decode(_bytes), '$[*]') AS l FROM {name}_src))"""
+                      FROM (SELECT json_extract(decode(_bytes), '{envelope or "$"}[*]') AS l
+                            FROM {name}_src))"""
             )
         else:
             self.con.execute(
@@ -415,6 +421,22 @@ class Reader:
         return self._finish(
             file, lines.cast(pa.schema([("_line", pa.int64()), ("_bytes", pa.large_binary())]))
         )
+
+    #: Keys under which vendor API pages return their records: Microsoft Graph ``value``, Azure
+    #: Event Hub / diagnostic ``records``, Google Reports API ``items`` (added by the connectors).
+    ENVELOPE_KEYS = ("value", "records", "items")
+
+    def _envelope_key(self, doc: bytes) -> str | None:
+        """``$.<key>`` when a JSON object is an API page wrapping an array of record objects."""
+        for key in self.ENVELOPE_KEYS:
+            hit = self.con.execute(
+                f"SELECT json_type(t, '$.{key}') = 'ARRAY' AND json_type(t, '$.{key}[0]') = 'OBJECT' "
+                f"FROM (SELECT try(decode(?::BLOB)) AS t) WHERE json_valid(t)",
+                [doc],
+            ).fetchall()
+            if hit and hit[0][0]:
+                return f"$.{key}"
+        return None
 
     def _lines(self, file: str, data: bytes, first_line: int) -> Chunk:
         return self._finish(file, split_lines(data, first_line))

@@ -16,11 +16,10 @@ INTRO = """
 `--format entra`. Reads Entra ID sign-in and audit logs in the three shapes they are exported in:
 
 - Microsoft Graph API objects: `/auditLogs/signIns` (`signIn`) and `/auditLogs/directoryAudits`
-  (`directoryAudit`), as JSON Lines, a JSON array, or a Graph page (`{"value": [...]}` is not
-  unwrapped: export the `value` array).
+  (`directoryAudit`), as JSON Lines, a JSON array, or a whole Graph page (`{"value": [...]}`).
 - Azure diagnostic settings / Event Hub records: `{"time", "category", "properties": {...}}` with
   category `SignInLogs`, `NonInteractiveUserSignInLogs` or `AuditLogs` (the other categories are
-  skipped and counted by category).
+  skipped and counted by category), one per line or as an Event Hub message (`{"records": [...]}`).
 - Microsoft Sentinel / Log Analytics exports of the `SigninLogs`, `AADNonInteractiveUserSignInLogs`
   and `AuditLogs` tables (PascalCase columns; nested columns may be JSON text).
 

@@ -12,7 +12,8 @@ TITLE = "Google Workspace connector"
 
 INTRO = """
 `--format gworkspace`. Reads Admin SDK Reports API activities (`kind: admin#reports#activity`,
-`activities.list` items: JSON Lines, a JSON array, or one object) of the applications listed
+`activities.list` items: JSON Lines, a JSON array, one object, or a whole response page
+`{"kind": "admin#reports#activities", "items": [...]}`) of the applications listed
 below. Both the API's own shape (`events: [{type, name, parameters: [{name, value | multiValue |
 boolValue | intValue}]}]`) and the flattened shape of SIEM exports (`name`, `type`,
 `parameters: {name: value}` at the top level) are read. An activity is one event: the first
