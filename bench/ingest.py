@@ -94,6 +94,7 @@ def generate(n: int, out: Path, distinct_ips: int = 20_000) -> tuple[Path, Path]
 _READ_JSON = """
 import duckdb, json, sys, time
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 if {threads}: con.execute("SET threads = {threads}")
 t = time.perf_counter()
 n = con.execute("SELECT count(*) FROM read_json(?)", [sys.argv[1]]).fetchall()[0][0]
