@@ -26,8 +26,25 @@ def render(vendor: str) -> str:
     return render_markdown(mapping.TITLE, mapping.INTRO, mapping.doc_tables())
 
 
+def render_index() -> str:
+    """``README.md`` of docs/connectors: one line per connector."""
+    lines = [
+        "# Vendor connectors",
+        "",
+        "`idwatch ingest FILE` detects the format of each file; `--format NAME` forces one. Each page",
+        "below is the mapping table of one connector (vendor event -> activity / step / method /",
+        "outcome / reason), generated from `src/idwatch/sources/<name>_map.py`, the same tables the",
+        "connector's SQL is built from. Regenerate with `python -m idwatch.sources.connector_docs`.",
+        "",
+    ]
+    for vendor in VENDORS:
+        mapping = importlib.import_module(f"idwatch.sources.{vendor}_map")
+        lines.append(f"- [`{vendor}`]({vendor}.md): {mapping.TITLE}")
+    return "\n".join(lines) + "\n"
+
+
 def pages() -> dict[str, str]:
-    return {f"{vendor}.md": render(vendor) for vendor in VENDORS}
+    return {"README.md": render_index(), **{f"{vendor}.md": render(vendor) for vendor in VENDORS}}
 
 
 def stale_pages(docs_dir: Path) -> list[str]:
