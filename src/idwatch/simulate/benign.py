@@ -85,6 +85,29 @@ _FLOWS: dict[str, list[Step]] = {
         Step("password_reset", "success", step="verify", method="sms", contact="phone", delay=(20, 240)),
         Step("password_reset", "success", step="complete", delay=(20, 180)),
     ],
+    # an old phone or mail client still holding the previous password keeps retrying for hours
+    "stale_client": [
+        Step("sign_in", "failure", method="password", reason="bad_password"),
+        *[
+            Step("sign_in", "failure", method="password", reason="bad_password", delay=(300, 1800))
+            for _ in range(9)
+        ],
+    ],
+    # someone else (a namesake, a mistyped address) starts a reset of this account; the code goes
+    # to the owner's phone and nobody enters it
+    "wrong_person_reset": [
+        Step("account_lookup", "success"),
+        Step("password_reset", "pending", step="start", method="sms", contact="phone", delay=(3, 30)),
+        Step(
+            "password_reset",
+            "failure",
+            step="verify",
+            method="sms",
+            reason="verification_failed",
+            contact="phone",
+            delay=(60, 400),
+        ),
+    ],
     "mfa_denied": [
         Step("sign_in", "pending", method="password"),
         Step("mfa_challenge", "failure", method="push", reason="mfa_denied", delay=(5, 30)),
@@ -207,6 +230,8 @@ def _flow_rates(sc: Scenario) -> dict[str, float]:
         "reset_typo": p.forgot_password * 0.03,
         "recovery_form": p.forgot_password * 0.05,
         "mfa_denied": p.new_mfa_method * 0.5,
+        "stale_client": p.password_change * 0.5,
+        "wrong_person_reset": p.forgot_password * 0.1,
         "lockout": p.lockout,
         "new_mfa": p.new_mfa_method * 0.8,
         "new_mfa_key": p.new_mfa_method * 0.2,
@@ -353,7 +378,14 @@ def benign_days(
             "old": hex_ids(rng, len(who), 32),  # a number the user no longer has
         }
         typo = _typo(rng, pop.account[who]) if "typo" in name else None
-        parts.append(expand(rng, _FLOWS[name], t0, _fixed(pop, who, devs, ip, sid), contacts, typo))
+        fixed = _fixed(pop, who, devs, ip, sid)
+        if name == "wrong_person_reset":  # from someone else's home and browser
+            other = rng.integers(0, pop.size, len(who))
+            other_dev = pop.dev_off[other]
+            fixed.update(
+                ip=pop.home_ip[other, 0], user_agent=pop.dev_ua[other_dev], device_id=pop.dev_id[other_dev]
+            )
+        parts.append(expand(rng, _FLOWS[name], t0, fixed, contacts, typo))
     table = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
     end_us = start_us + sc.days * DAY_US - 1
     t = np.clip(table.column("time").to_numpy(), start_us, end_us)
