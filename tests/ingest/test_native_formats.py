@@ -104,6 +104,7 @@ def test_gzip_folder_bom_crlf_and_blank_lines(store, tmp_path, event):
     body = "\r\n".join([json.dumps(event(3)), "", "   ", json.dumps(event(4))]) + "\r\n"
     (folder / "sub" / "b.jsonl").write_bytes(b"\xef\xbb\xbf" + body.encode())
     (folder / ".hidden.jsonl").write_text("not json\n")
+    (folder / "README.md").write_text("# these are the logs\n")  # not a data file: not read
     summary = ingest_paths(store, [str(folder)])
     assert (summary.files, summary.records, summary.stored, summary.quarantined) == (2, 4, 4, 0)
 

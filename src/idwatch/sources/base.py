@@ -84,8 +84,19 @@ QUARANTINE_SCHEMA = pa.schema(
 
 
 # --------------------------------------------------------------------------- finding inputs
+#: Files a folder contributes (plain or ``.gz``); a README or manifest beside the logs is not data.
+DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".csv", ".tsv", ".parquet")
+
+
+def is_data_file(path: Path) -> bool:
+    return path.name.lower().removesuffix(".gz").endswith(DATA_SUFFIXES)
+
+
 def expand_paths(paths: list[str]) -> list[InputFile]:
-    """Resolve ``PATH...`` into inputs: files as given, folders recursively (sorted, no dotfiles)."""
+    """Resolve ``PATH...`` into inputs: files as given, folders recursively.
+
+    In a folder: data files only (:data:`DATA_SUFFIXES`), sorted, no dotfiles.
+    """
     inputs: list[InputFile] = []
     for raw in paths:
         if raw == "-":
@@ -95,7 +106,8 @@ def expand_paths(paths: list[str]) -> list[InputFile]:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path)
-                if child.is_file() and not any(part.startswith(".") for part in rel.parts):
+                hidden = any(part.startswith(".") for part in rel.parts)
+                if child.is_file() and not hidden and is_data_file(child):
                     inputs.append(InputFile(str(child), path=child))
         elif path.is_file():
             inputs.append(InputFile(str(path), path=path))
