@@ -161,6 +161,47 @@ def write_inputs(native: list[dict[str, Any]], formats: list[str], out: Path) ->
     return files
 
 
+COMPARED = (
+    "time",
+    "account",
+    "activity",
+    "step",
+    "method",
+    "outcome",
+    "reason",
+    "src_ip",
+    "user_agent",
+    "session_id",
+    "account_exists",
+    "contact_hash",
+    "device_id",
+    "tenant",
+)
+
+
+def compare_entra(native: list[dict[str, Any]], work: Path) -> dict[str, int]:
+    """Columns where the Entra store differs from the native one, over the events Entra logs."""
+    import duckdb
+
+    convert = _load_convert()
+    ids = [e["event_id"] for e in native if convert.convertible(e)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE ids AS SELECT unnest(?::VARCHAR[]) AS event_id", [ids])
+    for fmt in ("native", "entra"):
+        con.execute(
+            f"CREATE VIEW {fmt} AS SELECT * FROM read_parquet('{work}/store-{fmt}/events/*/*.parquet')"
+        )
+    diffs = {
+        "compared": con.execute("SELECT count(*) FROM native JOIN ids USING (event_id)").fetchall()[0][0]
+    }
+    for col in COMPARED:
+        diffs[col] = con.execute(
+            f"SELECT count(*) FROM native n JOIN ids USING (event_id) JOIN entra e USING (event_id) "
+            f"WHERE n.{col} IS DISTINCT FROM e.{col}"
+        ).fetchall()[0][0]
+    return diffs
+
+
 def measure(path: Path, fmt: str, work: Path) -> tuple[float, dict[str, Any]]:
     store_dir = work / f"store-{fmt}"
     shutil.rmtree(store_dir, ignore_errors=True)
@@ -175,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--native", type=Path, help="native JSON Lines to use (first --n events)")
     parser.add_argument("--formats", default=",".join(VENDORS))
     parser.add_argument("--keep", type=Path, help="write the inputs and stores here and keep them")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also count canonical differences between the entra and native stores",
+    )
     args = parser.parse_args(argv)
     formats = [f for f in args.formats.split(",") if f]
     if args.native:
@@ -204,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{fmt:<11} {s['records']:>9} {s['stored']:>9} {s['skipped']:>8} {s['quarantined']:>8} "
                 f"{seconds:>8.2f} {rate:>10.0f} {base / rate:>8.2f}x"
             )
+        if args.compare and "entra" in formats:
+            print("entra vs native, events with a different value per column:", compare_entra(native, work))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
