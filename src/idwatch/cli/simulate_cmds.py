@@ -126,32 +126,26 @@ def _fmt(x: object) -> str:
 
 
 def _print(result: dict) -> None:
-    t = Table(title=f"evaluation of {result['store']} against {result['scenario']}")
-    for col in (
-        "true campaign",
-        "matched",
-        "attribution",
-        "stage",
-        "precision",
-        "recall",
-        "count true",
-        "count found",
-        "rel. error",
-    ):
-        t.add_column(col)
+    console.print(f"[bold]evaluation of {result['store']} against {result['scenario']}[/bold]")
+    count_keys = {
+        "probed": "accounts_probed",
+        "attacked": "accounts_attacked",
+        "compromised": "accounts_compromised",
+    }
     for c in result["campaigns"]:
         attr = c["attribution"]
-        mark = "[green]ok[/green]" if attr["correct"] else "[red]wrong[/red]"
-        label = f"{attr['found'] or '-'} {mark}" if c["kind"] == "state" else ("none " + mark)
-        count_keys = ("accounts_probed", "accounts_attacked", "accounts_compromised")
-        for i, s in enumerate(("probed", "attacked", "compromised")):
-            a = c["accounts"][s]
-            n = c["counts"][count_keys[i]]
+        ok = "[green]correct[/green]" if attr["correct"] else "[red]wrong[/red]"
+        said = attr["found"] or "not attributed"
+        t = Table(
+            title=f"{c['actor']} ({c['kind']}) -> {c['matched'] or 'no match'}; attribution: {said}, {ok}",
+            title_justify="left",
+        )
+        for col in ("stage", "precision", "recall", "true", "found", "rel. error"):
+            t.add_column(col, justify="left" if col == "stage" else "right")
+        for stage, key in count_keys.items():
+            a, n = c["accounts"][stage], c["counts"][key]
             t.add_row(
-                f"{c['actor']} ({c['kind']})" if i == 0 else "",
-                _fmt(c["matched"]) if i == 0 else "",
-                label if i == 0 else "",
-                s,
+                f"accounts {stage}",
                 _fmt(a["precision"]),
                 _fmt(a["recall"]),
                 _fmt(n["true"]),
@@ -159,14 +153,12 @@ def _print(result: dict) -> None:
                 _fmt(n["rel_error"]),
             )
         p = c["counts"]["probes"]
-        t.add_row(
-            "", "", "", "probes (events)", "", "", _fmt(p["true"]), _fmt(p["found"]), _fmt(p["rel_error"])
-        )
-    console.print(t)
+        t.add_row("probe events", "", "", _fmt(p["true"]), _fmt(p["found"]), _fmt(p["rel_error"]))
+        console.print(t)
     if result["events"]:
-        e = Table(title="alerts vs labelled events")
+        e = Table(title="alerts vs labelled events", title_justify="left")
         for col in ("events", "labelled", "alerted", "hit", "precision", "recall"):
-            e.add_column(col)
+            e.add_column(col, justify="left" if col == "events" else "right")
         for k, v in result["events"].items():
             e.add_row(
                 k, str(v["true"]), str(v["found"]), str(v["hit"]), _fmt(v["precision"]), _fmt(v["recall"])
