@@ -57,21 +57,21 @@ def cpu_seconds() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def timed_build(store: Store) -> tuple[duckdb.DuckDBPyConnection, float, float]:
+def timed_build(store: Store, params: dict | None = None) -> tuple[duckdb.DuckDBPyConnection, float, float]:
     con = store.connect()
     wall, cpu = time.perf_counter(), cpu_seconds()
-    build_signin_risk(con)
+    build_signin_risk(con, params=params)
     return con, time.perf_counter() - wall, cpu_seconds() - cpu
 
 
-def evaluate(sim: Path, store_dir: Path) -> None:
+def evaluate(sim: Path, store_dir: Path, params: dict | None = None) -> None:
     store = Store(store_dir)
     if not store.has_events():
         from idwatch.ingest import ingest_paths
 
         summary = ingest_paths(store, [str(sim / "events.jsonl")])
         print(f"ingested {summary.stored:,} events into {store_dir}")
-    con, wall, cpu = timed_build(store)
+    con, wall, cpu = timed_build(store, params)
     n_events = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
     con.execute(f"CREATE TABLE labels AS SELECT * FROM read_parquet('{sim / 'labels.parquet'}')")
     rows = con.execute(
@@ -151,7 +151,7 @@ COPY (
 """
 
 
-def speed(n: int, keep: Path | None) -> None:
+def speed(n: int, keep: Path | None, params: dict | None = None) -> None:
     root = keep or Path(tempfile.mkdtemp(prefix="riskmodel-speed-"))
     store = Store(root)
     if not store.has_events():
@@ -159,7 +159,7 @@ def speed(n: int, keep: Path | None) -> None:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SELECT setseed(0.42)")
         con.execute(SYNTHETIC_SQL.format(n=n, accounts=max(n // 100, 10), out=store.events_dir))
-    con, wall, cpu = timed_build(store)
+    con, wall, cpu = timed_build(store, params)
     rows = con.execute("SELECT count(*) FROM signin_risk").fetchall()[0][0]
     events = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
@@ -174,11 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim", type=Path, help="directory written by `idwatch simulate`")
     ap.add_argument("--store", type=Path, help="store holding the simulated events (ingested if empty)")
     ap.add_argument("--speed", type=int, metavar="N", help="time the model on N synthetic events")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="model parameter")
     args = ap.parse_args(argv)
+    params = {k: float(v) for k, v in (item.split("=", 1) for item in args.param)}
     if args.speed:
-        speed(args.speed, args.store)
+        speed(args.speed, args.store, params)
     elif args.sim:
-        evaluate(args.sim, args.store or Path(tempfile.mkdtemp(prefix="riskmodel-eval-")))
+        evaluate(args.sim, args.store or Path(tempfile.mkdtemp(prefix="riskmodel-eval-")), params)
     else:
         ap.error("give --sim DIR or --speed N")
     return 0

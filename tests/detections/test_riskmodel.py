@@ -173,32 +173,55 @@ def test_simultaneous_signins_do_not_see_each_other(tmp_path):
     assert got["twin-a"]["risk"] == pytest.approx(got["twin-b"]["risk"])
 
 
-def test_failed_signins_are_not_history(tmp_path):
+def spray_then_hit(network: dict[str, Any]) -> list[dict[str, Any]]:
     at = T0 + timedelta(days=30)
     spray = [
-        signin(
-            "alice@example.org",
-            at + timedelta(minutes=m),
-            outcome="failure",
-            country="IR",
-            asn=64666,
-            src_ip="192.0.2.66",
-        )
+        signin("alice@example.org", at + timedelta(minutes=m), outcome="failure", **network)
         for m in range(20)
     ]
-    hit = signin(
-        "alice@example.org",
-        at + timedelta(hours=1),
-        event_id="hit",
-        country="IR",
-        asn=64666,
-        src_ip="192.0.2.66",
+    return [*spray, signin("alice@example.org", at + timedelta(hours=1), event_id="hit", **network)]
+
+
+ATTACKER_NET = {"country": "IR", "asn": 64666, "src_ip": "192.0.2.66"}
+
+
+def test_failed_signins_are_not_history_but_give_the_network_a_bad_reputation(tmp_path):
+    def hit_risk(where: str, rows: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
+        con = make_store(tmp_path / where, rows).connect()
+        build_signin_risk(con, params=params)
+        return dict(
+            zip(
+                ["n", "new_country", "risk"],
+                con.execute(
+                    "SELECT count(*) OVER (), new_country, risk FROM signin_risk WHERE event_id = 'hit'"
+                ).fetchall()[0],
+                strict=True,
+            )
+        )
+
+    sprayed = population() + spray_then_hit(ATTACKER_NET)
+    clean = population() + spray_then_hit(ATTACKER_NET)[-1:]
+    with_spray, without = hit_risk("a", sprayed), hit_risk("b", clean)
+    assert with_spray["new_country"] and with_spray["n"] == 1
+    assert with_spray["risk"] > without["risk"] + 10
+    # with the reputation term off, the failures change nothing: they are not history
+    off = {"reputation_weight": 0.0}
+    assert hit_risk("c", sprayed, **off)["risk"] == pytest.approx(hit_risk("d", clean, **off)["risk"])
+
+
+def test_reputation_compares_a_network_with_its_parent(tmp_path):
+    # the user's own typos from home do not make home look like an attacker's network
+    typos = [
+        signin("alice@example.org", T0 + timedelta(days=d, minutes=1), outcome="failure")
+        for d in range(0, 30, 3)
+    ]
+    got = risk_rows(
+        make_store(
+            tmp_path,
+            population() + typos + [signin("alice@example.org", T0 + timedelta(days=31), event_id="home")],
+        )
     )
-    got = risk_rows(make_store(tmp_path / "a", population() + spray + [hit]))
-    assert "hit" in got and len(got) == 30 * 5 + 1
-    assert got["hit"]["new_country"]
-    without_spray = risk_rows(make_store(tmp_path / "b", population() + [hit]))
-    assert got["hit"]["risk"] == pytest.approx(without_spray["hit"]["risk"])
+    assert got["home"]["risk"] < 5
 
 
 def test_missing_asn_country_and_user_agent_still_score(tmp_path):

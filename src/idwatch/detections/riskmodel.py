@@ -37,12 +37,14 @@ import pyarrow as pa
 
 from idwatch.detections.riskmodel_enrich import enrich_attempt
 from idwatch.detections.riskmodel_sql import (
+    FAILED_SIGNIN,
     LEVEL_NAMES,
     LEVELS,
     SUCCESSFUL_SIGNIN,
     key_columns_sql,
     key_names,
     llr_sql,
+    reputation_sql,
     risk_sql,
     user_prior_sql,
 )
@@ -56,22 +58,35 @@ class RiskParams:
     midpoint: float = math.log(100.0)  # ln S at which risk = 50
     temperature: float = 1.5  # ln S units per logistic unit
     user_prior: bool = True  # include the p(u|attack)/p(u|legit) term
+    reputation_weight: float = 0.5  # 0 = attacker draws values like the population (paper's default)
+    reputation_smoothing: float = 1.0  # pseudo-sign-ins in the failure-odds estimates
 
     @classmethod
     def from_dict(cls, params: dict[str, Any] | None) -> RiskParams:
         known = {f.name for f in fields(cls)}
         given = {k: v for k, v in (params or {}).items() if k in known}
         out = cls(**given)
-        if out.alpha <= 0 or out.temperature <= 0:
-            raise ValueError("riskmodel: alpha and temperature must be positive")
+        if out.alpha <= 0 or out.temperature <= 0 or out.reputation_smoothing <= 0:
+            raise ValueError("riskmodel: alpha, temperature and reputation_smoothing must be positive")
+        if not 0.0 <= out.reputation_weight <= 1.0:
+            raise ValueError("riskmodel: reputation_weight must be within [0, 1]")
         return out
 
 
-def _score_columns(p: RiskParams) -> str:
-    """SELECT-list items turning the counts into ratios, the total and the risk."""
-    items = [f"{llr_sql(lv, p.alpha)} AS llr_{lv.name}" for lv in LEVELS]
-    items.append(f"{user_prior_sql() if p.user_prior else '0.0'} AS llr_user")
-    return ",\n  ".join(items)
+def _score_relation(p: RiskParams, counts: str) -> str:
+    """SELECT adding hist_/rep_/llr_<level> and llr_user to relation ``counts``.
+
+    ``hist_<level>`` is the paper's history term p(x) / p(x | u), ``rep_<level>`` the
+    reputation tilt of the attacker's distribution, ``llr_<level>`` their sum (natural logs).
+    """
+    terms = []
+    for lv in LEVELS:
+        terms.append(f"{llr_sql(lv, p.alpha)} AS hist_{lv.name}")
+        rep = reputation_sql(lv, p.reputation_weight, p.reputation_smoothing)
+        terms.append(f"{rep if p.reputation_weight else '0.0'} AS rep_{lv.name}")
+    terms.append(f"{user_prior_sql() if p.user_prior else '0.0'} AS llr_user")
+    sums = ", ".join(f"hist_{n} + rep_{n} AS llr_{n}" for n in LEVEL_NAMES)
+    return f"SELECT *, {sums} FROM (SELECT *, {', '.join(terms)} FROM {counts})"
 
 
 def _total_llr() -> str:
@@ -83,6 +98,8 @@ _IDENTITY_COLUMNS = (
     "event_id, account, tenant, time, src_ip, asn, asn_org, country, network_type, "
     "user_agent, ua_family, ua_os, device_id"
 )
+#: Columns the feature keys are made of.
+_KEY_INPUT_COLUMNS = "time, tenant, account, src_ip, asn, asn_org, country, user_agent, ua_family, ua_os"
 
 
 def _result_columns(p: RiskParams) -> str:
@@ -122,31 +139,32 @@ def build_signin_risk(con: duckdb.DuckDBPyConnection, *, params: dict | None = N
         f"CREATE OR REPLACE TEMP TABLE __rm_keys AS "
         f"SELECT rowid AS rid, time, {', '.join(key_names())} FROM __rm_signins"
     )
-    windows: dict[str, str | None] = {"u_all": "acct", "g_all": None}
+    windows = {"u_all": "acct"}
     windows.update({f"u_{n}": f"uk_{n}" for n in LEVEL_NAMES})
     windows.update({f"g_{n}": f"k_{n}" for n in LEVEL_NAMES})
     for name, partition in windows.items():
-        over = f"PARTITION BY {partition} ORDER BY time" if partition else "ORDER BY time"
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE __rm_{name} AS "
-            f"SELECT rid, rank() OVER ({over}) - 1 AS {name} FROM __rm_keys"
+            f"SELECT rid, rank() OVER (PARTITION BY {partition} ORDER BY time) - 1 AS {name} FROM __rm_keys"
         )
-    # users known at the sign-in's time (an account's first sign-in counts itself); ties
-    # between different accounts' first sign-ins at the very same instant count each other.
+    # population size and users known at the sign-in's time, in one sort by time. An account's
+    # first sign-in counts itself among the users; different accounts' first sign-ins at the
+    # very same instant count each other (a smoothing constant, not history, so harmless).
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE __rm_users AS
-        SELECT k.rid, SUM(CASE WHEN u.u_all = 0 THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
+        CREATE OR REPLACE TEMP TABLE __rm_g_all AS
+        SELECT k.rid, rank() OVER (ORDER BY k.time) - 1 AS g_all,
+          SUM(CASE WHEN u.u_all = 0 THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
         FROM __rm_keys k JOIN __rm_u_all u USING (rid)
         """
     )
-    joins = " ".join(f"JOIN __rm_{name} USING (rid)" for name in [*windows, "users"])
+    tables = [*windows, "g_all", *_failure_counts(con, p)]
+    joins = " ".join(f"JOIN __rm_{name} USING (rid)" for name in tables)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE __rm_scores AS
-        WITH c AS (SELECT * FROM (SELECT rid FROM __rm_keys) {joins}),
-        s AS (SELECT *, {_score_columns(p)} FROM c)
-        SELECT rid, {_result_columns(p)} FROM s
+        WITH c AS (SELECT * FROM (SELECT rid FROM __rm_keys) {joins})
+        SELECT rid, {_result_columns(p)} FROM ({_score_relation(p, "c")})
         """
     )
     con.execute(
@@ -156,8 +174,40 @@ def build_signin_risk(con: duckdb.DuckDBPyConnection, *, params: dict | None = N
         FROM (SELECT rowid AS rid, {_IDENTITY_COLUMNS} FROM __rm_signins) e JOIN __rm_scores r USING (rid)
         """
     )
-    for name in [*windows, "users", "scores", "keys", "signins"]:
+    for name in [*tables, "scores", "keys", "signins"]:
         con.execute(f"DROP TABLE __rm_{name}")
+
+
+def _failure_counts(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
+    """Tables ``__rm_f_<level>`` / ``__rm_f_all``: failed sign-ins with the value before each
+    successful one (same instant included: a failure at that instant is not in the future).
+
+    Successes and failures go through one window per level, so a failure counts exactly for
+    the sign-ins after it. Skipped (constant zero) when the reputation term is off.
+    """
+    names = ["f_all"] + [f"f_{n}" for n in LEVEL_NAMES]
+    if not p.reputation_weight:
+        zeros = ", ".join(f"0 AS {n}" for n in names)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_f_zero AS SELECT rid, {zeros} FROM __rm_keys")
+        return ["f_zero"]
+    pop_keys = ", ".join(f"k_{n}" for n in LEVEL_NAMES)
+    failures = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {FAILED_SIGNIN})"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE __rm_attempts AS
+        SELECT rid, time, {pop_keys}, 0 AS f FROM __rm_keys
+        UNION ALL
+        SELECT NULL AS rid, time, {pop_keys}, 1 AS f FROM ({key_columns_sql(failures, account_keys=False)})
+        """
+    )
+    for name in names:
+        over = "ORDER BY time" if name == "f_all" else f"PARTITION BY k_{name[2:]} ORDER BY time"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __rm_{name} AS SELECT rid, {name} FROM "
+            f"(SELECT rid, SUM(f) OVER ({over}) AS {name} FROM __rm_attempts) WHERE rid IS NOT NULL"
+        )
+    con.execute("DROP TABLE __rm_attempts")
+    return names
 
 
 # ---------------------------------------------------------------- one attempt (CLI / API)
@@ -228,24 +278,31 @@ def score_attempt(store: Any, attempt: dict[str, Any], *, params: dict | None = 
         con.register("__rm_attempt_in", pa.Table.from_pylist([row], schema=_ATTEMPT_SCHEMA))
         counts = []
         for n in LEVEL_NAMES:
-            counts.append(f"count(*) FILTER (WHERE h.uk_{n} = a.uk_{n}) AS u_{n}")
-            counts.append(f"count(*) FILTER (WHERE h.k_{n} = a.k_{n}) AS g_{n}")
-        history = f"(SELECT * FROM events WHERE {SUCCESSFUL_SIGNIN} AND time < (SELECT time FROM a))"
+            counts.append(f"count(*) FILTER (WHERE h.ok AND h.uk_{n} = a.uk_{n}) AS u_{n}")
+            counts.append(f"count(*) FILTER (WHERE h.ok AND h.k_{n} = a.k_{n}) AS g_{n}")
+            counts.append(f"count(*) FILTER (WHERE NOT h.ok AND h.k_{n} = a.k_{n}) AS f_{n}")
+        before = "time < (SELECT time FROM a)"
+        history = (
+            f"(SELECT {_KEY_INPUT_COLUMNS}, true AS ok FROM events WHERE {SUCCESSFUL_SIGNIN} AND {before} "
+            f"UNION ALL SELECT {_KEY_INPUT_COLUMNS}, false AS ok FROM events "
+            f"WHERE {FAILED_SIGNIN} AND time <= (SELECT time FROM a))"
+        )
         result = con.execute(
             f"""
             WITH a AS ({key_columns_sql("__rm_attempt_in")}),
             h AS ({key_columns_sql(history)}),
             agg AS (
-              SELECT count(h.acct) AS g_all,
-                count(*) FILTER (WHERE h.acct = a.acct) AS u_all,
-                count(DISTINCT h.acct) AS known_users,
+              SELECT count(*) FILTER (WHERE h.ok) AS g_all,
+                count(*) FILTER (WHERE NOT h.ok) AS f_all,
+                count(*) FILTER (WHERE h.ok AND h.acct = a.acct) AS u_all,
+                count(DISTINCT h.acct) FILTER (WHERE h.ok) AS known_users,
                 {", ".join(counts)}
               FROM a LEFT JOIN h ON TRUE
             ), c AS (
               SELECT a.* EXCLUDE ({", ".join(key_names())}), agg.*,
                 agg.known_users + CASE WHEN agg.u_all = 0 THEN 1 ELSE 0 END AS users
               FROM a, agg
-            ), s AS (SELECT *, {_score_columns(p)} FROM c)
+            ), s AS ({_score_relation(p, "c")})
             SELECT {_result_columns(p)}, s.* FROM s
             """
         )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 #: Events that form an account's history and that get a risk score.
 SUCCESSFUL_SIGNIN = "activity = 'sign_in' AND outcome = 'success'"
+#: Events whose network / client feed the reputation term (attack traffic without labels).
+FAILED_SIGNIN = "activity = 'sign_in' AND outcome = 'failure'"
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ LEVELS: tuple[Level, ...] = (
 LEVEL_NAMES: tuple[str, ...] = tuple(lv.name for lv in LEVELS)
 
 
-def key_columns_sql(inner: str) -> str:
+def key_columns_sql(inner: str, *, account_keys: bool = True) -> str:
     """A SELECT over relation ``inner`` (canonical columns) adding the hashed keys.
 
     ``acct`` is the account; ``k_<level>`` the population key of a level (its parent's key
@@ -79,7 +81,8 @@ def key_columns_sql(inner: str) -> str:
     for level in LEVELS:
         if level.parent is None:
             inner_items.append(f"hash({level.value_sql}) AS k_{level.name}")
-        outer_items.append(f"hash(acct, k_{level.name}) AS uk_{level.name}")
+        if account_keys:
+            outer_items.append(f"hash(acct, k_{level.name}) AS uk_{level.name}")
     # children need their parent's key: one nesting per hierarchy depth
     sql = f"SELECT {', '.join(inner_items)} FROM {inner}"
     done = {lv.name for lv in LEVELS if lv.parent is None}
@@ -118,6 +121,29 @@ def llr_sql(level: Level, alpha: float) -> str:
         f"CASE WHEN {n} = 0 THEN ln({m} + {a}) - ln({a}) "
         f"ELSE ln(GREATEST({p}, 1e-300)) + ln({m} + {a}) - ln({n} + {a} * {p}) END"
     )
+
+
+def reputation_sql(level: Level, weight: float, smoothing: float) -> str:
+    """Log of the factor by which the attacker's distribution favours this value: abuse reputation.
+
+    The paper's framework estimates p(value | attack) from reputation systems where labels
+    exist; without labels, failed sign-ins are the abuse signal every identity log has. With
+    f, s = failed / successful sign-ins with this value before the event and q = the parent's
+    failure rate f_parent / (f_parent + s_parent), the value's failures against
+    those its parent's rate predicts are r = (f + b) / ((f + s) * q + b): 1 for a value never
+    seen or behaving like its parent, large for a network or client that fails far more than
+    its parent, below 1 for one that fails clearly less. Comparing with the parent keeps one
+    abusive network from being counted again at every level below it. The attacker's
+    distribution is the population's tilted by (1 - weight) + weight * r, so weight 0 is the
+    paper's baseline p(x | attack) = p(x).
+    Expects ``f_<level>`` / ``g_<level>`` and the parent's (``_all`` at the top).
+    """
+    f, fp = f"f_{level.name}", parent_count("f", level)
+    g, gp = f"g_{level.name}", parent_count("g", level)
+    w, b = float(weight), float(smoothing)
+    q = f"(CAST({fp} AS DOUBLE) / GREATEST({fp} + {gp}, 1))"
+    r = f"(({f} + {b!r}) / (({f} + {g}) * {q} + {b!r}))"
+    return f"ln({1.0 - w!r} + {w!r} * {r})"
 
 
 def user_prior_sql() -> str:
