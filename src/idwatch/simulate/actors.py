@@ -117,10 +117,7 @@ class StateActor:
         span = self.clock.last_us - self.clock.first_us
         life = (c.rotation_days * DAY_US * rng.uniform(0.5, 1.5, len(ips))).astype(np.int64)
         start = self.clock.first_us + (rng.random(len(ips)) * np.maximum(span - life, 1)).astype(np.int64)
-        mistakes = []
-        for i, key in enumerate(c.mistake_networks or []):
-            mistakes.append(ipt.add(rng, BY_KEY[key], 1))
-            del i
+        mistakes = [ipt.add(rng, BY_KEY[key], 1) for key in c.mistake_networks]  # the operators' home ISP
         return Infra(
             ips, start, start + life, np.asarray(own, dtype=np.int64), np.asarray(mistakes, dtype=np.int64)
         )
@@ -169,9 +166,8 @@ class StateActor:
             )
         return {int(u) for u in rng.choice(ok, size=s.compromised, replace=False)}
 
-    def _common(self, n: int, rng: np.random.Generator, t: int) -> dict:
+    def _common(self, rng: np.random.Generator, t: int) -> dict:
         """Per-session columns: an address live at ``t``, the operators' browser, a fresh cookie."""
-        del n
         sid = f"{int(rng.integers(0, 2**62)):016x}{int(rng.integers(0, 2**32)):08x}"
         cookie = f"{int(rng.integers(0, 2**62)):016x}{int(rng.integers(0, 2**62)):016x}"
         return {
@@ -255,9 +251,9 @@ class StateActor:
                 times += [int(x) for x in self.clock.sample(rng, int(c) - 1)]
             for t in times:
                 if t - session_t[u] < HOUR_US:
-                    s = sessions.setdefault(u, self._common(1, rng, session_t[u]))
+                    s = sessions.setdefault(u, self._common(rng, session_t[u]))
                 else:
-                    s = self._common(1, rng, t)
+                    s = self._common(rng, t)
                 act = "account_lookup" if exists else mix_names[int(rng.choice(len(mix_names), p=mix_p))]
                 if exists:
                     outcome, reason = "success", ""
@@ -326,7 +322,7 @@ class StateActor:
         """The events of one takeover attempt (and, on success, of the persistence that follows)."""
         pop, acc = self.pop, self.cfg.attack.contact_accuracy
         tenant = str(np.asarray(pop.tenants)[pop.tenant_idx[u]])
-        common = self._common(1, rng, t)
+        common = self._common(rng, t)
         steps: list[dict] = []
 
         def add(dt_s: tuple[float, float], **kw: object) -> None:
@@ -433,7 +429,7 @@ class StateActor:
                 rows.append(
                     {
                         **account,
-                        **self._common(1, rng, int(v)),
+                        **self._common(rng, int(v)),
                         "time": int(v),
                         "activity": "sign_in",
                         "method": "password",

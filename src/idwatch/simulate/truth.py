@@ -12,6 +12,7 @@ identifier probed); the per-stage account lists hold each identifier once, at it
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import duckdb
@@ -31,8 +32,6 @@ COMPROMISE_SQL = (
 
 
 def _iso(us: int) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(us / 1e6, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
