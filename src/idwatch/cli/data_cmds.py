@@ -33,7 +33,10 @@ def _open_store(store: str | None, *, create: bool = True) -> Store:
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.")],
     format: Annotated[  # noqa: A002 - the option is called --format
-        str, typer.Option("--format", "-f", help="auto | native | ocsf | entra | okta | gworkspace | auth0")
+        str,
+        typer.Option(
+            "--format", "-f", help="auto | native | ocsf | entra | okta | gworkspace | auth0 | m365"
+        ),
     ] = "auto",
     store: StoreOpt = None,
     json_out: JsonOpt = False,
