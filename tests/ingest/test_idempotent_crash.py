@@ -39,25 +39,37 @@ def _ingest_cmd(store: Path, path: Path) -> list[str]:
     return [sys.executable, "-c", code, "ingest", str(path), "--store", str(store), "--json"]
 
 
+def _kill_after_new_files(cmd: list[str], env: dict[str, str], store_dir: Path, seen: int) -> int:
+    """Start an ingest, SIGKILL it as soon as it has published a new event file; files now."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list(store_dir.glob("events/day=*/*.parquet"))) > seen:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return len(list(store_dir.glob("events/day=*/*.parquet")))
+
+
 def test_sigkill_mid_ingest_then_rerun_stores_exactly_the_missing_events(tmp_path, event):
-    n = 4000
+    n = 1200
     path = tmp_path / "many.jsonl"
     day = ("2024-03-01", "2024-03-02")
     path.write_text("".join(json.dumps(event(i, time=f"{day[i % 2]}T10:00:00Z")) + "\n" for i in range(n)))
-    env = {**os.environ, "IDWATCH_CHUNK_BYTES": "50000"}  # many small batches: many writes to interrupt
+    env = {**os.environ, "IDWATCH_CHUNK_BYTES": "100000"}  # ~5 batches: several writes to interrupt
     store_dir = tmp_path / "store"
-    for delay in (1.0, 2.0, 3.0):
-        proc = subprocess.Popen(_ingest_cmd(store_dir, path), env=env, stdout=subprocess.PIPE)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    cmd = _ingest_cmd(store_dir, path)
+    files = 0
+    for _ in range(2):
+        files = _kill_after_new_files(cmd, env, store_dir, files)
         con = Store(store_dir).connect()  # still readable after the kill
         total, distinct = con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall()[0]
         assert total == distinct <= n
-    done = subprocess.run(_ingest_cmd(store_dir, path), env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["records"] == n
     assert summary["stored"] + summary["duplicates"] == n
+    assert summary["duplicates"] == total  # exactly what the killed runs had stored
     con = Store(store_dir).connect()
     assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall() == [(n, n)]
-    assert not list(store_dir.glob("events/day=*/.*.tmp"))
