@@ -19,6 +19,15 @@ def test_benign_users_make_the_mistakes_that_look_like_attacks(tiny_db: duckdb.D
     )
     assert _one(tiny_db, f"SELECT count(*) {benign} AND activity = 'account_lock'") > 0
     assert _one(tiny_db, f"SELECT count(*) {benign} AND reason = 'unknown_account'") > 0
+    assert _one(tiny_db, f"SELECT count(*) {benign} AND reason = 'unknown_account' AND tenant IS NULL") > 0
+    assert (
+        _one(
+            tiny_db,
+            f"SELECT count(*) {benign} AND account_exists = false AND account IN "
+            "(SELECT account FROM directory)",
+        )
+        == 0
+    )
     assert _one(tiny_db, f"SELECT count(*) {benign} AND reason = 'bad_password'") > 0
     assert _one(tiny_db, f"SELECT count(*) {benign} AND activity = 'mfa_method_change'") > 0
     assert _one(tiny_db, f"SELECT count(*) {benign} AND activity = 'recovery_info_change'") > 0

@@ -244,21 +244,30 @@ def _flow_rates(sc: Scenario) -> dict[str, float]:
     }
 
 
-def _typo(rng: np.random.Generator, accounts: np.ndarray) -> np.ndarray:
-    """Mistyped identifiers: a dropped, doubled or swapped character in the local part."""
-    out = []
-    for a in accounts:
+OTHER_PROVIDERS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com")
+
+
+def _typo(rng: np.random.Generator, pop: Population, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mistyped identifiers and their tenants: a dropped, doubled or swapped character in the local
+    part, or the right name at another provider (typed into the wrong sign-in page)."""
+    out, tenants = [], []
+    for a in pop.account[users]:
         local, _, domain = str(a).partition("@")
         i = int(rng.integers(0, max(len(local) - 1, 1)))
-        op = int(rng.integers(0, 3))
+        op = int(rng.integers(0, 4))
         if op == 0:
             local = local[:i] + local[i + 1 :]
         elif op == 1:
             local = local[:i] + local[i] + local[i:]
-        else:
+        elif op == 2:
             local = local[:i] + local[i + 1 : i + 2] + local[i : i + 1] + local[i + 2 :]
+        else:
+            domain = OTHER_PROVIDERS[int(rng.integers(0, len(OTHER_PROVIDERS)))]
+        while f"{local}@{domain}" in pop.index:  # the mistake must not land on someone's real account
+            local += str(int(rng.integers(0, 10)))
         out.append(f"{local}@{domain}")
-    return np.asarray(out, dtype=object)
+        tenants.append(pop.domain_tenant.get(domain, ""))
+    return np.asarray(out, dtype=object), np.asarray(tenants, dtype=object)
 
 
 def _session_times(
@@ -377,7 +386,7 @@ def benign_days(
             "new": hex_ids(rng, len(who), 32),
             "old": hex_ids(rng, len(who), 32),  # a number the user no longer has
         }
-        typo = _typo(rng, pop.account[who]) if "typo" in name else None
+        typo, typo_tenant = _typo(rng, pop, who) if "typo" in name else (None, None)
         fixed = _fixed(pop, who, devs, ip, sid)
         if name == "wrong_person_reset":  # from someone else's home and browser
             other = rng.integers(0, pop.size, len(who))
@@ -385,7 +394,7 @@ def benign_days(
             fixed.update(
                 ip=pop.home_ip[other, 0], user_agent=pop.dev_ua[other_dev], device_id=pop.dev_id[other_dev]
             )
-        parts.append(expand(rng, _FLOWS[name], t0, fixed, contacts, typo))
+        parts.append(expand(rng, _FLOWS[name], t0, fixed, contacts, typo, typo_tenant))
     table = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
     end_us = start_us + sc.days * DAY_US - 1
     t = np.clip(table.column("time").to_numpy(), start_us, end_us)

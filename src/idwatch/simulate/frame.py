@@ -108,11 +108,13 @@ def expand(
     fixed: dict[str, object],
     contacts: dict[str, np.ndarray] | None = None,
     typo: np.ndarray | None = None,
+    typo_tenant: np.ndarray | None = None,
 ) -> pa.Table:
     """Events of ``len(t0)`` runs of one flow template, vectorized per step.
 
     ``fixed`` holds per-run columns (account, tenant, ip, user_agent, ...) copied to each step's event;
-    ``contacts`` maps "phone"/"email"/"new" to per-run hashes; ``typo`` gives per-run mistyped identifiers.
+    ``contacts`` maps "phone"/"email"/"new" to per-run hashes; ``typo`` gives per-run mistyped identifiers
+    (and ``typo_tenant`` their tenants, '' for domains no tenant owns).
     """
     n, k = len(t0), len(steps)
     if n == 0:
@@ -152,6 +154,10 @@ def expand(
         typo_arr = column("account", typo)
         cols["account"] = pa.concat_arrays([typo_arr if s.identifier == "typo" else own for s in steps])
         exists = column("account_exists", fixed.get("account_exists", True), n)
+        if typo_tenant is not None:  # a mistyped domain may belong to no tenant at all
+            own_t = column("tenant", fixed.get("tenant"), n)
+            other_t = column("tenant", typo_tenant)
+            cols["tenant"] = pa.concat_arrays([other_t if s.identifier == "typo" else own_t for s in steps])
         cols["account_exists"] = pa.concat_arrays(
             [pa.array(np.zeros(n, bool)) if s.identifier == "typo" else exists for s in steps]
         )
