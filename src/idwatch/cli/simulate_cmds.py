@@ -31,11 +31,17 @@ def simulate(
     ] = 1.0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("sim-out"),
     fmt: Annotated[str, typer.Option("--format", help="jsonl | parquet")] = "jsonl",
+    list_: Annotated[bool, typer.Option("--list", help="List the built-in scenarios and exit.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Write simulated identity-provider logs with ground truth (events, directory, intel, truth, labels)."""
     from idwatch.simulate import simulate as run
-    from idwatch.simulate.scenario import ScenarioError
+    from idwatch.simulate.scenario import ScenarioError, builtin_names, load_scenario
+
+    if list_:
+        for name in builtin_names():
+            console.print(f"[bold]{name}[/bold]: {load_scenario(name).description}")
+        return
 
     def progress(day: int, days: int, rows: int) -> None:
         if not json_out and console.is_terminal:
