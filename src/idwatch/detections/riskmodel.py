@@ -126,86 +126,114 @@ def build_signin_risk(con: duckdb.DuckDBPyConnection, *, params: dict | None = N
     which counts rows strictly earlier in time, so ties never leak into each other.
     """
     p = RiskParams.from_dict(params)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE __rm_signins AS
-        {key_columns_sql(f"(SELECT {_IDENTITY_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN})")}
-        """
-    )
-    # Each count is its own window query over a narrow projection (row id, time, integer
-    # keys), joined back on the row id: DuckDB runs many windows in one SELECT far slower
-    # than the same windows apart, and text columns carried through the sorts cost most.
+    # Positional joins below rely on tables keeping the order rows were written in.
+    keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        _build(con, p)
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
+
+
+def _build(con: duckdb.DuckDBPyConnection, p: RiskParams) -> None:
+    """The batch pipeline (see :func:`build_signin_risk`).
+
+    Each count is its own window query over a narrow projection (row id, time, integer
+    keys), written back in row-id order so that all counts line up by position: DuckDB runs
+    many windows in one SELECT, or many hash joins on the row id, several times slower.
+    """
+    # Only the keys are materialized; the text columns are read again at the end, in the
+    # same (insertion) order, instead of being carried through the pipeline.
+    signins = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN})"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __rm_keys AS "
-        f"SELECT rowid AS rid, time, {', '.join(key_names())} FROM __rm_signins"
+        f"SELECT time, {', '.join(key_names())} "
+        f"FROM ({key_columns_sql(signins)})"
     )
-    windows = {"u_all": "acct"}
-    windows.update({f"u_{n}": f"uk_{n}" for n in LEVEL_NAMES})
-    windows.update({f"g_{n}": f"k_{n}" for n in LEVEL_NAMES})
-    for name, partition in windows.items():
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __rm_{name} AS "
-            f"SELECT rid, rank() OVER (PARTITION BY {partition} ORDER BY time) - 1 AS {name} FROM __rm_keys"
-        )
+    counts = {"u_all": "acct"}
+    counts.update({f"u_{n}": f"uk_{n}" for n in LEVEL_NAMES})
+    counts.update({f"g_{n}": f"k_{n}" for n in LEVEL_NAMES})
+    tables = []
+    for name, partition in counts.items():
+        _count_table(con, name, f"rank() OVER (PARTITION BY {partition} ORDER BY time) - 1", _KEYS)
+        tables.append(name)
     # population size and users known at the sign-in's time, in one sort by time. An account's
     # first sign-in counts itself among the users; different accounts' first sign-ins at the
     # very same instant count each other (a smoothing constant, not history, so harmless).
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE __rm_g_all AS
-        SELECT k.rid, rank() OVER (ORDER BY k.time) - 1 AS g_all,
+        SELECT rank() OVER (ORDER BY k.time) - 1 AS g_all,
           SUM(CASE WHEN u.u_all = 0 THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
-        FROM __rm_keys k JOIN __rm_u_all u USING (rid)
+        FROM {_KEYS} k POSITIONAL JOIN __rm_u_all u ORDER BY k.rid
         """
     )
-    tables = [*windows, "g_all", *_failure_counts(con, p)]
-    joins = " ".join(f"JOIN __rm_{name} USING (rid)" for name in tables)
+    tables += ["g_all", *_attempt_counts(con, p)]
+    failures = ", ".join(
+        f"a_{n} - g_{n} AS f_{n}" if p.reputation_weight else f"0 AS f_{n}" for n in ["all", *LEVEL_NAMES]
+    )
+    joined = " POSITIONAL JOIN ".join(f"__rm_{name}" for name in tables)
+    # two steps: DuckDB would otherwise re-evaluate the per-level terms for every reference
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE __rm_scores AS
-        WITH c AS (SELECT * FROM (SELECT rid FROM __rm_keys) {joins})
-        SELECT rid, {_result_columns(p)} FROM ({_score_relation(p, "c")})
+        CREATE OR REPLACE TEMP TABLE __rm_terms AS
+        WITH c AS (SELECT k.time AS __time, *, {failures} FROM __rm_keys k POSITIONAL JOIN {joined})
+        SELECT __time, u_all, {", ".join(f"u_{n}" for n in LEVEL_NAMES)},
+          {", ".join(f"llr_{n}" for n in [*LEVEL_NAMES, "user"])}
+        FROM ({_score_relation(p, "c")})
         """
     )
     con.execute(
         f"""
         CREATE OR REPLACE TABLE signin_risk AS
-        SELECT {_IDENTITY_COLUMNS}, r.* EXCLUDE (rid)
-        FROM (SELECT rowid AS rid, {_IDENTITY_COLUMNS} FROM __rm_signins) e JOIN __rm_scores r USING (rid)
+        SELECT e.*, {_result_columns(p)}
+        FROM (SELECT {_IDENTITY_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN}) e POSITIONAL JOIN __rm_terms
+        WHERE e.time = __time
         """
     )
-    for name in [*tables, "scores", "keys", "signins"]:
+    written = con.execute("SELECT count(*) FROM signin_risk").fetchall()[0][0]
+    expected = con.execute("SELECT count(*) FROM __rm_terms").fetchall()[0][0]
+    for name in [*tables, "terms", "keys"]:
         con.execute(f"DROP TABLE __rm_{name}")
+    if written != expected:  # the two reads of `events` did not line up: never return wrong rows
+        con.execute("DROP TABLE signin_risk")
+        raise RuntimeError("riskmodel: events changed order between reads; signin_risk not built")
 
 
-def _failure_counts(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
-    """Tables ``__rm_f_<level>`` / ``__rm_f_all``: failed sign-ins with the value before each
-    successful one (same instant included: a failure at that instant is not in the future).
+#: The keys table with its row id (rowid exists on stored tables only, so it is added here).
+_KEYS = "(SELECT rowid AS rid, * FROM __rm_keys)"
 
-    Successes and failures go through one window per level, so a failure counts exactly for
-    the sign-ins after it. Skipped (constant zero) when the reputation term is off.
+
+def _count_table(con: duckdb.DuckDBPyConnection, name: str, window: str, source: str) -> None:
+    """One count column ``name`` for every successful sign-in, in row-id order."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __rm_{name} AS SELECT {name} FROM "
+        f"(SELECT rid, {window} AS {name} FROM {source}) WHERE rid IS NOT NULL ORDER BY rid"
+    )
+
+
+def _attempt_counts(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
+    """Tables ``__rm_a_<level>`` / ``__rm_a_all``: sign-in attempts (successful or failed) with
+    the value strictly before each successful sign-in; minus the successes ``g_*`` that leaves
+    the failures. Successes and failures share one window per level, so a failure counts for
+    exactly the sign-ins after it. None when the reputation term is off.
     """
-    names = ["f_all"] + [f"f_{n}" for n in LEVEL_NAMES]
     if not p.reputation_weight:
-        zeros = ", ".join(f"0 AS {n}" for n in names)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_f_zero AS SELECT rid, {zeros} FROM __rm_keys")
-        return ["f_zero"]
+        return []
     pop_keys = ", ".join(f"k_{n}" for n in LEVEL_NAMES)
     failures = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {FAILED_SIGNIN})"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE __rm_attempts AS
-        SELECT rid, time, {pop_keys}, 0 AS f FROM __rm_keys
+        SELECT rid, time, {pop_keys} FROM {_KEYS}
         UNION ALL
-        SELECT NULL AS rid, time, {pop_keys}, 1 AS f FROM ({key_columns_sql(failures, account_keys=False)})
+        SELECT NULL AS rid, time, {pop_keys} FROM ({key_columns_sql(failures, account_keys=False)})
         """
     )
+    names = ["a_all"] + [f"a_{n}" for n in LEVEL_NAMES]
     for name in names:
-        over = "ORDER BY time" if name == "f_all" else f"PARTITION BY k_{name[2:]} ORDER BY time"
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __rm_{name} AS SELECT rid, {name} FROM "
-            f"(SELECT rid, SUM(f) OVER ({over}) AS {name} FROM __rm_attempts) WHERE rid IS NOT NULL"
-        )
+        over = "ORDER BY time" if name == "a_all" else f"PARTITION BY k_{name[2:]} ORDER BY time"
+        _count_table(con, name, f"rank() OVER ({over}) - 1", "__rm_attempts")
     con.execute("DROP TABLE __rm_attempts")
     return names
 
@@ -285,7 +313,7 @@ def score_attempt(store: Any, attempt: dict[str, Any], *, params: dict | None = 
         history = (
             f"(SELECT {_KEY_INPUT_COLUMNS}, true AS ok FROM events WHERE {SUCCESSFUL_SIGNIN} AND {before} "
             f"UNION ALL SELECT {_KEY_INPUT_COLUMNS}, false AS ok FROM events "
-            f"WHERE {FAILED_SIGNIN} AND time <= (SELECT time FROM a))"
+            f"WHERE {FAILED_SIGNIN} AND {before})"
         )
         result = con.execute(
             f"""
