@@ -15,10 +15,13 @@ import pyarrow.compute as pc
 
 from idwatch.simulate.clock import WorkClock, epoch_us
 from idwatch.simulate.frame import BATCH_SCHEMA, batch
+from idwatch.simulate.iptable import IpTable
 from idwatch.simulate.names import UA_DESKTOP
 from idwatch.simulate.networks import BY_KEY
-from idwatch.simulate.population import MFA_METHODS, IpTable, Population, sha256_hex
+from idwatch.simulate.people import MFA_METHODS
+from idwatch.simulate.population import Population
 from idwatch.simulate.scenario import Actor, Scenario, ScenarioError
+from idwatch.simulate.util import sha256_hex
 
 DAY_US = 86_400 * 10**6
 HOUR_US = 3600 * 10**6

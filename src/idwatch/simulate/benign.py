@@ -12,8 +12,10 @@ import numpy as np
 import pyarrow as pa
 
 from idwatch.simulate.frame import BATCH_SCHEMA, Step, arrow_columns, expand
-from idwatch.simulate.population import HOURLY_CDF, MFA_METHODS, PROFILES, WEEKLY, Population, hex_ids
+from idwatch.simulate.people import HOURLY_CDF, MFA_METHODS, PROFILES, WEEKLY
+from idwatch.simulate.population import Population
 from idwatch.simulate.scenario import Scenario
+from idwatch.simulate.util import hex_ids
 
 DAY_US = 86_400 * 10**6
 OFFICE_PROFILES = np.array([PROFILES.index(p) for p in ("office", "campaign", "newsroom", "student")])

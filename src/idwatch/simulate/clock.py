@@ -6,8 +6,8 @@ import datetime as dt
 
 import numpy as np
 
-from idwatch.simulate.population import tz_offset_seconds
 from idwatch.simulate.scenario import WEEKDAYS, Actor
+from idwatch.simulate.util import tz_offset_seconds
 
 
 def epoch_us(day: dt.date) -> int:

@@ -12,10 +12,12 @@ import numpy as np
 import pyarrow as pa
 
 from idwatch.simulate.frame import BATCH_SCHEMA, Step, batch, expand
+from idwatch.simulate.iptable import IpTable
 from idwatch.simulate.names import FIRST, LAST, UA_DESKTOP, UA_TOOLS
 from idwatch.simulate.networks import BY_KEY, HOME_NETWORKS
-from idwatch.simulate.population import IpTable, Population, hex_ids
+from idwatch.simulate.population import Population
 from idwatch.simulate.scenario import Scenario
+from idwatch.simulate.util import hex_ids
 
 DAY_US = 86_400 * 10**6
 STUFFING = ("crim-stuffing", "cmp-stuffing")

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from idwatch.simulate.iptable import IpTable
 from idwatch.simulate.networks import BY_KEY, HOSTING_KEYS, NETWORKS
-from idwatch.simulate.population import IpTable
 from idwatch.simulate.scenario import Scenario
 
 NAMESPACE = uuid.UUID("6f1f6c1e-4b7a-4d8e-9a57-6b9f3c1d2e10")

@@ -17,7 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from idwatch.schema import EVENT_SCHEMA
-from idwatch.simulate.population import IpTable, hex_ids
+from idwatch.simulate.iptable import IpTable
+from idwatch.simulate.util import hex_ids
 
 #: Native events as the simulator writes them: the canonical columns without ``raw``.
 OUT_SCHEMA = pa.schema([f for f in EVENT_SCHEMA if f.name != "raw"])
