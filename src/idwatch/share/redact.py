@@ -18,6 +18,7 @@ import pyarrow as pa
 from idwatch.store import Store
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_TOKEN = re.compile(r"[\w.@+-]+")
 PHONE = re.compile(r"(?<![\w.])\+\d[\d \-]{6,17}\d(?![\w.])")
 
 
@@ -26,22 +27,22 @@ class LeakError(RuntimeError):
 
 
 class Redactor:
-    """Replaces and detects the names of the accounts, tenants and people a campaign touched."""
+    """Replaces and detects the names of the accounts, tenants and people a campaign touched.
+
+    Matching is by token, not by one regex of every name: a campaign can touch tens of
+    thousands of accounts, and a set lookup per token keeps the scan linear in the text.
+    Tokens are runs of word characters, dots, ``@``, ``+`` and ``-``; names of several words
+    (display names) are matched as runs of up to ``MAX_WORDS`` tokens separated by spaces.
+    """
+
+    MAX_WORDS = 5
 
     def __init__(self, names: Iterable[str]) -> None:
-        unique = sorted({n.strip() for n in names if n and len(n.strip()) >= 3}, key=len, reverse=True)
-        self.names = unique
-        self._pattern = (
-            re.compile(
-                r"(?<![\w-])(?:" + "|".join(re.escape(n) for n in unique) + r")(?![\w-])", re.IGNORECASE
-            )
-            if unique
-            else None
-        )
+        self.names = {" ".join(n.split()).lower() for n in names if n and len(n.strip()) >= 3}
 
     @classmethod
     def for_campaigns(cls, store: Store, campaigns: list[dict[str, Any]]) -> Redactor:
-        """Names from the campaigns and from the directory rows of their accounts and tenants."""
+        """The campaigns' accounts and tenants, their directory rows, and the tenants' contacts."""
         accounts = {str(a.get("account", "")).lower() for c in campaigns for a in c.get("accounts") or []}
         tenants = {
             str(a.get("tenant")) for c in campaigns for a in c.get("accounts") or [] if a.get("tenant")
@@ -55,7 +56,9 @@ class Redactor:
             rows = con.execute(
                 """
                 SELECT account, tenant, display_name, notify FROM directory
-                WHERE lower(account) IN (SELECT a FROM acc) OR tenant IN (SELECT t FROM ten)
+                WHERE lower(account) IN (SELECT a FROM acc)
+                UNION ALL
+                SELECT DISTINCT NULL, tenant, NULL, notify FROM directory WHERE tenant IN (SELECT t FROM ten)
                 """
             ).fetchall()
             con.close()
@@ -63,18 +66,49 @@ class Redactor:
                 names.update(v for v in row if v)
         return cls(names)
 
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of ``text`` that are a known name (longest match first)."""
+        tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
+        spans: list[tuple[int, int]] = []
+        i = 0
+        while i < len(tokens):
+            hit = None
+            for n in range(min(self.MAX_WORDS, len(tokens) - i), 0, -1):
+                window = tokens[i : i + n]
+                if any(text[a[1] : b[0]].strip() for a, b in zip(window, window[1:], strict=False)):
+                    continue  # only whitespace may separate the words of one name
+                start, end = window[0][0], window[-1][1]
+                candidate = text[start:end].lower()
+                for cand, cut in (
+                    (candidate, 0),
+                    (candidate.rstrip(".-"), len(candidate) - len(candidate.rstrip(".-"))),
+                ):
+                    if " ".join(cand.split()) in self.names:
+                        hit = (start, end - cut, n)
+                        break
+                if hit:
+                    break
+            if hit is None and "@" in tokens[i][2]:
+                domain = tokens[i][2].rsplit("@", 1)[1].rstrip(".-").lower()
+                if domain in self.names:
+                    hit = (tokens[i][0], tokens[i][1], 1)
+            if hit:
+                spans.append((hit[0], hit[1]))
+                i += hit[2]
+            else:
+                i += 1
+        return spans
+
     def redact(self, text: str) -> str:
         """Free text with every known name, email address and phone number replaced."""
-        if self._pattern is not None:
-            text = self._pattern.sub("[redacted]", text)
+        for start, end in reversed(self._spans(text)):
+            text = text[:start] + "[redacted]" + text[end:]
         text = EMAIL.sub("[email]", text)
         return PHONE.sub("[phone]", text)
 
     def leaks(self, text: str) -> list[str]:
         """What in ``text`` names a customer or a contact (empty list: safe to share)."""
-        found: list[str] = []
-        if self._pattern is not None:
-            found += [m.group(0) for m in self._pattern.finditer(text)]
+        found = [text[a:b] for a, b in self._spans(text)]
         found += EMAIL.findall(text)
         found += PHONE.findall(text)
         return sorted(set(found))
