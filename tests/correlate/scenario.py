@@ -258,13 +258,12 @@ def build_world(*, seed: int = 3, with_bridge: bool = True) -> World:
         else:
             w.alert("recovery.reset_abuse", "recovery", ["T1586.002"], eids, 70)
         t = _office(t + timedelta(minutes=rnd.randint(20, 70)))
-    # ---- the criminal botnet: 40 residential IPs, 1-2 password guesses each, random consumers, 24/7
+    # ---- the criminal botnet: 40 residential IPs, 2-3 password guesses each, random consumers, 24/7
     consumers = [p[0] for p in people if p[3] == "consumer"]
     bot_eids = []
     t = T0 + timedelta(days=2)
     for ip in BOTNET_IPS:
-        for _ in range(rnd.randint(1, 2)):
-            target = rnd.choice(consumers)
+        for target in rnd.sample(consumers, rnd.randint(2, 3)):
             bot_eids.append(
                 w.ev(
                     t,

@@ -53,8 +53,15 @@ class Cluster:
         return f"cmp-{digest}"
 
 
+#: Infrastructure goes after several accounts; an address seen with one account only (a
+#: victim's phone on the move, a one-off login) is not clustered.
+MIN_IP_ACCOUNTS = 2
+#: ... and mostly cannot get in: an address that signed in to more than this share of the
+#: flagged accounts it touched is where those people work or live (a campus, an office NAT).
+MAX_SIGNED_IN_SHARE = 0.5
+
 #: A feature shared by more IPs than this is kept as a hub node instead of a clique of pairs.
-HUB_DEGREE = 30
+HUB_DEGREE = 10
 
 
 def _features(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
@@ -109,15 +116,24 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
     ip_spec = {
         ip: 1.0 / (1.0 + (n or 0) / POPULARITY_SCALE)
         for ip, n in con.execute(
-            "SELECT s.src_ip, p.n FROM (SELECT DISTINCT src_ip FROM sus) s "
-            "LEFT JOIN pop_ip p ON p.k = s.src_ip"
+            f"""WITH pairs AS (SELECT DISTINCT src_ip, account FROM sus),
+                     got_in AS (SELECT DISTINCT e.src_ip, e.account FROM events e SEMI JOIN pairs p
+                                  ON p.src_ip = e.src_ip AND p.account = e.account
+                                WHERE e.activity = 'sign_in' AND e.outcome = 'success'),
+                     infra AS (SELECT p.src_ip FROM pairs p LEFT JOIN got_in g
+                                 ON g.src_ip = p.src_ip AND g.account = p.account
+                               GROUP BY 1
+                               HAVING count(*) >= {MIN_IP_ACCOUNTS}
+                                  AND count(g.account) <= {MAX_SIGNED_IN_SHARE} * count(*))
+                SELECT i.src_ip, p.n FROM infra i LEFT JOIN pop_ip p ON p.k = i.src_ip"""
         ).fetchall()
     }
     by_feature: dict[str, dict[str, float]] = {}
     for ip, feat, weight in _features(con):
-        if weight > 0:
+        if weight > 0 and ip in ip_spec:
             bucket = by_feature.setdefault(feat, {})
             bucket[ip] = max(weight, bucket.get(ip, 0.0))
+    sig = _signatures(con)
     graph = nx.Graph()
     graph.add_nodes_from(f"ip:{ip}" for ip in ip_spec)
 
@@ -141,6 +157,7 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
         for i, a in enumerate(members):
             for b in members[i + 1 :]:
                 weight = min(ips[a], ips[b]) * min(ip_spec.get(a, 1.0), ip_spec.get(b, 1.0)) * share
+                weight *= _alike(sig.get(a), sig.get(b))
                 add(f"ip:{a}", f"ip:{b}", weight, kind)
     return graph
 
@@ -177,6 +194,13 @@ def _signatures(con: duckdb.DuckDBPyConnection) -> dict[str, list[float]]:
     return out
 
 
+def _alike(a: list[float] | None, b: list[float] | None) -> float:
+    """Tradecraft factor of a link: two addresses that do different things pull less."""
+    if a is None or b is None:
+        return 1.0
+    return 0.25 + 0.75 * _cosine(a, b)
+
+
 def _cosine(a: list[float], b: list[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
@@ -211,27 +235,33 @@ def _merge_pass(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[floa
                 vec[k] += x
         psig.append(vec)
     alive = set(range(len(parts)))
-    while True:
-        best: tuple[float, int, int] | None = None
+    while True:  # rounds of greedy, disjoint merges (best pairs first)
+        candidates: list[tuple[float, int, int]] = []
         for i in alive:
             for j, c in cut[i].items():
-                small = min(vol[i], vol[j]) or 1e-9
-                score = c / small * (0.25 + 0.75 * _cosine(psig[i], psig[j]))
-                if score >= MERGE_THRESHOLD and (best is None or score > best[0]):
-                    best = (score, i, j)
-        if best is None:
+                if i < j:
+                    small = min(vol[i], vol[j]) or 1e-9
+                    score = c / small * _alike(psig[i], psig[j])
+                    if score >= MERGE_THRESHOLD:
+                        candidates.append((score, i, j))
+        if not candidates:
             break
-        _, i, j = best
-        parts[j] |= parts[i]
-        vol[j] += vol[i]
-        psig[j] = [x + y for x, y in zip(psig[j], psig[i], strict=True)]
-        for k, c in cut.pop(i).items():
-            cut[k].pop(i, None)
-            if k != j:
-                cut[j][k] = cut[j].get(k, 0.0) + c
-                cut[k][j] = cut[k].get(j, 0.0) + c
-        cut[j].pop(j, None)
-        alive.discard(i)
+        candidates.sort(reverse=True)
+        touched: set[int] = set()
+        for _score, i, j in candidates:
+            if i in touched or j in touched:
+                continue
+            touched.update((i, j))
+            parts[j] |= parts[i]
+            vol[j] += vol[i]
+            psig[j] = [x + y for x, y in zip(psig[j], psig[i], strict=True)]
+            for k, c in cut.pop(i).items():
+                cut[k].pop(i, None)
+                if k != j:
+                    cut[j][k] = cut[j].get(k, 0.0) + c
+                    cut[k][j] = cut[k].get(j, 0.0) + c
+            cut[j].pop(j, None)
+            alive.discard(i)
     return [parts[i] for i in sorted(alive)]
 
 

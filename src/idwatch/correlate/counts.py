@@ -52,19 +52,38 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE camp_events AS
-        WITH ev AS (
+        WITH ded AS (
             SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
                    e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.asn, e.network_type,
-                   e.country
+                   e.country, true AS dedicated
             FROM events e JOIN camp_ip c ON c.src_ip = e.src_ip AND c.dedicated
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
-            UNION ALL BY NAME
+            ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
+        ), shared_probes AS (  -- flagged probes from shared addresses of the campaign
             SELECT c.campaign_id, s.time, s.event_id, s.tenant, s.account, s.account_exists, s.activity,
                    s.step, s.method, s.outcome, s.reason, s.src_ip, s.user_agent, s.asn, s.network_type,
-                   s.country
+                   s.country, false AS dedicated
             FROM sus s JOIN camp_ip c ON c.src_ip = s.src_ip AND NOT c.dedicated
-        ), dir AS (SELECT DISTINCT lower(account) AS account FROM directory)
-        SELECT ev.*, dir.account IS NOT NULL AS in_directory
+            WHERE s.activity = 'account_lookup' OR s.reason = 'unknown_account'
+        ), targets AS (  -- accounts the campaign demonstrably went after
+            SELECT DISTINCT campaign_id, account FROM ded
+            UNION SELECT DISTINCT campaign_id, account FROM shared_probes
+        ), shared AS (  -- shared addresses (VPN exits, Tor): every non-owner event about a target
+            SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
+                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.asn, e.network_type,
+                   e.country, false AS dedicated
+            FROM events e JOIN camp_ip c ON c.src_ip = e.src_ip AND NOT c.dedicated
+            SEMI JOIN targets t ON t.campaign_id = c.campaign_id AND t.account = e.account
+            ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
+            ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
+        ), ev AS (SELECT * FROM ded UNION ALL BY NAME
+                  SELECT * FROM (SELECT * FROM shared UNION BY NAME SELECT * FROM shared_probes)),
+        dir AS (SELECT DISTINCT lower(account) AS account FROM directory),
+        severe AS (  -- events a compromise / persistence finding cites
+            SELECT DISTINCT ae.event_id FROM alert_events ae JOIN alerts a USING (alert_id)
+            WHERE a.stage IN ('compromise', 'persistence'))
+        SELECT ev.*, dir.account IS NOT NULL AS in_directory,
+               ev.event_id IN (SELECT event_id FROM severe) AS severe
         FROM ev LEFT JOIN dir USING (account)
         """
     )
@@ -72,8 +91,9 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
         f"""
         CREATE OR REPLACE TEMP TABLE camp_events AS
         SELECT *, {PROBE_SQL} AS is_probe, {ATTACK_SQL} AS is_attack,
-               {ATTACK_SQL} AND {COMPROMISE_SQL} OR ({COMPROMISE_SQL} AND activity NOT IN
-                   ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery')) AS is_compromise
+               ({ATTACK_SQL} AND {COMPROMISE_SQL} OR ({COMPROMISE_SQL} AND activity NOT IN
+                   ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery')))
+               AND (dedicated OR severe) AS is_compromise
         FROM camp_events
         """
     )
@@ -95,31 +115,20 @@ def create_campaign_alerts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def create_campaign_accounts(con: duckdb.DuckDBPyConnection) -> None:
-    """Table ``camp_accounts``: each account of each campaign once, at its furthest stage."""
+    """Table ``camp_accounts``: each account of each campaign once, at its furthest stage.
+
+    Compromised: a success under the campaign's control - from a dedicated address, or from
+    a shared one (about an account the campaign went after) when a compromise finding cites it.
+    """
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE camp_accounts AS
-        WITH ev AS (
-            SELECT campaign_id, account, any_value(tenant) AS tenant, min(time) AS first_seen,
-                   max(time) AS last_seen, bool_or(is_probe) AS probed, bool_or(is_attack) AS attacked,
-                   bool_or(is_compromise) AS compromised
-            FROM camp_events WHERE is_probe OR is_attack OR is_compromise
-            GROUP BY 1, 2
-        ), al AS (  -- compromise / persistence findings tied to the campaign's own addresses
-            SELECT ca.campaign_id, aa.account, any_value(aa.tenant) AS tenant,
-                   min(aa.first_seen) AS first_seen, max(aa.last_seen) AS last_seen
-            FROM camp_alerts ca JOIN alert_accounts aa USING (alert_id)
-            WHERE ca.dedicated AND aa.rank = 3
-            GROUP BY 1, 2
-        )
-        SELECT coalesce(ev.campaign_id, al.campaign_id) AS campaign_id,
-               coalesce(ev.account, al.account) AS account,
-               coalesce(ev.tenant, al.tenant) AS tenant,
-               least(ev.first_seen, al.first_seen) AS first_seen,
-               greatest(ev.last_seen, al.last_seen) AS last_seen,
-               CASE WHEN coalesce(ev.compromised, false) OR al.account IS NOT NULL THEN 'compromised'
-                    WHEN ev.attacked THEN 'attacked' ELSE 'probed' END AS stage
-        FROM ev FULL OUTER JOIN al ON ev.campaign_id = al.campaign_id AND ev.account = al.account
+        SELECT campaign_id, account, any_value(tenant) AS tenant, min(time) AS first_seen,
+               max(time) AS last_seen,
+               CASE WHEN bool_or(is_compromise) THEN 'compromised'
+                    WHEN bool_or(is_attack) THEN 'attacked' ELSE 'probed' END AS stage
+        FROM camp_events WHERE is_probe OR is_attack OR is_compromise
+        GROUP BY 1, 2
         """
     )
 

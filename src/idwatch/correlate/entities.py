@@ -65,16 +65,26 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
          AND (len(a.accts) = 0 OR list_contains(a.accts, e.account))
         """
     )
-    # (account, ip) pairs the owner used successfully before the account's first alert
+    # The owner's own addresses and devices: signed in successfully from them on two or more
+    # days, or at all before anything about the account was flagged. An attacker who got in
+    # once is not the owner; an owner who signs in every day is.
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE familiar AS
+        CREATE OR REPLACE TEMP TABLE ok_signins AS
         WITH t0 AS (SELECT account, min(first_seen) AS t0 FROM alert_accounts GROUP BY 1)
-        SELECT DISTINCT e.account, e.src_ip
-        FROM events e JOIN t0 USING (account)
-        WHERE e.activity = 'sign_in' AND e.outcome = 'success' AND e.time < t0.t0
+        SELECT e.account, e.src_ip, e.device_id, e.time, e.time < coalesce(t0.t0, e.time) AS before_alerts
+        FROM events e LEFT JOIN t0 USING (account)
+        WHERE e.activity = 'sign_in' AND e.outcome = 'success'
         """
     )
+    for name, col in (("familiar", "src_ip"), ("familiar_device", "device_id")):
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT account, {col} FROM ok_signins WHERE {col} IS NOT NULL
+            GROUP BY 1, 2 HAVING count(DISTINCT time::DATE) >= 2 OR bool_or(before_alerts)
+            """
+        )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE sus AS
@@ -85,28 +95,34 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
                {NET_SQL} AS net
         FROM events e JOIN ids USING (event_id)
         ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
+        ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
         """
     )
 
 
 def create_popularity(con: duckdb.DuckDBPyConnection) -> None:
     """Tables ``pop_<entity>`` with the benign popularity of every entity seen in ``sus``."""
-    benign = """(SELECT * FROM events WHERE activity = 'sign_in' AND outcome = 'success'
-                 AND event_id NOT IN (SELECT event_id FROM sus))"""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE benign_success AS
+        SELECT account, src_ip, user_agent, device_id, asn, {NET_SQL} AS net
+        FROM events e ANTI JOIN sus s ON s.event_id = e.event_id
+        WHERE e.activity = 'sign_in' AND e.outcome = 'success'
+        """
+    )
     for name, expr in (
         ("ip", "src_ip"),
         ("ua", "user_agent"),
         ("dev", "device_id"),
-        ("net", NET_SQL),
+        ("net", "net"),
         ("asn", "asn"),
     ):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE pop_{name} AS
-            SELECT k, count(DISTINCT account) AS n FROM (
-                SELECT {expr} AS k, account FROM {benign} b
-                WHERE {expr} IN (SELECT DISTINCT {expr} FROM sus)
-            ) GROUP BY k
+            SELECT b.{expr} AS k, count(DISTINCT b.account) AS n
+            FROM benign_success b SEMI JOIN (SELECT DISTINCT {expr} AS k FROM sus) s ON s.k = b.{expr}
+            GROUP BY 1
             """
         )
     con.execute(
