@@ -254,7 +254,9 @@ class StateActor:
                 times += [int(x) for x in self.clock.sample(rng, int(c) - 1)]
             for t in times:
                 if t - session_t[u] < HOUR_US:
-                    s = sessions.setdefault(u, self._common(rng, session_t[u]))
+                    if u not in sessions:  # the first look: one session per person
+                        sessions[u] = self._common(rng, session_t[u])
+                    s = sessions[u]
                 else:
                     s = self._common(rng, t)
                 act = "account_lookup" if exists else mix_names[int(rng.choice(len(mix_names), p=mix_p))]
