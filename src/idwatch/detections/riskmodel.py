@@ -150,25 +150,7 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams) -> None:
         f"SELECT time, {', '.join(key_names())} "
         f"FROM ({key_columns_sql(signins)})"
     )
-    counts = {"u_all": "acct"}
-    counts.update({f"u_{n}": f"uk_{n}" for n in LEVEL_NAMES})
-    counts.update({f"g_{n}": f"k_{n}" for n in LEVEL_NAMES})
-    tables = []
-    for name, partition in counts.items():
-        _count_table(con, name, f"rank() OVER (PARTITION BY {partition} ORDER BY time) - 1", _KEYS)
-        tables.append(name)
-    # population size and users known at the sign-in's time, in one sort by time. An account's
-    # first sign-in counts itself among the users; different accounts' first sign-ins at the
-    # very same instant count each other (a smoothing constant, not history, so harmless).
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE __rm_g_all AS
-        SELECT rank() OVER (ORDER BY k.time) - 1 AS g_all,
-          SUM(CASE WHEN u.u_all = 0 THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
-        FROM {_KEYS} k POSITIONAL JOIN __rm_u_all u ORDER BY k.rid
-        """
-    )
-    tables += ["g_all", *_attempt_counts(con, p)]
+    tables = _count_tables(con, p)
     failures = ", ".join(
         f"a_{n} - g_{n} AS f_{n}" if p.reputation_weight else f"0 AS f_{n}" for n in ["all", *LEVEL_NAMES]
     )
@@ -202,24 +184,56 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams) -> None:
 
 #: The keys table with its row id (rowid exists on stored tables only, so it is added here).
 _KEYS = "(SELECT rowid AS rid, * FROM __rm_keys)"
+#: Successes strictly before, in a window over successes and failures (peers excluded).
+_SUCCESSES_BEFORE = (
+    "coalesce(SUM(CASE WHEN rid IS NOT NULL THEN 1 ELSE 0 END) "
+    "OVER (w RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP), 0)"
+)
 
 
-def _count_table(con: duckdb.DuckDBPyConnection, name: str, window: str, source: str) -> None:
-    """One count column ``name`` for every successful sign-in, in row-id order."""
+def _count_table(con: duckdb.DuckDBPyConnection, table: str, items: str, source: str, window: str) -> None:
+    """Table ``__rm_<table>``: the count columns ``items`` (over window ``w``) for every
+    successful sign-in (rows with a row id), in row-id order."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __rm_{name} AS SELECT {name} FROM "
-        f"(SELECT rid, {window} AS {name} FROM {source}) WHERE rid IS NOT NULL ORDER BY rid"
+        f"CREATE OR REPLACE TEMP TABLE __rm_{table} AS SELECT * EXCLUDE (rid) FROM "
+        f"(SELECT rid, {items} FROM {source} WINDOW w AS ({window})) WHERE rid IS NOT NULL ORDER BY rid"
     )
 
 
-def _attempt_counts(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
-    """Tables ``__rm_a_<level>`` / ``__rm_a_all``: sign-in attempts (successful or failed) with
-    the value strictly before each successful sign-in; minus the successes ``g_*`` that leaves
-    the failures. Successes and failures share one window per level, so a failure counts for
-    exactly the sign-ins after it. None when the reputation term is off.
+def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
+    """All counts, one window each; returns the tables' names (``__rm_<name>``), in order.
+
+    ``u_*``: the account's successful sign-ins with the value strictly before; ``g_*``: the
+    population's; ``a_*`` (reputation on): all sign-in attempts, successful or failed, so
+    that ``a - g`` is the failures. With the reputation term on, ``g_*`` and ``a_*`` share one
+    window over successes and failures together.
     """
+    tables = ["u_all"]
+    _count_table(con, "u_all", "rank() OVER w - 1 AS u_all", _KEYS, "PARTITION BY acct ORDER BY time")
+    for n in LEVEL_NAMES:
+        _count_table(
+            con, f"u_{n}", f"rank() OVER w - 1 AS u_{n}", _KEYS, f"PARTITION BY uk_{n} ORDER BY time"
+        )
+        tables.append(f"u_{n}")
+    # population size and users known at the sign-in's time, in one sort by time. An account's
+    # first sign-in counts itself among the users; different accounts' first sign-ins at the
+    # very same instant count each other (a smoothing constant, not history, so harmless).
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE __rm_g_all AS
+        SELECT rank() OVER (ORDER BY k.time) - 1 AS g_all,
+          SUM(CASE WHEN u.u_all = 0 THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
+        FROM {_KEYS} k POSITIONAL JOIN __rm_u_all u ORDER BY k.rid
+        """
+    )
+    tables.append("g_all")
     if not p.reputation_weight:
-        return []
+        for n in LEVEL_NAMES:
+            _count_table(
+                con, f"g_{n}", f"rank() OVER w - 1 AS g_{n}", _KEYS, f"PARTITION BY k_{n} ORDER BY time"
+            )
+            tables.append(f"g_{n}")
+        return tables
     pop_keys = ", ".join(f"k_{n}" for n in LEVEL_NAMES)
     failures = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {FAILED_SIGNIN})"
     con.execute(
@@ -230,12 +244,14 @@ def _attempt_counts(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
         SELECT NULL AS rid, time, {pop_keys} FROM ({key_columns_sql(failures, account_keys=False)})
         """
     )
-    names = ["a_all"] + [f"a_{n}" for n in LEVEL_NAMES]
-    for name in names:
-        over = "ORDER BY time" if name == "a_all" else f"PARTITION BY k_{name[2:]} ORDER BY time"
-        _count_table(con, name, f"rank() OVER ({over}) - 1", "__rm_attempts")
+    _count_table(con, "a_all", "rank() OVER w - 1 AS a_all", "__rm_attempts", "ORDER BY time")
+    tables.append("a_all")
+    for n in LEVEL_NAMES:
+        items = f"rank() OVER w - 1 AS a_{n}, {_SUCCESSES_BEFORE} AS g_{n}"
+        _count_table(con, f"ag_{n}", items, "__rm_attempts", f"PARTITION BY k_{n} ORDER BY time")
+        tables.append(f"ag_{n}")
     con.execute("DROP TABLE __rm_attempts")
-    return names
+    return tables
 
 
 # ---------------------------------------------------------------- one attempt (CLI / API)
