@@ -32,6 +32,8 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 from idwatch.schema import EVENT_SCHEMA
 
 MAX_RECORD_BYTES = 1 << 20  #: records larger than this are quarantined, never parsed
+#: Parquet rows are processed in batches of this many rows.
+PARQUET_BATCH_ROWS = int(os.environ.get("IDWATCH_PARQUET_BATCH_ROWS", 500_000))
 #: JSON Lines are processed in chunks of about this size (bounded memory; env for tuning / tests).
 CHUNK_BYTES = int(os.environ.get("IDWATCH_CHUNK_BYTES", 128 << 20))
 GZIP_MAGIC = b"\x1f\x8b"
@@ -359,7 +361,7 @@ class Reader:
     def chunks(self, inp: InputFile) -> Iterator[Chunk]:
         kind = container_kind(inp)
         if kind == "parquet":
-            yield self._parquet(inp)
+            yield from self._parquet(inp)
         elif kind == "csv":
             yield self._csv(inp)
         else:
@@ -600,36 +602,47 @@ class Reader:
         return name
 
     # ---- Parquet
-    def _parquet(self, inp: InputFile) -> Chunk:
+    def _parquet(self, inp: InputFile) -> Iterator[Chunk]:
+        """Parquet in batches of rows (bounded memory); each row becomes a JSON object record.
+
+        ``_line`` is the 1-based row number in the file; timestamp columns become RFC 3339 UTC.
+        """
+        import pyarrow.parquet as pq
+
         path = local_copy(inp, self.tmpdir)
-        name = self._name("pq")
-        src = f"read_parquet({_sql_str(str(path))}, file_row_number = true)"
         try:
-            desc = self.con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-        except duckdb.Error as exc:
+            pfile = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
             raise SourceError(f"{inp.name}: cannot read as Parquet: {exc}") from exc
-        fields = []
-        for col, typ, *_ in desc:
-            if col == "file_row_number":
-                continue
-            q = _sql_ident(col)
-            if typ.startswith("TIMESTAMP") or typ == "DATE":
-                expr = f"strftime({q}::TIMESTAMPTZ, '%Y-%m-%dT%H:%M:%S.%fZ')"
-            else:
-                expr = q
-            fields.append(f"{q} := {expr}")
-        obj = f"to_json(struct_pack({', '.join(fields)}))"
-        self.con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {name}_j AS
-            SELECT CAST(file_row_number + 1 AS BIGINT) AS _line, {obj} AS rec FROM {src}"""
-        )
-        self.con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW {name} AS
-            SELECT {_sql_str(inp.name)}::VARCHAR AS _file, _line, rec::VARCHAR AS _raw, rec, FALSE AS _text
-            FROM {name}_j"""
-        )
-        good = self.con.execute(f"SELECT count(*) FROM {name}_j").fetchall()[0][0]
-        return Chunk(inp.name, name, int(good), 0)
+        offset = 0
+        for batch in pfile.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            name = self._name("pq")
+            table = pa.Table.from_batches([batch])
+            table = table.append_column("_row", pa.array(np.arange(offset + 1, offset + batch.num_rows + 1)))
+            offset += batch.num_rows
+            self.con.register(f"{name}_arrow", table)
+            fields = []
+            for fld in table.schema:
+                if fld.name == "_row":
+                    continue
+                q = _sql_ident(fld.name)
+                if pa.types.is_timestamp(fld.type) or pa.types.is_date(fld.type):
+                    expr = f"strftime({q}::TIMESTAMPTZ, '%Y-%m-%dT%H:%M:%S.%fZ')"
+                else:
+                    expr = q
+                fields.append(f"{q} := {expr}")
+            obj = f"to_json(struct_pack({', '.join(fields)}))::VARCHAR" if fields else "'{}'"
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {name}_j AS
+                SELECT _row AS _line, {obj} AS rec FROM {name}_arrow"""
+            )
+            self.con.unregister(f"{name}_arrow")
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP VIEW {name} AS
+                SELECT {_sql_str(inp.name)}::VARCHAR AS _file, _line, rec AS _raw, rec, FALSE AS _text
+                FROM {name}_j"""
+            )
+            yield Chunk(inp.name, name, batch.num_rows, 0)
 
     def drop(self, chunk: Chunk) -> None:
         """Free what a chunk holds once it is stored (a file of JSON Lines can be large)."""
