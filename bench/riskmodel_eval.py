@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 
 from idwatch.detections.riskmodel import build_signin_risk
+from idwatch.detections.riskmodel_sql import SUCCESSFUL_SIGNIN
 from idwatch.store import Store
 
 RECALL = 0.995
@@ -74,10 +75,16 @@ def evaluate(sim: Path, store_dir: Path, params: dict | None = None) -> None:
     con, wall, cpu = timed_build(store, params)
     n_events = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
     con.execute(f"CREATE TABLE labels AS SELECT * FROM read_parquet('{sim / 'labels.parquet'}')")
+    # the naive rule: the account has no earlier successful sign-in from this country
     rows = con.execute(
-        """
-        SELECT coalesce(l.kind, 'benign') AS kind, r.risk, r.new_country, r.history
-        FROM signin_risk r LEFT JOIN labels l USING (event_id)
+        f"""
+        WITH naive AS (
+          SELECT event_id,
+            rank() OVER (PARTITION BY tenant, account, coalesce(country, '?') ORDER BY time) = 1 AS new_c
+          FROM events WHERE {SUCCESSFUL_SIGNIN}
+        )
+        SELECT coalesce(l.kind, 'benign') AS kind, r.risk, n.new_c, r.history
+        FROM signin_risk r JOIN naive n USING (event_id) LEFT JOIN labels l USING (event_id)
         """
     ).fetchall()
     kind = np.array([r[0] for r in rows])
@@ -138,7 +145,7 @@ COPY (
     CASE WHEN r3 < 0.95 THEN ['US', 'DE', 'FR', 'GB', 'IR'][1 + a % 5]
          ELSE ['US', 'DE', 'FR', 'GB', 'IR', 'CN', 'RU'][1 + CAST(r5 * 6 AS INT)] END AS country,
     CAST(CASE WHEN r3 < 0.95 THEN 1000 + a % 200 ELSE CAST(r4 * 5000 AS INT) END AS BIGINT) AS asn,
-    'ORG' AS asn_org, 'residential' AS network_type, NULL AS contact_hash, NULL AS detail, '{}' AS raw,
+    'ORG' AS asn_org, 'residential' AS network_type, NULL AS contact_hash, NULL AS detail, '{{}}' AS raw,
     ['Chrome', 'Firefox', 'Edge'][1 + a % 3] AS ua_family,
     ['Windows', 'Mac OS X', 'Linux', 'iOS', 'Android'][1 + a % 5] AS ua_os,
     NULL::TIMESTAMPTZ AS ingested_at,

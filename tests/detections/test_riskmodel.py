@@ -319,3 +319,20 @@ def test_score_attempt_rejects_an_attempt_without_account_or_ip(tmp_path):
     store = make_store(tmp_path, population(2))
     with pytest.raises(ValueError):
         score_attempt(store, {"src_ip": "192.0.2.1"})
+
+
+def test_an_attackers_first_success_does_not_vouch_for_the_rest_of_the_session(tmp_path):
+    at = T0 + timedelta(days=30)
+    rows = population() + [
+        signin("alice@example.org", at + timedelta(hours=h), event_id=f"session-{h}", **ATTACKER_NET)
+        for h in range(3)
+    ]
+    store = make_store(tmp_path, rows)
+    settled = risk_rows(store)
+    assert min(settled[f"session-{h}"]["risk"] for h in range(3)) > 25
+    con = store.connect()
+    build_signin_risk(con, params={"settle_hours": 0})
+    unsettled = dict(
+        con.execute("SELECT event_id, risk FROM signin_risk WHERE event_id LIKE 'session-%'").fetchall()
+    )
+    assert unsettled["session-2"] < settled["session-2"]["risk"]

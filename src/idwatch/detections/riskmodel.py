@@ -60,6 +60,7 @@ class RiskParams:
     user_prior: bool = True  # include the p(u|attack)/p(u|legit) term
     reputation_weight: float = 0.5  # 0 = attacker draws values like the population (paper's default)
     reputation_smoothing: float = 1.0  # pseudo-sign-ins in the failure-odds estimates
+    settle_hours: float = 24.0  # a sign-in joins the account's history only this long after it
 
     @classmethod
     def from_dict(cls, params: dict[str, Any] | None) -> RiskParams:
@@ -68,6 +69,8 @@ class RiskParams:
         out = cls(**given)
         if out.alpha <= 0 or out.temperature <= 0 or out.reputation_smoothing <= 0:
             raise ValueError("riskmodel: alpha, temperature and reputation_smoothing must be positive")
+        if out.settle_hours < 0:
+            raise ValueError("riskmodel: settle_hours must not be negative")
         if not 0.0 <= out.reputation_weight <= 1.0:
             raise ValueError("riskmodel: reputation_weight must be within [0, 1]")
         return out
@@ -191,6 +194,20 @@ _SUCCESSES_BEFORE = (
 )
 
 
+def _history_count(p: RiskParams) -> str:
+    """The account's earlier sign-ins in the window ``w``: strictly before the sign-in, and
+    at least ``settle_hours`` before it when settling is on.
+
+    Settling keeps an attacker's first success from vouching for the rest of the session:
+    in a deployment a sign-in only becomes trusted history once it has not been reported or
+    reverted for a while, and an offline log cannot tell which sign-ins passed a challenge.
+    """
+    if not p.settle_hours:
+        return "rank() OVER w - 1"
+    micros = int(round(p.settle_hours * 3_600_000_000))
+    return f"count(*) OVER (w RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL {micros} MICROSECONDS PRECEDING)"
+
+
 def _count_table(con: duckdb.DuckDBPyConnection, table: str, items: str, source: str, window: str) -> None:
     """Table ``__rm_<table>``: the count columns ``items`` (over window ``w``) for every
     successful sign-in (rows with a row id), in row-id order."""
@@ -208,12 +225,12 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
     that ``a - g`` is the failures. With the reputation term on, ``g_*`` and ``a_*`` share one
     window over successes and failures together.
     """
+    history = _history_count(p)
     tables = ["u_all"]
-    _count_table(con, "u_all", "rank() OVER w - 1 AS u_all", _KEYS, "PARTITION BY acct ORDER BY time")
+    items = f"{history} AS u_all, rank() OVER w = 1 AS first_signin"
+    _count_table(con, "u_all", items, _KEYS, "PARTITION BY acct ORDER BY time")
     for n in LEVEL_NAMES:
-        _count_table(
-            con, f"u_{n}", f"rank() OVER w - 1 AS u_{n}", _KEYS, f"PARTITION BY uk_{n} ORDER BY time"
-        )
+        _count_table(con, f"u_{n}", f"{history} AS u_{n}", _KEYS, f"PARTITION BY uk_{n} ORDER BY time")
         tables.append(f"u_{n}")
     # population size and users known at the sign-in's time, in one sort by time. An account's
     # first sign-in counts itself among the users; different accounts' first sign-ins at the
@@ -222,7 +239,7 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
         f"""
         CREATE OR REPLACE TEMP TABLE __rm_g_all AS
         SELECT rank() OVER (ORDER BY k.time) - 1 AS g_all,
-          SUM(CASE WHEN u.u_all = 0 THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
+          SUM(CASE WHEN u.first_signin THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
         FROM {_KEYS} k POSITIONAL JOIN __rm_u_all u ORDER BY k.rid
         """
     )
@@ -320,9 +337,10 @@ def score_attempt(store: Any, attempt: dict[str, Any], *, params: dict | None = 
     try:
         enrich_attempt(con, row)
         con.register("__rm_attempt_in", pa.Table.from_pylist([row], schema=_ATTEMPT_SCHEMA))
+        settled = f"h.time <= a.time - INTERVAL {int(round(p.settle_hours * 3_600_000_000))} MICROSECONDS"
         counts = []
         for n in LEVEL_NAMES:
-            counts.append(f"count(*) FILTER (WHERE h.ok AND h.uk_{n} = a.uk_{n}) AS u_{n}")
+            counts.append(f"count(*) FILTER (WHERE h.ok AND {settled} AND h.uk_{n} = a.uk_{n}) AS u_{n}")
             counts.append(f"count(*) FILTER (WHERE h.ok AND h.k_{n} = a.k_{n}) AS g_{n}")
             counts.append(f"count(*) FILTER (WHERE NOT h.ok AND h.k_{n} = a.k_{n}) AS f_{n}")
         before = "time < (SELECT time FROM a)"
@@ -338,13 +356,14 @@ def score_attempt(store: Any, attempt: dict[str, Any], *, params: dict | None = 
             agg AS (
               SELECT count(*) FILTER (WHERE h.ok) AS g_all,
                 count(*) FILTER (WHERE NOT h.ok) AS f_all,
-                count(*) FILTER (WHERE h.ok AND h.acct = a.acct) AS u_all,
+                count(*) FILTER (WHERE h.ok AND {settled} AND h.acct = a.acct) AS u_all,
+                count(*) FILTER (WHERE h.ok AND h.acct = a.acct) AS any_before,
                 count(DISTINCT h.acct) FILTER (WHERE h.ok) AS known_users,
                 {", ".join(counts)}
               FROM a LEFT JOIN h ON TRUE
             ), c AS (
               SELECT a.* EXCLUDE ({", ".join(key_names())}), agg.*,
-                agg.known_users + CASE WHEN agg.u_all = 0 THEN 1 ELSE 0 END AS users
+                agg.known_users + CASE WHEN agg.any_before = 0 THEN 1 ELSE 0 END AS users
               FROM a, agg
             ), s AS ({_score_relation(p, "c")})
             SELECT {_result_columns(p)}, s.* FROM s
