@@ -52,6 +52,10 @@ def ingest(
     st = _open_store(store)
     try:
         enricher = IpEnricher(mmdb_paths=mmdb or [])
+    except (OSError, ValueError, RuntimeError) as exc:  # maxminddb: missing or not a database
+        err_console.print(f"[red]error:[/red] cannot open MaxMind database: {exc}")
+        raise typer.Exit(2) from exc
+    try:
         summary = ingest_paths(st, paths, fmt=format, progress=not json_out, ip_enricher=enricher)
     except (SourceError, UnknownFormatError, StoreError, OSError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
