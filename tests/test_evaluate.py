@@ -177,3 +177,22 @@ def test_cli_reports_nothing_to_score_and_scores(truth_dir: Path, tmp_path: Path
     )
     assert res.exit_code == 0, res.output
     assert "score" in res.output
+
+
+def test_without_state_actors_only_false_attributions_and_alerts_count(
+    truth_dir: Path, tmp_path: Path
+) -> None:
+    """A quiet scenario: nothing to attribute; claiming a state actor is the mistake."""
+    quiet = tmp_path / "quiet"
+    quiet.mkdir()
+    truth = _truth(truth_dir)
+    truth["campaigns"] = [c for c in truth["campaigns"] if c["kind"] != "state"]
+    truth["actors"] = [a for a in truth["actors"] if a["kind"] != "state"]
+    (quiet / "truth.json").write_text(json.dumps(truth))
+    (quiet / "labels.parquet").write_bytes((truth_dir / "labels.parquet").read_bytes())
+    found = _perfect_campaigns(truth)
+    result = evaluate(quiet / "truth.json", _store(tmp_path / "a", found, None))
+    assert result["score"] == 1.0
+    found[0].update(actor={"name": "APT35", "aliases": []}, kind="state")
+    result = evaluate(quiet / "truth.json", _store(tmp_path / "b", found, None))
+    assert result["score"] == 0.0 and [w["id"] for w in result["wrong_attributions"]] == [found[0]["id"]]

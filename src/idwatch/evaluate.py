@@ -191,7 +191,8 @@ def evaluate(truth_path: str | Path, store: Store, *, min_score: float = 0.5) ->
                 }
             )
     state = [r for r in results if r["kind"] == "state"]
-    parts = [r["score"] for r in state] or [0.0]
+    # with no state campaign to find (a quiet scenario), only the alerts and false attributions count
+    parts = [r["score"] for r in state] or [1.0]
     score = sum(parts) / len(parts)
     if events is not None:
         # alerting on criminal attacks is right too: the event term is F1 over all attacker events
