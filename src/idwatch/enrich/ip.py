@@ -291,7 +291,7 @@ class IpEnricher:
         try:
             infos = self._plevin.info_many(ips)
         except (ValueError, LookupError, OSError) as exc:
-            log.debug("plevin batch lookup failed, falling back to single lookups: %s", exc)
+            log.warning("plevin batch lookup failed, falling back to single lookups: %s", exc)
             return
         for ip, info in zip(ips, infos, strict=True):
             self._cache[ip] = self._with_maxmind(ip, info)

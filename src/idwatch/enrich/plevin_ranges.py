@@ -27,6 +27,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+#: Bumped whenever the cached arrays change shape (old caches are then ignored, not misread).
+CACHE_FORMAT = 2
+#: Arrays every cache must hold.
+REQUIRED_ARRAYS = ("v4.start", "v4h.addr", "v4h.abuse", "v6.hi", "v6.lo", "v6h.hi", "v6h.lo", "v6h.abuse")
+
 #: Columns of the spine that link to rows (network, abuse, place) or hold a coded value (country).
 SPINE_COLUMNS = ("network", "abuse", "place", "country")
 
@@ -191,7 +196,7 @@ class PlevinRanges:
 
 def _cache_dir(db: Any, package: str) -> Path:
     head = db.file.head
-    return cache_root() / "plevin" / f"{package}-{head.get('built')}-{head.get('length')}"
+    return cache_root() / "plevin" / f"v{CACHE_FORMAT}-{package}-{head.get('built')}-{head.get('length')}"
 
 
 def load_ranges(db: Any, package: str) -> PlevinRanges | None:
@@ -203,7 +208,9 @@ def load_ranges(db: Any, package: str) -> PlevinRanges | None:
     try:
         if (folder / "done").exists():
             arrays = {p.stem: np.load(p, mmap_mode="r") for p in folder.glob("*.npy")}
-            return PlevinRanges(db, arrays)
+            if all(k in arrays for k in REQUIRED_ARRAYS):
+                return PlevinRanges(db, arrays)
+            log.debug("plevin range cache %s incomplete; rebuilding", folder)
     except (OSError, ValueError) as exc:
         log.debug("plevin range cache %s unreadable: %s", folder, exc)
     try:
