@@ -39,6 +39,7 @@ class Redactor:
 
     def __init__(self, names: Iterable[str]) -> None:
         self.names = {" ".join(n.split()).lower() for n in names if n and len(n.strip()) >= 3}
+        self._first_words = {n.split(" ", 1)[0] for n in self.names if " " in n}
 
     @classmethod
     def for_campaigns(cls, store: Store, campaigns: list[dict[str, Any]]) -> Redactor:
@@ -68,36 +69,36 @@ class Redactor:
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of ``text`` that are a known name (longest match first)."""
-        tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
+        tokens = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(text)]
         spans: list[tuple[int, int]] = []
         i = 0
         while i < len(tokens):
-            hit = None
-            for n in range(min(self.MAX_WORDS, len(tokens) - i), 0, -1):
-                window = tokens[i : i + n]
-                if any(text[a[1] : b[0]].strip() for a, b in zip(window, window[1:], strict=False)):
-                    continue  # only whitespace may separate the words of one name
-                start, end = window[0][0], window[-1][1]
-                candidate = text[start:end].lower()
-                for cand, cut in (
-                    (candidate, 0),
-                    (candidate.rstrip(".-"), len(candidate) - len(candidate.rstrip(".-"))),
-                ):
-                    if " ".join(cand.split()) in self.names:
-                        hit = (start, end - cut, n)
-                        break
-                if hit:
-                    break
-            if hit is None and "@" in tokens[i][2]:
-                domain = tokens[i][2].rsplit("@", 1)[1].rstrip(".-").lower()
-                if domain in self.names:
-                    hit = (tokens[i][0], tokens[i][1], 1)
+            hit = self._hit_at(text, tokens, i)
             if hit:
                 spans.append((hit[0], hit[1]))
                 i += hit[2]
             else:
                 i += 1
         return spans
+
+    def _hit_at(self, text: str, tokens: list[tuple[int, int, str]], i: int) -> tuple[int, int, int] | None:
+        """(start, end, tokens used) of a name starting at token ``i``, or None."""
+        first = tokens[i][2]
+        if first in self._first_words:
+            for n in range(min(self.MAX_WORDS, len(tokens) - i), 1, -1):
+                window = tokens[i : i + n]
+                if any(text[a[1] : b[0]].strip() for a, b in zip(window, window[1:], strict=False)):
+                    continue  # only whitespace may separate the words of one name
+                phrase = " ".join(t[2] for t in window)
+                for cand in (phrase, phrase.rstrip(".-")):
+                    if cand in self.names:
+                        return window[0][0], window[-1][1] - (len(phrase) - len(cand)), n
+        for cand in (first, first.rstrip(".-")):
+            if cand in self.names:
+                return tokens[i][0], tokens[i][0] + len(cand), 1
+        if "@" in first and first.rsplit("@", 1)[1].rstrip(".-") in self.names:
+            return tokens[i][0], tokens[i][1], 1
+        return None
 
     def redact(self, text: str) -> str:
         """Free text with every known name, email address and phone number replaced."""
