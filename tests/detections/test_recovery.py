@@ -92,8 +92,21 @@ def test_reset_quiet_on_forgotten_password_and_traveller(build):
 
 def test_reset_after_probe_fires(build):
     events = history("alice@corp.org") + history("carol@corp.org")
-    for i, ident in enumerate(["alice@corp.org", "carol@corp.org", "nobody@corp.org", "x@corp.org"]):
-        events.append(ev(300 + i * 0.1, ident, "account_lookup", net="evil", ua=UA_EVIL))
+    probed = ["alice@corp.org", "carol@corp.org", "nobody@corp.org", "x@corp.org", "y@corp.org"]
+    for i, ident in enumerate(probed):
+        missing = ident[0] in "nxy"
+        events.append(
+            ev(
+                300 + i * 0.1,
+                ident,
+                "account_lookup",
+                "failure" if missing else "success",
+                net="evil",
+                ua=UA_EVIL,
+                account_exists=not missing,
+                reason="unknown_account" if missing else None,
+            )
+        )
     events += _reset(400, "alice@corp.org", net="evil2", ua=UA_EVIL_BROWSER)
     alerts = alerts_of(build(events), "recovery_after_probe")
     assert [a["accounts"] for a in alerts] == [["alice@corp.org"]]

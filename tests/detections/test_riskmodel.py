@@ -336,3 +336,22 @@ def test_an_attackers_first_success_does_not_vouch_for_the_rest_of_the_session(t
         con.execute("SELECT event_id, risk FROM signin_risk WHERE event_id LIKE 'session-%'").fetchall()
     )
     assert unsettled["session-2"] < settled["session-2"]["risk"]
+
+
+def test_score_attempt_gives_exactly_the_batch_score_of_the_same_signin(tmp_path):
+    at = T0 + timedelta(days=30, hours=5)
+    spray = spray_then_hit(ATTACKER_NET)[:-1]
+    hit = signin(
+        "alice@example.org", at, event_id="hit", **ATTACKER_NET, user_agent="curl/8", ua_family="curl"
+    )
+    store = make_store(tmp_path, population() + spray + [hit])
+    batch = risk_rows(store)["hit"]
+    fields = ("account", "tenant", "src_ip", "asn", "country", "user_agent", "ua_family", "ua_os")
+    point = score_attempt(store, {**{k: hit[k] for k in fields}, "time": at.isoformat()})
+    assert point["log_likelihood_ratio"] == pytest.approx(batch["llr"])
+    assert point["risk"] == pytest.approx(batch["risk"], abs=0.01)
+    assert point["history_signins"] == batch["history"]
+    by_feature = {f["feature"]: f for f in point["features"]}
+    assert by_feature["ip"]["failed_before"] == 20 and by_feature["ip"]["likelihood_ratio"] == pytest.approx(
+        batch["lr_ip"]
+    )

@@ -127,12 +127,14 @@ def _stage(con: duckdb.DuckDBPyConnection, store: Store, scan_start: datetime | 
     with _Timer(summary, "stage_events"):
         con.execute(stage.stage_events_sql("events", _iso(scan_start), end))
     with _Timer(summary, "stage_baseline"):
-        con.execute(stage.stage_known_sql("events", end))
+        con.execute(stage.stage_known_sql(None if scan_start is None else "events", end))
         con.execute(stage.STAGE_ACCT_SQL)
     with _Timer(summary, "risk_model"):
         _stage_signin_risk(con, summary, config)
     with _Timer(summary, "stage_familiarity"):
         con.execute(stage.stage_evf_sql())
+        con.execute(stage.UNFAMILIARITY_SQL)
+        con.execute("DROP TABLE evf0")
     intel = indicator_rows(store.intel_bundles())
     con.register("__intel", intel)
     con.execute("CREATE OR REPLACE TEMP TABLE intel_indicators AS SELECT * FROM __intel")

@@ -29,6 +29,9 @@ EV_COLUMNS = (
     "network_type", "contact_hash", "detail", "ua_family", "ua_os",
 )  # fmt: skip
 
+#: Network types whose location and ownership say nothing about the user (anonymising / rented).
+RISKY_NETWORK_TYPES = "('hosting', 'vpn', 'proxy', 'tor')"
+
 #: Routine successes: the bulk of the data, kept out of ``evf`` unless the account is unusual.
 ROUTINE_SUCCESS = "(activity IN ('sign_in', 'mfa_challenge') AND outcome = 'success')"
 
@@ -52,39 +55,46 @@ def ipnet_expr(col: str = "src_ip") -> str:
     )
 
 
-def stage_events_sql(source: str, start: str | None, end: str | None) -> str:
-    """``ev``: pruned events of the scan range with the network keys."""
-    cols = ", ".join(EV_COLUMNS)
+def _range(start: str | None, end: str | None) -> str:
     where = []
     if start:
         where.append(f"time >= CAST('{start}' AS TIMESTAMPTZ)")
     if end:
         where.append(f"time <= CAST('{end}' AS TIMESTAMPTZ)")
-    cond = ("WHERE " + " AND ".join(where)) if where else ""
+    return ("WHERE " + " AND ".join(where)) if where else ""
+
+
+def _with_nets(source: str, cols: str, cond: str) -> str:
+    """Rows of ``source`` with ``net`` and ``ipnet``; the prefix is computed once per distinct IP."""
     return f"""
-CREATE OR REPLACE TEMP TABLE ev AS
-SELECT {cols},
-       COALESCE(CAST(asn AS VARCHAR), asn_org, ipnet) AS net,
-       ipnet
-FROM (SELECT {cols}, {ipnet_expr()} AS ipnet FROM {source} {cond}) s
+WITH src AS (SELECT {cols} FROM {source} {cond}),
+ips AS (SELECT src_ip, {ipnet_expr()} AS ipnet FROM (SELECT DISTINCT src_ip FROM src) d)
+SELECT src.*, COALESCE(CAST(src.asn AS VARCHAR), src.asn_org, ips.ipnet) AS net, ips.ipnet
+FROM src JOIN ips ON ips.src_ip = src.src_ip
 """
 
 
-def stage_known_sql(source: str, end: str | None) -> str:
+def stage_events_sql(source: str, start: str | None, end: str | None) -> str:
+    """``ev``: pruned events of the scan range with the network keys."""
+    return "CREATE OR REPLACE TEMP TABLE ev AS " + _with_nets(source, ", ".join(EV_COLUMNS), _range(start, end))
+
+
+def stage_known_sql(source: str | None, end: str | None) -> str:
     """``known``: what each account used successfully, with when it was first used.
 
-    One scan with GROUPING SETS instead of one GROUP BY per kind.
+    ``source`` None means ``ev`` already holds all history (first run): no second scan.
+    One pass with GROUPING SETS instead of one GROUP BY per kind.
     """
-    cond = f"AND time <= CAST('{end}' AS TIMESTAMPTZ)" if end else ""
+    cols = "time, account, tenant, src_ip, asn, asn_org, country, device_id, user_agent, ua_family, ua_os"
+    cond = _range(None, end)
+    cond = (cond + " AND " if cond else "WHERE ") + ROUTINE_SUCCESS
+    ok_rows = f"SELECT * FROM ev {cond}" if source is None else _with_nets(source, cols, cond)
     return f"""
 CREATE OR REPLACE TEMP TABLE known AS
 WITH ok AS (
-  SELECT account, tenant, time,
-         COALESCE(CAST(asn AS VARCHAR), asn_org, {ipnet_expr()}) AS net,
-         country, device_id, user_agent,
+  SELECT account, tenant, time, net, country, device_id, user_agent,
          COALESCE(ua_family, '?') || '/' || COALESCE(ua_os, '?') AS uafam
-  FROM {source}
-  WHERE {ROUTINE_SUCCESS} {cond}
+  FROM ({ok_rows}) r
 ), g AS (
   SELECT account, tenant, net, country, device_id, user_agent, uafam,
          GROUPING(net) AS g_net, GROUPING(country) AS g_country, GROUPING(device_id) AS g_dev,
@@ -140,7 +150,7 @@ LEFT JOIN base b ON b.account = s.account AND b.tenant IS NOT DISTINCT FROM s.te
 
 #: Familiarity of one event as of its time: joins against ``known`` with ``first_seen < time``.
 STAGE_EVF_TEMPLATE = f"""
-CREATE OR REPLACE TEMP TABLE evf AS
+CREATE OR REPLACE TEMP TABLE evf0 AS
 WITH unusual AS (
   SELECT e.*
   FROM ev e
@@ -150,7 +160,7 @@ WITH unusual AS (
   FROM unusual u
   LEFT JOIN known k ON k.account = u.account AND k.tenant IS NOT DISTINCT FROM u.tenant
        AND k.kind = 'net' AND k.value = u.net AND k.first_seen < u.time - INTERVAL '{{settle}}' HOUR
-  WHERE k.account IS NULL
+  WHERE (k.account IS NULL AND u.outcome = 'failure')
      OR u.activity IN ('password_reset', 'account_recovery', 'mfa_method_change',
                        'recovery_info_change', 'mailbox_rule', 'password_change')
 ), rows_ AS (
@@ -184,6 +194,21 @@ LEFT JOIN known kf ON kf.account = r.account AND kf.tenant IS NOT DISTINCT FROM 
      AND kf.kind = 'uafam' AND kf.value = COALESCE(r.ua_family, '?') || '/' || COALESCE(r.ua_os, '?')
      AND kf.first_seen < r.time - INTERVAL '{{settle}}' HOUR
 LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
+"""
+
+#: How new an event's infrastructure is to its account, as one number (0 = all familiar):
+#: +1 each for a new network, country, browser family / OS, device, and for anonymising
+#: infrastructure; a familiar device counts -2 (a traveller on their own laptop).
+UNFAMILIARITY_SQL = f"""
+CREATE OR REPLACE TEMP TABLE evf AS
+SELECT f.*,
+       COALESCE(f.network_type, 'unknown') IN {RISKY_NETWORK_TYPES} AS risky_net,
+       CASE WHEN f.net_known THEN 0 ELSE 1 END + CASE WHEN f.country_known THEN 0 ELSE 1 END
+       + CASE WHEN f.uafam_known THEN 0 ELSE 1 END
+       + CASE WHEN f.device_id IS NULL THEN 0 WHEN f.dev_known THEN -2 ELSE 1 END
+       + CASE WHEN COALESCE(f.network_type, 'unknown') IN {RISKY_NETWORK_TYPES} THEN 1 ELSE 0 END
+         AS unfam_score
+FROM evf0 f
 """
 
 #: Hours a network / device / user agent must have been in use before it counts as familiar, so
