@@ -6,18 +6,25 @@ likelihood ratio of "an attacker signed in as u" against "u signed in"::
 
     S_u(x) = prod_k  p(x_k) / p(x_k | u)   *   p(u | attack) / p(u | legitimate)
 
-The attacker is modelled, as in the paper, as drawing feature values from the population
-at large (p(x_k)), and choosing any account alike. Features are the two hierarchies
-country -> network (ASN) -> IP and OS -> browser -> user-agent string; each level is
-scored conditionally on its parent, so the ratios along a hierarchy multiply to the ratio
-of its leaf, and a value the account has never used backs off to its parent level (a new
-IP in a known ASN is far less surprising than a new ASN, which is less than a new country).
+Features are the two hierarchies country -> network (ASN) -> IP and OS -> browser ->
+user-agent string; each level is scored conditionally on its parent, so the ratios along a
+hierarchy multiply to the ratio of its leaf, and a value the account has never used backs
+off to its parent level (a new IP in a known ASN is far less surprising than a new ASN,
+which is less than a new country). p(u | attack) treats every known account alike.
 
-Training data: every account's *successful* sign-ins strictly before the one being scored
-(no look-ahead, ties in time excluded). Failed attempts are left out on purpose: password
-sprays and guesses come from attackers, and counting them would make the attacker's
-infrastructure look familiar to the victim before the attacker ever gets in. The
-population probabilities are likewise taken from earlier successful sign-ins only.
+p(x | attack): the paper's baseline is the population distribution p(x); its framework (and
+LinkedIn's deployment) sharpen it with reputation systems, "how often do we see abuse from"
+a value. Without labels, idwatch uses failed sign-ins as the abuse signal: the population
+distribution is tilted toward values that fail far more than their parent level
+(``reputation_weight``; 0 gives the paper's baseline).
+
+Training data: every account's *successful* sign-ins before the one being scored (no
+look-ahead, ties in time excluded), and only once they are ``settle_hours`` old (default
+24): an offline log cannot tell which sign-ins passed a challenge, and without settling an
+attacker's first success would vouch for the rest of the session. Failed attempts are never
+history: sprays and guesses come from attackers, and counting them would make the
+attacker's infrastructure look familiar. Population shares come from all earlier successful
+sign-ins, failure counts from all earlier failed ones.
 
 Calibration: ``risk = 100 / (1 + exp(-(ln S - midpoint) / temperature))``, monotone in S.
 The default midpoint ln(100) puts "100 times likelier an attacker than the account
@@ -120,13 +127,14 @@ def build_signin_risk(con: duckdb.DuckDBPyConnection, *, params: dict | None = N
     """Create table ``signin_risk``: one row per successful sign-in in view ``events``.
 
     Columns: the sign-in's identity and network/client values; ``history`` (the account's
-    earlier successful sign-ins); ``new_<level>`` (value never used by the account before);
+    earlier, settled successful sign-ins); ``new_<level>`` (value not in that history);
     ``lr_<level>`` for country, asn, ip, os, browser, ua (each conditional on its parent,
     so lr_country*lr_asn*lr_ip is the network's ratio) and ``lr_user`` (the prior term);
     ``llr`` (natural log of the product) and ``risk`` (0-100, see the module docstring).
 
-    Vectorized: every count is a window ``rank() OVER (PARTITION BY ... ORDER BY time) - 1``,
-    which counts rows strictly earlier in time, so ties never leak into each other.
+    Vectorized: every count is one window over ``time`` (``rank() - 1``, or a RANGE frame
+    ending ``settle_hours`` back), which counts rows strictly earlier, so simultaneous
+    sign-ins never see each other.
     """
     p = RiskParams.from_dict(params)
     # Positional joins below rely on tables keeping the order rows were written in.
@@ -403,6 +411,9 @@ def _explain(r: dict[str, Any], row: dict[str, Any], p: RiskParams) -> dict[str,
                 "account_parent_count": int(r[f"u_{lv.parent or 'all'}"]),
                 "population_share": (r[f"g_{lv.name}"] / parent_pop) if parent_pop else 0.0,
                 "new_for_account": bool(r[f"new_{lv.name}"]),
+                "failed_before": int(r[f"f_{lv.name}"]),
+                "history_ratio": math.exp(r[f"hist_{lv.name}"]),
+                "reputation_factor": math.exp(r[f"rep_{lv.name}"]),
                 "likelihood_ratio": r[f"lr_{lv.name}"],
                 "log_lr": r[f"llr_{lv.name}"],
             }
@@ -423,5 +434,5 @@ def _explain(r: dict[str, Any], row: dict[str, Any], p: RiskParams) -> dict[str,
             "known_users": int(r["users"]),
             "population_signins": int(r["g_all"]),
         },
-        "calibration": {"midpoint": p.midpoint, "temperature": p.temperature, "alpha": p.alpha},
+        "params": {f.name: getattr(p, f.name) for f in fields(p)},
     }
