@@ -60,8 +60,11 @@ MIN_IP_ACCOUNTS = 2
 #: flagged accounts it touched is where those people work or live (a campus, an office NAT).
 MAX_SIGNED_IN_SHARE = 0.5
 
+#: Links weaker than this are left out (they cannot change a community, only slow it down).
+MIN_LINK_WEIGHT = 0.002
+
 #: A feature shared by more IPs than this is kept as a hub node instead of a clique of pairs.
-HUB_DEGREE = 10
+HUB_DEGREE = 8
 
 
 def _features(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
@@ -145,7 +148,7 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
             graph.add_edge(a, b, weight=weight, kinds={kind})
 
     for feat, ips in by_feature.items():
-        if len(ips) < 2:
+        if len(ips) < 2 or max(ips.values()) < MIN_LINK_WEIGHT:
             continue
         kind = feat.split(":", 1)[0]
         if len(ips) > HUB_DEGREE:
@@ -158,7 +161,8 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
             for b in members[i + 1 :]:
                 weight = min(ips[a], ips[b]) * min(ip_spec.get(a, 1.0), ip_spec.get(b, 1.0)) * share
                 weight *= _alike(sig.get(a), sig.get(b))
-                add(f"ip:{a}", f"ip:{b}", weight, kind)
+                if weight >= MIN_LINK_WEIGHT:
+                    add(f"ip:{a}", f"ip:{b}", weight, kind)
     return graph
 
 
@@ -274,16 +278,19 @@ def cluster(graph: nx.Graph, con: duckdb.DuckDBPyConnection | None = None) -> li
         if sub.number_of_nodes() <= 2:
             parts = [set(component)]
         else:
-            parts = nx.community.louvain_communities(sub, weight="weight", resolution=RESOLUTION, seed=SEED)
+            parts = nx.community.louvain_communities(
+                sub, weight="weight", resolution=RESOLUTION, threshold=1e-5, seed=SEED
+            )
             parts = _merge_pass(sub, parts, sig)
-        for part in parts:
-            ips = {n[3:] for n in part if n.startswith("ip:")}
-            if not ips:
-                continue
-            links: dict[str, int] = {}
-            for _a, _b, kinds in graph.subgraph(part).edges(data="kinds"):
+        owner = {n: i for i, part in enumerate(parts) for n in part}
+        links: list[dict[str, int]] = [{} for _ in parts]
+        for a, b, kinds in sub.edges(data="kinds"):
+            if owner[a] == owner[b]:
                 for kind in kinds:
-                    links[kind] = links.get(kind, 0) + 1
-            clusters.append(Cluster(ips=ips, links=links))
+                    links[owner[a]][kind] = links[owner[a]].get(kind, 0) + 1
+        for part, part_links in zip(parts, links, strict=True):
+            ips = {n[3:] for n in part if n.startswith("ip:")}
+            if ips:
+                clusters.append(Cluster(ips=ips, links=part_links))
     clusters.sort(key=lambda c: (-len(c.ips), c.id))
     return clusters
