@@ -269,6 +269,48 @@ def _merge_pass(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[floa
     return [parts[i] for i in sorted(alive)]
 
 
+#: An address whose tradecraft resembles its community's less than this is re-homed.
+MIN_FIT = 0.35
+
+
+def _refine(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[float]]) -> list[set[str]]:
+    """Re-home addresses that do something else than the community they were put in.
+
+    A bot that happened to hit a state actor's targets links to that actor's addresses
+    through the shared accounts; its tradecraft (password guessing from a home address)
+    does not fit. It moves to the community it links to best, weighted by fit, or
+    leaves the infrastructure when none fits.
+    """
+    if not sig:
+        return parts
+    dims = len(next(iter(sig.values())))
+    psig = []
+    for part in parts:
+        vec = [0.0] * dims
+        for n in part:
+            for k, x in enumerate(sig.get(n[3:], [])):
+                vec[k] += x
+        psig.append(vec)
+    owner = {n: i for i, part in enumerate(parts) for n in part}
+    moves: list[tuple[str, int | None]] = []
+    for node, i in owner.items():
+        vec = sig.get(node[3:])
+        if vec is None or _cosine(vec, psig[i]) >= MIN_FIT:
+            continue
+        pull: dict[int, float] = {}
+        for nbr, data in graph[node].items():
+            j = owner[nbr]
+            pull[j] = pull.get(j, 0.0) + data["weight"] * _cosine(vec, psig[j])
+        best = max(pull.items(), key=lambda kv: kv[1], default=(None, 0.0))
+        moves.append((node, best[0] if best[1] > 0 and best[0] != i and
+                      _cosine(vec, psig[best[0]]) >= MIN_FIT else None))
+    for node, target in moves:
+        parts[owner[node]].discard(node)
+        if target is not None:
+            parts[target].add(node)
+    return [p for p in parts if p]
+
+
 def cluster(graph: nx.Graph, con: duckdb.DuckDBPyConnection | None = None) -> list[Cluster]:
     """Communities of the graph that contain at least one IP, largest first."""
     sig = _signatures(con) if con is not None else {}
@@ -281,11 +323,11 @@ def cluster(graph: nx.Graph, con: duckdb.DuckDBPyConnection | None = None) -> li
             parts = nx.community.louvain_communities(
                 sub, weight="weight", resolution=RESOLUTION, threshold=1e-5, seed=SEED
             )
-            parts = _merge_pass(sub, parts, sig)
+            parts = _refine(sub, _merge_pass(sub, parts, sig), sig)
         owner = {n: i for i, part in enumerate(parts) for n in part}
         links: list[dict[str, int]] = [{} for _ in parts]
         for a, b, kinds in sub.edges(data="kinds"):
-            if owner[a] == owner[b]:
+            if a in owner and owner[a] == owner.get(b):
                 for kind in kinds:
                     links[owner[a]][kind] = links[owner[a]].get(kind, 0) + 1
         for part, part_links in zip(parts, links, strict=True):
