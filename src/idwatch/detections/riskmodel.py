@@ -176,6 +176,8 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams) -> None:
         FROM ({_score_relation(p, "c")})
         """
     )
+    for name in [*tables, "keys"]:  # free the counts before the wide output is written
+        con.execute(f"DROP TABLE __rm_{name}")
     con.execute(
         f"""
         CREATE OR REPLACE TABLE signin_risk AS
@@ -186,8 +188,7 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams) -> None:
     )
     written = con.execute("SELECT count(*) FROM signin_risk").fetchall()[0][0]
     expected = con.execute("SELECT count(*) FROM __rm_terms").fetchall()[0][0]
-    for name in [*tables, "terms", "keys"]:
-        con.execute(f"DROP TABLE __rm_{name}")
+    con.execute("DROP TABLE __rm_terms")
     if written != expected:  # the two reads of `events` did not line up: never return wrong rows
         con.execute("DROP TABLE signin_risk")
         raise RuntimeError("riskmodel: events changed order between reads; signin_risk not built")
