@@ -197,15 +197,16 @@ LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
 """
 
 #: How new an event's infrastructure is to its account, as one number (0 = all familiar):
-#: +1 each for a new network, country, browser family / OS, device, and for anonymising
-#: infrastructure; a familiar device counts -2 (a traveller on their own laptop).
+#: +1 each for a new network, a new country, a new client (device id, else browser family / OS)
+#: and anonymising infrastructure; a familiar device counts -2 (a traveller on their own laptop).
+#: A new phone at home scores 2, the owner abroad on their laptop 0, an actor on a VPS 3-4.
 UNFAMILIARITY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE evf AS
 SELECT f.*,
        COALESCE(f.network_type, 'unknown') IN {RISKY_NETWORK_TYPES} AS risky_net,
        CASE WHEN f.net_known THEN 0 ELSE 1 END + CASE WHEN f.country_known THEN 0 ELSE 1 END
-       + CASE WHEN f.uafam_known THEN 0 ELSE 1 END
-       + CASE WHEN f.device_id IS NULL THEN 0 WHEN f.dev_known THEN -2 ELSE 1 END
+       + CASE WHEN f.device_id IS NOT NULL AND f.dev_known THEN -2
+              WHEN f.device_id IS NOT NULL OR NOT f.uafam_known THEN 1 ELSE 0 END
        + CASE WHEN COALESCE(f.network_type, 'unknown') IN {RISKY_NETWORK_TYPES} THEN 1 ELSE 0 END
          AS unfam_score
 FROM evf0 f
