@@ -30,36 +30,55 @@ def evaluate(store: Path, sim: Path) -> dict:
     con.execute("CREATE TABLE truth_acc (kind VARCHAR, campaign VARCHAR, stage VARCHAR, account VARCHAR)")
     if rows:
         con.executemany("INSERT INTO truth_acc VALUES (?, ?, ?, ?)", rows)
-    con.execute("CREATE TABLE alerted AS SELECT DISTINCT UNNEST(accounts) AS account, stage, detection_id FROM alerts")
+    con.execute(
+        "CREATE TABLE alerted AS SELECT DISTINCT UNNEST(accounts) AS account, stage, detection_id FROM alerts"
+    )
     out: dict = {"alerts": con.execute("SELECT COUNT(*) FROM alerts").fetchall()[0][0]}
-    out["alerts_by_detection"] = dict(con.execute(
-        "SELECT detection_id, COUNT(*) FROM alerts GROUP BY 1 ORDER BY 1").fetchall())
+    out["alerts_by_detection"] = dict(
+        con.execute("SELECT detection_id, COUNT(*) FROM alerts GROUP BY 1 ORDER BY 1").fetchall()
+    )
 
     def q(sql: str) -> float:
         return con.execute(sql).fetchall()[0][0]
 
     for kind in ("state", "criminal"):
-        attacked = f"SELECT account FROM truth_acc WHERE kind = '{kind}' AND stage IN ('attacked', 'compromised')"
+        attacked = (
+            f"SELECT account FROM truth_acc WHERE kind = '{kind}' AND stage IN ('attacked', 'compromised')"
+        )
         n = q(f"SELECT COUNT(DISTINCT account) FROM ({attacked})")
-        hit = q(f"SELECT COUNT(DISTINCT account) FROM ({attacked}) WHERE account IN (SELECT account FROM alerted)")
+        hit = q(
+            f"SELECT COUNT(DISTINCT account) FROM ({attacked}) WHERE account IN (SELECT account FROM alerted)"
+        )
         comp = f"SELECT account FROM truth_acc WHERE kind = '{kind}' AND stage = 'compromised'"
         n_comp = q(f"SELECT COUNT(DISTINCT account) FROM ({comp})")
-        comp_hit = q(f"SELECT COUNT(DISTINCT account) FROM ({comp}) WHERE account IN "
-                     "(SELECT account FROM alerted WHERE stage = 'compromise')")
-        out[kind] = {"attacked": n, "attacked_alerted": hit, "coverage": round(hit / n, 4) if n else None,
-                     "compromised": n_comp, "compromised_with_compromise_alert": comp_hit}
+        comp_hit = q(
+            f"SELECT COUNT(DISTINCT account) FROM ({comp}) WHERE account IN "
+            "(SELECT account FROM alerted WHERE stage = 'compromise')"
+        )
+        out[kind] = {
+            "attacked": n,
+            "attacked_alerted": hit,
+            "coverage": round(hit / n, 4) if n else None,
+            "compromised": n_comp,
+            "compromised_with_compromise_alert": comp_hit,
+        }
     # precision: alerted existing accounts that some actor touched (any stage, any kind)
     n_alerted = q("SELECT COUNT(DISTINCT account) FROM alerted")
     n_true = q("SELECT COUNT(DISTINCT account) FROM alerted WHERE account IN (SELECT account FROM truth_acc)")
     out["precision_any_actor"] = round(n_true / n_alerted, 4) if n_alerted else None
     out["alerted_accounts"] = n_alerted
     # state-actor precision, counting only alerts on accounts that are not criminal-only targets
-    n_state_alerted = q("SELECT COUNT(DISTINCT account) FROM alerted WHERE account NOT IN "
-                        "(SELECT account FROM truth_acc WHERE kind = 'criminal')")
-    n_state_true = q("SELECT COUNT(DISTINCT account) FROM alerted WHERE account IN "
-                     "(SELECT account FROM truth_acc WHERE kind = 'state')")
+    n_state_alerted = q(
+        "SELECT COUNT(DISTINCT account) FROM alerted WHERE account NOT IN "
+        "(SELECT account FROM truth_acc WHERE kind = 'criminal')"
+    )
+    n_state_true = q(
+        "SELECT COUNT(DISTINCT account) FROM alerted WHERE account IN "
+        "(SELECT account FROM truth_acc WHERE kind = 'state')"
+    )
     out["precision_state_excluding_criminal_targets"] = (
-        round(n_state_true / n_state_alerted, 4) if n_state_alerted else None)
+        round(n_state_true / n_state_alerted, 4) if n_state_alerted else None
+    )
     con.execute("""
         CREATE TABLE benign_ev AS
         SELECT e.account, e.activity, e.country, e.network_type FROM events e
@@ -67,10 +86,10 @@ def evaluate(store: Path, sim: Path) -> dict:
     touched = "(SELECT account FROM truth_acc)"
     groups = {
         "travellers": "SELECT account FROM benign_ev WHERE activity = 'sign_in' GROUP BY account "
-                      "HAVING COUNT(DISTINCT country) >= 2",
+        "HAVING COUNT(DISTINCT country) >= 2",
         "vpn_users": "SELECT DISTINCT account FROM benign_ev WHERE network_type = 'vpn'",
         "forgotten_password": "SELECT DISTINCT account FROM benign_ev WHERE activity IN "
-                              "('password_reset', 'account_recovery')",
+        "('password_reset', 'account_recovery')",
         "all_benign": "SELECT DISTINCT account FROM benign_ev",
     }
     for name, sql in groups.items():
@@ -78,10 +97,12 @@ def evaluate(store: Path, sim: Path) -> dict:
         n = q(f"SELECT COUNT(*) FROM ({base})")
         hit = q(f"SELECT COUNT(*) FROM ({base}) WHERE account IN (SELECT account FROM alerted)")
         out[f"benign_{name}"] = {"accounts": n, "alerted": hit, "rate": round(hit / n, 5) if n else None}
-    out["false_positive_by_detection"] = dict(con.execute(f"""
+    out["false_positive_by_detection"] = dict(
+        con.execute(f"""
         SELECT detection_id, COUNT(DISTINCT account) FROM alerted
         WHERE account NOT IN {touched} AND account IN (SELECT account FROM benign_ev)
-        GROUP BY 1 ORDER BY 2 DESC""").fetchall())
+        GROUP BY 1 ORDER BY 2 DESC""").fetchall()
+    )
     return out
 
 

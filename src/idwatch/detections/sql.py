@@ -76,7 +76,8 @@ FROM src JOIN ips ON ips.src_ip = src.src_ip
 
 def stage_events_sql(source: str, start: str | None, end: str | None) -> str:
     """``ev``: pruned events of the scan range with the network keys."""
-    return "CREATE OR REPLACE TEMP TABLE ev AS " + _with_nets(source, ", ".join(EV_COLUMNS), _range(start, end))
+    cols = ", ".join(EV_COLUMNS)
+    return "CREATE OR REPLACE TEMP TABLE ev AS " + _with_nets(source, cols, _range(start, end))
 
 
 def stage_known_sql(source: str | None, end: str | None) -> str:
