@@ -25,6 +25,7 @@ err_console = Console(stderr=True)
 taxii_app = typer.Typer(help="Serve shared findings over TAXII 2.1.", no_args_is_help=True)
 app.add_typer(taxii_app, name="taxii")
 
+AUTO_VALIDATE_MAX = 2000
 TlpOpt = Annotated[str, typer.Option("--tlp", help="TLP marking: clear | green | amber | red.")]
 CampaignOpt = Annotated[str | None, typer.Option("--campaign", help="Only this campaign id.")]
 SecretOpt = Annotated[
@@ -233,8 +234,12 @@ def export_stix(
         str, typer.Option("--producer", help="Name of the sharing organisation.")
     ] = "idwatch",
     validate: Annotated[
-        bool, typer.Option(help="Check the bundle with stix2-validator before writing.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            help="Check the bundle with stix2-validator before writing "
+            f"(default: when it has at most {AUTO_VALIDATE_MAX} objects; the validator is slow).",
+        ),
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
     """A shareable STIX 2.1 bundle of the campaigns (no account, tenant or person in it)."""
@@ -247,6 +252,10 @@ def export_stix(
     except (KeyError, ValueError, LeakError) as exc:
         err_console.print(f"[red]error:[/red] {exc.args[0] if exc.args else exc}")
         raise typer.Exit(2) from exc
+    if validate is None:
+        validate = len(bundle["objects"]) <= AUTO_VALIDATE_MAX
+        if not validate:
+            err_console.print(f"{len(bundle['objects'])} objects: not validated (use --validate to force)")
     if validate:
         from stix2validator import ValidationOptions, validate_string
 
