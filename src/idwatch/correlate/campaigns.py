@@ -152,8 +152,11 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
             continue
         kind = feat.split(":", 1)[0]
         if len(ips) > HUB_DEGREE:
+            vecs = [sig[ip] for ip in ips if ip in sig]
+            mean = [sum(col) / len(vecs) for col in zip(*vecs, strict=True)] if vecs else None
             for ip, weight in ips.items():
-                add(f"ip:{ip}", f"hub:{feat}", weight * ip_spec.get(ip, 1.0), kind)
+                fit = _alike(sig.get(ip), mean)
+                add(f"ip:{ip}", f"hub:{feat}", weight * ip_spec.get(ip, 1.0) * fit, kind)
             continue
         members = sorted(ips)
         share = 1.0 / (len(members) - 1)
@@ -169,6 +172,8 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
 #: Merge two communities when their cut, relative to the smaller side's volume and scaled by
 #: how alike their tradecraft is, reaches this.
 MERGE_THRESHOLD = 0.2
+MERGE_THRESHOLD_ALIKE = 0.06
+ALIKE = 0.98
 
 _SIGNATURE_SQL = """
 SELECT src_ip,
@@ -181,20 +186,40 @@ SELECT src_ip,
                                            'password_change')) AS persist,
        count(*) FILTER (WHERE activity = 'sign_in' AND outcome = 'success') AS success,
        count(*) FILTER (WHERE network_type IN ('residential', 'mobile')) AS residential,
-       count(*) FILTER (WHERE network_type NOT IN ('residential', 'mobile')) AS other_net
-FROM sus GROUP BY src_ip
+       count(*) FILTER (WHERE network_type NOT IN ('residential', 'mobile')) AS other_net,
+       count(*) FILTER (WHERE list_contains(?, d.category)) AS high_risk,
+       count(*) FILTER (WHERE d.category IS NOT NULL AND NOT list_contains(?, d.category)) AS other_target,
+       list(hour(time) // 4) AS hours
+FROM sus LEFT JOIN (SELECT lower(account) AS account, any_value(category) AS category
+                    FROM directory GROUP BY 1) d USING (account)
+GROUP BY src_ip
 """
 
 
 def _signatures(con: duckdb.DuckDBPyConnection) -> dict[str, list[float]]:
-    """Per IP: what it did (probe, password, recovery, MFA, persistence, success) and from where."""
+    """Per IP: what it did (probe, password, recovery, MFA, persistence, success), from what kind
+    of network, whom it went after (high-risk people or anyone) and at which time of day."""
+    from idwatch.correlate.features import HIGH_RISK_CATEGORIES
+
+    cats = sorted(HIGH_RISK_CATEGORIES)
     out: dict[str, list[float]] = {}
-    for row in con.execute(_SIGNATURE_SQL).fetchall():
+    for row in con.execute(_SIGNATURE_SQL, [cats, cats]).fetchall():
         acts = [float(x) for x in row[1:7]]
         total = sum(acts) or 1.0
         nets = [float(x) for x in row[7:9]]
         ntotal = sum(nets) or 1.0
-        out[row[0]] = [a / total for a in acts] + [0.5 * n / ntotal for n in nets]
+        targets = [float(x) for x in row[9:11]]
+        ttotal = sum(targets)
+        hours = [0.0] * 6
+        for h in row[11] or []:
+            hours[int(h)] += 1.0
+        htotal = sum(hours) or 1.0
+        out[row[0]] = (
+            [a / total for a in acts]
+            + [0.5 * n / ntotal for n in nets]
+            + ([0.5 * t / ttotal for t in targets] if ttotal else [0.0, 0.0])
+            + [0.4 * h / htotal for h in hours]
+        )
     return out
 
 
@@ -245,8 +270,11 @@ def _merge_pass(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[floa
             for j, c in cut[i].items():
                 if i < j:
                     small = min(vol[i], vol[j]) or 1e-9
-                    score = c / small * _alike(psig[i], psig[j])
-                    if score >= MERGE_THRESHOLD:
+                    alike = _alike(psig[i], psig[j])
+                    score = c / small * alike
+                    # the same tradecraft, the same targets, the same hours: a weaker link suffices
+                    needed = MERGE_THRESHOLD_ALIKE if alike >= ALIKE else MERGE_THRESHOLD
+                    if score >= needed:
                         candidates.append((score, i, j))
         if not candidates:
             break
