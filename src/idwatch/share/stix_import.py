@@ -136,7 +136,7 @@ def taxii_objects(url: str, *, user: str, password: str, added_after: str | None
     kwargs = {"added_after": added_after} if added_after else {}
     objects = [
         obj
-        for page in as_pages(collection.get_objects, per_request=500, **kwargs)
+        for page in as_pages(collection.get_objects, per_request=100, **kwargs)
         for obj in page.get("objects", [])
     ]
     return {"type": "bundle", "id": stable_id("bundle", "taxii", url, len(objects)), "objects": objects}
