@@ -140,9 +140,8 @@ class _Ingest:
         ip_reject = ip_reject_sql("i.ip", "v.src_ip")
         rejected = con.sql(
             f"""SELECT v._file AS file, v._line AS line, coalesce(v._reject, {ip_reject}) AS reason,
-                   r._raw AS raw
+                   v._raw AS raw
             FROM _val v LEFT JOIN _ipcheck i ON i.src_ip = v.src_ip
-            JOIN {chunk.raw_relation} r ON r._line = v._line
             WHERE v._reject IS NOT NULL OR (v._skip IS NULL AND i.ip IS NULL)
             ORDER BY v._line"""
         ).to_arrow_table()
@@ -191,7 +190,6 @@ class _Ingest:
             f"""CREATE OR REPLACE TEMP VIEW _final AS
             SELECT {select}
             FROM {rows} g
-            JOIN {chunk.raw_relation} r ON r._line = g._line
             LEFT JOIN _ipcheck i ON i.src_ip = g.src_ip
             LEFT JOIN _uacheck u ON u.user_agent = g.user_agent"""
         )
@@ -224,7 +222,7 @@ class _Ingest:
 
 
 def _final_columns(source_name: str) -> list[str]:
-    """The canonical SELECT list over ``g`` (validated rows), ``r`` (raw), ``i`` (IP), ``u`` (UA)."""
+    """The canonical SELECT list over ``g`` (validated rows), ``i`` (IP), ``u`` (UA)."""
     exprs = {
         "time": "g._ts",
         "event_id": "g._eid",
@@ -235,7 +233,7 @@ def _final_columns(source_name: str) -> list[str]:
         "asn": "coalesce(g.asn, i.asn)",
         "asn_org": "coalesce(nullif(g.asn_org, ''), i.asn_org)",
         "network_type": "coalesce(g.network_type, i.network_type)",
-        "raw": "r._raw",
+        "raw": "g._raw",
         "ua_family": "u.ua_family",
         "ua_os": "u.ua_os",
         "ingested_at": "now()",

@@ -37,12 +37,13 @@ def time_sql(col: str, col_type: str) -> str:
 
 
 def validated_sql(mapped: str, time_type: str) -> str:
-    """Mapped rows (``_raw`` dropped) + ``_ts`` (parsed time), ``_eid`` and ``_reject`` (reason).
+    """Mapped rows + ``_ts`` (parsed time), ``_eid`` and ``_reject`` (reason).
 
     ``mapped`` is a relation (table name or parenthesized SELECT) in the ``select_sql`` shape.
     ``_eid`` is the event id, or ``sha256(_raw)`` where the source has none. IP syntax is not
     checked here: the caller validates the DISTINCT addresses once (:func:`ip_reject_sql`).
-    Skipped rows (``_skip`` set) are never rejected for missing fields.
+    Skipped rows (``_skip`` set) are never rejected for missing fields. ``_raw`` is kept:
+    copying the text once here is far cheaper than joining it back by line number later.
     """
     checks: list[str] = []
     for col in REQUIRED_COLUMNS:
@@ -61,7 +62,7 @@ def validated_sql(mapped: str, time_type: str) -> str:
     )
     case = "\n    ".join(checks)
     return f"""
-SELECT * EXCLUDE (_raw),
+SELECT *,
   CASE WHEN event_id IS NULL OR event_id = '' THEN sha256(_raw) ELSE event_id END AS _eid,
   CASE WHEN _error IS NOT NULL THEN _error
     WHEN _skip IS NOT NULL THEN NULL
