@@ -6,8 +6,8 @@ from idwatch.cli import (  # noqa: F401 - imported for their command registratio
     analysis_cmds,
     data_cmds,
     detect_cmds,
-    score_cmds,
     respond_cmds,
+    score_cmds,
     simulate_cmds,
 )
 from idwatch.cli.app import app
