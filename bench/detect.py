@@ -44,7 +44,8 @@ SELECT
   CASE WHEN r < 800 THEN 'sign_in' WHEN r < 900 THEN 'account_lookup' WHEN r < 940 THEN 'mfa_challenge'
        WHEN r < 960 THEN 'sign_in' WHEN r < 975 THEN 'password_reset' WHEN r < 985 THEN 'sign_in'
        ELSE 'account_lookup' END AS activity,
-  CASE WHEN r >= 960 AND r < 975 THEN (['start', 'verify', 'complete'])[1 + CAST(r % 3 AS INTEGER)] END AS step,
+  CASE WHEN r >= 960 AND r < 975 THEN (['start', 'verify', 'complete'])[1 + CAST(r % 3 AS INTEGER)] END
+    AS step,
   CASE WHEN r < 800 OR (r >= 940 AND r < 985) THEN 'password' END AS method,
   CASE WHEN r < 940 THEN 'success' WHEN r < 960 THEN 'failure' WHEN r < 975 THEN 'success'
        ELSE 'failure' END AS outcome,
