@@ -68,11 +68,6 @@ class Chunk:
     rejected: int  # records quarantined by the driver (counted in ``records`` of the summary)
     quarantine: pa.Table = field(default_factory=lambda: QUARANTINE_SCHEMA.empty_table())
     sources: list[str] = field(default_factory=list)  # tables / registrations behind the view
-    raw_relation: str = ""  # (_line, _raw) of every record, cheaper to join than the view
-
-    def __post_init__(self) -> None:
-        if not self.raw_relation:
-            self.raw_relation = f"(SELECT _line, _raw FROM {self.view})"
 
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -497,9 +492,7 @@ class Reader:
             )
         quarantine = pa.concat_tables(parts).sort_by("line")
         good = lines.num_rows - quarantine.num_rows
-        chunk = Chunk(file, name, good, quarantine.num_rows, quarantine, [f"{name}_arrow"])
-        chunk.raw_relation = f"(SELECT _line, txt AS _raw FROM {name}_arrow)"
-        return chunk
+        return Chunk(file, name, good, quarantine.num_rows, quarantine, [f"{name}_arrow"])
 
     # ---- CSV
     def _csv(self, inp: InputFile) -> Chunk:
