@@ -202,14 +202,16 @@ class _Plevin:
                 for c, name in enumerate(SPINE_COLUMNS):
                     if name in links:
                         keys[v4_pos, r * len(SPINE_COLUMNS) + c] = links[name]
-        v4_set = set(v4_pos.tolist())
-        for i, ip in enumerate(ips):
-            if i not in v4_set:
-                number = int(ipaddress.ip_address(ip))
-                for r, role in enumerate(roles):
-                    links6 = ranges[role].links_v6(number)
-                    for c, name in enumerate(SPINE_COLUMNS):
-                        keys[i, r * len(SPINE_COLUMNS) + c] = links6.get(name, 0)
+        is_v4 = np.zeros(len(ips), dtype=bool)
+        is_v4[v4_pos] = True
+        v6_pos = np.flatnonzero(~is_v4)
+        if len(v6_pos):
+            numbers6 = [int(ipaddress.ip_address(ips[i])) for i in v6_pos]
+            for r, role in enumerate(roles):
+                links6 = ranges[role].links_v6_many(numbers6)
+                for c, name in enumerate(SPINE_COLUMNS):
+                    if name in links6:
+                        keys[v6_pos, r * len(SPINE_COLUMNS) + c] = links6[name]
         combos, inverse = np.unique(keys, axis=0, return_inverse=True)
         infos: list[IpInfo] = []
         for combo in combos.tolist():
