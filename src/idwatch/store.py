@@ -189,14 +189,16 @@ class Store:
         """Append the rows of ``relation`` (STORED_EVENT_SCHEMA columns, in order) atomically.
 
         Same guarantees as :meth:`append_events`, without a round trip through Python: DuckDB
-        streams the rows straight into day-partitioned Parquet files in a staging folder.
+        streams the rows straight into day-partitioned Parquet files in a staging folder. The
+        partition key is a DATE (UTC: the connection's time zone), which DuckDB partitions
+        faster than a formatted string; the folder name is the same ``day=YYYY-MM-DD``.
         """
         stamp = uuid.uuid4().hex
         staging = self.events_dir / f".staging-{stamp}"
         cols = ", ".join(STORED_EVENT_SCHEMA.names)
         try:
             written = con.execute(
-                f"""COPY (SELECT {cols}, strftime(time, '%Y-%m-%d') AS day FROM {relation})
+                f"""COPY (SELECT {cols}, time::DATE AS day FROM {relation})
                 TO {_sql_str(str(staging))}
                 (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARTITION_BY (day),
                  FILENAME_PATTERN 'part-{{i}}')"""
