@@ -186,3 +186,34 @@ def test_highrisk_enumeration_quiet_on_the_person_and_on_non_high_risk_names(bui
         )
     store = build(events, directory=DIRECTORY)
     assert alerts_of(store, "recon_enum_highrisk_targets") == []
+
+
+def test_distributed_enumeration_quiet_on_vpn_user_sharing_the_attackers_exit(build):
+    """A VPN user who looks up their own account on the attackers' exit address, then signs in
+    from their usual device, is the owner, not a target: only the probed identifiers are listed."""
+    events = history("alice@corp.org", device="dev-alice") + history("carol@corp.org", device="dev-carol")
+    for i in range(20):  # 20 exit addresses of one VPN network, three identifiers each
+        for k, ident in enumerate((f"guess{i}@corp.org", f"nope{i}@corp.org", "carol@corp.org")):
+            missing = ident != "carol@corp.org"
+            events.append(
+                ev(
+                    500 + i * 0.2 + k * 0.01,
+                    ident,
+                    "account_lookup",
+                    "failure" if missing else "success",
+                    net="vpn_nl",
+                    ua=UA_EVIL,
+                    src_ip=f"185.65.{i}.10",
+                    account_exists=not missing,
+                    reason="unknown_account" if missing else None,
+                )
+            )
+    # alice on the same exit as attacker source 3: lookup, then her usual laptop signs in
+    exit3 = {"net": "vpn_nl", "src_ip": "185.65.3.10"}
+    events.append(ev(500.7, "alice@corp.org", "account_lookup", account_exists=True, **exit3))
+    events.append(ev(500.71, "alice@corp.org", "sign_in", device="dev-alice", **exit3))
+    store = build(events)
+    accounts = alerted_accounts(store, "recon_enum_distributed")
+    assert {f"guess{i}@corp.org" for i in range(20)} <= accounts
+    assert "carol@corp.org" in accounts  # the real target, probed and never signed in
+    assert "alice@corp.org" not in accounts
