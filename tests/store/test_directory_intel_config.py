@@ -13,7 +13,12 @@ from idwatch.directory import DirectoryError, hash_contact, import_directory
 from idwatch.intel import IntelError, import_intel
 from idwatch.store import Store
 
-INTEL = Path("/work/shared/data/intel")
+# shared/ sits beside the repository checkout (as in CI), else at the workplace default.
+INTEL = next(
+    (p for p in (Path(__file__).resolve().parents[3] / "shared" / "data" / "intel",
+                 Path("/work/shared/data/intel")) if p.exists()),
+    Path("/work/shared/data/intel"),
+)
 
 
 @pytest.fixture
