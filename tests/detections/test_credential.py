@@ -164,3 +164,32 @@ def test_success_after_attack_quiet_on_mistyped_password(build):
         ev(600.02, "bob@corp.org", "sign_in", net="hotel_fr"),
     ]
     assert alerted_accounts(build(events), "cred_success_after_attack") == set()
+
+
+def test_stuffing_quiet_on_vpn_user_mistyping_on_the_attackers_network(build):
+    """A VPN user whose own laptop fails once on the stuffers' network, then gets in, is not listed."""
+    events = _population() + history("alice@corp.org", device="dev-alice")
+    idents = USERS + [f"nobody{i}@corp.org" for i in range(10)]
+    for i, u in enumerate(idents):  # the breach list, replayed through many exits of one VPN network
+        missing = u.startswith("nobody")
+        events.append(
+            ev(
+                150 + i * 0.05,
+                u,
+                "sign_in",
+                "failure",
+                net="vpn_nl",
+                ua=UA_EVIL,
+                src_ip=f"185.65.{i % 5}.10",
+                reason="unknown_account" if missing else "bad_password",
+                account_exists=False if missing else None,
+            )
+        )
+    exit0 = {"net": "vpn_nl", "src_ip": "185.65.0.10"}
+    events.append(ev(150.3, "alice@corp.org", "sign_in", "failure", reason="bad_password", **exit0))
+    # after the 2 h recovery window, from her usual laptop (the failed web attempt carried no device)
+    events.append(ev(153.0, "alice@corp.org", "sign_in", device="dev-alice", **exit0))
+    store = build(events)
+    accounts = alerted_accounts(store, "cred_stuffing")
+    assert set(idents) <= accounts
+    assert "alice@corp.org" not in accounts
