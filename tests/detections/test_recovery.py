@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from det_kit import UA_EVIL, UA_EVIL_BROWSER, alerted_accounts, alerts_of, ev, history, sha
+from det_kit import UA_EVIL, UA_EVIL_BROWSER, UA_OWNER, alerted_accounts, alerts_of, ev, history, sha
 
 PHONE = sha("+15551234567")
 DIRECTORY = [
@@ -74,19 +74,70 @@ def _reset(
     return rows
 
 
+def _works_through(hours: float, net: str, n: int, *, ua: str = UA_EVIL_BROWSER) -> list[dict]:
+    """The source fails to sign in to ``n`` other accounts first (a target list being worked)."""
+    return [
+        ev(
+            hours + i * 0.2,
+            f"target{i}@corp.org",
+            "sign_in",
+            "failure",
+            net=net,
+            ua=ua,
+            reason="bad_password",
+        )
+        for i in range(n)
+    ]
+
+
+def _regulars(net: str, n: int) -> list[dict]:
+    """``n`` people who sign in from ``net`` every day (a shared VPN exit / office egress)."""
+    return [e for i in range(n) for e in history(f"regular{i}@corp.org", net=net, device=f"dev-r{i}")]
+
+
 def test_reset_from_new_infrastructure_fires(build):
-    events = history("alice@corp.org") + _reset(
-        500, "alice@corp.org", net="evil", ua=UA_EVIL_BROWSER, device="dev-x"
-    )
+    events = history("alice@corp.org") + _works_through(480, "evil", 5)
+    events += _reset(500, "alice@corp.org", net="evil", ua=UA_EVIL_BROWSER, device="dev-x")
     alerts = alerts_of(build(events), "recovery_new_infrastructure")
     assert [a["accounts"] for a in alerts] == [["alice@corp.org"]]
     assert alerts[0]["src_ips"] == ["5.160.1.10"] and alerts[0]["contact_hashes"] == [PHONE]
+
+
+def test_reset_from_new_infrastructure_needs_fewer_accounts_for_watchlisted_people(build):
+    directory = [{"account": "alice@corp.org", "tenant": "corp.org", "watchlist": True}]
+    events = history("alice@corp.org") + _works_through(480, "evil", 3)
+    events += _reset(500, "alice@corp.org", net="evil", ua=UA_EVIL_BROWSER, device="dev-x")
+    assert alerted_accounts(build(events, directory=directory), "recovery_new_infrastructure") == {
+        "alice@corp.org"
+    }
+    assert alerted_accounts(build(events), "recovery_new_infrastructure") == set()
 
 
 def test_reset_quiet_on_forgotten_password_and_traveller(build):
     events = history("alice@corp.org") + _reset(500, "alice@corp.org", complete=True)
     # the traveller resets from a hotel in France on their own laptop
     events += history("bob@corp.org") + _reset(500, "bob@corp.org", net="hotel_fr", complete=True)
+    assert alerted_accounts(build(events), "recovery_new_infrastructure") == set()
+
+
+def test_reset_quiet_on_owner_with_new_phone_on_a_new_network(build):
+    # everything is new, but nothing else came from that address: one person, not a campaign
+    events = history("alice@corp.org") + _reset(
+        500, "alice@corp.org", net="hotel_fr", ua=UA_EVIL_BROWSER, device="dev-new", complete=True
+    )
+    events += history("bob@corp.org") + _reset(
+        500, "bob@corp.org", net="evil_de", ua=UA_EVIL_BROWSER, device="dev-new2", complete=True
+    )
+    assert alerted_accounts(build(events), "recovery_new_infrastructure") == set()
+
+
+def test_reset_quiet_on_vpn_exit_whose_regulars_outnumber_its_failures(build):
+    # a shared exit: 8 regulars sign in daily, 5 people mistype passwords there, alice resets
+    # from it on a new laptop
+    events = _regulars("vpn_nl", 8) + _works_through(480, "vpn_nl", 5, ua=UA_OWNER)
+    events += history("alice@corp.org") + _reset(
+        500, "alice@corp.org", net="vpn_nl", ua=UA_EVIL_BROWSER, device="dev-new", complete=True
+    )
     assert alerted_accounts(build(events), "recovery_new_infrastructure") == set()
 
 
@@ -121,15 +172,22 @@ def test_reset_after_probe_quiet_on_owner_forgot_password_flow(build):
 
 
 def test_registered_contact_from_unfamiliar_infrastructure_fires(build):
-    events = history("alice@corp.org") + _reset(
-        500, "alice@corp.org", net="evil_de", ua=UA_EVIL_BROWSER, device=None
-    )
+    events = history("alice@corp.org") + _works_through(480, "evil_de", 5)
+    events += _reset(500, "alice@corp.org", net="evil_de", ua=UA_EVIL_BROWSER, device=None)
     alerts = alerts_of(build(events, directory=DIRECTORY), "recovery_contact_match_unfamiliar")
     assert [a["accounts"] for a in alerts] == [["alice@corp.org"]] and alerts[0]["contact_hashes"] == [PHONE]
 
 
 def test_registered_contact_quiet_when_owner_travels_with_own_browser(build):
     events = history("alice@corp.org") + _reset(500, "alice@corp.org", net="hotel_fr")
+    assert alerts_of(build(events, directory=DIRECTORY), "recovery_contact_match_unfamiliar") == []
+
+
+def test_registered_contact_quiet_for_owner_on_new_phone_behind_a_vpn(build):
+    events = _regulars("vpn_nl", 8) + _works_through(480, "vpn_nl", 5, ua=UA_OWNER)
+    events += history("alice@corp.org") + _reset(
+        500, "alice@corp.org", net="vpn_nl", ua=UA_EVIL_BROWSER, device="dev-new", complete=True
+    )
     assert alerts_of(build(events, directory=DIRECTORY), "recovery_contact_match_unfamiliar") == []
 
 

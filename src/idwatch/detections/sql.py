@@ -13,6 +13,8 @@ tables instead of the Parquet files (scan sharing + column pruning). The tables 
             that had any unusual event, each with familiarity flags computed *as of that
             event* (was this network / country / device / user agent used successfully before?)
             and the login risk of successful sign-ins.
+``src_rep``  per (source address, UTC day): accounts it touched with attack-like events vs.
+            accounts that signed in from it, over the last days (:data:`SOURCE_REPUTATION_SQL`).
 ``intel_indicators``  (kind, value, intrusion_set) from the imported STIX bundles.
 ``signin_risk``       from the risk model (empty when the model is unavailable).
 
@@ -197,10 +199,61 @@ LEFT JOIN known kf ON kf.account = r.account AND kf.tenant IS NOT DISTINCT FROM 
 LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
 """
 
+#: Events that look like someone else's doing when they come from a network new to the account:
+#: failures, reset / recovery / lookup attempts, identifiers that do not exist.
+ATTACK_LIKE = (
+    "(NOT net_known AND (outcome = 'failure' OR acct_exists = FALSE"
+    " OR activity IN ('password_reset', 'account_recovery', 'account_lookup')))"
+)
+
+#: Days of history behind a source's reputation (``src_rep``), the current UTC day included.
+SOURCE_REPUTATION_DAYS = 7
+
+#: ``src_rep``: what one source address did over the last days, for every (address, UTC day) on
+#: which a reset, recovery, security change or successful sign-in came from a network new to its
+#: account. ``bad_accts``: accounts with attack-like events from it (``ATTACK_LIKE``);
+#: ``ok_accts``: accounts that signed in successfully from it. An attacker's address touches many
+#: accounts and serves almost none; a shared VPN exit or office proxy serves its regulars, whose
+#: occasional typos do not outweigh them.
+SOURCE_REPUTATION_SQL = f"""
+CREATE OR REPLACE TEMP TABLE src_rep AS
+WITH tgt AS (
+  SELECT DISTINCT src_ip, CAST(FLOOR(EPOCH(time) / 86400) AS BIGINT) AS day
+  FROM evf
+  WHERE NOT net_known AND src_ip IS NOT NULL
+    AND (activity IN ('password_reset', 'account_recovery', 'mfa_method_change', 'recovery_info_change')
+         OR (activity = 'sign_in' AND outcome = 'success'))
+), ips AS (
+  SELECT DISTINCT src_ip FROM tgt
+), bad AS (
+  SELECT DISTINCT f.src_ip, f.account, CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT) AS day
+  FROM evf f JOIN ips USING (src_ip)
+  WHERE {ATTACK_LIKE}
+), ok AS (
+  SELECT DISTINCT e.src_ip, e.account, CAST(FLOOR(EPOCH(e.time) / 86400) AS BIGINT) AS day
+  FROM ev e JOIN ips USING (src_ip)
+  WHERE e.activity = 'sign_in' AND e.outcome = 'success'
+), b AS (
+  SELECT t.src_ip, t.day, COUNT(DISTINCT b.account) AS n
+  FROM tgt t JOIN bad b ON b.src_ip = t.src_ip AND b.day BETWEEN t.day - {{days}} + 1 AND t.day
+  GROUP BY t.src_ip, t.day
+), o AS (
+  SELECT t.src_ip, t.day, COUNT(DISTINCT o.account) AS n
+  FROM tgt t JOIN ok o ON o.src_ip = t.src_ip AND o.day BETWEEN t.day - {{days}} + 1 AND t.day
+  GROUP BY t.src_ip, t.day
+)
+SELECT t.src_ip, t.day, COALESCE(b.n, 0) AS bad_accts, COALESCE(o.n, 0) AS ok_accts
+FROM tgt t
+LEFT JOIN b ON b.src_ip = t.src_ip AND b.day = t.day
+LEFT JOIN o ON o.src_ip = t.src_ip AND o.day = t.day
+""".replace("{days}", str(SOURCE_REPUTATION_DAYS))
+
 #: How new an event's infrastructure is to its account, as one number (0 = all familiar):
 #: +1 each for a new network, a new country, a new client (device id, else browser family / OS)
 #: and anonymising infrastructure; a familiar device counts -2 (a traveller on their own laptop).
 #: A new phone at home scores 2, the owner abroad on their laptop 0, an actor on a VPS 3-4.
+#: ``client_known``: the device id was used before (or, without one, the exact user agent).
+#: Also builds ``src_rep`` (which reads ``evf``).
 UNFAMILIARITY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE evf AS
 SELECT f.*,
@@ -209,9 +262,10 @@ SELECT f.*,
        + CASE WHEN f.device_id IS NOT NULL AND f.dev_known THEN -2
               WHEN f.device_id IS NOT NULL OR NOT f.uafam_known THEN 1 ELSE 0 END
        + CASE WHEN COALESCE(f.network_type, 'unknown') IN {RISKY_NETWORK_TYPES} THEN 1 ELSE 0 END
-         AS unfam_score
-FROM evf0 f
-"""
+         AS unfam_score,
+       (f.dev_known OR (f.device_id IS NULL AND f.ua_known)) AS client_known
+FROM evf0 f;
+{SOURCE_REPUTATION_SQL}"""
 
 #: Hours a network / device / user agent must have been in use before it counts as familiar, so
 #: an attacker's own first sign-in does not make the rest of their session look familiar.
