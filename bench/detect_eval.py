@@ -67,11 +67,13 @@ def evaluate(store: Path, sim: Path) -> dict:
     n_true = q("SELECT COUNT(DISTINCT account) FROM alerted WHERE account IN (SELECT account FROM truth_acc)")
     out["precision_any_actor"] = round(n_true / n_alerted, 4) if n_alerted else None
     out["alerted_accounts"] = n_alerted
-    # state-actor precision, counting only alerts on accounts that are not criminal-only targets
-    n_state_alerted = q(
-        "SELECT COUNT(DISTINCT account) FROM alerted WHERE account NOT IN "
-        "(SELECT account FROM truth_acc WHERE kind = 'criminal')"
+    # state-actor precision, leaving out accounts only criminals touched: the numerator (state
+    # targets) is a subset of the denominator, so accounts both kinds touched count on both sides
+    criminal_only = (
+        "(SELECT account FROM truth_acc WHERE kind = 'criminal' "
+        "EXCEPT SELECT account FROM truth_acc WHERE kind = 'state')"
     )
+    n_state_alerted = q(f"SELECT COUNT(DISTINCT account) FROM alerted WHERE account NOT IN {criminal_only}")
     n_state_true = q(
         "SELECT COUNT(DISTINCT account) FROM alerted WHERE account IN "
         "(SELECT account FROM truth_acc WHERE kind = 'state')"
