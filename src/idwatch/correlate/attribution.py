@@ -4,21 +4,24 @@ Every intrusion set in the imported intel is a hypothesis, plus "unknown actor".
 starts from a prior; every piece of evidence multiplies it by a likelihood ratio (LR)
 relative to the unknown-actor hypothesis (whose LR is therefore always 1):
 
-* indicator matches (IPs, networks, domains, addresses): the first match counts most,
-  further ones with diminishing weight, the total capped; each match is scaled by the
+* indicator matches (IPs, networks, domains, addresses): each match is scaled by the
   indicator's confidence and by how specific the address is (a VPN exit used by
-  thousands is nearly worthless). One indicator alone cannot reach the threshold.
+  thousands is nearly worthless); the scaled matches add up with saturation (intel
+  lists of one actor are correlated), so many weak matches (Tor exits an actor is known
+  to use) count, and one indicator alone cannot reach the threshold.
 * AS overlap: weak (an AS is shared by thousands of customers).
 * technique overlap: per technique, stronger when few groups are known to use it;
   techniques the actor is not known for count mildly against.
 * targeting: share of targets in the sectors the actor is known to target.
-* working hours: office hours in the actor's home time zone for, elsewhere against.
+* working hours: office hours in the actor's home time zone and work week for,
+  elsewhere against.
 * campaign profile: mass criminal tradecraft against a state hypothesis and vice versa.
 
 The posterior is normalized over all hypotheses; a campaign is attributed only when the
-best posterior reaches :data:`ATTRIBUTION_THRESHOLD` *and* at least two independent kinds
-of evidence support it. Confidence is the posterior on the 0-100 STIX scale, with the
-ICD 203 expression of likelihood.
+best posterior reaches :data:`ATTRIBUTION_THRESHOLD`, at least two independent kinds
+of evidence support it, and one of them ties the campaign's infrastructure to the actor
+(behaviour alone - techniques, targets, hours - is shared by many groups). Confidence is
+the posterior on the 0-100 STIX scale, with the ICD 203 expression of likelihood.
 """
 
 from __future__ import annotations
@@ -38,10 +41,14 @@ ATTRIBUTION_THRESHOLD = 0.6
 MIN_SUPPORTING_KINDS = 2
 
 INDICATOR_BASE_LR = 4.0
-INDICATOR_DECAY = 0.6
+#: Scaled matches saturate at about this many (log LR = ln(base) * m / (1 + m / SATURATION)).
+INDICATOR_SATURATION = 4.0
 INDICATOR_MAX_LR = 40.0
+#: Evidence kinds that tie a campaign's infrastructure to an actor (one is needed to attribute).
+INFRASTRUCTURE_KINDS = {"indicator_match"}
 ASN_LR = 1.5
-TECHNIQUE_MAX_LR = 10.0
+#: Low cap: the techniques of one operation are correlated and common to its whole class.
+TECHNIQUE_MAX_LR = 4.0
 TECHNIQUE_MIN_LR = 0.2
 TECHNIQUE_ABSENT_LR = 0.8
 MIN_TIMING_EVENTS = 30
@@ -229,7 +236,8 @@ def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str,
             ]
         return []
     matches.sort(key=lambda m: -m[0])
-    log_lr = sum(math.log(INDICATOR_BASE_LR) * s * INDICATOR_DECAY**i for i, (s, _, _) in enumerate(matches))
+    mass = sum(s for s, _, _ in matches)
+    log_lr = math.log(INDICATOR_BASE_LR) * mass / (1 + mass / INDICATOR_SATURATION)
     lr = min(INDICATOR_MAX_LR, math.exp(log_lr))
     shown = ", ".join(m[1] for m in matches[:5]) + (
         f" and {len(matches) - 5} more" if len(matches) > 5 else ""
@@ -328,8 +336,9 @@ def timing_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
         return []  # no office-hours pattern at all: automation, says nothing about a country
     offset = COUNTRY_UTC_OFFSET[a.country]
     days = FRIDAY_WEEKEND_DAYS if a.country in FRIDAY_WEEKEND else MON_FRI
-    share = max(office_share(c.how, offset, days), office_share(c.how, offset, MON_FRI))
-    where = f"{a.country} ({fmt_offset(offset)})"
+    share = office_share(c.how, offset, days)  # the work week the hypothesis predicts
+    label = "Sat-Wed" if days == FRIDAY_WEEKEND_DAYS else "Mon-Fri"
+    where = f"{a.country} ({fmt_offset(offset)}, {label})"
     if share >= 0.8 * best_share and share >= 0.5:
         lr = 1 + 2 * min(1.0, (share - 0.3) / 0.7)
         return [Evidence("working_hours", f"{share:.0%} of activity in office hours of {where}", lr)]
@@ -398,6 +407,9 @@ def verdict(hyps: list[Hypothesis]) -> Hypothesis | None:
     best = hyps[0] if hyps else None
     if best is None or best.actor is None:
         return None
-    if best.posterior < ATTRIBUTION_THRESHOLD or len(best.supporting_kinds) < MIN_SUPPORTING_KINDS:
+    kinds = best.supporting_kinds
+    if best.posterior < ATTRIBUTION_THRESHOLD or len(kinds) < MIN_SUPPORTING_KINDS:
+        return None
+    if not kinds & INFRASTRUCTURE_KINDS:
         return None
     return best

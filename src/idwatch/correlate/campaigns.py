@@ -21,6 +21,7 @@ import duckdb
 import networkx as nx
 
 from idwatch.correlate.entities import EMAIL_RE, PERSON_SQL, POPULARITY_SCALE, weight_sql
+from idwatch.correlate.marks import Marks, conflict, group_actors
 
 #: Relative pull of each kind of link (multiplied by the entity's specificity).
 LINK_WEIGHTS: dict[str, float] = {
@@ -236,15 +237,23 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-def _merge_pass(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[float]]) -> list[set[str]]:
+def _merge_pass(
+    graph: nx.Graph,
+    parts: list[set[str]],
+    sig: dict[str, list[float]],
+    marks: Marks | None = None,
+) -> list[set[str]]:
     """Agglomerate communities that are mostly linked to one another and work alike.
 
     Louvain cuts one operator into pieces when its internal links are uneven (a botnet's
     addresses share little but the alert that grouped them). A piece that sends a large
     share of its link weight to one neighbour, with similar tradecraft, is folded into it;
-    a bridge (one bot that also hit a state target) is a small share and stays cut.
+    a bridge (one bot that also hit a state target) is a small share and stays cut. Two
+    pieces the intel ties to different intrusion sets are never folded together.
     """
+    marks = marks or {}
     parts = [set(p) for p in parts]
+    tied = [group_actors([marks[n[3:]] for n in p if n[3:] in marks]) for p in parts]
     index = {n: i for i, p in enumerate(parts) for n in p}
     vol = [0.0] * len(parts)
     cut: dict[int, dict[int, float]] = {i: {} for i in range(len(parts))}
@@ -274,7 +283,7 @@ def _merge_pass(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[floa
                     score = c / small * alike
                     # the same tradecraft, the same targets, the same hours: a weaker link suffices
                     needed = MERGE_THRESHOLD_ALIKE if alike >= ALIKE else MERGE_THRESHOLD
-                    if score >= needed:
+                    if score >= needed and not conflict(tied[i], tied[j]):
                         candidates.append((score, i, j))
         if not candidates:
             break
@@ -285,6 +294,7 @@ def _merge_pass(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[floa
                 continue
             touched.update((i, j))
             parts[j] |= parts[i]
+            tied[j] = group_actors([marks[n[3:]] for n in parts[j] if n[3:] in marks])
             vol[j] += vol[i]
             psig[j] = [x + y for x, y in zip(psig[j], psig[i], strict=True)]
             for k, c in cut.pop(i).items():
@@ -339,19 +349,47 @@ def _refine(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[float]])
     return [p for p in parts if p]
 
 
-def cluster(graph: nx.Graph, con: duckdb.DuckDBPyConnection | None = None) -> list[Cluster]:
-    """Communities of the graph that contain at least one IP, largest first."""
+def _louvain(graph: nx.Graph) -> list[set[str]]:
+    return nx.community.louvain_communities(
+        graph, weight="weight", resolution=RESOLUTION, threshold=1e-5, seed=SEED
+    )
+
+
+def _split(graph: nx.Graph, part: set[str], sig: dict[str, list[float]], marks: Marks) -> list[set[str]]:
+    """Communities inside one community, re-joined where they are strongly linked.
+
+    Modularity cannot see communities much smaller than the whole graph (its resolution
+    limit): next to a botnet with thousands of links, two small operators that share a few
+    targets or Tor exits look like one. Looking again inside each community at its own
+    scale finds them; the merge pass then folds back the pieces of one operator.
+    """
+    if len(part) <= 2:
+        return [part]
+    sub = graph.subgraph(part)
+    pieces = _louvain(sub)
+    if len(pieces) <= 1:
+        return [part]
+    return _merge_pass(sub, pieces, sig, marks)
+
+
+def cluster(
+    graph: nx.Graph, con: duckdb.DuckDBPyConnection | None = None, marks: Marks | None = None
+) -> list[Cluster]:
+    """Communities of the graph that contain at least one IP, largest first.
+
+    ``marks`` (address -> intrusion set weights, see :mod:`idwatch.correlate.marks`) keep
+    groups that the intel ties to different intrusion sets apart.
+    """
     sig = _signatures(con) if con is not None else {}
+    marks = marks or {}
     clusters: list[Cluster] = []
     for component in nx.connected_components(graph):
         sub = graph.subgraph(component)
         if sub.number_of_nodes() <= 2:
             parts = [set(component)]
         else:
-            parts = nx.community.louvain_communities(
-                sub, weight="weight", resolution=RESOLUTION, threshold=1e-5, seed=SEED
-            )
-            parts = _refine(sub, _merge_pass(sub, parts, sig), sig)
+            parts = [piece for part in _louvain(sub) for piece in _split(sub, part, sig, marks)]
+            parts = _refine(sub, _merge_pass(sub, parts, sig, marks), sig)
         owner = {n: i for i, part in enumerate(parts) for n in part}
         links: list[dict[str, int]] = [{} for _ in parts]
         for a, b, kinds in sub.edges(data="kinds"):

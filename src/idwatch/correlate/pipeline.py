@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from idwatch.correlate import attribution, counts, entities, features, incidents, kind
+from idwatch.correlate import attribution, counts, entities, features, incidents, kind, marks
 from idwatch.correlate.actors import ActorProfile, build_profiles
 from idwatch.correlate.campaigns import build_graph, cluster
 from idwatch.store import Store, atomic_write_bytes
@@ -136,8 +136,13 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
     say("campaign graph")
     entities.create_suspicious_events(con)
     entities.create_popularity(con)
+    actors = build_profiles(store.intel_bundles())
+    ip_weight = {
+        k: 1.0 / (1.0 + n / entities.POPULARITY_SCALE)
+        for k, n in con.execute("SELECT k, n FROM pop_ip").fetchall()
+    }
     graph = build_graph(con)
-    clusters = cluster(graph, con)
+    clusters = cluster(graph, con, marks.indicator_marks(con, actors, ip_weight))
 
     say("campaign counts")
     counts.create_campaign_events(con, clusters)
@@ -172,12 +177,7 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
 
     say("attribution")
     profiles = features.build_profiles(con, kept)
-    actors = build_profiles(store.intel_bundles())
     actor_asns = _actor_asns(con, actors)
-    ip_weight = {
-        k: 1.0 / (1.0 + n / entities.POPULARITY_SCALE)
-        for k, n in con.execute("SELECT k, n FROM pop_ip").fetchall()
-    }
     base_hr = _base_high_risk(con)
     alert_ids_by_campaign: dict[str, list[str]] = {}
     for cid, aid in con.execute(
