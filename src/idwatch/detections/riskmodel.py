@@ -48,9 +48,11 @@ from idwatch.detections.riskmodel_sql import (
     LEVEL_NAMES,
     LEVELS,
     SUCCESSFUL_SIGNIN,
+    base_offsets_sql,
     key_columns_sql,
     key_names,
     llr_sql,
+    new_counts_sql,
     reputation_sql,
     risk_sql,
     user_prior_sql,
@@ -123,7 +125,27 @@ def _result_columns(p: RiskParams) -> str:
     )
 
 
-def build_signin_risk(con: duckdb.DuckDBPyConnection, *, params: dict | None = None) -> None:
+@dataclass(frozen=True)
+class Window:
+    """Which sign-ins a batch build reads, and what it carries over (see ``riskmodel_state``).
+
+    ``start``: read only events at or after this instant (SQL timestamp literal), with the
+    counts of everything earlier taken from table ``base`` (level, key, n) and the totals
+    ``base_totals`` (g_all, a_all, users). ``save_before``: also leave table ``__rm_new_counts``
+    with the counts of the rows read that are earlier than this instant, for the next run.
+    ``narrow``: output only event_id, account, tenant, time and risk (what detections join).
+    """
+
+    start: str | None = None
+    base: str | None = None
+    base_totals: tuple[int, int, int] = (0, 0, 0)
+    save_before: str | None = None
+    narrow: bool = False
+
+
+def build_signin_risk(
+    con: duckdb.DuckDBPyConnection, *, params: dict | None = None, window: Window | None = None
+) -> None:
     """Create table ``signin_risk``: one row per successful sign-in in view ``events``.
 
     Columns: the sign-in's identity and network/client values; ``history`` (the account's
@@ -131,6 +153,7 @@ def build_signin_risk(con: duckdb.DuckDBPyConnection, *, params: dict | None = N
     ``lr_<level>`` for country, asn, ip, os, browser, ua (each conditional on its parent,
     so lr_country*lr_asn*lr_ip is the network's ratio) and ``lr_user`` (the prior term);
     ``llr`` (natural log of the product) and ``risk`` (0-100, see the module docstring).
+    With a narrow ``window`` only event_id, account, tenant, time and risk.
 
     Vectorized: every count is one window over ``time`` (``rank() - 1``, or a RANGE frame
     ending ``settle_hours`` back), which counts rows strictly earlier, so simultaneous
@@ -141,36 +164,51 @@ def build_signin_risk(con: duckdb.DuckDBPyConnection, *, params: dict | None = N
     keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = true")
     try:
-        _build(con, p)
+        _build(con, p, window or Window())
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
 
 
-def _build(con: duckdb.DuckDBPyConnection, p: RiskParams) -> None:
+def _offsets(p: RiskParams, w: Window) -> str:
+    """``* REPLACE`` items adding the counts of rows before the window (incremental runs)."""
+    g_all, a_all, users = w.base_totals
+    items = ["u_all + b_u_all AS u_all", f"g_all + {int(g_all)} AS g_all", f"users + {int(users)} AS users"]
+    items += [f"u_{n} + b_u_{n} AS u_{n}" for n in LEVEL_NAMES]
+    items += [f"g_{n} + b_g_{n} AS g_{n}" for n in LEVEL_NAMES]
+    if p.reputation_weight:
+        items.append(f"a_all + {int(a_all)} AS a_all")
+        items += [f"a_{n} + b_a_{n} AS a_{n}" for n in LEVEL_NAMES]
+    return f"* REPLACE ({', '.join(items)})"
+
+
+def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
     """The batch pipeline (see :func:`build_signin_risk`).
 
     Each count is its own window query over a narrow projection (row id, time, integer
     keys), written back in row-id order so that all counts line up by position: DuckDB runs
     many windows in one SELECT, or many hash joins on the row id, several times slower.
     """
+    since = f" AND time >= {w.start}" if w.start else ""
     # Only the keys are materialized; the text columns are read again at the end, in the
     # same (insertion) order, instead of being carried through the pipeline.
-    signins = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN})"
+    signins = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN}{since})"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __rm_keys AS "
         f"SELECT time, {', '.join(key_names())} "
         f"FROM ({key_columns_sql(signins)})"
     )
-    tables = _count_tables(con, p)
+    tables = _count_tables(con, p, w, since)
     failures = ", ".join(
         f"a_{n} - g_{n} AS f_{n}" if p.reputation_weight else f"0 AS f_{n}" for n in ["all", *LEVEL_NAMES]
     )
     joined = " POSITIONAL JOIN ".join(f"__rm_{name}" for name in tables)
+    offsets = _offsets(p, w) if w.base else "*"
     # two steps: DuckDB would otherwise re-evaluate the per-level terms for every reference
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE __rm_terms AS
-        WITH c AS (SELECT k.time AS __time, *, {failures} FROM __rm_keys k POSITIONAL JOIN {joined})
+        WITH c0 AS (SELECT k.time AS __time, * FROM __rm_keys k POSITIONAL JOIN {joined}),
+        c AS (SELECT *, {failures} FROM (SELECT {offsets} FROM c0))
         SELECT __time, u_all, {", ".join(f"u_{n}" for n in LEVEL_NAMES)},
           {", ".join(f"llr_{n}" for n in [*LEVEL_NAMES, "user"])}
         FROM ({_score_relation(p, "c")})
@@ -178,11 +216,15 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams) -> None:
     )
     for name in [*tables, "keys"]:  # free the counts before the wide output is written
         con.execute(f"DROP TABLE __rm_{name}")
+    identity = "event_id, account, tenant, time" if w.narrow else _IDENTITY_COLUMNS
+    result = (
+        f"{risk_sql(_total_llr(), p.midpoint, p.temperature)} AS risk" if w.narrow else _result_columns(p)
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TABLE signin_risk AS
-        SELECT e.*, {_result_columns(p)}
-        FROM (SELECT {_IDENTITY_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN}) e POSITIONAL JOIN __rm_terms
+        SELECT e.*, {result}
+        FROM (SELECT {identity} FROM events WHERE {SUCCESSFUL_SIGNIN}{since}) e POSITIONAL JOIN __rm_terms
         WHERE e.time = __time
         """
     )
@@ -226,13 +268,14 @@ def _count_table(con: duckdb.DuckDBPyConnection, table: str, items: str, source:
     )
 
 
-def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
+def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, since: str) -> list[str]:
     """All counts, one window each; returns the tables' names (``__rm_<name>``), in order.
 
     ``u_*``: the account's successful sign-ins with the value strictly before; ``g_*``: the
     population's; ``a_*`` (reputation on): all sign-in attempts, successful or failed, so
     that ``a - g`` is the failures. With the reputation term on, ``g_*`` and ``a_*`` share one
-    window over successes and failures together.
+    window over successes and failures together. All counts are over the rows read (the
+    window); ``__rm_base`` holds the counts of earlier rows for incremental runs.
     """
     history = _history_count(p)
     tables = ["u_all"]
@@ -241,6 +284,10 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
     for n in LEVEL_NAMES:
         _count_table(con, f"u_{n}", f"{history} AS u_{n}", _KEYS, f"PARTITION BY uk_{n} ORDER BY time")
         tables.append(f"u_{n}")
+    first = "u.first_signin"
+    if w.base:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_base AS {base_offsets_sql(_KEYS, w.base)}")
+        first = "u.first_signin AND b.b_u_all = 0"
     # population size and users known at the sign-in's time, in one sort by time. An account's
     # first sign-in counts itself among the users; different accounts' first sign-ins at the
     # very same instant count each other (a smoothing constant, not history, so harmless).
@@ -248,35 +295,44 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
         f"""
         CREATE OR REPLACE TEMP TABLE __rm_g_all AS
         SELECT rank() OVER (ORDER BY k.time) - 1 AS g_all,
-          SUM(CASE WHEN u.first_signin THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
-        FROM {_KEYS} k POSITIONAL JOIN __rm_u_all u ORDER BY k.rid
+          SUM(CASE WHEN {first} THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
+        FROM {_KEYS} k POSITIONAL JOIN __rm_u_all u {"POSITIONAL JOIN __rm_base b" if w.base else ""}
+        ORDER BY k.rid
         """
     )
     tables.append("g_all")
+    if w.base:
+        tables.append("base")
+    if p.reputation_weight or w.save_before:
+        pop_keys = ", ".join(f"k_{n}" for n in LEVEL_NAMES)
+        failures = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {FAILED_SIGNIN}{since})"
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE __rm_attempts AS
+            SELECT rid, time, {pop_keys} FROM {_KEYS}
+            UNION ALL
+            SELECT NULL AS rid, time, {pop_keys} FROM ({key_columns_sql(failures, account_keys=False)})
+            """
+        )
+    if w.save_before:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __rm_new_counts AS "
+            + new_counts_sql("__rm_keys", "__rm_attempts", w.save_before)
+        )
     if not p.reputation_weight:
         for n in LEVEL_NAMES:
             _count_table(
                 con, f"g_{n}", f"rank() OVER w - 1 AS g_{n}", _KEYS, f"PARTITION BY k_{n} ORDER BY time"
             )
             tables.append(f"g_{n}")
-        return tables
-    pop_keys = ", ".join(f"k_{n}" for n in LEVEL_NAMES)
-    failures = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {FAILED_SIGNIN})"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE __rm_attempts AS
-        SELECT rid, time, {pop_keys} FROM {_KEYS}
-        UNION ALL
-        SELECT NULL AS rid, time, {pop_keys} FROM ({key_columns_sql(failures, account_keys=False)})
-        """
-    )
-    _count_table(con, "a_all", "rank() OVER w - 1 AS a_all", "__rm_attempts", "ORDER BY time")
-    tables.append("a_all")
-    for n in LEVEL_NAMES:
-        items = f"rank() OVER w - 1 AS a_{n}, {_SUCCESSES_BEFORE} AS g_{n}"
-        _count_table(con, f"ag_{n}", items, "__rm_attempts", f"PARTITION BY k_{n} ORDER BY time")
-        tables.append(f"ag_{n}")
-    con.execute("DROP TABLE __rm_attempts")
+    else:
+        _count_table(con, "a_all", "rank() OVER w - 1 AS a_all", "__rm_attempts", "ORDER BY time")
+        tables.append("a_all")
+        for n in LEVEL_NAMES:
+            items = f"rank() OVER w - 1 AS a_{n}, {_SUCCESSES_BEFORE} AS g_{n}"
+            _count_table(con, f"ag_{n}", items, "__rm_attempts", f"PARTITION BY k_{n} ORDER BY time")
+            tables.append(f"ag_{n}")
+    con.execute("DROP TABLE IF EXISTS __rm_attempts")
     return tables
 
 

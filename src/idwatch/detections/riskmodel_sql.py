@@ -160,3 +160,61 @@ def user_prior_sql() -> str:
 def risk_sql(llr: str, midpoint: float, temperature: float) -> str:
     """Calibrated 0-100 risk: a logistic curve of the total log-likelihood ratio (monotone)."""
     return f"100.0 / (1.0 + exp(-(({llr}) - {float(midpoint)!r}) / {float(temperature)!r}))"
+
+
+# ------------------------------------------------ counts carried from one run to the next
+
+#: Per-key counts a run can carry over instead of re-reading history (see riskmodel_state):
+#: ``u_*`` per account (and value), ``g_*`` successes and ``a_*`` attempts per population
+#: value. The persisted table stores each count's index in this tuple as ``level``.
+KEYED_COUNTS: tuple[str, ...] = ("u_all",) + tuple(
+    f"{prefix}_{n}" for n in LEVEL_NAMES for prefix in ("u", "g", "a")
+)
+#: Population totals (one row each, key 0): successes, attempts, accounts with a success.
+GLOBAL_COUNTS: tuple[str, ...] = ("g_all", "a_all", "users")
+COUNT_NAMES: tuple[str, ...] = KEYED_COUNTS + GLOBAL_COUNTS
+
+
+def count_key(name: str) -> str:
+    """The key column (of :func:`key_columns_sql`) a keyed count is grouped by."""
+    prefix, level = name.split("_", 1)
+    if level == "all":
+        return "acct"
+    return f"uk_{level}" if prefix == "u" else f"k_{level}"
+
+
+def base_offsets_sql(keys: str, base: str) -> str:
+    """One row per row of ``keys`` (in ``rid`` order): ``b_<count>`` from table ``base``.
+
+    ``base`` holds (level, key, n) for rows before the window; the keys are unpivoted so that
+    one hash join (built on the window's few rows) replaces one join per count.
+    """
+    probes = " UNION ALL ".join(
+        f"SELECT rid, CAST({i} AS UTINYINT) AS level, {count_key(name)} AS key FROM {keys}"
+        for i, name in enumerate(KEYED_COUNTS)
+    )
+    picks = ", ".join(
+        f"CAST(coalesce(SUM(b.n) FILTER (WHERE p.level = {i}), 0) AS BIGINT) AS b_{name}"
+        for i, name in enumerate(KEYED_COUNTS)
+    )
+    return (
+        f"SELECT {picks} FROM ({probes}) p "
+        f"LEFT JOIN {base} b ON b.level = p.level AND b.key = p.key GROUP BY p.rid ORDER BY p.rid"
+    )
+
+
+def new_counts_sql(successes: str, attempts: str, before: str) -> str:
+    """(level, key, n) of the rows of ``successes`` / ``attempts`` earlier than ``before``.
+
+    ``attempts`` holds successes and failures (population keys only), as the ``a_*`` counts.
+    ``users`` is not summable across runs; the caller derives it from the merged ``u_all``.
+    """
+    cond = f"time < {before}"
+    parts = []
+    for i, name in enumerate(COUNT_NAMES):
+        if name == "users":
+            continue
+        source = attempts if name.startswith("a_") else successes
+        key = "CAST(0 AS UBIGINT)" if name in GLOBAL_COUNTS else count_key(name)
+        parts.append(f"SELECT CAST({i} AS UTINYINT) AS level, {key} AS key FROM {source} WHERE {cond}")
+    return f"SELECT level, key, count(*) AS n FROM ({' UNION ALL '.join(parts)}) GROUP BY level, key"
