@@ -41,6 +41,7 @@ class World:
         self.directory: list[dict[str, Any]] = []
         self.truth: dict[str, set[str]] = {"probed": set(), "attacked": set(), "compromised": set()}
         self.probe_events = 0
+        self.second_attacked: set[str] = set()  # accounts of the second operator (two-operator world)
         self._n = 0
 
     def ev(self, time: datetime, account: str, activity: str, outcome: str, src_ip: str, **kw: Any) -> str:
@@ -305,7 +306,11 @@ def _office(t: datetime) -> datetime:
 
 
 def intel_bundle(
-    *, state_ips: list[str], extra_ips: list[str] = (), techniques: bool = True
+    *,
+    state_ips: list[str],
+    extra_ips: list[str] = (),
+    techniques: bool = True,
+    second_ips: list[str] = ("192.0.2.200", "192.0.2.201"),
 ) -> dict[str, Any]:
     """STIX 2.1 intel with the state actor (a minority of its infrastructure) and a decoy actor."""
     objs: list[dict[str, Any]] = []
@@ -397,8 +402,78 @@ def intel_bundle(
         "Strontium",
         ["APT28"],
         "RU",
-        ["192.0.2.200", "192.0.2.201"],
+        list(second_ips),
         ["T1110.003", "T1566.002"],
         ["government-national", "defense"],
     )
     return {"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": objs}
+
+
+# ---------------------------------------------------------------- two state operators, shared Tor exits
+TOR_EXITS = [f"185.220.101.{i}" for i in range(10, 18)]
+SHARED_TOR = TOR_EXITS[:2]  # used by both operators
+RU_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/77.0.3865.90 Safari/537.36"
+
+
+def build_two_operator_world(*, seed: int = 5) -> World:
+    """:func:`build_world` plus a second state operator that works through Tor exits.
+
+    The first operator also uses two of those exits, both go after some of the same people,
+    and benign users sign in through the exits too: the exits are weak, shared evidence.
+    The second operator guesses passwords of government people on Moscow office hours,
+    Monday to Friday, with its own browser.
+    """
+    rnd = random.Random(seed)
+    w = build_world(seed=seed)
+    people = [r["account"] for r in w.directory]
+    # benign Tor users: each exit is used by a handful of people
+    for k, exit_ip in enumerate(TOR_EXITS):
+        for j in range(4):
+            w.ev(
+                T0 - timedelta(days=10 - j, hours=k),
+                people[(7 * k + 13 * j) % len(people)],
+                "sign_in",
+                "success",
+                exit_ip,
+                network_type="tor",
+                asn=64900,
+                method="password",
+                account_exists=True,
+            )
+    # the first operator probes through the two shared exits as well
+    first_targets = sorted(w.truth["attacked"])
+    t = T0 + timedelta(days=14, hours=5)
+    for k, account in enumerate(first_targets[:6]):
+        eid = w.ev(
+            t, account, "account_lookup", "success", SHARED_TOR[k % 2],
+            user_agent=STATE_UA, network_type="tor", asn=64900, account_exists=True,
+        )
+        w.alert("recon.account_enumeration", "recon", ["T1589.002"], [eid], 50)
+        t = _office(t + timedelta(minutes=rnd.randint(10, 40)))
+    # the second operator: government people (two of them also the first operator's targets)
+    gov = [r["account"] for r in w.directory if r["category"] == "political_campaign"]
+    targets = gov[-14:] + first_targets[:2]
+    t = T0 + timedelta(days=2, hours=5)  # a Monday, 08:00 Moscow
+    for k, account in enumerate(targets):
+        eids = [  # a new circuit, often a new exit, for every guess
+            w.ev(
+                t + timedelta(minutes=3 * n), account, "sign_in", "failure",
+                TOR_EXITS[(k + 3 * n) % len(TOR_EXITS)],
+                method="password", reason="bad_password", user_agent=RU_UA, network_type="tor",
+                asn=64900, account_exists=True,
+            )
+            for n in range(3)
+        ]
+        w.alert("credential.targeted_guessing", "credential", ["T1110.003"], eids, 60)
+        w.second_attacked.add(account)
+        t = _moscow_office(t + timedelta(minutes=rnd.randint(20, 60)))
+    return w
+
+
+def _moscow_office(t: datetime) -> datetime:
+    """Keep the second operator inside 05:00-14:00 UTC (08:00-17:00 Moscow), Monday..Friday."""
+    while True:
+        if t.hour >= 14 or t.hour < 5 or t.isoweekday() in (6, 7):
+            t = (t + timedelta(days=1)).replace(hour=5, minute=10)
+        else:
+            return t

@@ -3,7 +3,8 @@
 Alerts summarize; the EVENTS.md figures (probes, accounts probed / attacked /
 compromised) must be exact, so they are counted on events. An IP that only the campaign
 uses ("dedicated": nobody signs in from it legitimately) contributes all its events; a
-shared address (VPN exit, carrier NAT) contributes only the events an alert pointed at.
+shared address (VPN exit, carrier NAT) contributes the events an alert pointed at, and the
+other events about accounts the campaign went after.
 Owners' own events from addresses they already used are never counted.
 """
 
@@ -59,15 +60,14 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             FROM events e JOIN camp_ip c ON c.src_ip = e.src_ip AND c.dedicated
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
-        ), shared_probes AS (  -- flagged probes from shared addresses of the campaign
+        ), shared_sus AS (  -- flagged events (not the owner's) from shared addresses of the campaign
             SELECT c.campaign_id, s.time, s.event_id, s.tenant, s.account, s.account_exists, s.activity,
                    s.step, s.method, s.outcome, s.reason, s.src_ip, s.user_agent, s.asn, s.network_type,
                    s.country, false AS dedicated
             FROM sus s JOIN camp_ip c ON c.src_ip = s.src_ip AND NOT c.dedicated
-            WHERE s.activity = 'account_lookup' OR s.reason = 'unknown_account'
         ), targets AS (  -- accounts the campaign demonstrably went after
             SELECT DISTINCT campaign_id, account FROM ded
-            UNION SELECT DISTINCT campaign_id, account FROM shared_probes
+            UNION SELECT DISTINCT campaign_id, account FROM shared_sus
         ), shared AS (  -- shared addresses (VPN exits, Tor): every non-owner event about a target
             SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
                    e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.asn, e.network_type,
@@ -77,7 +77,7 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
         ), ev AS (SELECT * FROM ded UNION ALL BY NAME
-                  SELECT * FROM (SELECT * FROM shared UNION BY NAME SELECT * FROM shared_probes)),
+                  SELECT * FROM (SELECT * FROM shared UNION BY NAME SELECT * FROM shared_sus)),
         dir AS (SELECT DISTINCT lower(account) AS account FROM directory),
         severe AS (  -- events a compromise / persistence finding cites
             SELECT DISTINCT ae.event_id FROM alert_events ae JOIN alerts a USING (alert_id)
