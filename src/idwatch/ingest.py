@@ -19,13 +19,16 @@ from types import ModuleType
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from idwatch.canonical import candidate_ips, canonical, conform, triage
 from idwatch.enrich.ip import IpEnricher
 from idwatch.enrich.useragent import parse_agents
-from idwatch.schema import STORED_EVENT_SCHEMA
 from idwatch.sources import available_formats, get_format, sniff_format
 from idwatch.sources.base import (
+    MAX_RECORD_BYTES,
     QUARANTINE_SCHEMA,
     Chunk,
     Reader,
@@ -33,7 +36,8 @@ from idwatch.sources.base import (
     new_tmpdir,
     remove_tmpdir,
 )
-from idwatch.sources.validate import ip_reject_sql, validated_sql
+from idwatch.sources.typed_json import TypedLines
+from idwatch.sources.validate import validated_sql
 from idwatch.store import Store
 
 SNIFF_SAMPLE = 50  #: records per file the format sniffers look at
@@ -75,11 +79,15 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _sample_records(con: duckdb.DuckDBPyConnection, view: str) -> list[dict]:
+def _sample_records(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> list[dict]:
     """Up to SNIFF_SAMPLE decoded records (json.loads guarded: hostile input must not crash)."""
-    rows = con.execute(f"SELECT _raw FROM {view} LIMIT {SNIFF_SAMPLE}").fetchall()
+    if chunk.lines is not None:  # pending JSON Lines: the first lines, as the view would show them
+        head = chunk.lines.column("_bytes").slice(0, SNIFF_SAMPLE).to_pylist()
+        texts: list[Any] = [b for b in head if len(b) <= MAX_RECORD_BYTES + 2]
+    else:
+        texts = [r[0] for r in con.execute(f"SELECT _raw FROM {chunk.view} LIMIT {SNIFF_SAMPLE}").fetchall()]
     out: list[dict] = []
-    for (text,) in rows:
+    for text in texts:
         try:
             value = json.loads(text)
         except (ValueError, RecursionError):
@@ -104,9 +112,11 @@ class _Ingest:
         self.quarantine_reasons: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.formats_seen: Counter[str] = Counter()
+        self.typed: dict[str, TypedLines] = {}
         self.con.register("_stored_ids", store.existing_event_ids(self.con))
         self.con.execute("CREATE TEMP TABLE _seen AS SELECT DISTINCT event_id FROM _stored_ids")
         self.con.unregister("_stored_ids")
+        self.seen_rows = self.con.execute("SELECT count(*) FROM _seen").fetchall()[0][0]
 
     # ------------------------------------------------------------------ per chunk
     @contextlib.contextmanager
@@ -118,86 +128,134 @@ class _Ingest:
             stages = self.summary.stages
             stages[name] = round(stages.get(name, 0.0) + time.perf_counter() - start, 3)
 
-    def chunk(self, chunk: Chunk, module: ModuleType) -> None:
-        """Map, validate, enrich, dedupe and store one chunk (all in DuckDB)."""
-        con = self.con
-        self.summary.records += chunk.records + chunk.rejected
+    def settle(self, reader: Reader, chunk: Chunk, module: ModuleType) -> tuple[Chunk, pa.Table | None]:
+        """A pending chunk's lines: the typed fast path where the format has one, the rest careful.
+
+        Returns the settled chunk (its view holds the lines the fast path left) and the fast
+        path's rows, already validated (:data:`idwatch.canonical.VAL_SCHEMA`), or None.
+        """
+        if not chunk.pending:
+            return chunk, None
+        fast: pa.Table | None = None
+        rest = chunk.lines
+        if hasattr(module, "fast_select_sql") and rest is not None and rest.num_rows:
+            typed = self.typed.get(module.NAME)
+            if typed is None:
+                select = module.fast_select_sql("r")
+
+                def query(src: str, select: str = select) -> str:
+                    return validated_sql(f"(SELECT {select}, NULL::VARCHAR AS _skip FROM {src} r)", "VARCHAR")
+
+                typed = TypedLines(self.con, reader.tmpdir, module.FAST_COLUMNS, query)
+                self.typed[module.NAME] = typed
+            with self._stage("parse_validate"):
+                fast, rest = typed.read(rest)
+        with self._stage("read"):
+            return reader.settle(chunk, rest), fast
+
+    def chunk(self, chunk: Chunk, module: ModuleType, fast: pa.Table | None = None) -> None:
+        """Map and validate one chunk in DuckDB, then enrich, dedupe and store it in Arrow.
+
+        ``fast`` holds rows the format's typed fast path already validated; they join the rows
+        mapped from ``chunk.view``.
+        """
+        n_fast = fast.num_rows if fast is not None else 0
+        self.summary.records += chunk.records + chunk.rejected + n_fast
         self._quarantine(chunk.quarantine)
-        if chunk.records == 0:
+        if chunk.records + n_fast == 0:
             return
-        self.formats_seen[module.NAME] += chunk.records
-        mapped = f"({module.select_sql(chunk.view)})"
-        time_type = con.execute(
-            f"SELECT column_type FROM (DESCRIBE SELECT * FROM {mapped}) WHERE column_name = 'time'"
-        ).fetchall()
-        with self._stage("map_validate"):
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _val AS "
-                + validated_sql(mapped, time_type[0][0] if time_type else "VARCHAR")
-            )
+        self.formats_seen[module.NAME] += chunk.records + n_fast
+        parts = [conform(fast)] if fast is not None and n_fast else []
+        if chunk.records:
+            mapped = f"({module.select_sql(chunk.view)})"
+            time_type = self.con.execute(
+                f"SELECT column_type FROM (DESCRIBE SELECT * FROM {mapped}) WHERE column_name = 'time'"
+            ).fetchall()
+            with self._stage("map_validate"):
+                sql = validated_sql(mapped, time_type[0][0] if time_type else "VARCHAR")
+                parts.append(conform(self.con.sql(sql).to_arrow_table()))
+        val = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        self._store(chunk.file, val, module.NAME)
+
+    def _store(self, file: str, val: pa.Table, source_name: str) -> None:
+        """Quarantine, count skips, enrich, dedupe (within the run and against the store), append."""
         with self._stage("enrich_ip"):
-            self._ip_table()
-        ip_reject = ip_reject_sql("i.ip", "v.src_ip")
-        rejected = con.sql(
-            f"""SELECT v._file AS file, v._line AS line, coalesce(v._reject, {ip_reject}) AS reason,
-                   v._raw AS raw
-            FROM _val v LEFT JOIN _ipcheck i ON i.src_ip = v.src_ip
-            WHERE v._reject IS NOT NULL OR (v._skip IS NULL AND i.ip IS NULL)
-            ORDER BY v._line"""
-        ).to_arrow_table()
-        self._quarantine(rejected.cast(QUARANTINE_SCHEMA))
-        for kind, n in con.execute(
-            "SELECT _skip, count(*) FROM _val WHERE _reject IS NULL AND _skip IS NOT NULL GROUP BY 1"
-        ).fetchall():
+            rows = triage(val, self.ips.lookup(candidate_ips(val)))
+        quarantine = rows.quarantine
+        self._quarantine(
+            pa.table(
+                {
+                    "file": pa.array([file] * quarantine.num_rows, pa.string()),
+                    "line": quarantine.column("line"),
+                    "reason": quarantine.column("reason"),
+                    "raw": quarantine.column("raw").cast(pa.string()),
+                },
+                schema=QUARANTINE_SCHEMA,
+            )
+        )
+        for kind, n in rows.skipped.items():
             self.skipped[kind] += n
             self.summary.skipped += n
-        self._store(chunk, module.NAME)
-
-    def _ip_table(self) -> None:
-        """``_ipcheck``: every distinct ``src_ip`` of the chunk, validated and enriched once."""
-        distinct = self.con.sql(
-            "SELECT DISTINCT src_ip FROM _val WHERE _reject IS NULL AND _skip IS NULL"
-        ).to_arrow_table()
-        self.con.register("_ipcheck", self.ips.lookup(distinct.column(0).to_pylist()))
-
-    def _agents(self) -> None:
-        agents = self.con.sql(
-            "SELECT DISTINCT user_agent FROM _good WHERE user_agent IS NOT NULL"
-        ).to_arrow_table()
-        self.con.register("_uacheck", parse_agents(agents.column(0).to_pylist()))
-
-    def _store(self, chunk: Chunk, source_name: str) -> None:
-        """Dedupe the good rows (within the chunk and against the store) and append them."""
-        con = self.con
-        con.execute(
-            """CREATE OR REPLACE TEMP VIEW _good AS
-            SELECT v.* FROM _val v JOIN _ipcheck i ON i.src_ip = v.src_ip
-            WHERE v._reject IS NULL AND v._skip IS NULL AND i.ip IS NOT NULL"""
-        )
-        good, distinct = con.execute("SELECT count(*), count(DISTINCT _eid) FROM _good").fetchall()[0]
+        good = rows.good.num_rows
         if good == 0:
             return
-        seen = con.execute("SELECT count(*) FROM _good WHERE _eid IN (SELECT event_id FROM _seen)").fetchall()
-        rows = "_good"
-        if seen[0][0]:
-            rows = f"(SELECT * FROM {rows} WHERE _eid NOT IN (SELECT event_id FROM _seen))"
-        if distinct < good:
-            rows = f"(SELECT * FROM {rows} QUALIFY row_number() OVER (PARTITION BY _eid ORDER BY _line) = 1)"
-        with self._stage("enrich_ua"):
-            self._agents()
-        select = ", ".join(_final_columns(source_name))
-        con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW _final AS
-            SELECT {select}
-            FROM {rows} g
-            LEFT JOIN _ipcheck i ON i.src_ip = g.src_ip
-            LEFT JOIN _uacheck u ON u.user_agent = g.user_agent"""
-        )
-        with self._stage("write"):
-            stored = self.store.append_query(con, "_final")
-        con.execute(f"INSERT INTO _seen SELECT DISTINCT _eid FROM {rows}")
-        self.summary.stored += stored
-        self.summary.duplicates += good - stored
+        with self._stage("dedupe"):
+            eids = self._event_ids(rows.good)
+            keep = self._first_unseen(eids, rows.good.column("_line"))
+        table, info = rows.good, rows.ip_info
+        if keep is not None:
+            table, info, eids = table.filter(keep), info.filter(keep), pc.filter(eids, keep)
+        if table.num_rows:
+            with self._stage("enrich_ua"):
+                agents = parse_agents(pc.unique(table.column("user_agent")).drop_null().to_pylist())
+            with self._stage("write"):
+                stored = self.store.append_events(canonical(table, info, eids, agents, source_name))
+            self.summary.stored += stored
+        self.summary.duplicates += good - table.num_rows
+
+    def _event_ids(self, good: pa.Table) -> pa.ChunkedArray:
+        """Each row's event id; where the source has none, the SHA-256 of the record's text."""
+        own = good.column("event_id")
+        missing = pc.or_kleene(pc.is_null(own), pc.equal(own, ""))
+        if not pc.any(missing).as_py():
+            return own
+        self.con.register("_noid", pa.table({"_raw": pc.filter(good.column("_raw"), missing)}))
+        try:
+            hashed = self.con.sql("SELECT sha256(_raw) AS h FROM _noid").to_arrow_table().column("h")
+        finally:
+            self.con.unregister("_noid")
+        # ``replace_with_mask`` fills the masked slots in order with the hashes
+        filled = pc.replace_with_mask(own.combine_chunks(), missing.combine_chunks(), hashed.combine_chunks())
+        return pa.chunked_array([filled])
+
+    def _first_unseen(self, eids: pa.ChunkedArray, lines: pa.ChunkedArray) -> pa.Array | None:
+        """Mask of the rows to store (first occurrence of an id, not stored before); None = all."""
+        n = len(eids)
+        drop = np.zeros(n, dtype=bool)
+        con = self.con
+        con.register("_ids", pa.table({"_eid": eids, "_line": lines, "_row": pa.array(np.arange(n))}))
+        try:
+            if self.seen_rows:
+                hit = con.sql(
+                    "SELECT _row FROM _ids SEMI JOIN _seen ON _ids._eid = _seen.event_id"
+                ).to_arrow_table()
+                drop[hit.column(0).to_numpy()] = True
+            if pc.count_distinct(eids).as_py() < n:
+                later = con.sql(
+                    "SELECT _row FROM _ids QUALIFY row_number() OVER (PARTITION BY _eid ORDER BY _line) > 1"
+                ).to_arrow_table()
+                drop[later.column(0).to_numpy()] = True
+            kept = "_ids"
+            if drop.any():
+                con.register("_keep", pa.table({"_row": pa.array(np.flatnonzero(~drop))}))
+                kept = "(SELECT _eid FROM _ids SEMI JOIN _keep USING (_row))"
+            con.execute(f"INSERT INTO _seen SELECT _eid FROM {kept}")
+            self.seen_rows += int((~drop).sum())
+        finally:
+            con.unregister("_ids")
+            with contextlib.suppress(duckdb.Error):
+                con.unregister("_keep")
+        return pa.array(~drop) if drop.any() else None
 
     def _quarantine(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
@@ -219,31 +277,6 @@ class _Ingest:
         self.summary.formats = dict(self.formats_seen)
         self.con.close()
         return self.summary
-
-
-def _final_columns(source_name: str) -> list[str]:
-    """The canonical SELECT list over ``g`` (validated rows), ``i`` (IP), ``u`` (UA)."""
-    exprs = {
-        "time": "g._ts",
-        "event_id": "g._eid",
-        "source": f"coalesce(g.source, '{source_name}')",
-        "account": "lower(trim(g.account))",
-        "src_ip": "i.ip",
-        "country": "coalesce(upper(nullif(trim(g.country), '')), i.country)",
-        "asn": "coalesce(g.asn, i.asn)",
-        "asn_org": "coalesce(nullif(g.asn_org, ''), i.asn_org)",
-        "network_type": "coalesce(g.network_type, i.network_type)",
-        "raw": "g._raw",
-        "ua_family": "u.ua_family",
-        "ua_os": "u.ua_os",
-        "ingested_at": "now()",
-    }
-    out = []
-    for f in STORED_EVENT_SCHEMA:
-        expr = exprs.get(f.name, f"g.{f.name}")
-        sql_type = {"int64": "BIGINT", "bool": "BOOLEAN", "string": "VARCHAR"}.get(str(f.type), "TIMESTAMPTZ")
-        out.append(f"CAST({expr} AS {sql_type}) AS {f.name}")
-    return out
 
 
 def ingest_paths(
@@ -270,9 +303,10 @@ def ingest_paths(
             module: ModuleType | None = run.forced
             for chunk in _timed(reader.chunks(inp), run):
                 if module is None:
-                    module = sniff_format(_sample_records(run.con, chunk.view), run.formats)
+                    module = sniff_format(_sample_records(run.con, chunk), run.formats)
                     module = module or run.formats.get("native") or get_format("native")
-                run.chunk(chunk, module)
+                chunk, fast = run.settle(reader, chunk, module)
+                run.chunk(chunk, module, fast)
                 reader.drop(chunk)
         summary = run.finish()
     finally:

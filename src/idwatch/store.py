@@ -21,10 +21,12 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -65,6 +67,26 @@ def atomic_write_parquet(path: Path, table: pa.Table) -> None:
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+_MICROS_PER_DAY = 86_400_000_000
+#: Event columns with few distinct values: dictionary-encoded. The others (ids, raw text,
+#: times) are unique per event, where a dictionary is wasted work.
+_EVENT_DICT_COLUMNS = [
+    f.name
+    for f in STORED_EVENT_SCHEMA
+    if f.name not in ("time", "event_id", "raw", "ingested_at", "device_id", "session_id", "detail")
+]
+
+
+def _write_events_file(path: Path, table: pa.Table) -> None:
+    """One day's events as a Parquet file (zstd level 1: cheap to write, small), fsynced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        table, path, compression="zstd", compression_level=1, use_dictionary=_EVENT_DICT_COLUMNS
+    )
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
 
 
 class Store:
@@ -158,29 +180,34 @@ class Store:
     def append_events(self, table: pa.Table) -> int:
         """Write already-deduplicated canonical events, one new file per day, atomically.
 
-        DuckDB writes the day-partitioned files into a hidden staging folder (invisible to
-        readers, which only look at ``events/day=*/``); each file is then fsynced and renamed
-        into its day folder. A crash leaves whole files only: re-running the ingest stores
-        exactly what is missing, because it skips the event ids already stored.
+        The rows are ordered by time (numpy over the microseconds) and each day's slice is
+        written by pyarrow, days in parallel threads (pyarrow releases the GIL), into a hidden
+        staging folder (invisible to readers, which only look at ``events/day=*/``); each file
+        is then fsynced and renamed into its day folder. A crash leaves whole files only:
+        re-running the ingest stores exactly what is missing, because it skips the event ids
+        already stored.
         """
         if table.num_rows == 0:
             return 0
         table = table.select(STORED_EVENT_SCHEMA.names).cast(STORED_EVENT_SCHEMA)
+        micros = table.column("time").combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
+        order = np.argsort(micros, kind="stable")
+        if not np.array_equal(order, np.arange(len(order))):
+            table = table.take(pa.array(order))
+            micros = micros[order]
+        days = micros // _MICROS_PER_DAY
+        cuts = np.concatenate(([0], np.flatnonzero(np.diff(days)) + 1, [len(days)]))
         stamp = uuid.uuid4().hex
         staging = self.events_dir / f".staging-{stamp}"
-        con = duckdb.connect(":memory:")
+        parts = []
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+            day = str(np.datetime64(int(days[lo]), "D"))
+            parts.append((staging / f"day={day}" / "part-0.parquet", table.slice(int(lo), int(hi - lo))))
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.register("batch", table)
-            con.execute(
-                f"""COPY (SELECT *, strftime(time, '%Y-%m-%d') AS day FROM batch ORDER BY time)
-                TO {_sql_str(str(staging))}
-                (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), FILENAME_PATTERN 'part-{{i}}')"""
-            )
-        finally:
-            con.close()
-        try:
-            self._publish(staging, stamp)
+            workers = min(len(parts), os.cpu_count() or 1)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(lambda part: _write_events_file(*part), parts))
+            self._publish(staging, stamp, synced=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return table.num_rows
@@ -208,11 +235,12 @@ class Store:
             shutil.rmtree(staging, ignore_errors=True)
         return int(written)
 
-    def _publish(self, staging: Path, stamp: str) -> None:
-        """fsync and rename every staged file into its day folder (each rename is atomic)."""
+    def _publish(self, staging: Path, stamp: str, *, synced: bool = False) -> None:
+        """fsync (unless ``synced``) and rename every staged file into its day folder (atomic renames)."""
         for path in sorted(staging.glob("day=*/*.parquet")):
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
+            if not synced:
+                with open(path, "rb") as fh:
+                    os.fsync(fh.fileno())
             target = self.events_dir / path.parent.name / f"part-{stamp}-{path.stem}.parquet"
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)

@@ -68,6 +68,13 @@ class Chunk:
     rejected: int  # records quarantined by the driver (counted in ``records`` of the summary)
     quarantine: pa.Table = field(default_factory=lambda: QUARANTINE_SCHEMA.empty_table())
     sources: list[str] = field(default_factory=list)  # tables / registrations behind the view
+    #: JSON Lines not checked yet (``_line``, ``_bytes``): no view, nothing counted until
+    #: :meth:`Reader.settle`, so a format with a typed fast path can take the lines it parses.
+    lines: pa.Table | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.lines is not None
 
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -448,7 +455,18 @@ class Reader:
         return None
 
     def _lines(self, file: str, data: bytes, first_line: int) -> Chunk:
-        return self._finish(file, split_lines(data, first_line))
+        """A pending chunk: the lines are split, the per-record checks wait for :meth:`settle`."""
+        lines = split_lines(data, first_line)
+        return Chunk(file, "", 0, 0, lines=lines)
+
+    def settle(self, chunk: Chunk, lines: pa.Table | None = None) -> Chunk:
+        """Run the driver's checks on a pending chunk's lines (or on ``lines``, a subset of them).
+
+        Returns the chunk with its view and quarantine; a chunk that is not pending is returned as is.
+        """
+        if chunk.lines is None:
+            return chunk
+        return self._finish(chunk.file, chunk.lines if lines is None else lines)
 
     def _finish(self, file: str, lines: pa.Table) -> Chunk:
         """Register the good records of ``lines (_line, _bytes)`` as a view; quarantine the rest.

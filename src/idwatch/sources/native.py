@@ -83,3 +83,50 @@ FROM (
   FROM {view}
 )
 """
+
+
+# --------------------------------------------------------------------------- typed fast path
+#: Columns the typed JSON Lines reader (``sources.typed_json``) reads, each as its JSON text.
+FAST_COLUMNS: list[str] = [f.name for f in FIELDS]
+
+
+def fast_select_sql(alias: str = "r") -> str:
+    """The SELECT list over JSON-typed columns: values and ``_error``, as :func:`select_sql` has them.
+
+    Each column holds the value's JSON text (NULL when absent or ``null``): a string starts
+    with ``"``, so the type check for string columns is one prefix test, and ``json_type``
+    runs only on the few values that are not strings. Messages match :func:`select_sql`.
+    """
+    picks: list[str] = []
+    checks: list[str] = []
+    errors: list[str] = []
+    for field in FIELDS:
+        c = f'{alias}."{field.name}"'
+        text = f"{c}::VARCHAR"
+        jtype = f"json_type({c})"
+        accepted, human = _expected(field)
+        if pa.types.is_integer(field.type):
+            value = f"CASE WHEN {jtype} IN {_INTEGER_TYPES} THEN TRY_CAST({text} AS BIGINT) END"
+            checks.append(f"({c} IS NULL OR {value} IS NOT NULL)")
+            errors.append(
+                f"CASE WHEN {jtype} IN {_INTEGER_TYPES} AND TRY_CAST({text} AS BIGINT) IS NULL "
+                f"THEN 'wrong type: {field.name} is out of range' END"
+            )
+        elif pa.types.is_boolean(field.type):
+            value = f"CASE WHEN {text} IN ('true', 'false') THEN {text} = 'true' END"
+            checks.append(f"({c} IS NULL OR {text} IN ('true', 'false'))")
+        else:
+            value = f"json_extract_string({c}, '$')"
+            ok = f"starts_with({text}, '\"')"
+            if field.name == "time":
+                ok = f"({ok} OR {jtype} IN {_INTEGER_TYPES})"
+            checks.append(f"({c} IS NULL OR {ok})")
+        picks.append(f"{value} AS {field.name}")
+        errors.append(
+            f"CASE WHEN {c} IS NOT NULL AND {jtype} NOT IN {accepted} "
+            f"THEN 'wrong type: {field.name} must be {human}, got ' || lower({jtype}) END"
+        )
+    return (
+        ", ".join(picks)
+        + f", CASE WHEN NOT ({' AND '.join(checks)}) THEN coalesce({', '.join(errors)}) END AS _error"
+    )

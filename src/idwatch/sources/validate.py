@@ -37,13 +37,13 @@ def time_sql(col: str, col_type: str) -> str:
 
 
 def validated_sql(mapped: str, time_type: str) -> str:
-    """Mapped rows + ``_ts`` (parsed time), ``_eid`` and ``_reject`` (reason).
+    """Mapped rows + ``_ts`` (parsed time) and ``_reject`` (reason).
 
-    ``mapped`` is a relation (table name or parenthesized SELECT) in the ``select_sql`` shape.
-    ``_eid`` is the event id, or ``sha256(_raw)`` where the source has none. IP syntax is not
-    checked here: the caller validates the DISTINCT addresses once (:func:`ip_reject_sql`).
-    Skipped rows (``_skip`` set) are never rejected for missing fields. ``_raw`` is kept:
-    copying the text once here is far cheaper than joining it back by line number later.
+    ``mapped`` is a relation (table name or parenthesized SELECT) in the ``select_sql`` shape;
+    ``_file``, ``_line`` and ``_raw`` are passed through when it has them (the typed fast path
+    attaches them afterwards). The event id of a record without one (``sha256(_raw)``) is the
+    caller's. IP syntax is not checked here: the caller validates the DISTINCT addresses once.
+    Skipped rows (``_skip`` set) are never rejected for missing fields.
     """
     checks: list[str] = []
     for col in REQUIRED_COLUMNS:
@@ -63,7 +63,6 @@ def validated_sql(mapped: str, time_type: str) -> str:
     case = "\n    ".join(checks)
     return f"""
 SELECT *,
-  CASE WHEN event_id IS NULL OR event_id = '' THEN sha256(_raw) ELSE event_id END AS _eid,
   CASE WHEN _error IS NOT NULL THEN _error
     WHEN _skip IS NOT NULL THEN NULL
     {case}

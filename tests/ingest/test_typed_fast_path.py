@@ -1,0 +1,106 @@
+"""The typed fast path for native JSON Lines gives exactly what the careful path gives.
+
+Bad lines among many good ones fall back to the careful path in small blocks: the counts,
+line numbers and reasons must not depend on where the boundary between the paths falls.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import idwatch.sources.typed_json as typed_json
+from idwatch.ingest import ingest_paths
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):  # noqa: ANN201 - fixture
+    """Blocks of 1,000 lines, failing blocks halved down to 64 lines: many boundaries in a small file."""
+    monkeypatch.setattr(typed_json, "BLOCK_LINES", 1_000)
+    monkeypatch.setattr(typed_json, "MIN_BLOCK_LINES", 64)
+
+
+def _stored(store) -> list[tuple]:  # noqa: ANN001 - Store
+    con = store.connect()
+    return con.execute("SELECT event_id, account, src_ip, raw FROM events ORDER BY event_id").fetchall()
+
+
+def test_one_bad_line_among_ten_thousand_is_quarantined_alone(store, tmp_path, event, jsonl, quarantined):
+    records: list = [event(i) for i in range(10_000)]
+    records[6_123] = '{"account": "broken"'  # line 6124
+    path = jsonl(tmp_path / "big.jsonl", records)
+
+    summary = ingest_paths(store, [str(path)])
+
+    assert (summary.records, summary.stored, summary.quarantined) == (10_000, 9_999, 1)
+    assert summary.balanced
+    rows = quarantined()
+    assert [(r["line"], r["reason"]) for r in rows] == [(6_124, "not valid JSON")]
+    assert rows[0]["raw"] == '{"account": "broken"'
+
+
+def test_bad_lines_at_block_edges_keep_their_lines(store, tmp_path, event, jsonl, quarantined, small_blocks):
+    records: list = [event(i) for i in range(5_000)]
+    bad = {
+        0: "[1]",  # first line: not an object
+        999: json.dumps(event(999, asn="123")),  # last line of block 1: a number as a string
+        1_000: json.dumps(event(1_000, account=5)),  # first line of block 2
+        2_500: '{"a": 1} {"b": 2}',  # two documents on one line
+        3_000: json.dumps(event(3_000, activity="teleport")),  # valid JSON, bad value (fast path)
+        4_999: '{"account": "x", "account": "y"}',  # a key twice, last line
+    }
+    for i, text in bad.items():
+        records[i] = text
+    path = jsonl(tmp_path / "edges.jsonl", records)
+
+    summary = ingest_paths(store, [str(path)])
+
+    assert summary.records == 5_000
+    assert summary.quarantined == len(bad)
+    assert summary.stored == 5_000 - len(bad)
+    got = {r["line"]: r["reason"] for r in quarantined()}
+    assert sorted(got) == [i + 1 for i in sorted(bad)]
+    assert got[1] == "not a JSON object"
+    assert got[1_000].startswith("wrong type: asn must be an integer")
+    assert got[1_001].startswith("wrong type: account must be a string")
+    assert got[3_001] == "unknown activity value: teleport"
+    assert got[5_000].startswith("missing required field")
+
+
+def test_fast_and_careful_paths_store_the_same_rows(tmp_path, event, jsonl, monkeypatch):
+    from idwatch.store import Store
+
+    records = [event(i, asn=64_500 + i % 3, account_exists=i % 2 == 0, country=" de ") for i in range(300)]
+    records += [event(300, time=1_709_290_800_000), event(301, event_id=None)]  # epoch ms; no id
+    path = jsonl(tmp_path / "same.jsonl", records)
+
+    fast = Store(tmp_path / "fast")
+    ingest_paths(fast, [str(path)])
+    monkeypatch.setattr(typed_json, "BLOCK_LINES", 10**9)
+    monkeypatch.setattr(typed_json.TypedLines, "_statement", lambda self, paths: (None, None))
+    careful = Store(tmp_path / "careful")
+    ingest_paths(careful, [str(path)])
+
+    query = (
+        "SELECT time, event_id, account, account_exists, asn, country, src_ip, raw, ua_family "
+        "FROM events ORDER BY event_id"
+    )
+    fast_rows = fast.connect().execute(query).fetchall()
+    assert len(fast_rows) == 302
+    assert fast_rows == careful.connect().execute(query).fetchall()
+    assert sum(r[5] == "DE" for r in fast_rows) == 300  # the source's country, trimmed and upper-cased
+
+
+def test_crlf_bom_blank_lines_and_missing_final_newline(store, tmp_path, event, quarantined):
+    lines = [json.dumps(event(i)) for i in range(2_000)]
+    lines.insert(1_000, "   ")
+    body = "\ufeff" + "\r\n".join(lines)  # no newline after the last record
+    path = tmp_path / "crlf.jsonl"
+    path.write_bytes(body.encode())
+
+    summary = ingest_paths(store, [str(path)])
+
+    assert (summary.records, summary.stored, summary.quarantined) == (2_000, 2_000, 0)
+    raws = [r[3] for r in _stored(store)]
+    assert not any(r.endswith("\r") or r.startswith("\ufeff") for r in raws)
