@@ -10,6 +10,9 @@ re-run never duplicates an alert.
 from __future__ import annotations
 
 import logging
+import os
+import resource
+import tempfile
 import time as _time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -23,6 +26,7 @@ import pyarrow.compute as pc
 
 from idwatch.detections import sql as stage
 from idwatch.detections.indicators import indicator_rows
+from idwatch.detections.known_state import stage_known
 from idwatch.detections.model import OUTPUT_COLUMNS, Detection, load_library
 from idwatch.schema import ALERT_SCHEMA
 from idwatch.store import Store
@@ -30,6 +34,9 @@ from idwatch.store import Store
 log = logging.getLogger(__name__)
 
 WATERMARK = "detect_watermark"
+STATE_DIR = "detect"  # incremental baselines and risk counts (state/detect/), default runs only
+#: Extra hours of risk scores kept beyond the longest look-back (a margin for clock skew).
+KEEP_MARGIN_HOURS = 24
 MAX_EVENT_IDS = 500  # evidence kept per alert; the rest is reachable through the key and time span
 GEO_FILE = Path(__file__).parent / "data" / "country_centroids.txt"
 
@@ -46,6 +53,8 @@ class DetectSummary:
     skipped: dict[str, str] = field(default_factory=dict)
     alerts_by_detection: dict[str, int] = field(default_factory=dict)
     seconds_by_step: dict[str, float] = field(default_factory=dict)
+    cpu_seconds_by_step: dict[str, float] = field(default_factory=dict)
+    state: dict[str, str] = field(default_factory=dict)
     alerts_new: int = 0
     alerts_updated: int = 0
     alerts_total: int = 0
@@ -85,52 +94,86 @@ def select_detections(only: list[str] | None) -> list[Detection]:
     return [d for d in library if d.id in set(only)]
 
 
+def _cpu() -> float:
+    """CPU seconds of this process, all threads (wall time alone misleads on a shared machine)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 class _Timer:
+    """Wall and CPU seconds of one step, into the summary (``--json`` shows both)."""
+
     def __init__(self, summary: DetectSummary, name: str) -> None:
         self.summary, self.name = summary, name
 
     def __enter__(self) -> None:
-        self.t0 = _time.perf_counter()
+        self.t0, self.c0 = _time.perf_counter(), _cpu()
 
     def __exit__(self, *exc: object) -> None:
         self.summary.seconds_by_step[self.name] = round(_time.perf_counter() - self.t0, 3)
+        self.summary.cpu_seconds_by_step[self.name] = round(_cpu() - self.c0, 3)
 
 
 def _scan_bounds(
     con: duckdb.DuckDBPyConnection, store: Store, since: datetime | None, until: datetime | None,
     lookback: timedelta,
-) -> tuple[datetime | None, datetime | None, datetime | None, datetime | None]:
-    """(since_eff, until, scan_start, max_ingested): the range whose findings are new."""
+) -> tuple[datetime | None, datetime | None, datetime | None, datetime | None, dict[str, int]]:
+    """(since_eff, until, scan_start, max_ingested, day_counts): the range whose findings are new.
+
+    Events that arrived after the last run but belong before its end ("late") move the start
+    back to them: found by ``ingested_at`` when set, and by comparing per-day event counts
+    with the ones the last run saw (which also works when ``ingested_at`` is missing).
+    """
     max_time, max_ing = con.execute("SELECT MAX(time), MAX(ingested_at) FROM events").fetchall()[0]
     if max_time is None:
-        return None, None, None, None
+        return None, None, None, None, {}
     until = until or max_time
+    mark = (store.read_state_json(WATERMARK) or {}) if since is None else {}
+    mark_until = _parse_time(mark["until"]) if mark.get("until") else until
+    rows = con.execute(
+        "SELECT CAST(CAST(time AS DATE) AS VARCHAR), count(*) FILTER (WHERE time <= ?), "
+        "count(*) FILTER (WHERE time <= ?) FROM events WHERE time <= ? GROUP BY 1",
+        [mark_until, until, max(mark_until, until)],
+    ).fetchall()
+    day_counts = {d: n for d, _, n in rows if n}
     since_eff = since
-    if since is None:
-        mark = store.read_state_json(WATERMARK) or {}
-        if mark.get("until"):
-            since_eff = _parse_time(mark["until"])
-            if mark.get("ingested_at"):
-                late = con.execute(
-                    "SELECT MIN(time) FROM events WHERE ingested_at > CAST(? AS TIMESTAMPTZ)",
-                    [mark["ingested_at"]],
-                ).fetchall()[0][0]
-                if late is not None and late < since_eff:
-                    since_eff = late
+    if mark.get("until"):
+        since_eff = mark_until
+        if mark.get("ingested_at"):
+            late = con.execute(
+                "SELECT MIN(time) FROM events WHERE ingested_at > CAST(? AS TIMESTAMPTZ)",
+                [mark["ingested_at"]],
+            ).fetchall()[0][0]
+            if late is not None and late < since_eff:
+                since_eff = late
+        seen = mark.get("day_counts")
+        if isinstance(seen, dict):
+            now = {d: n for d, n, _ in rows if n}
+            changed = sorted(d for d in set(seen) | set(now) if seen.get(d, 0) != now.get(d, 0))
+            if changed:
+                since_eff = min(since_eff, datetime.fromisoformat(changed[0]).replace(tzinfo=UTC))
     scan_start = since_eff - lookback if since_eff else None
-    return since_eff, until, scan_start, max_ing
+    return since_eff, until, scan_start, max_ing, day_counts
 
 
 def _stage(con: duckdb.DuckDBPyConnection, store: Store, scan_start: datetime | None,
-           until: datetime | None, summary: DetectSummary, config: dict[str, Any] | None) -> None:
+           until: datetime | None, summary: DetectSummary, config: dict[str, Any] | None,
+           keep_from: datetime | None = None) -> None:
+    """Build the shared tables; ``keep_from`` set = a default run that reuses and updates the
+    incremental state (``state/detect/``) and keeps risk scores from that instant on."""
     end = _iso(until)
     with _Timer(summary, "stage_events"):
         con.execute(stage.stage_events_sql("events", _iso(scan_start), end))
     with _Timer(summary, "stage_baseline"):
-        con.execute(stage.stage_known_sql(None if scan_start is None else "events", end))
+        if keep_from is not None and until is not None:
+            summary.state["known"] = stage_known(
+                con, store.state_dir / STATE_DIR, until=until, ev_from=scan_start
+            )
+        else:
+            con.execute(stage.stage_known_sql(None if scan_start is None else "events", end))
         con.execute(stage.STAGE_ACCT_SQL)
     with _Timer(summary, "risk_model"):
-        _stage_signin_risk(con, summary, config)
+        _stage_signin_risk(con, store, summary, config, scan_start, keep_from)
     with _Timer(summary, "stage_familiarity"):
         con.execute(stage.stage_evf_sql())
         con.execute(stage.UNFAMILIARITY_SQL)
@@ -152,14 +195,28 @@ def _stage(con: duckdb.DuckDBPyConnection, store: Store, scan_start: datetime | 
     con.execute("CREATE OR REPLACE TEMP TABLE geo_country AS SELECT * FROM __geo")
 
 
-def _stage_signin_risk(con: duckdb.DuckDBPyConnection, summary: DetectSummary,
-                       config: dict[str, Any] | None) -> None:
-    """Ask the risk model for ``signin_risk``; fall back to an empty table with a warning."""
+def _stage_signin_risk(con: duckdb.DuckDBPyConnection, store: Store, summary: DetectSummary,
+                       config: dict[str, Any] | None, scan_start: datetime | None,
+                       keep_from: datetime | None) -> None:
+    """Ask the risk model for ``signin_risk``; fall back to an empty table with a warning.
+
+    Default runs score only the sign-ins new since the last run (``riskmodel_state``); others
+    (``--since`` / ``--until`` / ``--only``) score the whole store and keep nothing.
+    """
     try:
-        from idwatch.detections.riskmodel import build_signin_risk
+        from idwatch.detections import riskmodel
 
         params = ((config or {}).get("riskmodel") or (config or {}).get("detections", {}).get("riskmodel"))
-        build_signin_risk(con, params=params)
+        if keep_from is not None:
+            from idwatch.detections.riskmodel_state import update_signin_risk
+
+            update = update_signin_risk(
+                con, store.state_dir / STATE_DIR / "riskmodel", params=params, need_from=scan_start,
+                keep_from=keep_from,
+            )
+            summary.state["risk_model"] = update.reason or update.mode
+        else:
+            riskmodel.build_signin_risk(con, params=params, window=riskmodel.Window(narrow=True))
         con.execute("SELECT event_id, risk FROM signin_risk LIMIT 0")
     except Exception as exc:  # noqa: BLE001 - any failure of the model degrades, never aborts
         msg = f"login-risk model unavailable ({type(exc).__name__}: {exc}); risk-based checks skipped"
@@ -167,6 +224,25 @@ def _stage_signin_risk(con: duckdb.DuckDBPyConnection, summary: DetectSummary,
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
         con.execute(stage.EMPTY_SIGNIN_RISK_SQL)
         summary.skipped["signin_risk"] = msg
+
+
+def _limit_resources(con: duckdb.DuckDBPyConnection) -> None:
+    """Bound DuckDB's memory (spilling to disk beyond it) on a machine shared with others.
+
+    ``IDWATCH_MEMORY_LIMIT`` (e.g. ``8GB``; default 40 % of RAM) and ``IDWATCH_TEMP_DIR``
+    (default: the system temporary folder) override the defaults.
+    """
+    limit = os.environ.get("IDWATCH_MEMORY_LIMIT")
+    if not limit:
+        try:
+            ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            limit = f"{max(1, int(ram * 0.4) >> 20)}MB"
+        except (ValueError, OSError, AttributeError):
+            limit = None
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
+    tmp = os.environ.get("IDWATCH_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "idwatch-duckdb")
+    con.execute(f"SET temp_directory = '{tmp.replace(chr(39), chr(39) * 2)}'")
 
 
 def _wrap(det: Detection, rendered: str) -> str:
@@ -254,9 +330,10 @@ def run_detections(
     dets = select_detections(only)
     overrides = _detection_overrides(config)
     con = store.connect(threads=threads)
+    _limit_resources(con)
     con.execute("SET preserve_insertion_order = false")
     lookback = timedelta(hours=max((d.lookback_hours for d in dets), default=24))
-    since_eff, until_eff, scan_start, max_ing = _scan_bounds(
+    since_eff, until_eff, scan_start, max_ing, day_counts = _scan_bounds(
         con, store, _parse_time(since), _parse_time(until), lookback
     )
     summary = DetectSummary()
@@ -267,7 +344,9 @@ def run_detections(
         summary.seconds = round(_time.perf_counter() - t0, 3)
         return summary
     summary.since, summary.until, summary.scan_start = _iso(since_eff), _iso(until_eff), _iso(scan_start)
-    _stage(con, store, scan_start, until_eff, summary, config)
+    default_run = since is None and until is None and not only
+    keep_from = until_eff - lookback - timedelta(hours=KEEP_MARGIN_HOURS) if default_run else None
+    _stage(con, store, scan_start, until_eff, summary, config, keep_from)
     summary.events_scanned = con.execute("SELECT COUNT(*) FROM ev").fetchall()[0][0]
     risk_ok = "signin_risk" not in summary.skipped
     tables: list[pa.Table] = []
@@ -286,8 +365,10 @@ def run_detections(
     merged = _merge_alerts(store, new, summary)
     store.write_state_table("alerts", merged)
     summary.alerts_total = merged.num_rows
-    if since is None and until is None and not only:
-        store.write_state_json(WATERMARK, {"until": _iso(until_eff), "ingested_at": _iso(max_ing)})
+    if default_run:
+        store.write_state_json(
+            WATERMARK, {"until": _iso(until_eff), "ingested_at": _iso(max_ing), "day_counts": day_counts}
+        )
     summary.seconds = round(_time.perf_counter() - t0, 3)
     log.info("detect: %s", summary.to_dict())
     return summary

@@ -27,7 +27,8 @@ from typing import Any
 
 import duckdb
 
-from idwatch.detections.riskmodel import RiskParams, Window, build_signin_risk
+from idwatch.detections import riskmodel
+from idwatch.detections.riskmodel import RiskParams, Window
 from idwatch.detections.riskmodel_sql import COUNT_NAMES, FAILED_SIGNIN, SUCCESSFUL_SIGNIN
 from idwatch.store import atomic_write_bytes
 
@@ -121,7 +122,7 @@ def update_signin_risk(
     meta = _read_meta(state_dir)
     until = con.execute(f"SELECT max(time) FROM events WHERE {_ATTEMPT}").fetchall()[0][0]
     if until is None:
-        build_signin_risk(con, params=params, window=Window(narrow=True))
+        riskmodel.build_signin_risk(con, params=params, window=Window(narrow=True))
         return RiskUpdate("full", "no sign-ins")
     reason = _why_full(con, state_dir, meta, p, need_from)
     cut = until - timedelta(hours=p.settle_hours)
@@ -142,7 +143,7 @@ def update_signin_risk(
             save_before=_lit(cut),
             narrow=True,
         )
-    build_signin_risk(con, params=params, window=window)
+    riskmodel.build_signin_risk(con, params=params, window=window)
     stamp = uuid.uuid4().hex[:12]
     counts_file = f"counts-{stamp}.parquet"
     merged = "__rm_new_counts"
