@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import duckdb
 import networkx as nx
 
-from idwatch.correlate.entities import EMAIL_RE, PERSON_SQL, POPULARITY_SCALE, weight_sql
+from idwatch.correlate.entities import EMAIL_RE, PERSON_SQL, POPULARITY_SCALE, SIGNED_IN_SQL, weight_sql
 from idwatch.correlate.marks import Marks, conflict, group_actors
 
 #: Relative pull of each kind of link (multiplied by the entity's specificity).
@@ -123,7 +123,7 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
             f"""WITH pairs AS (SELECT DISTINCT src_ip, account FROM sus),
                      got_in AS (SELECT DISTINCT e.src_ip, e.account FROM events e SEMI JOIN pairs p
                                   ON p.src_ip = e.src_ip AND p.account = e.account
-                                WHERE e.activity = 'sign_in' AND e.outcome = 'success'),
+                                WHERE {SIGNED_IN_SQL}),
                      infra AS (SELECT p.src_ip FROM pairs p LEFT JOIN got_in g
                                  ON g.src_ip = p.src_ip AND g.account = p.account
                                GROUP BY 1

@@ -55,46 +55,65 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
         CREATE OR REPLACE TEMP TABLE camp_events AS
         WITH ded AS (
             SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
-                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.asn, e.network_type,
-                   e.country, true AS dedicated
+                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
+                   e.network_type, e.country, true AS dedicated
             FROM events e JOIN camp_ip c ON c.src_ip = e.src_ip AND c.dedicated
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
         ), shared_sus AS (  -- flagged events (not the owner's) from shared addresses of the campaign
             SELECT c.campaign_id, s.time, s.event_id, s.tenant, s.account, s.account_exists, s.activity,
-                   s.step, s.method, s.outcome, s.reason, s.src_ip, s.user_agent, s.asn, s.network_type,
-                   s.country, false AS dedicated
+                   s.step, s.method, s.outcome, s.reason, s.src_ip, s.user_agent, s.device_id, s.asn,
+                   s.network_type, s.country, false AS dedicated
             FROM sus s JOIN camp_ip c ON c.src_ip = s.src_ip AND NOT c.dedicated
         ), targets AS (  -- accounts the campaign demonstrably went after
             SELECT DISTINCT campaign_id, account FROM ded
             UNION SELECT DISTINCT campaign_id, account FROM shared_sus
         ), shared AS (  -- shared addresses (VPN exits, Tor): every non-owner event about a target
             SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
-                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.asn, e.network_type,
-                   e.country, false AS dedicated
+                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
+                   e.network_type, e.country, false AS dedicated
             FROM events e JOIN camp_ip c ON c.src_ip = e.src_ip AND NOT c.dedicated
             SEMI JOIN targets t ON t.campaign_id = c.campaign_id AND t.account = e.account
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
         ), ev AS (SELECT * FROM ded UNION ALL BY NAME
                   SELECT * FROM (SELECT * FROM shared UNION BY NAME SELECT * FROM shared_sus)),
-        dir AS (SELECT DISTINCT lower(account) AS account FROM directory),
-        severe AS (  -- events a compromise / persistence finding cites
-            SELECT DISTINCT ae.event_id FROM alert_events ae JOIN alerts a USING (alert_id)
-            WHERE a.stage IN ('compromise', 'persistence'))
-        SELECT ev.*, dir.account IS NOT NULL AS in_directory,
-               ev.event_id IN (SELECT event_id FROM severe) AS severe
+        dir AS (SELECT DISTINCT lower(account) AS account FROM directory)
+        SELECT ev.*, dir.account IS NOT NULL AS in_directory
         FROM ev LEFT JOIN dir USING (account)
         """
     )
+    # A success from a shared address is nobody's attack by itself (people sign in, and reset
+    # their own passwords, through VPNs): it counts as the campaign getting in only after the
+    # campaign attacked that account from another of its addresses with the same browser or
+    # device. A success from a dedicated address is the campaign's own.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE camp_events AS
-        SELECT *, {PROBE_SQL} AS is_probe, {ATTACK_SQL} AS is_attack,
-               ({ATTACK_SQL} AND {COMPROMISE_SQL} OR ({COMPROMISE_SQL} AND activity NOT IN
-                   ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery')))
-               AND (dedicated OR severe) AS is_compromise
+        SELECT *, {PROBE_SQL} AS is_probe,
+               {ATTACK_SQL} AND (dedicated OR outcome <> 'success') AS is_attack,
+               ({ATTACK_SQL} AND {COMPROMISE_SQL}) OR ({COMPROMISE_SQL} AND activity NOT IN
+                   ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery')) AS gets_in
         FROM camp_events
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE camp_events AS
+        WITH tries AS (  -- the campaign's own attempts on each account
+            SELECT campaign_id, account, src_ip, time, user_agent, device_id, is_attack, dedicated
+            FROM camp_events WHERE is_probe OR (is_attack AND outcome <> 'success')
+        ), got_in AS (
+            SELECT event_id, campaign_id FROM camp_events WHERE gets_in AND dedicated
+            UNION
+            SELECT f.event_id, f.campaign_id FROM camp_events f JOIN tries t
+              ON t.campaign_id = f.campaign_id AND t.account = f.account AND t.time <= f.time
+             AND t.src_ip <> f.src_ip AND t.is_attack
+             AND (t.user_agent = f.user_agent OR t.device_id = f.device_id)
+            WHERE f.gets_in AND NOT f.dedicated
+        )
+        SELECT e.* EXCLUDE (gets_in), g.event_id IS NOT NULL AS is_compromise
+        FROM camp_events e LEFT JOIN got_in g USING (campaign_id, event_id)
         """
     )
 
@@ -117,8 +136,9 @@ def create_campaign_alerts(con: duckdb.DuckDBPyConnection) -> None:
 def create_campaign_accounts(con: duckdb.DuckDBPyConnection) -> None:
     """Table ``camp_accounts``: each account of each campaign once, at its furthest stage.
 
-    Compromised: a success under the campaign's control - from a dedicated address, or from
-    a shared one (about an account the campaign went after) when a compromise finding cites it.
+    Compromised: a success under the campaign's control - from a dedicated address, or from a
+    shared one after the campaign attacked the account from another of its addresses with the
+    same browser or device.
     """
     con.execute(
         """

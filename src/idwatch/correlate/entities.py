@@ -34,6 +34,11 @@ PERSON_SQL = """list_filter([
     END], lambda k: k IS NOT NULL AND length(k) >= 5)"""
 
 
+#: SQL: a successful authentication (a password sign-in, or the second factor that completes it:
+#: people behind an office NAT with MFA show ``sign_in`` pending + ``mfa_challenge`` success).
+SIGNED_IN_SQL = "(e.activity IN ('sign_in', 'mfa_challenge') AND e.outcome = 'success')"
+
+
 def weight_sql(pop: str) -> str:
     """Specificity weight in (0, 1] from a benign-popularity column."""
     return f"(1.0 / (1.0 + coalesce({pop}, 0) / {POPULARITY_SCALE}))"
@@ -69,12 +74,12 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
     # days, or at all before anything about the account was flagged. An attacker who got in
     # once is not the owner; an owner who signs in every day is.
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE ok_signins AS
         WITH t0 AS (SELECT account, min(first_seen) AS t0 FROM alert_accounts GROUP BY 1)
         SELECT e.account, e.src_ip, e.device_id, e.time, e.time < coalesce(t0.t0, e.time) AS before_alerts
         FROM events e LEFT JOIN t0 USING (account)
-        WHERE e.activity = 'sign_in' AND e.outcome = 'success'
+        WHERE {SIGNED_IN_SQL}
         """
     )
     for name, col in (("familiar", "src_ip"), ("familiar_device", "device_id")):
@@ -107,7 +112,7 @@ def create_popularity(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TEMP TABLE benign_success AS
         SELECT account, src_ip, user_agent, device_id, asn, {NET_SQL} AS net
         FROM events e ANTI JOIN sus s ON s.event_id = e.event_id
-        WHERE e.activity = 'sign_in' AND e.outcome = 'success'
+        WHERE {SIGNED_IN_SQL}
         """
     )
     for name, expr in (
