@@ -70,12 +70,22 @@ def _sql_str(value: str) -> str:
 
 
 _MICROS_PER_DAY = 86_400_000_000
+_UNIQUE_PER_EVENT = ("time", "event_id", "raw", "ingested_at", "account", "device_id", "session_id")
+_UNIQUE_PER_EVENT += ("contact_hash", "detail")
 #: Event columns with few distinct values: dictionary-encoded. The others (ids, raw text,
 #: times) are unique per event, where a dictionary is wasted work.
 _EVENT_DICT_COLUMNS = [
     f.name
     for f in STORED_EVENT_SCHEMA
-    if f.name not in ("time", "event_id", "raw", "ingested_at", "device_id", "session_id", "detail")
+    if f.name not in _UNIQUE_PER_EVENT
+]
+
+
+#: Columns whose min / max can prune a scan; the statistics of long unique text are wasted work.
+_EVENT_STATS_COLUMNS = [
+    f.name
+    for f in STORED_EVENT_SCHEMA
+    if f.name not in ("raw", "event_id", "user_agent", "device_id", "session_id", "detail", "contact_hash")
 ]
 
 
@@ -83,7 +93,12 @@ def _write_events_file(path: Path, table: pa.Table) -> None:
     """One day's events as a Parquet file (zstd level 1: cheap to write, small), fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(
-        table, path, compression="zstd", compression_level=1, use_dictionary=_EVENT_DICT_COLUMNS
+        table,
+        path,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=_EVENT_DICT_COLUMNS,
+        write_statistics=_EVENT_STATS_COLUMNS,
     )
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
@@ -180,8 +195,8 @@ class Store:
     def append_events(self, table: pa.Table) -> int:
         """Write already-deduplicated canonical events, one new file per day, atomically.
 
-        The rows are ordered by time (numpy over the microseconds) and each day's slice is
-        written by pyarrow, days in parallel threads (pyarrow releases the GIL), into a hidden
+        Each day's rows (a filter per day; the whole table when it holds one day) are written
+        by pyarrow, days in parallel threads (pyarrow releases the GIL), into a hidden
         staging folder (invisible to readers, which only look at ``events/day=*/``); each file
         is then fsynced and renamed into its day folder. A crash leaves whole files only:
         re-running the ingest stores exactly what is missing, because it skips the event ids
@@ -191,22 +206,20 @@ class Store:
             return 0
         table = table.select(STORED_EVENT_SCHEMA.names).cast(STORED_EVENT_SCHEMA)
         micros = table.column("time").combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
-        order = np.argsort(micros, kind="stable")
-        if not np.array_equal(order, np.arange(len(order))):
-            table = table.take(pa.array(order))
-            micros = micros[order]
         days = micros // _MICROS_PER_DAY
-        cuts = np.concatenate(([0], np.flatnonzero(np.diff(days)) + 1, [len(days)]))
         stamp = uuid.uuid4().hex
         staging = self.events_dir / f".staging-{stamp}"
-        parts = []
-        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
-            day = str(np.datetime64(int(days[lo]), "D"))
-            parts.append((staging / f"day={day}" / "part-0.parquet", table.slice(int(lo), int(hi - lo))))
+        distinct = np.unique(days)
+
+        def write_day(day_number: np.int64) -> None:
+            # one day in the batch (logs in time order): the whole table, no copy
+            part = table if len(distinct) == 1 else table.filter(pa.array(days == day_number))
+            day = str(np.datetime64(int(day_number), "D"))
+            _write_events_file(staging / f"day={day}" / "part-0.parquet", part)
+
         try:
-            workers = min(len(parts), os.cpu_count() or 1)
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(lambda part: _write_events_file(*part), parts))
+            with ThreadPoolExecutor(max_workers=min(len(distinct), os.cpu_count() or 1)) as pool:
+                list(pool.map(write_day, distinct))
             self._publish(staging, stamp, synced=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
