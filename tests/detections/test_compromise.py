@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+import json
+
 from det_kit import NETS, UA_EVIL_BROWSER, UA_OWNER, alerted_accounts, alerts_of, ev, history
 
 from idwatch.detections.indicators import indicator_rows
 
 
-def test_unfamiliar_signin_after_attack_fires(build):
-    events = history("alice@corp.org") + [
+def _works_through(hours: float, net: str, n: int) -> list[dict]:
+    """The source fails to sign in to ``n`` other accounts (a target list being worked)."""
+    return [
         ev(
-            500 + k * 0.1,
-            "alice@corp.org",
+            hours + i * 0.1,
+            f"t{i}@corp.org",
             "sign_in",
             "failure",
-            net="evil",
+            net=net,
             ua=UA_EVIL_BROWSER,
             reason="bad_password",
         )
-        for k in range(3)
+        for i in range(n)
     ]
+
+
+def test_unfamiliar_signin_after_attack_fires(build):
+    events = (
+        _works_through(499, "evil", 3)
+        + history("alice@corp.org")
+        + [
+            ev(
+                500 + k * 0.1,
+                "alice@corp.org",
+                "sign_in",
+                "failure",
+                net="evil",
+                ua=UA_EVIL_BROWSER,
+                reason="bad_password",
+            )
+            for k in range(3)
+        ]
+    )
     events.append(ev(501, "alice@corp.org", "sign_in", net="evil", ua=UA_EVIL_BROWSER, device="dev-x"))
     alerts = alerts_of(build(events), "compromise_unfamiliar_signin_after_attack")
     assert [a["accounts"] for a in alerts] == [["alice@corp.org"]]
@@ -42,6 +64,41 @@ def test_unfamiliar_signin_quiet_on_traveller_who_mistyped(build):
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
 
 
+def test_unfamiliar_signin_after_sustained_attack_on_one_account_fires(build):
+    events = history("alice@corp.org") + [
+        ev(
+            500 + k * 0.1,
+            "alice@corp.org",
+            "sign_in",
+            "failure",
+            net="evil",
+            ua=UA_EVIL_BROWSER,
+            reason="bad_password",
+        )
+        for k in range(6)
+    ]
+    events.append(ev(501, "alice@corp.org", "sign_in", net="evil", ua=UA_EVIL_BROWSER, device="dev-x"))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
+
+
+def test_unfamiliar_signin_quiet_on_owner_typos_then_new_phone_behind_vpn(build):
+    # two typos from a friend's network, then days later the owner's new phone through a VPN
+    events = history("bob@corp.org") + [
+        ev(
+            500 + k * 0.01,
+            "bob@corp.org",
+            "sign_in",
+            "failure",
+            net="hotel_fr",
+            ua="Other/1.0",
+            reason="bad_password",
+        )
+        for k in range(2)
+    ]
+    events.append(ev(550, "bob@corp.org", "sign_in", net="vpn_nl", ua="NewPhone/1.0", device="dev-new"))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
 def test_unfamiliar_signin_quiet_without_prior_attack(build):
     # a new phone on holiday, nothing attacked the account before
     events = history("bob@corp.org") + [
@@ -51,10 +108,29 @@ def test_unfamiliar_signin_quiet_without_prior_attack(build):
 
 
 def test_recovery_takeover_fires_on_completed_reset_from_attacker(build):
-    events = history("alice@corp.org") + [
-        ev(500, "alice@corp.org", "account_recovery", net="evil", ua=UA_EVIL_BROWSER, step="complete"),
-    ]
+    events = (
+        _works_through(490, "evil", 5)
+        + history("alice@corp.org")
+        + [
+            ev(500, "alice@corp.org", "account_recovery", net="evil", ua=UA_EVIL_BROWSER, step="complete"),
+        ]
+    )
     assert alerted_accounts(build(events), "compromise_recovery_takeover") == {"alice@corp.org"}
+
+
+def test_recovery_takeover_quiet_for_owner_on_new_phone_at_a_hotel(build):
+    events = history("alice@corp.org") + [
+        ev(
+            500,
+            "alice@corp.org",
+            "password_reset",
+            net="hotel_fr",
+            ua="NewPhone/1.0",
+            device="d-new",
+            step="complete",
+        )
+    ]
+    assert alerted_accounts(build(events), "compromise_recovery_takeover") == set()
 
 
 def test_recovery_takeover_quiet_for_owner_and_traveller(build):
@@ -149,10 +225,30 @@ def test_intel_bundle_flattens_to_network_indicators():
 
 
 def test_signin_from_intel_infrastructure_fires(build):
-    events = history("alice@corp.org") + [ev(500, "alice@corp.org", "sign_in", net="evil_de", ua=UA_OWNER)]
+    events = history("alice@corp.org") + [
+        ev(500, "alice@corp.org", "sign_in", net="evil_de", ua=UA_EVIL_BROWSER, device="dev-x")
+    ]
     alerts = alerts_of(build(events, intel=INTEL), "compromise_intel_infrastructure")
     assert [a["accounts"] for a in alerts] == [["alice@corp.org"]] and "Phosphorus" in alerts[0]["detail"]
     assert alerts[0]["src_ips"] == [NETS["evil_de"]["src_ip"]]
+
+
+def test_intel_hit_on_a_dedicated_address_needs_no_corroboration(build):
+    bundle = json.loads(json.dumps(INTEL).replace("51.91.200.147", NETS["hotel_fr"]["src_ip"]))
+    events = history("alice@corp.org") + [ev(500, "alice@corp.org", "sign_in", net="hotel_fr", ua=UA_OWNER)]
+    alerted = alerted_accounts(build(events, intel=bundle), "compromise_intel_infrastructure")
+    assert alerted == {"alice@corp.org"}
+
+
+def test_intel_quiet_on_vpn_user_signing_in_on_own_laptop_from_a_listed_exit(build):
+    # an actor once used this commercial VPN exit; its regular users sign in through it daily
+    bundle = json.loads(json.dumps(INTEL).replace("51.91.200.147", NETS["vpn_nl"]["src_ip"]))
+    events = history("alice@corp.org") + [
+        ev(500 + d * 24, "alice@corp.org", "sign_in", net="vpn_nl", device="dev-owner") for d in range(3)
+    ]
+    # and someone with no history in the store at all, signing in there
+    events += [ev(500, "bob@corp.org", "sign_in", net="vpn_nl", device="dev-bob")]
+    assert alerts_of(build(events, intel=bundle), "compromise_intel_infrastructure") == []
 
 
 def test_intel_quiet_without_a_match_or_on_failures(build):

@@ -137,6 +137,53 @@ def test_brute_force_quiet_on_forgotten_password(build):
     assert alerted_accounts(build(events), "cred_brute_force") == set()
 
 
+def test_brute_force_fires_from_several_residential_sources(build):
+    # guesses rotate through home connections (residential proxies): no rented network, but
+    # two sources the account never used
+    events = history("alice@corp.org")
+    events += [
+        ev(
+            500 + k * 0.05,
+            "alice@corp.org",
+            "sign_in",
+            "failure",
+            net="hotel_fr" if k % 2 else "home2",
+            src_ip="90.80.70.60" if k % 2 else "81.2.69.160",
+            asn=3215 if k % 2 else 20712,
+            ua=UA_EVIL,
+            reason="bad_password",
+        )
+        for k in range(12)
+    ]
+    assert alerted_accounts(build(events), "cred_brute_force") == {"alice@corp.org"}
+
+
+def test_brute_force_quiet_on_stale_password_in_a_new_phones_mail_app(build):
+    # a new phone on the carrier network retries an old password all morning
+    events = history("alice@corp.org")
+    events += [
+        ev(
+            500 + k * 0.25,
+            "alice@corp.org",
+            "sign_in",
+            "failure",
+            net="mobile",
+            src_ip="172.56.9.9",
+            asn=310,
+            ua="Outlook-Android/2.2.32",
+            device="dev-newphone",
+            reason="bad_password",
+        )
+        for k in range(14)
+    ]
+    # and a stale password behind a VPN on an account the store has no history for
+    events += [
+        ev(500 + k * 0.25, "bob@corp.org", "sign_in", "failure", net="vpn_nl", reason="bad_password")
+        for k in range(14)
+    ]
+    assert alerted_accounts(build(events), "cred_brute_force") == set()
+
+
 def test_success_after_spray_fires_on_the_guessed_account(build):
     events = _population()
     for i, u in enumerate(USERS):

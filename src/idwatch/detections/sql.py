@@ -210,8 +210,7 @@ ATTACK_LIKE = (
 SOURCE_REPUTATION_DAYS = 7
 
 #: ``src_rep``: what one source address did over the last days, for every (address, UTC day) on
-#: which a reset, recovery, security change or successful sign-in came from a network new to its
-#: account. ``bad_accts``: accounts with attack-like events from it (``ATTACK_LIKE``);
+#: which any event in ``evf`` came from a network new to its account. ``bad_accts``: accounts with attack-like events from it (``ATTACK_LIKE``);
 #: ``ok_accts``: accounts that signed in successfully from it. An attacker's address touches many
 #: accounts and serves almost none; a shared VPN exit or office proxy serves its regulars, whose
 #: occasional typos do not outweigh them.
@@ -221,8 +220,6 @@ WITH tgt AS (
   SELECT DISTINCT src_ip, CAST(FLOOR(EPOCH(time) / 86400) AS BIGINT) AS day
   FROM evf
   WHERE NOT net_known AND src_ip IS NOT NULL
-    AND (activity IN ('password_reset', 'account_recovery', 'mfa_method_change', 'recovery_info_change')
-         OR (activity = 'sign_in' AND outcome = 'success'))
 ), ips AS (
   SELECT DISTINCT src_ip FROM tgt
 ), bad AS (
