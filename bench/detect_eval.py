@@ -5,7 +5,9 @@
 Reads only the simulator's outputs (truth.json, labels.parquet, events) and state/alerts.parquet.
 Benign look-alike populations are found by behaviour in the benign events: travellers (benign
 sign-ins from two or more countries), VPN users (benign events on a VPN network) and forgotten
-passwords (benign password resets). Accounts any actor touched are left out of those groups.
+passwords (benign password resets). Accounts any actor touched are left out of those groups, and
+so are identifiers that belong to nobody (not in the directory, never signed in: a benign typo of
+an address); how many of those alerts list is reported as ``benign_nonexistent_identifiers``.
 """
 
 from __future__ import annotations
@@ -83,9 +85,28 @@ def evaluate(store: Path, sim: Path) -> dict:
     )
     con.execute("""
         CREATE TABLE benign_ev AS
-        SELECT e.account, e.activity, e.country, e.network_type FROM events e
+        SELECT e.account, e.activity, e.outcome, e.country, e.network_type FROM events e
         JOIN labels l USING (event_id) WHERE l.kind = 'benign'""")
+    directory = sim / "directory.csv"
+    in_directory = (
+        f"SELECT account FROM read_csv('{directory}', header = true, all_varchar = true)"
+        if directory.exists()
+        else "SELECT NULL AS account WHERE FALSE"
+    )
+    # People: identifiers in the directory or with a benign successful sign-in. A benign typo
+    # of an identifier that does not exist is nobody's account; it is reported on its own.
+    con.execute(f"""
+        CREATE TABLE people AS {in_directory}
+        UNION SELECT account FROM benign_ev WHERE activity = 'sign_in' AND outcome = 'success'""")
     touched = "(SELECT account FROM truth_acc)"
+    typos = (
+        f"SELECT DISTINCT account FROM benign_ev WHERE account NOT IN {touched} "
+        "AND account NOT IN (SELECT account FROM people)"
+    )
+    out["benign_nonexistent_identifiers"] = {
+        "identifiers": q(f"SELECT COUNT(*) FROM ({typos})"),
+        "alerted": q(f"SELECT COUNT(*) FROM ({typos}) WHERE account IN (SELECT account FROM alerted)"),
+    }
     groups = {
         "travellers": "SELECT account FROM benign_ev WHERE activity = 'sign_in' GROUP BY account "
         "HAVING COUNT(DISTINCT country) >= 2",
@@ -95,7 +116,10 @@ def evaluate(store: Path, sim: Path) -> dict:
         "all_benign": "SELECT DISTINCT account FROM benign_ev",
     }
     for name, sql in groups.items():
-        base = f"SELECT account FROM ({sql}) WHERE account NOT IN {touched}"
+        base = (
+            f"SELECT account FROM ({sql}) WHERE account NOT IN {touched} "
+            "AND account IN (SELECT account FROM people)"
+        )
         n = q(f"SELECT COUNT(*) FROM ({base})")
         hit = q(f"SELECT COUNT(*) FROM ({base}) WHERE account IN (SELECT account FROM alerted)")
         out[f"benign_{name}"] = {"accounts": n, "alerted": hit, "rate": round(hit / n, 5) if n else None}
@@ -103,6 +127,7 @@ def evaluate(store: Path, sim: Path) -> dict:
         con.execute(f"""
         SELECT detection_id, COUNT(DISTINCT account) FROM alerted
         WHERE account NOT IN {touched} AND account IN (SELECT account FROM benign_ev)
+          AND account IN (SELECT account FROM people)
         GROUP BY 1 ORDER BY 2 DESC""").fetchall()
     )
     return out
