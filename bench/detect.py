@@ -1,8 +1,13 @@
-"""Benchmark the whole detection suite: events/s and peak memory.
+"""Benchmark the whole detection suite: events/s, peak memory and seconds per stage, for a
+first run over the whole store and for an incremental run after appending new events.
 
     python bench/detect.py --events 2000000            # synthesize N events into a temp store
     python bench/detect.py --store DIR                 # or measure an existing store
     python bench/detect.py --events 20000000 --threads 2 --keep /tmp/bench20m
+
+Each run is measured in its own process (so peak memory is that run's); the incremental run
+follows ``--append`` percent new events (synthesized after the store's last day; default 1).
+The load average is printed with the numbers, since the machine may be shared.
 
 The synthetic population is generated in DuckDB (vectorised, no Python loop per event):
 accounts with a few home networks and devices signing in daily, mistyped passwords and
@@ -14,10 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -30,10 +39,11 @@ WITH base AS (
   SELECT i,
          CAST(hash(i * 7 + 1) % {accounts} AS BIGINT) AS a,
          hash(i * 13 + 5) % 1000 AS r
-  FROM range({n}) t(i)
+  FROM range({i0}, {i1}) t(i)
 )
 SELECT
-  TIMESTAMPTZ '2019-08-01 00:00:00+00' + to_microseconds(CAST(hash(i * 31) % {span_us} AS BIGINT)) AS time,
+  TIMESTAMPTZ '2019-08-01 00:00:00+00'
+    + to_microseconds({t0_us} + CAST(hash(i * 31) % {span_us} AS BIGINT)) AS time,
   'b' || CAST(i AS VARCHAR) AS event_id,
   'native' AS source,
   't' || CAST(a % 50 AS VARCHAR) || '.example' AS tenant,
@@ -70,21 +80,115 @@ FROM base
 """
 
 
-def synthesize(root: Path, n: int, days: int = 30) -> Store:
-    """Write ``n`` synthetic events (one Parquet file per day) into a store at ``root``."""
+DAY_US = 86_400_000_000
+
+
+def synthesize(
+    root: Path,
+    n: int,
+    days: float = 30,
+    *,
+    first: int = 0,
+    accounts: int | None = None,
+    start_day: float = 0.0,
+    tag: str = "bench",
+) -> Store:
+    """Write events ``first .. first + n`` (one Parquet file per day) into a store at ``root``.
+
+    Event i is a pure function of i, so a later call with ``first`` = the earlier ``n`` and a
+    ``start_day`` after the earlier span appends new events of the same population.
+    """
     store = Store(root)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    sql = SYNTH_SQL.format(n=n, accounts=max(1000, n // 40), span_us=days * 86_400_000_000)
+    sql = SYNTH_SQL.format(
+        i0=first,
+        i1=first + n,
+        accounts=accounts or max(1000, n // 40),
+        t0_us=int(start_day * DAY_US),
+        span_us=max(1, int(days * DAY_US)),
+    )
     con.execute(f"CREATE TABLE synth AS {sql}")
     for (day,) in con.execute("SELECT DISTINCT CAST(time AS DATE) FROM synth ORDER BY 1").fetchall():
         out = store.events_dir / f"day={day}"
         out.mkdir(parents=True, exist_ok=True)
         con.execute(
             f"COPY (SELECT * FROM synth WHERE CAST(time AS DATE) = DATE '{day}' ORDER BY time) "
-            f"TO '{out / 'part-bench.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+            f"TO '{out / f'part-{tag}.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
         )
     return store
+
+
+def append_new(root: Path, percent: float) -> int:
+    """Append ``percent`` % new synthetic events, in the hours right after the store's last event."""
+    store = Store(root)
+    con = store.connect()
+    n, last = con.execute("SELECT count(*), max(time) FROM events").fetchall()[0]
+    origin = datetime(2019, 8, 1, tzinfo=UTC)
+    start_day = (last - origin).total_seconds() / 86400 + 1e-6
+    extra = max(1, int(n * percent / 100))
+    # same density as the store: 1 % of a 30-day store covers about 7 hours
+    span = max(1 / 24, 30 * percent / 100)
+    synthesize(
+        root,
+        extra,
+        span,
+        first=n + 1_000_000_000,
+        accounts=max(1000, n // 40),
+        start_day=start_day,
+        tag=f"append{n}",
+    )
+    return extra
+
+
+def measure(root: Path, threads: int | None) -> dict:
+    """One detection run over the store (this process does nothing else)."""
+    store = Store(root)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    summary = run_detections(store, threads=threads)
+    wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    stages = ("stage_events", "stage_baseline", "risk_model", "stage_familiarity")
+    queries = sum(v for k, v in summary.seconds_by_step.items() if k not in stages)
+    queries_cpu = sum(v for k, v in summary.cpu_seconds_by_step.items() if k not in stages)
+    return {
+        "events_scanned": summary.events_scanned,
+        "detections": len(summary.detections_run),
+        "alerts_new": summary.alerts_new,
+        "alerts_total": summary.alerts_total,
+        "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "events_per_second": round(summary.events_scanned / wall) if wall else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "state": summary.state,
+        "seconds_by_stage": {
+            **{k: summary.seconds_by_step.get(k) for k in stages},
+            "queries": round(queries, 2),
+        },
+        "cpu_seconds_by_stage": {
+            **{k: summary.cpu_seconds_by_step.get(k) for k in stages},
+            "queries": round(queries_cpu, 2),
+        },
+        "slowest_queries": dict(
+            sorted(
+                ((k, v) for k, v in summary.cpu_seconds_by_step.items() if k not in stages),
+                key=lambda kv: -kv[1],
+            )[:5]
+        ),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "warnings": summary.warnings,
+    }
+
+
+def _measured(root: Path, threads: int | None) -> dict:
+    """Run :func:`measure` in a fresh interpreter, so peak memory belongs to that run alone."""
+    cmd = [sys.executable, __file__, "--measure", str(root)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -93,38 +197,32 @@ def main() -> None:
     ap.add_argument("--store", type=Path, help="measure this existing store instead")
     ap.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
     ap.add_argument("--keep", type=Path, help="build the synthetic store here and keep it")
+    ap.add_argument("--append", type=float, default=1.0, help="percent new events before the second run")
+    ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: one run, JSON out
     args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.threads)))
+        return
     tmp = None
     if args.store:
-        store = Store(args.store)
+        root = args.store
     else:
         root = args.keep or Path(tempfile.mkdtemp(prefix="idwatch-bench-"))
         tmp = None if args.keep else root
         t0 = time.perf_counter()
         if not any((root / "events").glob("day=*/*.parquet")):
             synthesize(root, args.events)
-        print(f"built store with {args.events:,} events in {time.perf_counter() - t0:.1f} s")
-        store = Store(root)
+        print(f"built store with {args.events:,} events in {time.perf_counter() - t0:.1f} s", flush=True)
+    store = Store(root)
     (store.state_dir / "detect_watermark.json").unlink(missing_ok=True)
     (store.state_dir / "alerts.parquet").unlink(missing_ok=True)
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.perf_counter()
-    summary = run_detections(store, threads=args.threads)
-    wall = time.perf_counter() - t0
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    result = {
-        "events": summary.events_scanned,
-        "detections": len(summary.detections_run),
-        "alerts": summary.alerts_total,
-        "wall_seconds": round(wall, 2),
-        "cpu_seconds": round(cpu, 2),
-        "events_per_second": round(summary.events_scanned / wall) if wall else None,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "seconds_by_step": summary.seconds_by_step,
-        "warnings": summary.warnings,
-    }
-    print(json.dumps(result, indent=2))
+    shutil.rmtree(store.state_dir / "detect", ignore_errors=True)
+    first = _measured(root, args.threads)
+    print(json.dumps({"run": "first (whole store)", **first}, indent=2), flush=True)
+    if args.append > 0:
+        added = append_new(root, args.append)
+        inc = _measured(root, args.threads)
+        print(json.dumps({"run": f"incremental (+{added:,} events)", **inc}, indent=2), flush=True)
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -269,6 +269,46 @@ FROM ({rendered}) q
 """
 
 
+def _lookback(det: Detection, overrides: dict[str, dict[str, Any]]) -> timedelta:
+    """How far before the new events ``det`` looks, with deployment overrides applied."""
+    params, _ = det.effective_parameters(overrides.get(det.id))
+    return timedelta(hours=float(params.get("lookback_hours", 24)))
+
+
+class _LookbackViews:
+    """Show each detection only the look-back it declares (``lookback_hours``).
+
+    The staged ``ev`` / ``evf`` cover the longest look-back of the suite; on an incremental
+    run most detections need a day, not a week. The staged tables are renamed ``*_all`` and
+    ``ev`` / ``evf`` become views starting at ``since - lookback``, so a detection reads the
+    same rows it would in a scan of its own (a first run, with no ``since``, sees everything).
+    """
+
+    TABLES = ("ev", "evf")
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, since: datetime | None, scan_start: datetime | None):
+        self.con, self.since, self.scan_start = con, since, scan_start
+        self.current: datetime | None = None
+        if since is not None:
+            for name in self.TABLES:
+                con.execute(f"ALTER TABLE {name} RENAME TO {name}_all")
+
+    def show(self, lookback: timedelta) -> None:
+        if self.since is None:
+            return
+        start = self.since - lookback
+        if self.scan_start is not None and start < self.scan_start:
+            start = self.scan_start
+        if start == self.current:
+            return
+        for name in self.TABLES:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_all "
+                f"WHERE time >= CAST('{start.isoformat()}' AS TIMESTAMPTZ)"
+            )
+        self.current = start
+
+
 def run_detection(con: duckdb.DuckDBPyConnection, det: Detection,
                   overrides: dict[str, Any] | None = None) -> pa.Table:
     """Run one detection over already staged tables; returns ALERT_SCHEMA rows."""
@@ -332,7 +372,7 @@ def run_detections(
     con = store.connect(threads=threads)
     _limit_resources(con)
     con.execute("SET preserve_insertion_order = false")
-    lookback = timedelta(hours=max((d.lookback_hours for d in dets), default=24))
+    lookback = max((_lookback(d, overrides) for d in dets), default=timedelta(hours=24))
     since_eff, until_eff, scan_start, max_ing, day_counts = _scan_bounds(
         con, store, _parse_time(since), _parse_time(until), lookback
     )
@@ -350,10 +390,12 @@ def run_detections(
     summary.events_scanned = con.execute("SELECT COUNT(*) FROM ev").fetchall()[0][0]
     risk_ok = "signin_risk" not in summary.skipped
     tables: list[pa.Table] = []
-    for det in dets:
+    windows = _LookbackViews(con, since_eff, scan_start)
+    for det in sorted(dets, key=lambda d: -_lookback(d, overrides)):
         if "signin_risk" in det.requires and not risk_ok:
             summary.skipped[det.id] = "needs the login-risk model (signin_risk), which is unavailable"
             continue
+        windows.show(_lookback(det, overrides))
         with _Timer(summary, det.id):
             table = run_detection(con, det, overrides.get(det.id))
         if since_eff is not None:
