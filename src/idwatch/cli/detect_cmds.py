@@ -70,14 +70,25 @@ def detect(
     table.add_column("detection")
     table.add_column("alerts", justify="right")
     table.add_column("seconds", justify="right")
+    table.add_column("CPU s", justify="right")
     for det_id in summary.detections_run:
         table.add_row(det_id, str(summary.alerts_by_detection.get(det_id, 0)),
-                      f"{summary.seconds_by_step.get(det_id, 0):.2f}")
+                      f"{summary.seconds_by_step.get(det_id, 0):.2f}",
+                      f"{summary.cpu_seconds_by_step.get(det_id, 0):.2f}")
     console.print(table)
     console.print(
         f"events scanned {summary.events_scanned:,}; alerts new {summary.alerts_new}, updated "
         f"{summary.alerts_updated}, total {summary.alerts_total}; {summary.seconds:.1f} s"
     )
+    stages = [k for k in summary.seconds_by_step if k not in summary.alerts_by_detection]
+    console.print(
+        "stages: " + ", ".join(
+            f"{k} {summary.seconds_by_step[k]:.2f} s (CPU {summary.cpu_seconds_by_step.get(k, 0):.2f})"
+            for k in stages
+        )
+    )
+    if summary.state:
+        console.print("state: " + ", ".join(f"{k} {v}" for k, v in summary.state.items()))
     for det_id, why in summary.skipped.items():
         console.print(f"[yellow]skipped[/yellow] {det_id}: {why}")
 
