@@ -35,6 +35,7 @@ from idwatch.sources.base import (
     expand_paths,
     new_tmpdir,
     remove_tmpdir,
+    row_json_sql,
 )
 from idwatch.sources.typed_json import TypedLines
 from idwatch.sources.validate import validated_sql
@@ -81,6 +82,8 @@ def _connect() -> duckdb.DuckDBPyConnection:
 
 def _sample_records(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> list[dict]:
     """Up to SNIFF_SAMPLE decoded records (json.loads guarded: hostile input must not crash)."""
+    if chunk.batch is not None:  # pending Parquet: the first rows (sniffers look at keys)
+        return [dict(r) for r in chunk.batch.slice(0, SNIFF_SAMPLE).drop_columns(["_row"]).to_pylist()]
     if chunk.lines is not None:  # pending JSON Lines: the first lines, as the view would show them
         head = chunk.lines.column("_bytes").slice(0, SNIFF_SAMPLE).to_pylist()
         texts: list[Any] = [b for b in head if len(b) <= MAX_RECORD_BYTES + 2]
@@ -136,7 +139,13 @@ class _Ingest:
         """
         if not chunk.pending:
             return chunk, None
-        fast: pa.Table | None = None
+        if chunk.batch is not None:
+            fast = self._typed_batch(chunk.batch, module)
+            if fast is not None:
+                return Chunk(chunk.file, "", 0, 0), fast
+            with self._stage("read"):
+                return reader.settle(chunk), None
+        fast = None
         rest = chunk.lines
         if hasattr(module, "fast_select_sql") and rest is not None and rest.num_rows:
             typed = self.typed.get(module.NAME)
@@ -152,6 +161,23 @@ class _Ingest:
                 fast, rest = typed.read(rest)
         with self._stage("read"):
             return reader.settle(chunk, rest), fast
+
+    def _typed_batch(self, batch: pa.Table, module: ModuleType) -> pa.Table | None:
+        """A Parquet batch mapped from its typed columns (no JSON parsing), validated; None if it can't."""
+        if not hasattr(module, "arrow_select_sql"):
+            return None
+        mapped = module.arrow_select_sql("_batch", batch.schema, row_json_sql(batch.schema))
+        if mapped is None:
+            return None
+        self.con.register("_batch", batch)
+        try:
+            time_type = self.con.execute(
+                f"SELECT column_type FROM (DESCRIBE {mapped}) WHERE column_name = 'time'"
+            ).fetchall()[0][0]
+            with self._stage("map_validate"):
+                return self.con.sql(validated_sql(f"({mapped})", time_type)).to_arrow_table()
+        finally:
+            self.con.unregister("_batch")
 
     def chunk(self, chunk: Chunk, module: ModuleType, fast: pa.Table | None = None) -> None:
         """Map and validate one chunk in DuckDB, then enrich, dedupe and store it in Arrow.

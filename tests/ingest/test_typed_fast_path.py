@@ -104,3 +104,69 @@ def test_crlf_bom_blank_lines_and_missing_final_newline(store, tmp_path, event, 
     assert (summary.records, summary.stored, summary.quarantined) == (2_000, 2_000, 0)
     raws = [r[3] for r in _stored(store)]
     assert not any(r.endswith("\r") or r.startswith("\ufeff") for r in raws)
+
+
+def _parquet(tmp_path, columns: dict):  # noqa: ANN001, ANN202 - test helper
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_typed_parquet_columns_are_mapped_without_json(store, tmp_path, quarantined):
+    import pyarrow as pa
+
+    path = _parquet(
+        tmp_path,
+        {
+            "time": ["2024-03-02T08:30:00Z", "1985-01-01T00:00:00Z", "2024-03-02T09:00:00Z"],
+            "event_id": ["p1", "p2", "p3"],
+            "account": [" A@X.org", "b@x.org", "c@x.org"],
+            "activity": ["sign_in", "sign_in", "teleport"],
+            "outcome": ["success", "failure", "failure"],
+            "src_ip": ["1.2.3.4", "1.2.3.5", "1.2.3.6"],
+            "asn": pa.array([64501, None, None], pa.int32()),
+            "extra": [{"k": 1}, None, None],  # not canonical: kept in raw only
+        },
+    )
+
+    summary = ingest_paths(store, [str(path)])
+
+    assert (summary.records, summary.stored, summary.quarantined) == (3, 1, 2)
+    got = {r["line"]: r["reason"] for r in quarantined()}
+    assert got[2].startswith("time out of range") and got[3] == "unknown activity value: teleport"
+    row = store.connect().execute("SELECT account, asn, raw FROM events").fetchall()[0]
+    assert row[:2] == ("a@x.org", 64501)
+    assert json.loads(row[2]) == {
+        "time": "2024-03-02T08:30:00Z",
+        "event_id": "p1",
+        "account": " A@X.org",
+        "activity": "sign_in",
+        "outcome": "success",
+        "src_ip": "1.2.3.4",
+        "asn": 64501,
+        "extra": {"k": 1},
+    }
+
+
+def test_parquet_column_of_the_wrong_type_is_checked_row_by_row(store, tmp_path, quarantined):
+    path = _parquet(
+        tmp_path,
+        {
+            "time": ["2024-03-02T08:30:00Z"] * 2,
+            "account": ["a@x.org", "b@x.org"],
+            "activity": ["sign_in"] * 2,
+            "outcome": ["success"] * 2,
+            "src_ip": ["1.2.3.4"] * 2,
+            "asn": ["123", None],  # text where an integer belongs: never coerced
+        },
+    )
+
+    summary = ingest_paths(store, [str(path)])
+
+    assert (summary.records, summary.stored, summary.quarantined) == (2, 1, 1)
+    rows = quarantined()
+    assert [r["line"] for r in rows] == [1]
+    assert rows[0]["reason"].startswith("wrong type: asn must be an integer")

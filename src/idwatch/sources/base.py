@@ -71,10 +71,12 @@ class Chunk:
     #: JSON Lines not checked yet (``_line``, ``_bytes``): no view, nothing counted until
     #: :meth:`Reader.settle`, so a format with a typed fast path can take the lines it parses.
     lines: pa.Table | None = None
+    #: A Parquet batch not turned into records yet (its columns + ``_row``), until :meth:`Reader.settle`.
+    batch: pa.Table | None = None
 
     @property
     def pending(self) -> bool:
-        return self.lines is not None
+        return self.lines is not None or self.batch is not None
 
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -464,6 +466,8 @@ class Reader:
 
         Returns the chunk with its view and quarantine; a chunk that is not pending is returned as is.
         """
+        if chunk.batch is not None:
+            return self._parquet_view(chunk.file, chunk.batch)
         if chunk.lines is None:
             return chunk
         return self._finish(chunk.file, chunk.lines if lines is None else lines)
@@ -614,9 +618,10 @@ class Reader:
 
     # ---- Parquet
     def _parquet(self, inp: InputFile) -> Iterator[Chunk]:
-        """Parquet in batches of rows (bounded memory); each row becomes a JSON object record.
+        """Parquet in batches of rows (bounded memory), each a pending chunk holding the Arrow batch.
 
-        ``_line`` is the 1-based row number in the file; timestamp columns become RFC 3339 UTC.
+        ``_row`` is the 1-based row number in the file. :meth:`settle` turns a batch into
+        JSON object records; a format that maps typed columns directly skips that.
         """
         import pyarrow.parquet as pq
 
@@ -627,36 +632,31 @@ class Reader:
             raise SourceError(f"{inp.name}: cannot read as Parquet: {exc}") from exc
         offset = 0
         for batch in pfile.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            name = self._name("pq")
             table = pa.Table.from_batches([batch])
             table = table.append_column("_row", pa.array(np.arange(offset + 1, offset + batch.num_rows + 1)))
             offset += batch.num_rows
-            self.con.register(f"{name}_arrow", table)
-            fields = []
-            for fld in table.schema:
-                if fld.name == "_row":
-                    continue
-                q = _sql_ident(fld.name)
-                if pa.types.is_timestamp(fld.type) or pa.types.is_date(fld.type):
-                    expr = f"strftime({q}::TIMESTAMPTZ, '%Y-%m-%dT%H:%M:%S.%fZ')"
-                else:
-                    expr = q
-                fields.append(f"{q} := {expr}")
-            obj = f"to_json(struct_pack({', '.join(fields)}))::VARCHAR" if fields else "'{}'"
-            self.con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {name}_j AS
-                SELECT _row AS _line, {obj} AS rec FROM {name}_arrow"""
-            )
-            self.con.unregister(f"{name}_arrow")
-            self.con.execute(
-                f"""CREATE OR REPLACE TEMP VIEW {name} AS
-                SELECT {_sql_str(inp.name)}::VARCHAR AS _file, _line, rec AS _raw, rec, FALSE AS _text
-                FROM {name}_j"""
-            )
-            yield Chunk(inp.name, name, batch.num_rows, 0)
+            yield Chunk(inp.name, "", 0, 0, batch=table)
+
+    def _parquet_view(self, file: str, table: pa.Table) -> Chunk:
+        """A Parquet batch as a view of JSON object records; timestamps become RFC 3339 UTC."""
+        name = self._name("pq")
+        self.con.register(f"{name}_arrow", table)
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {name}_j AS
+            SELECT _row AS _line, {row_json_sql(table.schema)} AS rec FROM {name}_arrow"""
+        )
+        self.con.unregister(f"{name}_arrow")
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {name} AS
+            SELECT {_sql_str(file)}::VARCHAR AS _file, _line, rec AS _raw, rec, FALSE AS _text
+            FROM {name}_j"""
+        )
+        return Chunk(file, name, table.num_rows, 0)
 
     def drop(self, chunk: Chunk) -> None:
         """Free what a chunk holds once it is stored (a file of JSON Lines can be large)."""
+        if not chunk.view:  # never registered (a fast path took all of it)
+            return
         self.con.execute(f"DROP VIEW IF EXISTS {chunk.view}")
         for suffix in ("_c", "_j", "_t"):
             self.con.execute(f"DROP TABLE IF EXISTS {chunk.view}{suffix}")
@@ -665,6 +665,21 @@ class Reader:
                 self.con.unregister(name)
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def row_json_sql(schema: pa.Schema) -> str:
+    """SQL for a Parquet row as the text of a JSON object (``raw``); timestamps as RFC 3339 UTC."""
+    fields = []
+    for fld in schema:
+        if fld.name == "_row":
+            continue
+        q = _sql_ident(fld.name)
+        if pa.types.is_timestamp(fld.type) or pa.types.is_date(fld.type):
+            expr = f"strftime({q}::TIMESTAMPTZ, '%Y-%m-%dT%H:%M:%S.%fZ')"
+        else:
+            expr = q
+        fields.append(f"{q} := {expr}")
+    return f"to_json(struct_pack({', '.join(fields)}))::VARCHAR" if fields else "'{}'"
 
 
 def _sql_str(value: str) -> str:
@@ -694,5 +709,6 @@ __all__ = [
     "expand_paths",
     "new_tmpdir",
     "remove_tmpdir",
+    "row_json_sql",
     "split_lines",
 ]

@@ -130,3 +130,57 @@ def fast_select_sql(alias: str = "r") -> str:
         ", ".join(picks)
         + f", CASE WHEN NOT ({' AND '.join(checks)}) THEN coalesce({', '.join(errors)}) END AS _error"
     )
+
+
+#: Arrow integer types whose every value fits a BIGINT (``uint64`` may not: the careful path says so).
+_ARROW_INTS = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
+
+
+def _sql_type(field: pa.Field) -> str:
+    if field.name == "time":
+        return "VARCHAR"
+    if pa.types.is_integer(field.type):
+        return "BIGINT"
+    return "BOOLEAN" if pa.types.is_boolean(field.type) else "VARCHAR"
+
+
+def _arrow_compatible(field: pa.Field, typ: pa.DataType) -> bool:
+    """Does a typed (Parquet) column hold what ``field`` needs, with no conversion of meaning?"""
+    if pa.types.is_null(typ):
+        return True
+    textual = pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ)
+    if field.name == "time":
+        return textual or typ in _ARROW_INTS or pa.types.is_timestamp(typ)
+    if pa.types.is_integer(field.type):
+        return typ in _ARROW_INTS
+    if pa.types.is_boolean(field.type):
+        return pa.types.is_boolean(typ)
+    return textual
+
+
+def arrow_select_sql(relation: str, schema: pa.Schema, raw_sql: str) -> str | None:
+    """Mapped rows straight from typed columns (a Parquet batch), or None when a type differs.
+
+    When every canonical column present has the right type, no record needs its JSON parsed:
+    the columns are the values, and ``raw`` is the row as JSON (``raw_sql``). A column of
+    another type (``asn`` as text, ...) sends the batch to the careful path, which says which
+    rows are wrong. Columns the batch does not have are NULL.
+    """
+    names = set(schema.names)
+    picks: list[str] = []
+    for field in FIELDS:
+        if field.name not in names:
+            picks.append(f"NULL::{_sql_type(field)} AS {field.name}")
+            continue
+        typ = schema.field(field.name).type
+        if not _arrow_compatible(field, typ):
+            return None
+        col = f'"{field.name}"'
+        if field.name == "time" and pa.types.is_timestamp(typ):
+            picks.append(f"{col}::TIMESTAMPTZ AS time")
+        else:  # an epoch-ms integer time becomes its digits, as the careful path has it
+            picks.append(f"{col}::{_sql_type(field)} AS {field.name}")
+    return (
+        f"SELECT _row AS _line, {raw_sql} AS _raw, {', '.join(picks)}, "
+        f"NULL::VARCHAR AS _skip, NULL::VARCHAR AS _error FROM {relation}"
+    )
