@@ -3,8 +3,9 @@
 Alerts summarize; the EVENTS.md figures (probes, accounts probed / attacked /
 compromised) must be exact, so they are counted on events. An IP that only the campaign
 uses ("dedicated": nobody signs in from it legitimately) contributes all its events; a
-shared address (VPN exit, carrier NAT) contributes the events an alert pointed at, and the
-other events about accounts the campaign went after.
+shared address (VPN exit, carrier NAT) contributes the events an alert pointed at, attempts
+made with the operator's own browsers, and the other events about accounts the campaign
+went after.
 Owners' own events from addresses they already used are never counted.
 """
 
@@ -15,6 +16,11 @@ import pyarrow as pa
 
 from idwatch.correlate.campaigns import Cluster
 from idwatch.correlate.entities import POPULARITY_SCALE
+
+#: A browser (user agent) is the operator's when the campaign's flagged events from shared
+#: addresses use it on at least this many addresses and in at least this share of them.
+FINGERPRINT_MIN_IPS = 3
+FINGERPRINT_MIN_SHARE = 0.1
 
 #: The identifier exists: the event says so, else the directory knows it, else it was not refused as unknown.
 EXISTS_SQL = """coalesce(account_exists, in_directory OR NULL,
@@ -51,7 +57,7 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
         """
     )
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE camp_events AS
         WITH ded AS (
             SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
@@ -65,9 +71,25 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
                    s.step, s.method, s.outcome, s.reason, s.src_ip, s.user_agent, s.device_id, s.asn,
                    s.network_type, s.country, false AS dedicated
             FROM sus s JOIN camp_ip c ON c.src_ip = s.src_ip AND NOT c.dedicated
+        ), camp_ua AS (  -- the operator's browsers: on several of its addresses, a good share of it
+            SELECT campaign_id, user_agent FROM (
+                SELECT campaign_id, user_agent, count(DISTINCT src_ip) AS n_ip, count(*) AS n,
+                       sum(count(*)) OVER (PARTITION BY campaign_id) AS total
+                FROM shared_sus WHERE coalesce(user_agent, '') <> '' GROUP BY 1, 2)
+            WHERE n_ip >= {FINGERPRINT_MIN_IPS} AND n >= {FINGERPRINT_MIN_SHARE} * total
+        ), shared_fp AS (  -- unflagged attempts from shared addresses with the operator's browser
+            SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
+                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
+                   e.network_type, e.country, false AS dedicated
+            FROM events e JOIN camp_ip c ON c.src_ip = e.src_ip AND NOT c.dedicated
+            JOIN camp_ua u ON u.campaign_id = c.campaign_id AND u.user_agent = e.user_agent
+            ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
+            ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
+            WHERE e.outcome <> 'success' OR e.activity = 'account_lookup'
         ), targets AS (  -- accounts the campaign demonstrably went after
             SELECT DISTINCT campaign_id, account FROM ded
             UNION SELECT DISTINCT campaign_id, account FROM shared_sus
+            UNION SELECT DISTINCT campaign_id, account FROM shared_fp
         ), shared AS (  -- shared addresses (VPN exits, Tor): every non-owner event about a target
             SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
                    e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
@@ -85,8 +107,8 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
     )
     # A success from a shared address is nobody's attack by itself (people sign in, and reset
     # their own passwords, through VPNs): it counts as the campaign getting in only after the
-    # campaign attacked that account from another of its addresses with the same browser or
-    # device. A success from a dedicated address is the campaign's own.
+    # campaign probed or attacked that account from another of its addresses with the same
+    # browser or device. A success from a dedicated address is the campaign's own.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE camp_events AS
@@ -108,8 +130,7 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             UNION
             SELECT f.event_id, f.campaign_id FROM camp_events f JOIN tries t
               ON t.campaign_id = f.campaign_id AND t.account = f.account AND t.time <= f.time
-             AND t.src_ip <> f.src_ip AND t.is_attack
-             AND (t.user_agent = f.user_agent OR t.device_id = f.device_id)
+             AND t.src_ip <> f.src_ip AND (t.user_agent = f.user_agent OR t.device_id = f.device_id)
             WHERE f.gets_in AND NOT f.dedicated
         )
         SELECT e.* EXCLUDE (gets_in), g.event_id IS NOT NULL AS is_compromise
@@ -137,8 +158,8 @@ def create_campaign_accounts(con: duckdb.DuckDBPyConnection) -> None:
     """Table ``camp_accounts``: each account of each campaign once, at its furthest stage.
 
     Compromised: a success under the campaign's control - from a dedicated address, or from a
-    shared one after the campaign attacked the account from another of its addresses with the
-    same browser or device.
+    shared one after the campaign probed or attacked the account from another of its addresses
+    with the same browser or device.
     """
     con.execute(
         """
