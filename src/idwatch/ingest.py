@@ -153,7 +153,9 @@ class _Ingest:
                 select = module.fast_select_sql("r")
 
                 def query(src: str, select: str = select) -> str:
-                    return validated_sql(f"(SELECT {select}, NULL::VARCHAR AS _skip FROM {src} r)", "VARCHAR")
+                    mapped = f"(SELECT {select}, NULL::VARCHAR AS _skip FROM {src} r)"
+                    # ``time`` and ``_error`` live on in ``_ts`` / ``_reject``: not worth converting
+                    return f"SELECT * EXCLUDE (time, _error) FROM ({validated_sql(mapped, 'VARCHAR')})"
 
                 typed = TypedLines(self.con, reader.tmpdir, module.FAST_COLUMNS, query)
                 self.typed[module.NAME] = typed
