@@ -66,3 +66,42 @@ def test_recovery_change_quiet_on_new_phone_number_at_home(build):
         ev(500, "alice@corp.org", "recovery_info_change", method="sms", contact_hash=sha("+15550009999"))
     ]
     assert alerted_accounts(build(events), "persist_recovery_change_after_risky") == set()
+
+
+def test_persistence_quiet_for_owner_on_own_laptop_behind_a_vpn_exit_attackers_also_use(build):
+    # the exit is busy with someone's password guessing, but alice is on her own laptop
+    events = [
+        ev(
+            700 + i * 0.1,
+            f"t{i}@corp.org",
+            "sign_in",
+            "failure",
+            net="vpn_nl",
+            ua=UA_EVIL_BROWSER,
+            reason="bad_password",
+        )
+        for i in range(5)
+    ]
+    events += history("alice@corp.org", days=30) + [
+        ev(720, "alice@corp.org", "sign_in", net="vpn_nl", device="dev-owner"),
+        ev(
+            720.2,
+            "alice@corp.org",
+            "recovery_info_change",
+            net="vpn_nl",
+            device="dev-owner",
+            method="sms",
+            contact_hash=sha("+3361234567"),
+        ),
+        ev(
+            720.3,
+            "alice@corp.org",
+            "mailbox_rule",
+            net="vpn_nl",
+            device="dev-owner",
+            detail="ForwardTo: alice.personal@gmail.com",
+        ),
+    ]
+    store = build(events)
+    assert alerted_accounts(store, "persist_recovery_change_after_risky") == set()
+    assert alerted_accounts(store, "persist_forwarding_after_risky") == set()

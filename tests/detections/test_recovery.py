@@ -222,7 +222,7 @@ def test_many_accounts_reset_from_one_source_fires(build):
     users = [f"u{i}@corp.org" for i in range(4)]
     events = [e for u in users for e in history(u, days=5)]
     for i, u in enumerate(users):
-        events += _reset(200 + i, u, net="evil", ua=UA_EVIL, contact=None)
+        events += _reset(200 + i, u, net="evil", ua=UA_EVIL, device=None, contact=None)
     alerts = alerts_of(build(events), "recovery_many_accounts_one_source")
     assert alerts and set(alerts[0]["accounts"]) == set(users)
 
@@ -232,6 +232,16 @@ def test_many_accounts_reset_quiet_on_office_password_expiry_day(build):
     events = [e for u in users for e in history(u, days=5, net="office")]
     for i, u in enumerate(users):
         events += _reset(200 + i * 0.1, u, net="office", complete=True)
+    assert alerted_accounts(build(events), "recovery_many_accounts_one_source") == set()
+
+
+def test_many_accounts_reset_quiet_on_campus_nat_where_a_few_of_many_forget(build):
+    # 8 people use the campus NAT every day; 3 newcomers (history at home) reset there on new
+    # phones the same afternoon
+    events = _regulars("office", 8)
+    for i in range(3):
+        events += history(f"new{i}@corp.org", days=5)
+        events += _reset(300 + i, f"new{i}@corp.org", net="office", ua=UA_EVIL_BROWSER, device=f"d{i}")
     assert alerted_accounts(build(events), "recovery_many_accounts_one_source") == set()
 
 

@@ -210,10 +210,10 @@ ATTACK_LIKE = (
 SOURCE_REPUTATION_DAYS = 7
 
 #: ``src_rep``: what one source address did over the last days, for every (address, UTC day) on
-#: which any event in ``evf`` came from a network new to its account. ``bad_accts``: accounts with attack-like events from it (``ATTACK_LIKE``);
-#: ``ok_accts``: accounts that signed in successfully from it. An attacker's address touches many
-#: accounts and serves almost none; a shared VPN exit or office proxy serves its regulars, whose
-#: occasional typos do not outweigh them.
+#: which any event in ``evf`` came from a network new to its account. ``bad_accts``: accounts
+#: with attack-like events from it (``ATTACK_LIKE``); ``ok_accts``: accounts that signed in
+#: successfully from it. An attacker's address touches many accounts and serves almost none; a
+#: shared VPN exit or office proxy serves its regulars, whose occasional typos do not outweigh them.
 SOURCE_REPUTATION_SQL = f"""
 CREATE OR REPLACE TEMP TABLE src_rep AS
 WITH tgt AS (
@@ -250,7 +250,8 @@ LEFT JOIN o ON o.src_ip = t.src_ip AND o.day = t.day
 #: and anonymising infrastructure; a familiar device counts -2 (a traveller on their own laptop).
 #: A new phone at home scores 2, the owner abroad on their laptop 0, an actor on a VPS 3-4.
 #: ``client_known``: the device id was used before (or, without one, the exact user agent).
-#: Also builds ``src_rep`` (which reads ``evf``).
+#: Also builds ``src_rep`` (which reads ``evf``) and copies its counts onto the rows of ``evf``
+#: (``src_bad_accts``, ``src_ok_accts``; 0 for an address and day not in ``src_rep``).
 UNFAMILIARITY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE evf AS
 SELECT f.*,
@@ -262,7 +263,12 @@ SELECT f.*,
          AS unfam_score,
        (f.dev_known OR (f.device_id IS NULL AND f.ua_known)) AS client_known
 FROM evf0 f;
-{SOURCE_REPUTATION_SQL}"""
+{SOURCE_REPUTATION_SQL};
+CREATE OR REPLACE TEMP TABLE evf AS
+SELECT f.*, COALESCE(s.bad_accts, 0) AS src_bad_accts, COALESCE(s.ok_accts, 0) AS src_ok_accts
+FROM evf f
+LEFT JOIN src_rep s ON s.src_ip = f.src_ip AND s.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT);
+"""
 
 #: Hours a network / device / user agent must have been in use before it counts as familiar, so
 #: an attacker's own first sign-in does not make the rest of their session look familiar.
