@@ -270,9 +270,21 @@ FROM ({rendered}) q
 
 
 def _lookback(det: Detection, overrides: dict[str, dict[str, Any]]) -> timedelta:
-    """How far before the new events ``det`` looks, with deployment overrides applied."""
-    params, _ = det.effective_parameters(overrides.get(det.id))
-    return timedelta(hours=float(params.get("lookback_hours", 24)))
+    """How far before the new events ``det`` looks, with deployment overrides applied.
+
+    The longest of its time parameters (``*_hours``, ``*_days``), ``lookback_hours`` included:
+    a finding bucketed by a 72-hour window starts up to 72 hours before the first new event
+    even if the file states a shorter look-back, and reading more never changes a result.
+    """
+    params, wl = det.effective_parameters(overrides.get(det.id))
+    hours = [24.0]
+    for name, value in [*params.items(), *wl.items()]:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if name.endswith("_hours"):
+                hours.append(float(value))
+            elif name.endswith("_days"):
+                hours.append(24.0 * float(value))
+    return timedelta(hours=max(hours))
 
 
 class _LookbackViews:
