@@ -43,7 +43,7 @@ WITH base AS (
 )
 SELECT
   TIMESTAMPTZ '2019-08-01 00:00:00+00'
-    + to_microseconds({t0_us} + CAST(hash(i * 31) % {span_us} AS BIGINT)) AS time,
+    + to_microseconds({t0_us} + CAST((i - {i0}) * {step_us} + hash(i * 31) % {step_us} AS BIGINT)) AS time,
   'b' || CAST(i AS VARCHAR) AS event_id,
   'native' AS source,
   't' || CAST(a % 50 AS VARCHAR) || '.example' AS tenant,
@@ -101,21 +101,27 @@ def synthesize(
     store = Store(root)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    sql = SYNTH_SQL.format(
-        i0=first,
-        i1=first + n,
-        accounts=accounts or max(1000, n // 40),
-        t0_us=int(start_day * DAY_US),
-        span_us=max(1, int(days * DAY_US)),
-    )
-    con.execute(f"CREATE TABLE synth AS {sql}")
-    for (day,) in con.execute("SELECT DISTINCT CAST(time AS DATE) FROM synth ORDER BY 1").fetchall():
-        out = store.events_dir / f"day={day}"
-        out.mkdir(parents=True, exist_ok=True)
-        con.execute(
-            f"COPY (SELECT * FROM synth WHERE CAST(time AS DATE) = DATE '{day}' ORDER BY time) "
-            f"TO '{out / f'part-{tag}.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+    # event i falls at (i - first) * step (plus jitter): each day is one contiguous range of i,
+    # generated and written on its own, so memory stays at one day's events
+    step_us = max(1, int(days * DAY_US) // max(1, n))
+    per_day = max(1, DAY_US // step_us)
+    accounts = accounts or max(1000, n // 40)
+    for lo in range(first, first + n, per_day):
+        sql = SYNTH_SQL.format(
+            i0=lo,
+            i1=min(first + n, lo + per_day),
+            accounts=accounts,
+            t0_us=int(start_day * DAY_US) + (lo - first) * step_us,
+            step_us=step_us,
         )
+        con.execute(f"CREATE OR REPLACE TABLE synth AS {sql}")
+        for (day,) in con.execute("SELECT DISTINCT CAST(time AS DATE) FROM synth ORDER BY 1").fetchall():
+            out = store.events_dir / f"day={day}"
+            out.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"COPY (SELECT * FROM synth WHERE CAST(time AS DATE) = DATE '{day}' ORDER BY time) "
+                f"TO '{out / f'part-{tag}-{lo}.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+            )
     return store
 
 
