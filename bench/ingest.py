@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
@@ -91,6 +90,16 @@ def generate(n: int, out: Path, distinct_ips: int = 20_000) -> tuple[Path, Path]
     return jsonl, parquet
 
 
+_GENERATE = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from ingest import generate
+t = time.perf_counter()
+generate(int(sys.argv[2]), Path(sys.argv[3]))
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": int(sys.argv[2])}))
+"""
+
 _READ_JSON = """
 import duckdb, json, sys, time
 con = duckdb.connect()
@@ -154,11 +163,13 @@ def main() -> None:
     if args.threads:
         env["IDWATCH_THREADS"] = str(args.threads)
     try:
-        t = time.perf_counter()
-        jsonl, parquet = generate(args.n, work)
+        # generated in a child: a forked child inherits its parent's peak RSS (ru_maxrss survives
+        # exec), so the measuring children must be forked from a small parent
+        gen = measure(_GENERATE, [str(Path(__file__).parent), str(args.n), str(work)], env)
+        jsonl, parquet = work / "events.jsonl", work / "events.parquet"
         size_mb = jsonl.stat().st_size / 1e6
         print(
-            f"generated {args.n:,} events in {time.perf_counter() - t:.1f}s: {size_mb:,.0f} MB JSONL, "
+            f"generated {args.n:,} events in {gen['seconds']:.1f}s: {size_mb:,.0f} MB JSONL, "
             f"{parquet.stat().st_size / 1e6:,.0f} MB Parquet; {os.cpu_count()} cores; "
             f"load average {os.getloadavg()[0]:.1f}"
         )
