@@ -5,7 +5,9 @@ compromised) must be exact, so they are counted on events. An IP that only the c
 uses ("dedicated": nobody signs in from it legitimately) contributes all its events; a
 shared address (VPN exit, carrier NAT) contributes the events an alert pointed at, attempts
 made with the operator's own browsers, and the other events about accounts the campaign
-went after.
+went after. Failed attempts on the campaign's targets, later, with the operator's browsers,
+from addresses no campaign holds and the owner never used, are the campaign's too (one-off
+exits that nothing linked).
 Owners' own events from addresses they already used are never counted.
 """
 
@@ -21,6 +23,9 @@ from idwatch.correlate.entities import POPULARITY_SCALE
 #: addresses use it on at least this many addresses and in at least this share of them.
 FINGERPRINT_MIN_IPS = 3
 FINGERPRINT_MIN_SHARE = 0.1
+
+#: A lookup followed within this many minutes by a sign-in from the same address is a login.
+LOOKUP_SESSION_MINUTES = 10
 
 #: The identifier exists: the event says so, else the directory knows it, else it was not refused as unknown.
 EXISTS_SQL = """coalesce(account_exists, in_directory OR NULL,
@@ -98,8 +103,34 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             SEMI JOIN targets t ON t.campaign_id = c.campaign_id AND t.account = e.account
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
+        ), first_hit AS (
+            SELECT campaign_id, account, min(time) AS t0 FROM (
+                SELECT campaign_id, account, time FROM ded
+                UNION ALL SELECT campaign_id, account, time FROM shared_sus
+                UNION ALL SELECT campaign_id, account, time FROM shared_fp)
+            GROUP BY 1, 2
+        ), follow_all AS (  -- later failed attempts on its targets with its browsers, from elsewhere
+            SELECT h.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
+                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
+                   e.network_type, e.country, false AS dedicated
+            FROM events e JOIN first_hit h ON h.account = e.account AND e.time >= h.t0
+            JOIN camp_ua u ON u.campaign_id = h.campaign_id AND u.user_agent = e.user_agent
+            ANTI JOIN camp_ip c ON c.src_ip = e.src_ip
+            ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
+            ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
+            WHERE (e.outcome = 'failure'
+                   AND e.activity IN ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery',
+                                      'account_lookup'))
+               OR e.activity = 'account_lookup'  -- a lookup nobody signed in after: a probe
+        ), follow AS (
+            SELECT f.* FROM follow_all f
+            ANTI JOIN events s ON f.activity = 'account_lookup' AND f.outcome <> 'failure'
+                 AND s.account = f.account AND s.src_ip = f.src_ip AND s.activity = 'sign_in'
+                 AND s.outcome IN ('success', 'pending')
+                 AND s.time BETWEEN f.time AND f.time + INTERVAL {LOOKUP_SESSION_MINUTES} MINUTE
         ), ev AS (SELECT * FROM ded UNION ALL BY NAME
-                  SELECT * FROM (SELECT * FROM shared UNION BY NAME SELECT * FROM shared_sus)),
+                  SELECT * FROM (SELECT * FROM shared UNION BY NAME SELECT * FROM shared_sus
+                                 UNION BY NAME SELECT * FROM follow)),
         dir AS (SELECT DISTINCT lower(account) AS account FROM directory)
         SELECT ev.*, dir.account IS NOT NULL AS in_directory
         FROM ev LEFT JOIN dir USING (account)
