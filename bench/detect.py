@@ -194,7 +194,8 @@ def _measured(root: Path, threads: int | None) -> dict:
     if threads:
         cmd += ["--threads", str(threads)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    last = out.strip().splitlines()[-1]
+    return json.loads(last[last.index("{") :])
 
 
 def main() -> None:

@@ -232,6 +232,7 @@ def _limit_resources(con: duckdb.DuckDBPyConnection) -> None:
     ``IDWATCH_MEMORY_LIMIT`` (e.g. ``8GB``; default 40 % of RAM) and ``IDWATCH_TEMP_DIR``
     (default: the system temporary folder) override the defaults.
     """
+    con.execute("SET enable_progress_bar = false")  # the CLI prints its own summary
     limit = os.environ.get("IDWATCH_MEMORY_LIMIT")
     if not limit:
         try:
