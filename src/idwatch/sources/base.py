@@ -476,7 +476,9 @@ class Reader:
         """Register the good records of ``lines (_line, _bytes)`` as a view; quarantine the rest.
 
         Nothing is materialized: the view reads the Arrow buffers in place, so the text of a
-        record is copied only when it is finally written to the store.
+        record is copied only when it is finally written to the store. Each record is checked
+        (``json_valid``) once: the rejected lines are found first and left out of the Arrow
+        table behind the view, which then needs no check of its own.
         """
         name = self._name("rec")
         text, bad = utf8_split(lines.column("_bytes"))
@@ -485,16 +487,19 @@ class Reader:
         self.con.register(f"{name}_arrow", arrow)
         good_sql = _GOOD_RECORD.format(max_bytes=MAX_RECORD_BYTES)
         fname = _sql_str(file)
-        self.con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW {name} AS
-            SELECT {fname}::VARCHAR AS _file, _line, txt AS _raw, txt AS rec, FALSE AS _text
-            FROM {name}_arrow WHERE txt IS NOT NULL AND {good_sql}"""
-        )
         rejected = self.con.sql(
             f"""SELECT {fname}::VARCHAR AS file, _line AS line,
                    {_REJECT_REASON.format(max_bytes=MAX_RECORD_BYTES)} AS reason, txt AS raw
             FROM {name}_arrow WHERE txt IS NOT NULL AND NOT ({good_sql})"""
         ).to_arrow_table()
+        if rejected.num_rows:
+            rejected_lines = pa.compute.is_in(arrow.column("_line"), value_set=rejected.column("line"))
+            self.con.register(f"{name}_arrow", arrow.filter(pa.compute.invert(rejected_lines)))
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {name} AS
+            SELECT {fname}::VARCHAR AS _file, _line, txt AS _raw, txt AS rec, FALSE AS _text
+            FROM {name}_arrow WHERE txt IS NOT NULL"""
+        )
         parts = [rejected.cast(QUARANTINE_SCHEMA)]
         if len(bad):
             raw_bad = lines.column("_bytes").take(pa.array(bad)).to_pylist()
