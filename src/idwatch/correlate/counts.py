@@ -5,9 +5,10 @@ compromised) must be exact, so they are counted on events. An IP that only the c
 uses ("dedicated": nobody signs in from it legitimately) contributes all its events; a
 shared address (VPN exit, carrier NAT) contributes the events an alert pointed at, attempts
 made with the operator's own browsers, and the other events about accounts the campaign
-went after. Failed attempts on the campaign's targets, later, with the operator's browsers,
-from addresses no campaign holds and the owner never used, are the campaign's too (one-off
-exits that nothing linked).
+went after - only those made with the operator's browsers when it has recognisable ones
+(two operators share exits; each keeps its own events). Failed attempts on the campaign's
+targets, later, with the operator's browsers, from addresses the owner never used and no
+campaign holds as its own, are the campaign's too (one-off exits that nothing linked).
 Owners' own events from addresses they already used are never counted.
 """
 
@@ -71,7 +72,7 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             FROM events e JOIN camp_ip c ON c.src_ip = e.src_ip AND c.dedicated
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
-        ), shared_sus AS (  -- flagged events (not the owner's) from shared addresses of the campaign
+        ), sus_all AS (  -- flagged events (not the owner's) from shared addresses of the campaign
             SELECT c.campaign_id, s.time, s.event_id, s.tenant, s.account, s.account_exists, s.activity,
                    s.step, s.method, s.outcome, s.reason, s.src_ip, s.user_agent, s.device_id, s.asn,
                    s.network_type, s.country, false AS dedicated
@@ -80,8 +81,14 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             SELECT campaign_id, user_agent FROM (
                 SELECT campaign_id, user_agent, count(DISTINCT src_ip) AS n_ip, count(*) AS n,
                        sum(count(*)) OVER (PARTITION BY campaign_id) AS total
-                FROM shared_sus WHERE coalesce(user_agent, '') <> '' GROUP BY 1, 2)
+                FROM sus_all WHERE coalesce(user_agent, '') <> '' GROUP BY 1, 2)
             WHERE n_ip >= {FINGERPRINT_MIN_IPS} AND n >= {FINGERPRINT_MIN_SHARE} * total
+        ), fp_known AS (SELECT DISTINCT campaign_id FROM camp_ua
+        ), shared_sus AS (  -- ... made with the operator's browsers, when it has recognisable ones
+            SELECT s.* FROM sus_all s
+            LEFT JOIN camp_ua u ON u.campaign_id = s.campaign_id AND u.user_agent = s.user_agent
+            LEFT JOIN fp_known k ON k.campaign_id = s.campaign_id
+            WHERE k.campaign_id IS NULL OR u.user_agent IS NOT NULL
         ), shared_fp AS (  -- unflagged attempts from shared addresses with the operator's browser
             SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
                    e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
@@ -101,8 +108,11 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
                    e.network_type, e.country, false AS dedicated
             FROM events e JOIN camp_ip c ON c.src_ip = e.src_ip AND NOT c.dedicated
             SEMI JOIN targets t ON t.campaign_id = c.campaign_id AND t.account = e.account
+            LEFT JOIN camp_ua u ON u.campaign_id = c.campaign_id AND u.user_agent = e.user_agent
+            LEFT JOIN fp_known k ON k.campaign_id = c.campaign_id
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
+            WHERE k.campaign_id IS NULL OR u.user_agent IS NOT NULL
         ), first_hit AS (
             SELECT campaign_id, account, min(time) AS t0 FROM (
                 SELECT campaign_id, account, time FROM ded
@@ -115,7 +125,7 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
                    e.network_type, e.country, false AS dedicated
             FROM events e JOIN first_hit h ON h.account = e.account AND e.time >= h.t0
             JOIN camp_ua u ON u.campaign_id = h.campaign_id AND u.user_agent = e.user_agent
-            ANTI JOIN camp_ip c ON c.src_ip = e.src_ip
+            ANTI JOIN camp_ip c ON c.src_ip = e.src_ip AND (c.dedicated OR c.campaign_id = h.campaign_id)
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
             WHERE (e.outcome = 'failure'
