@@ -134,6 +134,8 @@ class Window:
     ``base_totals`` (g_all, a_all, users). ``save_before``: also leave table ``__rm_new_counts``
     with the counts of the rows read that are earlier than this instant, for the next run.
     ``narrow``: output only event_id, account, tenant, time and risk (what detections join).
+    ``score_after``: only sign-ins after this instant need correct scores (the caller keeps
+    earlier ones from a previous run), so earlier rows skip most of the ``base`` lookups.
     """
 
     start: str | None = None
@@ -141,6 +143,7 @@ class Window:
     base_totals: tuple[int, int, int] = (0, 0, 0)
     save_before: str | None = None
     narrow: bool = False
+    score_after: str | None = None
 
 
 def build_signin_risk(
@@ -286,7 +289,8 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, sinc
         tables.append(f"u_{n}")
     first = "u.first_signin"
     if w.base:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_base AS {base_offsets_sql(_KEYS, w.base)}")
+        offsets = base_offsets_sql(_KEYS, w.base, w.score_after)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_base AS {offsets}")
         first = "u.first_signin AND b.b_u_all = 0"
     # population size and users known at the sign-in's time, in one sort by time. An account's
     # first sign-in counts itself among the users; different accounts' first sign-ins at the

@@ -183,14 +183,19 @@ def count_key(name: str) -> str:
     return f"uk_{level}" if prefix == "u" else f"k_{level}"
 
 
-def base_offsets_sql(keys: str, base: str) -> str:
+def base_offsets_sql(keys: str, base: str, score_after: str | None = None) -> str:
     """One row per row of ``keys`` (in ``rid`` order): ``b_<count>`` from table ``base``.
 
     ``base`` holds (level, key, n) for rows before the window; the keys are unpivoted so that
-    one hash join (built on the window's few rows) replaces one join per count.
+    one hash join (built on the window's few rows) replaces one join per count. With
+    ``score_after`` (a timestamp literal) only later rows get every count; earlier ones (kept
+    in the window as history for the later ones, never scored) only ``b_u_all``, which decides
+    whether a sign-in is its account's first.
     """
+    later = f" WHERE time > {score_after}" if score_after else ""
     probes = " UNION ALL ".join(
         f"SELECT rid, CAST({i} AS UTINYINT) AS level, {count_key(name)} AS key FROM {keys}"
+        + ("" if name == "u_all" else later)
         for i, name in enumerate(KEYED_COUNTS)
     )
     picks = ", ".join(

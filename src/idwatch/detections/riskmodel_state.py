@@ -142,6 +142,7 @@ def update_signin_risk(
             base_totals=(meta["g_all"], meta["a_all"], users),
             save_before=_lit(cut),
             narrow=True,
+            score_after=_lit(datetime.fromisoformat(meta["until"])),
         )
     riskmodel.build_signin_risk(con, params=params, window=window)
     stamp = uuid.uuid4().hex[:12]
