@@ -92,6 +92,19 @@ def test_fast_and_careful_paths_store_the_same_rows(tmp_path, event, jsonl, monk
     assert sum(r[5] == "DE" for r in fast_rows) == 300  # the source's country, trimmed and upper-cased
 
 
+def test_rows_of_many_blocks_keep_their_own_text_and_line(store, tmp_path, event, jsonl, small_blocks):
+    records = [event(i, account=f"u{i}@example.org") for i in range(4_500)]
+    path = jsonl(tmp_path / "blocks.jsonl", records)
+
+    summary = ingest_paths(store, [str(path)])
+
+    assert summary.stored == 4_500
+    rows = _stored(store)
+    for eid, account, _, raw in rows:  # 5 blocks read in one statement: row i is still line i
+        assert json.loads(raw)["event_id"] == eid
+        assert account == f"u{eid[3:]}@example.org"
+
+
 def test_crlf_bom_blank_lines_and_missing_final_newline(store, tmp_path, event, quarantined):
     lines = [json.dumps(event(i)) for i in range(2_000)]
     lines.insert(1_000, "   ")
