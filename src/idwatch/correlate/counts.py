@@ -64,6 +64,17 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
     )
     con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE camp_ua AS  -- the operator's browsers: on several of its
+        SELECT campaign_id, user_agent FROM (     -- shared addresses, a good share of its events
+            SELECT c.campaign_id, s.user_agent, count(DISTINCT s.src_ip) AS n_ip, count(*) AS n,
+                   sum(count(*)) OVER (PARTITION BY c.campaign_id) AS total
+            FROM sus s JOIN camp_ip c ON c.src_ip = s.src_ip AND NOT c.dedicated
+            WHERE coalesce(s.user_agent, '') <> '' GROUP BY 1, 2)
+        WHERE n_ip >= {FINGERPRINT_MIN_IPS} AND n >= {FINGERPRINT_MIN_SHARE} * total
+        """
+    )
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE camp_events AS
         WITH ded AS (
             SELECT c.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
@@ -77,12 +88,6 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
                    s.step, s.method, s.outcome, s.reason, s.src_ip, s.user_agent, s.device_id, s.asn,
                    s.network_type, s.country, false AS dedicated
             FROM sus s JOIN camp_ip c ON c.src_ip = s.src_ip AND NOT c.dedicated
-        ), camp_ua AS (  -- the operator's browsers: on several of its addresses, a good share of it
-            SELECT campaign_id, user_agent FROM (
-                SELECT campaign_id, user_agent, count(DISTINCT src_ip) AS n_ip, count(*) AS n,
-                       sum(count(*)) OVER (PARTITION BY campaign_id) AS total
-                FROM sus_all WHERE coalesce(user_agent, '') <> '' GROUP BY 1, 2)
-            WHERE n_ip >= {FINGERPRINT_MIN_IPS} AND n >= {FINGERPRINT_MIN_SHARE} * total
         ), fp_known AS (SELECT DISTINCT campaign_id FROM camp_ua
         ), shared_sus AS (  -- ... made with the operator's browsers, when it has recognisable ones
             SELECT s.* FROM sus_all s
@@ -141,15 +146,24 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
         ), ev AS (SELECT * FROM ded UNION ALL BY NAME
                   SELECT * FROM (SELECT * FROM shared UNION BY NAME SELECT * FROM shared_sus
                                  UNION BY NAME SELECT * FROM follow)),
+        logins AS (  -- a lookup on a shared address followed by a sign-in there: someone's login
+            SELECT DISTINCT l.event_id FROM ev l JOIN events s
+              ON s.account = l.account AND s.src_ip = l.src_ip AND s.activity = 'sign_in'
+             AND s.outcome IN ('success', 'pending')
+             AND s.time BETWEEN l.time AND l.time + INTERVAL {LOOKUP_SESSION_MINUTES} MINUTE
+            WHERE l.activity = 'account_lookup' AND l.outcome <> 'failure' AND NOT l.dedicated
+        ),
         dir AS (SELECT DISTINCT lower(account) AS account FROM directory)
         SELECT ev.*, dir.account IS NOT NULL AS in_directory
         FROM ev LEFT JOIN dir USING (account)
+        WHERE ev.dedicated OR ev.event_id NOT IN (SELECT event_id FROM logins)
         """
     )
     # A success from a shared address is nobody's attack by itself (people sign in, and reset
     # their own passwords, through VPNs): it counts as the campaign getting in only after the
-    # campaign probed or attacked that account from another of its addresses with the same
-    # browser or device. A success from a dedicated address is the campaign's own.
+    # campaign probed or attacked that account from another of its addresses, with one of the
+    # operator's browsers or the browser / device of that attempt. A success from a dedicated
+    # address is the campaign's own.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE camp_events AS
@@ -171,8 +185,10 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             UNION
             SELECT f.event_id, f.campaign_id FROM camp_events f JOIN tries t
               ON t.campaign_id = f.campaign_id AND t.account = f.account AND t.time <= f.time
-             AND t.src_ip <> f.src_ip AND (t.user_agent = f.user_agent OR t.device_id = f.device_id)
+             AND t.src_ip <> f.src_ip
+            LEFT JOIN camp_ua u ON u.campaign_id = f.campaign_id AND u.user_agent = f.user_agent
             WHERE f.gets_in AND NOT f.dedicated
+              AND (u.user_agent IS NOT NULL OR t.user_agent = f.user_agent OR t.device_id = f.device_id)
         )
         SELECT e.* EXCLUDE (gets_in), g.event_id IS NOT NULL AS is_compromise
         FROM camp_events e LEFT JOIN got_in g USING (campaign_id, event_id)
@@ -199,8 +215,8 @@ def create_campaign_accounts(con: duckdb.DuckDBPyConnection) -> None:
     """Table ``camp_accounts``: each account of each campaign once, at its furthest stage.
 
     Compromised: a success under the campaign's control - from a dedicated address, or from a
-    shared one after the campaign probed or attacked the account from another of its addresses
-    with the same browser or device.
+    shared one after the campaign probed or attacked the account from another of its addresses,
+    made with the operator's browsers or the browser / device of that attempt.
     """
     con.execute(
         """
