@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from det_kit import NETS, UA_EVIL_BROWSER, UA_OWNER, alerted_accounts, alerts_of, ev, history
+from det_kit import NETS, UA_EVIL_BROWSER, UA_OWNER, UA_PHONE, alerted_accounts, alerts_of, ev, history
 
 from idwatch.detections.indicators import indicator_rows
 
@@ -157,6 +157,19 @@ def test_impossible_travel_fires_us_to_iran_in_one_hour(build):
     alerts = alerts_of(build(events), "compromise_impossible_travel")
     assert [a["accounts"] for a in alerts] == [["alice@corp.org"]]
     assert "US -> DE" in alerts[0]["detail"] and len(alerts[0]["event_ids"]) == 2
+
+
+def test_impossible_travel_quiet_when_own_phone_abroad_and_desktop_at_home(build):
+    # the phone (known device) signs in from a French hotel while the desktop polls from home
+    events = history("alice@corp.org", device="dev-desk") + history(
+        "alice@corp.org", device="dev-phone", ua=UA_PHONE
+    )
+    events += [
+        ev(48 * 24 + 10, "alice@corp.org", "sign_in", device="dev-desk"),
+        ev(48 * 24 + 11, "alice@corp.org", "sign_in", net="hotel_fr", device="dev-phone", ua=UA_PHONE),
+        ev(48 * 24 + 12, "alice@corp.org", "sign_in", device="dev-desk"),
+    ]
+    assert alerts_of(build(events), "compromise_impossible_travel") == []
 
 
 def test_impossible_travel_quiet_on_flight_vpn_mobile_and_ipv6(build):

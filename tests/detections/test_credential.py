@@ -240,3 +240,21 @@ def test_stuffing_quiet_on_vpn_user_mistyping_on_the_attackers_network(build):
     accounts = alerted_accounts(store, "cred_stuffing")
     assert set(idents) <= accounts
     assert "alice@corp.org" not in accounts
+
+
+def test_success_after_attack_quiet_on_owners_known_phone_with_stale_password_on_vpn(build):
+    events = history("alice@corp.org", device="dev-phone")
+    events += [
+        ev(
+            500 + k * 0.1,
+            "alice@corp.org",
+            "sign_in",
+            "failure",
+            net="vpn_nl",
+            device="dev-phone",
+            reason="bad_password",
+        )
+        for k in range(7)
+    ]
+    events.append(ev(501, "alice@corp.org", "sign_in", net="vpn_nl", device="dev-phone"))
+    assert alerted_accounts(build(events), "cred_success_after_attack") == set()

@@ -218,6 +218,39 @@ def test_verification_failures_quiet_on_one_mistyped_code_at_home(build):
     assert alerted_accounts(build(events), "recovery_verification_failures") == set()
 
 
+def _verify_fail(hours: float, account: str, net: str, ua: str, device: str | None) -> dict:
+    return ev(
+        hours,
+        account,
+        "account_recovery",
+        "failure",
+        net=net,
+        ua=ua,
+        device=device,
+        step="verify",
+        reason="verification_failed",
+        method="sms",
+    )
+
+
+def test_one_verification_failure_of_a_watchlisted_person_from_a_campaign_source_fires(build):
+    directory = [{"account": "alice@corp.org", "tenant": "corp.org", "watchlist": True}]
+    events = history("alice@corp.org") + _works_through(480, "evil", 3)
+    events.append(_verify_fail(500, "alice@corp.org", "evil", UA_EVIL_BROWSER, None))
+    assert alerted_accounts(build(events, directory=directory), "recovery_verification_failures") == {
+        "alice@corp.org"
+    }
+
+
+def test_verification_failures_quiet_on_watchlisted_owner_with_new_phone_abroad(build):
+    directory = [{"account": "alice@corp.org", "tenant": "corp.org", "watchlist": True}]
+    events = history("alice@corp.org") + [
+        _verify_fail(500 + k * 0.1, "alice@corp.org", "hotel_fr", UA_EVIL_BROWSER, "dev-new")
+        for k in range(2)
+    ]
+    assert alerted_accounts(build(events, directory=directory), "recovery_verification_failures") == set()
+
+
 def test_many_accounts_reset_from_one_source_fires(build):
     users = [f"u{i}@corp.org" for i in range(4)]
     events = [e for u in users for e in history(u, days=5)]
