@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 from dataclasses import dataclass, field
 
 import duckdb
+import igraph
 import networkx as nx
 
 from idwatch.correlate.entities import EMAIL_RE, PERSON_SQL, POPULARITY_SCALE, SIGNED_IN_SQL, weight_sql
@@ -350,9 +352,20 @@ def _refine(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[float]])
 
 
 def _louvain(graph: nx.Graph) -> list[set[str]]:
-    return nx.community.louvain_communities(
-        graph, weight="weight", resolution=RESOLUTION, threshold=1e-5, seed=SEED
-    )
+    """Louvain communities (igraph's C implementation: networkx's takes minutes at scale)."""
+    nodes = list(graph.nodes())
+    if graph.number_of_edges() == 0:
+        return [{n} for n in nodes]
+    index = {n: i for i, n in enumerate(nodes)}
+    edges = [(index[a], index[b]) for a, b in graph.edges()]
+    weights = [float(w) for _a, _b, w in graph.edges(data="weight")]
+    ig_graph = igraph.Graph(n=len(nodes), edges=edges)
+    igraph.set_random_number_generator(random.Random(SEED))  # reproducible communities
+    membership = ig_graph.community_multilevel(weights=weights, resolution=RESOLUTION).membership
+    parts: dict[int, set[str]] = {}
+    for node, label in zip(nodes, membership, strict=True):
+        parts.setdefault(label, set()).add(node)
+    return list(parts.values())
 
 
 def _split(graph: nx.Graph, part: set[str], sig: dict[str, list[float]], marks: Marks) -> list[set[str]]:
@@ -365,7 +378,7 @@ def _split(graph: nx.Graph, part: set[str], sig: dict[str, list[float]], marks: 
     """
     if len(part) <= 2:
         return [part]
-    sub = graph.subgraph(part)
+    sub = graph.subgraph(part).copy()  # a real graph: views filter every lookup
     pieces = _louvain(sub)
     if len(pieces) <= 1:
         return [part]
@@ -384,7 +397,7 @@ def cluster(
     marks = marks or {}
     clusters: list[Cluster] = []
     for component in nx.connected_components(graph):
-        sub = graph.subgraph(component)
+        sub = graph.subgraph(component).copy()
         if sub.number_of_nodes() <= 2:
             parts = [set(component)]
         else:
