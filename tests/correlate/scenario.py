@@ -42,6 +42,7 @@ class World:
         self.truth: dict[str, set[str]] = {"probed": set(), "attacked": set(), "compromised": set()}
         self.probe_events = 0
         self.second_attacked: set[str] = set()  # accounts of the second operator (two-operator world)
+        self.second_compromised: set[str] = set()
         self._n = 0
 
     def ev(self, time: datetime, account: str, activity: str, outcome: str, src_ip: str, **kw: Any) -> str:
@@ -467,6 +468,19 @@ def build_two_operator_world(*, seed: int = 5) -> World:
         w.alert("credential.targeted_guessing", "credential", ["T1110.003"], eids, 60)
         w.second_attacked.add(account)
         t = _moscow_office(t + timedelta(minutes=rnd.randint(20, 60)))
+    # the operator gets into one account (its browser, another exit) and plants a forwarding rule;
+    # another target signs in through an exit herself, with her own browser: not a compromise
+    victim, owner = gov[-1], gov[-2]
+    t = _moscow_office(t + timedelta(days=1))
+    got_in = w.ev(t, victim, "sign_in", "success", TOR_EXITS[6], method="password", user_agent=RU_UA,
+                  network_type="tor", asn=64900, account_exists=True)
+    rule = w.ev(t + timedelta(minutes=4), victim, "mailbox_rule", "success", TOR_EXITS[6], user_agent=RU_UA,
+                network_type="tor", asn=64900, detail="forward all to inbox.archive@protonmail.example")
+    w.alert("compromise.signin_after_attack", "compromise", ["T1078"], [got_in, rule], 85)
+    w.second_compromised.add(victim)
+    own = w.ev(t + timedelta(hours=2), owner, "sign_in", "success", TOR_EXITS[5], method="password",
+               network_type="tor", asn=64900, account_exists=True)
+    w.alert("compromise.signin_after_attack", "compromise", ["T1078"], [own], 70)  # a false positive
     return w
 
 

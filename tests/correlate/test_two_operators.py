@@ -59,3 +59,13 @@ def test_the_shared_exits_carry_no_attribution_on_their_own(two):
         for camp in _holding(campaigns, ip):
             refs = [r for e in camp["evidence"] if e["kind"] == "indicator_match" for r in e.get("refs", [])]
             assert ip not in refs
+
+
+def test_only_the_operators_own_success_is_a_compromise(two):
+    """The operator's sign-in with its browser after guessing counts; the owner's own sign-in
+    through a shared exit (even one a detection flagged) does not."""
+    world, campaigns = two
+    second = _holding(campaigns, TOR_EXITS[4])[0]
+    compromised = {a["account"] for a in second["accounts"] if a["stage"] == "compromised"}
+    assert compromised == world.second_compromised
+    assert second["counts"]["accounts_compromised"] == len(world.second_compromised)
