@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
@@ -42,6 +42,7 @@ from idwatch.sources.validate import validated_sql
 from idwatch.store import Store
 
 SNIFF_SAMPLE = 50  #: records per file the format sniffers look at
+SNIFF_SCAN = 1_000  #: lines of a pending chunk decoded at most to find them (bad lines are skipped)
 
 
 @dataclass
@@ -84,9 +85,10 @@ def _sample_records(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> list[dict]:
     """Up to SNIFF_SAMPLE decoded records (json.loads guarded: hostile input must not crash)."""
     if chunk.batch is not None:  # pending Parquet: the first rows (sniffers look at keys)
         return [dict(r) for r in chunk.batch.slice(0, SNIFF_SAMPLE).drop_columns(["_row"]).to_pylist()]
-    if chunk.lines is not None:  # pending JSON Lines: the first lines, as the view would show them
-        head = chunk.lines.column("_bytes").slice(0, SNIFF_SAMPLE).to_pylist()
-        texts: list[Any] = [b for b in head if len(b) <= MAX_RECORD_BYTES + 2]
+    texts: Iterable[Any]
+    if chunk.lines is not None:  # pending JSON Lines: the first lines, decoded one by one
+        head = chunk.lines.column("_bytes").slice(0, SNIFF_SCAN)
+        texts = (b for b in (v.as_py() for v in head) if len(b) <= MAX_RECORD_BYTES + 2)
     else:
         texts = [r[0] for r in con.execute(f"SELECT _raw FROM {chunk.view} LIMIT {SNIFF_SAMPLE}").fetchall()]
     out: list[dict] = []
@@ -97,6 +99,8 @@ def _sample_records(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> list[dict]:
             continue
         if isinstance(value, dict):
             out.append(value)
+            if len(out) == SNIFF_SAMPLE:
+                break
     return out
 
 

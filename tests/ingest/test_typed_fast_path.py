@@ -183,3 +183,45 @@ def test_parquet_column_of_the_wrong_type_is_checked_row_by_row(store, tmp_path,
     rows = quarantined()
     assert [r["line"] for r in rows] == [1]
     assert rows[0]["reason"].startswith("wrong type: asn must be an integer")
+
+
+def test_format_is_sniffed_past_leading_bad_lines(store, tmp_path, quarantined):
+    auth = {
+        "class_uid": 3002,
+        "activity_id": 1,
+        "time": 1709287200000,
+        "status_id": 1,
+        "metadata": {"uid": "o-{i}"},
+        "user": {"email_addr": "a@example.org"},
+        "src_endpoint": {"ip": "185.220.101.1"},
+    }
+    lines = ["{not json"] * 60  # more than the 50 records a sniffer looks at
+    lines += [json.dumps(auth).replace("{i}", str(i)) for i in range(20)]
+    path = tmp_path / "late.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+
+    summary = ingest_paths(store, [str(path)])
+
+    assert summary.formats == {"ocsf": 20}
+    assert (summary.stored, summary.quarantined) == (20, 60)
+
+
+def test_dictionary_encoded_parquet_columns_are_text(store, tmp_path):
+    import pyarrow as pa
+
+    path = _parquet(
+        tmp_path,
+        {
+            "time": ["2024-03-02T08:30:00Z"] * 2,
+            "account": ["a@x.org", "b@x.org"],
+            "activity": pa.array(["sign_in", "account_lookup"]).dictionary_encode(),  # pandas categorical
+            "outcome": pa.array(["success", "failure"]).dictionary_encode(),
+            "src_ip": ["1.2.3.4", "1.2.3.5"],
+        },
+    )
+
+    summary = ingest_paths(store, [str(path)])
+
+    assert (summary.stored, summary.quarantined) == (2, 0)
+    rows = store.connect().execute("SELECT activity, outcome FROM events ORDER BY account").fetchall()
+    assert rows == [("sign_in", "success"), ("account_lookup", "failure")]

@@ -148,6 +148,8 @@ def _arrow_compatible(field: pa.Field, typ: pa.DataType) -> bool:
     """Does a typed (Parquet) column hold what ``field`` needs, with no conversion of meaning?"""
     if pa.types.is_null(typ):
         return True
+    if pa.types.is_dictionary(typ):  # e.g. pandas categoricals: the values are what count
+        typ = typ.value_type
     textual = pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ)
     if field.name == "time":
         return textual or typ in _ARROW_INTS or pa.types.is_timestamp(typ)
