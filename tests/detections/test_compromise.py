@@ -99,6 +99,14 @@ def test_unfamiliar_signin_quiet_on_owner_typos_then_new_phone_behind_vpn(build)
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
 
 
+def test_unfamiliar_signin_with_a_phished_password_from_a_probing_source_fires(build):
+    # no failure at all: the source looked up alice and others, then signed in with her password
+    events = _works_through(499, "evil", 3) + history("alice@corp.org")
+    events.append(ev(499.5, "alice@corp.org", "account_lookup", net="evil", ua=UA_EVIL_BROWSER, device=None))
+    events.append(ev(501, "alice@corp.org", "sign_in", net="evil", ua=UA_EVIL_BROWSER, device="dev-x"))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
+
+
 def test_unfamiliar_signin_quiet_without_prior_attack(build):
     # a new phone on holiday, nothing attacked the account before
     events = history("bob@corp.org") + [

@@ -163,7 +163,7 @@ WITH unusual AS (
   FROM unusual u
   LEFT JOIN known k ON k.account = u.account AND k.tenant IS NOT DISTINCT FROM u.tenant
        AND k.kind = 'net' AND k.value = u.net AND k.first_seen < u.time - INTERVAL '{{settle}}' HOUR
-  WHERE (k.account IS NULL AND u.outcome = 'failure')
+  WHERE (k.account IS NULL AND (u.outcome = 'failure' OR u.activity = 'account_lookup'))
      OR u.activity IN ('password_reset', 'account_recovery', 'mfa_method_change',
                        'recovery_info_change', 'mailbox_rule', 'password_change')
 ), rows_ AS (
