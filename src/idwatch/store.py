@@ -225,29 +225,6 @@ class Store:
             shutil.rmtree(staging, ignore_errors=True)
         return table.num_rows
 
-    def append_query(self, con: duckdb.DuckDBPyConnection, relation: str) -> int:
-        """Append the rows of ``relation`` (STORED_EVENT_SCHEMA columns, in order) atomically.
-
-        Same guarantees as :meth:`append_events`, without a round trip through Python: DuckDB
-        streams the rows straight into day-partitioned Parquet files in a staging folder. The
-        partition key is a DATE (UTC: the connection's time zone), which DuckDB partitions
-        faster than a formatted string; the folder name is the same ``day=YYYY-MM-DD``.
-        """
-        stamp = uuid.uuid4().hex
-        staging = self.events_dir / f".staging-{stamp}"
-        cols = ", ".join(STORED_EVENT_SCHEMA.names)
-        try:
-            written = con.execute(
-                f"""COPY (SELECT {cols}, time::DATE AS day FROM {relation})
-                TO {_sql_str(str(staging))}
-                (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARTITION_BY (day),
-                 FILENAME_PATTERN 'part-{{i}}')"""
-            ).fetchall()[0][0]
-            self._publish(staging, stamp)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return int(written)
-
     def _publish(self, staging: Path, stamp: str, *, synced: bool = False) -> None:
         """fsync (unless ``synced``) and rename every staged file into its day folder (atomic renames)."""
         for path in sorted(staging.glob("day=*/*.parquet")):
