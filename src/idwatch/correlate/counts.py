@@ -2,14 +2,14 @@
 
 Alerts summarize; the EVENTS.md figures (probes, accounts probed / attacked /
 compromised) must be exact, so they are counted on events. An IP that only the campaign
-uses ("dedicated": nobody signs in from it legitimately) contributes all its events; a
-shared address (VPN exit, carrier NAT) contributes the events an alert pointed at, attempts
-made with the operator's own browsers, and the other events about accounts the campaign
-went after - only those made with the operator's browsers when it has recognisable ones
-(two operators share exits; each keeps its own events). Failed attempts on the campaign's
-targets, later, with the operator's browsers, from addresses the owner never used and no
-campaign holds as its own, are the campaign's too (one-off exits that nothing linked).
-Owners' own events from addresses they already used are never counted.
+uses ("dedicated": nobody signs in from it legitimately, and not a Tor / VPN / proxy exit)
+contributes all its events. A shared address (VPN exit, carrier NAT) contributes the events
+an alert pointed at, attempts made with the operator's own browsers, and the other events
+about accounts the campaign went after - only those made with the operator's browsers when
+it has recognisable ones (two operators share exits; each keeps its own events). Failed
+attempts on the campaign's targets, later, with the operator's browsers, from addresses the
+owner never used and no campaign holds as its own, are the campaign's too (one-off exits
+that nothing linked). Owners' own events from addresses they already used are never counted.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from idwatch.correlate.entities import POPULARITY_SCALE
 #: addresses use it on at least this many addresses and in at least this share of them.
 FINGERPRINT_MIN_IPS = 3
 FINGERPRINT_MIN_SHARE = 0.1
+
+#: Network types that are shared by design (an exit serves whoever connects).
+ANONYMIZERS = "'tor', 'vpn', 'proxy'"
 
 #: A lookup followed within this many minutes by a sign-in from the same address is a login.
 LOOKUP_SESSION_MINUTES = 10
@@ -58,8 +61,12 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE camp_ip AS
-        SELECT c.campaign_id, c.src_ip, coalesce(p.n, 0) <= {POPULARITY_SCALE} AS dedicated
-        FROM __camp_ip c LEFT JOIN pop_ip p ON p.k = c.src_ip
+        WITH anon AS (  -- anonymizers are shared by design, however few people we saw on them
+            SELECT src_ip, bool_or(network_type IN ({ANONYMIZERS})) AS anonymizer
+            FROM sus WHERE src_ip IN (SELECT src_ip FROM __camp_ip) GROUP BY 1)
+        SELECT c.campaign_id, c.src_ip,
+               coalesce(p.n, 0) <= {POPULARITY_SCALE} AND NOT coalesce(a.anonymizer, false) AS dedicated
+        FROM __camp_ip c LEFT JOIN pop_ip p ON p.k = c.src_ip LEFT JOIN anon a ON a.src_ip = c.src_ip
         """
     )
     con.execute(
