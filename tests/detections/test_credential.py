@@ -31,6 +31,19 @@ def test_spray_single_source_fires_below_lockout(build):
     assert accounts == set(USERS)
 
 
+def test_spray_does_not_list_an_owner_mistyping_on_own_device_behind_the_same_address(build):
+    # a user of the sprayed VPN exit mistypes her password on her own laptop meanwhile
+    events = _population() + history("carol@corp.org", device="dev-carol")
+    for i, u in enumerate(USERS):
+        events.append(
+            ev(150 + i * 0.5, u, "sign_in", "failure", net="evil", ua=UA_EVIL, reason="bad_password")
+        )
+    events.append(
+        ev(152, "carol@corp.org", "sign_in", "failure", net="evil", device="dev-carol", reason="bad_password")
+    )
+    assert alerted_accounts(build(events), "cred_password_spray") == set(USERS)
+
+
 def test_spray_multi_source_fires_on_shared_user_agent(build):
     events = _population()
     for i, u in enumerate(USERS):  # each account from a different residential-proxy IP, same tool UA
