@@ -57,7 +57,9 @@ def test_sigkill_mid_ingest_then_rerun_stores_exactly_the_missing_events(tmp_pat
     path = tmp_path / "many.jsonl"
     day = ("2024-03-01", "2024-03-02")
     path.write_text("".join(json.dumps(event(i, time=f"{day[i % 2]}T10:00:00Z")) + "\n" for i in range(n)))
-    env = {**os.environ, "IDWATCH_CHUNK_BYTES": "100000"}  # ~5 batches: several writes to interrupt
+    scratch = tmp_path / "scratch"  # a killed ingest cannot remove its scratch folder: keep it here
+    scratch.mkdir()
+    env = {**os.environ, "IDWATCH_CHUNK_BYTES": "100000", "TMPDIR": str(scratch)}  # ~5 batches
     store_dir = tmp_path / "store"
     cmd = _ingest_cmd(store_dir, path)
     files = 0
