@@ -107,6 +107,24 @@ def test_unfamiliar_signin_with_a_phished_password_from_a_probing_source_fires(b
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
 
 
+def test_signin_to_a_dormant_account_from_a_probing_source_fires(build):
+    # no history in the store at all: the source's behaviour is the evidence
+    events = _works_through(499, "evil", 4)
+    events.append(
+        ev(499.5, "dormant@corp.org", "account_lookup", net="evil", ua=UA_EVIL_BROWSER, device="dev-x")
+    )
+    events.append(ev(501, "dormant@corp.org", "sign_in", net="evil", ua=UA_EVIL_BROWSER, device="dev-x"))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {
+        "dormant@corp.org"
+    }
+
+
+def test_first_signin_of_a_new_account_from_home_is_quiet(build):
+    events = [ev(501, "newbie@corp.org", "sign_in", device="dev-n")]
+    events += [ev(500 + i, "newbie@corp.org", "sign_in", "failure", reason="bad_password") for i in range(2)]
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
 def test_unfamiliar_signin_quiet_without_prior_attack(build):
     # a new phone on holiday, nothing attacked the account before
     events = history("bob@corp.org") + [
