@@ -72,3 +72,32 @@ def test_a_single_indicator_does_not_veto():
     parts, sig = _pieces_and_signatures(graph, first, second)
     marks = {first[1][3:]: {"intrusion-set--a": 0.6}, second[3][3:]: {"intrusion-set--b": 0.6}}
     assert _together(_merge_pass(graph, parts, sig, marks), first[0], second[0])
+
+
+def test_a_mass_sprayer_does_not_absorb_a_small_actor_through_shared_targets():
+    """A sprayer hits thousands of people, so it also hits a few of a small actor's targets.
+
+    Its heavy pull on those target hubs is a sliver of the sprayer's own links, not a large
+    share of the small actor's: the two stay separate campaigns even though Louvain leaves
+    the shared targets with the small actor.
+    """
+    graph = nx.Graph()
+    sprayer = [f"ip:203.0.113.{i}" for i in range(4)]
+    actor = [f"ip:192.0.2.{i}" for i in range(5)]
+    _clique(graph, actor, 1.0)
+    for t in range(400):  # the sprayer's own targets
+        for ip in sprayer:
+            graph.add_edge(ip, f"hub:person:p{t}", weight=0.8, kinds={"person"})
+    for t in range(12):  # targets both went after; the actor pulls weakly, the sprayer hard
+        hub = f"hub:person:shared{t}"
+        for ip in actor:
+            graph.add_edge(ip, hub, weight=0.1, kinds={"person"})
+        for ip in sprayer:
+            graph.add_edge(ip, hub, weight=0.8, kinds={"person"})
+    shared = {f"hub:person:shared{t}" for t in range(12)}
+    parts = [set(graph) - set(actor) - shared, set(actor) | shared]
+    sig = {n[3:]: [1.0, 0.0, 0.5] for n in graph if n.startswith("ip:")}
+    assert not _together(_merge_pass(graph, parts, sig), actor[0], sprayer[0])
+    clusters = cluster(graph)
+    assert _owner(clusters, actor[0]) != _owner(clusters, sprayer[0])
+    assert len({_owner(clusters, n) for n in actor}) == 1

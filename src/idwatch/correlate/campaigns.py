@@ -257,15 +257,22 @@ def _merge_pass(
     parts = [set(p) for p in parts]
     tied = [group_actors([marks[n[3:]] for n in p if n[3:] in marks]) for p in parts]
     index = {n: i for i, p in enumerate(parts) for n in p}
+    # Only a piece's addresses speak for it: a hub (a shared target, user agent, alert) is a
+    # feature, not an operator. A mass sprayer that hits thousands of people pulls hard on the
+    # few target hubs Louvain left with a small actor; that pull is the sprayer's (a sliver of
+    # its own links), not the small actor's. Pieces without addresses speak through all nodes.
+    speaks = {n for n in index if n.startswith("ip:")}
+    speaks |= {n for p in parts if not any(m.startswith("ip:") for m in p) for n in p}
     vol = [0.0] * len(parts)
-    cut: dict[int, dict[int, float]] = {i: {} for i in range(len(parts))}
+    sent: dict[int, dict[int, float]] = {i: {} for i in range(len(parts))}  # i's link weight into j
     for a, b, w in graph.edges(data="weight"):
         i, j = index[a], index[b]
-        vol[i] += w
-        vol[j] += w
-        if i != j:
-            cut[i][j] = cut[i].get(j, 0.0) + w
-            cut[j][i] = cut[j].get(i, 0.0) + w
+        for x, i_x, j_x in ((a, i, j), (b, j, i)):
+            if x in speaks:
+                vol[i_x] += w
+                if i_x != j_x:
+                    sent[i_x][j_x] = sent[i_x].get(j_x, 0.0) + w
+                    sent[j_x].setdefault(i_x, 0.0)
     dims = len(next(iter(sig.values()))) if sig else 0
     psig = []
     for p in parts:
@@ -278,11 +285,11 @@ def _merge_pass(
     while True:  # rounds of greedy, disjoint merges (best pairs first)
         candidates: list[tuple[float, int, int]] = []
         for i in alive:
-            for j, c in cut[i].items():
+            for j, c in sent[i].items():
                 if i < j:
-                    small = min(vol[i], vol[j]) or 1e-9
+                    share = max(c / (vol[i] or 1e-9), sent[j].get(i, 0.0) / (vol[j] or 1e-9))
                     alike = _alike(psig[i], psig[j])
-                    score = c / small * alike
+                    score = share * alike
                     # the same tradecraft, the same targets, the same hours: a weaker link suffices
                     needed = MERGE_THRESHOLD_ALIKE if alike >= ALIKE else MERGE_THRESHOLD
                     if score >= needed and not conflict(tied[i], tied[j]):
@@ -299,12 +306,12 @@ def _merge_pass(
             tied[j] = group_actors([marks[n[3:]] for n in parts[j] if n[3:] in marks])
             vol[j] += vol[i]
             psig[j] = [x + y for x, y in zip(psig[j], psig[i], strict=True)]
-            for k, c in cut.pop(i).items():
-                cut[k].pop(i, None)
+            for k, c in sent.pop(i).items():
+                back = sent[k].pop(i, 0.0)
                 if k != j:
-                    cut[j][k] = cut[j].get(k, 0.0) + c
-                    cut[k][j] = cut[k].get(j, 0.0) + c
-            cut[j].pop(j, None)
+                    sent[j][k] = sent[j].get(k, 0.0) + c
+                    sent[k][j] = sent[k].get(j, 0.0) + back
+            sent[j].pop(j, None)
             alive.discard(i)
     return [parts[i] for i in sorted(alive)]
 
