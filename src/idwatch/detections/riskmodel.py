@@ -26,6 +26,20 @@ history: sprays and guesses come from attackers, and counting them would make th
 attacker's infrastructure look familiar. Population shares come from all earlier successful
 sign-ins, failure counts from all earlier failed ones.
 
+Not learning from risky sign-ins (``learn_risk``): a deployed RBA system does not let a sign-in
+it judged risky (and would have challenged or blocked) vouch for the values it came from,
+else an attacker's first success makes all their later sign-ins look familiar. So the
+account counts ``u_*`` only take sign-ins whose own risk is below ``learn_risk``; population
+counts take every sign-in (they describe the world, not the account). Whether a sign-in is
+learned depends on its score, which depends on the earlier learned ones: a causal recursion
+with exactly one solution. The batch path reaches it by fixed-point passes (score, mark
+sign-ins at or above ``learn_risk``, recount only the account counts and rescore), each pass
+settling at least one more link of every chain, until no mark changes. ``learn_passes`` caps
+the passes; a run stopped by the cap keeps the last pass's marks (an approximation, and then
+incremental runs may differ slightly from a full one). An offline log cannot see a passed
+challenge (MFA) that would vouch for a risky sign-in, so a new country or device stays
+unfamiliar until a sign-in from it scores below the threshold on its own.
+
 Calibration: ``risk = 100 / (1 + exp(-(ln S - midpoint) / temperature))``, monotone in S.
 The default midpoint ln(100) puts "100 times likelier an attacker than the account
 holder" at risk 50; temperature 1.5 makes a factor ~20 in S move risk from 10 to 50 or 50
@@ -70,6 +84,13 @@ class RiskParams:
     reputation_weight: float = 0.5  # 0 = attacker draws values like the population (paper's default)
     reputation_smoothing: float = 1.0  # pseudo-sign-ins in the failure-odds estimates
     settle_hours: float = 24.0  # a sign-in joins the account's history only this long after it
+    learn_risk: float = 50.0  # sign-ins scored at or above this never join the history (100 = all do)
+    learn_passes: int = 20  # cap on the fixed-point passes that settle which sign-ins are learned
+
+    @property
+    def learning(self) -> bool:
+        """Whether risky sign-ins are kept out of the accounts' history."""
+        return self.learn_risk < 100.0
 
     @classmethod
     def from_dict(cls, params: dict[str, Any] | None) -> RiskParams:
@@ -80,6 +101,8 @@ class RiskParams:
             raise ValueError("riskmodel: alpha, temperature and reputation_smoothing must be positive")
         if out.settle_hours < 0:
             raise ValueError("riskmodel: settle_hours must not be negative")
+        if out.learn_passes < 1:
+            raise ValueError("riskmodel: learn_passes must be at least 1")
         if not 0.0 <= out.reputation_weight <= 1.0:
             raise ValueError("riskmodel: reputation_weight must be within [0, 1]")
         return out
@@ -190,6 +213,7 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
     Each count is its own window query over a narrow projection (row id, time, integer
     keys), written back in row-id order so that all counts line up by position: DuckDB runs
     many windows in one SELECT, or many hash joins on the row id, several times slower.
+    With learning on, the account counts are recounted until the learned marks settle.
     """
     since = f" AND time >= {w.start}" if w.start else ""
     # Only the keys are materialized; the text columns are read again at the end, in the
@@ -197,26 +221,22 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
     signins = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN}{since})"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __rm_keys AS "
-        f"SELECT time, {', '.join(key_names())} "
+        f"SELECT time, {', '.join(key_names())}, true AS learn "
         f"FROM ({key_columns_sql(signins)})"
     )
     tables = _count_tables(con, p, w, since)
-    failures = ", ".join(
-        f"a_{n} - g_{n} AS f_{n}" if p.reputation_weight else f"0 AS f_{n}" for n in ["all", *LEVEL_NAMES]
-    )
-    joined = " POSITIONAL JOIN ".join(f"__rm_{name}" for name in tables)
-    offsets = _offsets(p, w) if w.base else "*"
-    # two steps: DuckDB would otherwise re-evaluate the per-level terms for every reference
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE __rm_terms AS
-        WITH c0 AS (SELECT k.time AS __time, * FROM __rm_keys k POSITIONAL JOIN {joined}),
-        c AS (SELECT *, {failures} FROM (SELECT {offsets} FROM c0))
-        SELECT __time, u_all, {", ".join(f"u_{n}" for n in LEVEL_NAMES)},
-          {", ".join(f"llr_{n}" for n in [*LEVEL_NAMES, "user"])}
-        FROM ({_score_relation(p, "c")})
-        """
-    )
+    _terms(con, p, w, tables)
+    passes = 1
+    while p.learning and passes < p.learn_passes and _relearn(con, p):
+        _user_count_tables(con, p)
+        _terms(con, p, w, tables)
+        passes += 1
+    if w.save_before:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __rm_new_counts AS "
+            + new_counts_sql("__rm_keys", "__rm_attempts", w.save_before)
+        )
+    con.execute("DROP TABLE IF EXISTS __rm_attempts")
     for name in [*tables, "keys"]:  # free the counts before the wide output is written
         con.execute(f"DROP TABLE __rm_{name}")
     identity = "event_id, account, tenant, time" if w.narrow else _IDENTITY_COLUMNS
@@ -239,6 +259,41 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
         raise RuntimeError("riskmodel: events changed order between reads; signin_risk not built")
 
 
+def _terms(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, tables: list[str]) -> None:
+    """Table ``__rm_terms``: every sign-in's time, account counts and log ratios, in row order."""
+    failures = ", ".join(
+        f"a_{n} - g_{n} AS f_{n}" if p.reputation_weight else f"0 AS f_{n}" for n in ["all", *LEVEL_NAMES]
+    )
+    joined = " POSITIONAL JOIN ".join(f"__rm_{name}" for name in tables)
+    offsets = _offsets(p, w) if w.base else "*"
+    # two steps: DuckDB would otherwise re-evaluate the per-level terms for every reference
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE __rm_terms AS
+        WITH c0 AS (SELECT k.time AS __time, * EXCLUDE (learn) FROM __rm_keys k POSITIONAL JOIN {joined}),
+        c AS (SELECT *, {failures} FROM (SELECT {offsets} FROM c0))
+        SELECT __time, u_all, {", ".join(f"u_{n}" for n in LEVEL_NAMES)},
+          {", ".join(f"llr_{n}" for n in [*LEVEL_NAMES, "user"])}
+        FROM ({_score_relation(p, "c")})
+        """
+    )
+
+
+def _relearn(con: duckdb.DuckDBPyConnection, p: RiskParams) -> bool:
+    """Mark each sign-in learned iff its current score is below ``learn_risk``; whether any changed."""
+    risk = risk_sql(_total_llr(), p.midpoint, p.temperature)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __rm_flags AS SELECT k.rid, t.risk < {float(p.learn_risk)!r} AS learn "
+        f"FROM {_KEYS} k POSITIONAL JOIN (SELECT {risk} AS risk FROM __rm_terms) t"
+    )
+    where = "__rm_keys.rowid = f.rid AND __rm_keys.learn <> f.learn"
+    changed = con.execute(f"SELECT count(*) FROM __rm_keys, __rm_flags f WHERE {where}").fetchall()[0][0]
+    if changed:  # an in-place update keeps the row ids (and order) the positional joins rely on
+        con.execute(f"UPDATE __rm_keys SET learn = f.learn FROM __rm_flags f WHERE {where}")
+    con.execute("DROP TABLE __rm_flags")
+    return bool(changed)
+
+
 #: The keys table with its row id (rowid exists on stored tables only, so it is added here).
 _KEYS = "(SELECT rowid AS rid, * FROM __rm_keys)"
 #: Successes strictly before, in a window over successes and failures (peers excluded).
@@ -255,11 +310,25 @@ def _history_count(p: RiskParams) -> str:
     Settling keeps an attacker's first success from vouching for the rest of the session:
     in a deployment a sign-in only becomes trusted history once it has not been reported or
     reverted for a while, and an offline log cannot tell which sign-ins passed a challenge.
+    Only sign-ins marked ``learn`` count (see ``RiskParams.learn_risk``).
     """
+    learned = "SUM(CASE WHEN learn THEN 1 ELSE 0 END)"
     if not p.settle_hours:
-        return "rank() OVER w - 1"
+        frame = "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP"
+        return f"coalesce({learned} OVER (w {frame}), 0)"
     micros = int(round(p.settle_hours * 3_600_000_000))
-    return f"count(*) OVER (w RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL {micros} MICROSECONDS PRECEDING)"
+    frame = f"RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL {micros} MICROSECONDS PRECEDING"
+    return f"coalesce({learned} OVER (w {frame}), 0)"
+
+
+def _user_count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
+    """The account counts ``__rm_u_*`` over the learned sign-ins (redone whenever marks change)."""
+    history = _history_count(p)
+    items = f"{history} AS u_all, rank() OVER w = 1 AS first_signin"
+    _count_table(con, "u_all", items, _KEYS, "PARTITION BY acct ORDER BY time")
+    for n in LEVEL_NAMES:
+        _count_table(con, f"u_{n}", f"{history} AS u_{n}", _KEYS, f"PARTITION BY uk_{n} ORDER BY time")
+    return ["u_all", *(f"u_{n}" for n in LEVEL_NAMES)]
 
 
 def _count_table(con: duckdb.DuckDBPyConnection, table: str, items: str, source: str, window: str) -> None:
@@ -280,18 +349,12 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, sinc
     window over successes and failures together. All counts are over the rows read (the
     window); ``__rm_base`` holds the counts of earlier rows for incremental runs.
     """
-    history = _history_count(p)
-    tables = ["u_all"]
-    items = f"{history} AS u_all, rank() OVER w = 1 AS first_signin"
-    _count_table(con, "u_all", items, _KEYS, "PARTITION BY acct ORDER BY time")
-    for n in LEVEL_NAMES:
-        _count_table(con, f"u_{n}", f"{history} AS u_{n}", _KEYS, f"PARTITION BY uk_{n} ORDER BY time")
-        tables.append(f"u_{n}")
+    tables = _user_count_tables(con, p)
     first = "u.first_signin"
     if w.base:
         offsets = base_offsets_sql(_KEYS, w.base, w.score_after)
         con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_base AS {offsets}")
-        first = "u.first_signin AND b.b_u_all = 0"
+        first = "u.first_signin AND b.b_s_all = 0"
     # population size and users known at the sign-in's time, in one sort by time. An account's
     # first sign-in counts itself among the users; different accounts' first sign-ins at the
     # very same instant count each other (a smoothing constant, not history, so harmless).
@@ -318,11 +381,6 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, sinc
             SELECT NULL AS rid, time, {pop_keys} FROM ({key_columns_sql(failures, account_keys=False)})
             """
         )
-    if w.save_before:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __rm_new_counts AS "
-            + new_counts_sql("__rm_keys", "__rm_attempts", w.save_before)
-        )
     if not p.reputation_weight:
         for n in LEVEL_NAMES:
             _count_table(
@@ -336,7 +394,6 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, sinc
             items = f"rank() OVER w - 1 AS a_{n}, {_SUCCESSES_BEFORE} AS g_{n}"
             _count_table(con, f"ag_{n}", items, "__rm_attempts", f"PARTITION BY k_{n} ORDER BY time")
             tables.append(f"ag_{n}")
-    con.execute("DROP TABLE IF EXISTS __rm_attempts")
     return tables
 
 
@@ -398,7 +455,9 @@ def score_attempt(store: Any, attempt: dict[str, Any], *, params: dict | None = 
 
     Uses exactly the features, smoothing and calibration of :func:`build_signin_risk`, with
     the counts taken by aggregation over successful sign-ins strictly before the attempt's
-    ``time`` (default: now).
+    ``time`` (default: now). With learning on, which of the account's sign-ins are history
+    depends on their own scores, so the batch model is built first (the cost of one detection
+    run; :func:`_learned_marks`).
     """
     p = RiskParams.from_dict(params)
     row = normalize_attempt(attempt)
@@ -407,6 +466,11 @@ def score_attempt(store: Any, attempt: dict[str, Any], *, params: dict | None = 
         enrich_attempt(con, row)
         con.register("__rm_attempt_in", pa.Table.from_pylist([row], schema=_ATTEMPT_SCHEMA))
         settled = f"h.time <= a.time - INTERVAL {int(round(p.settle_hours * 3_600_000_000))} MICROSECONDS"
+        settled += " AND h.learn"
+        learned = "true AS learn"
+        if p.learning:
+            _learned_marks(con, p, row)
+            learned = "coalesce(__rm_learned.learn, true) AS learn"
         counts = []
         for n in LEVEL_NAMES:
             counts.append(f"count(*) FILTER (WHERE h.ok AND {settled} AND h.uk_{n} = a.uk_{n}) AS u_{n}")
@@ -414,8 +478,10 @@ def score_attempt(store: Any, attempt: dict[str, Any], *, params: dict | None = 
             counts.append(f"count(*) FILTER (WHERE NOT h.ok AND h.k_{n} = a.k_{n}) AS f_{n}")
         before = "time < (SELECT time FROM a)"
         history = (
-            f"(SELECT {_KEY_INPUT_COLUMNS}, true AS ok FROM events WHERE {SUCCESSFUL_SIGNIN} AND {before} "
-            f"UNION ALL SELECT {_KEY_INPUT_COLUMNS}, false AS ok FROM events "
+            f"(SELECT {_KEY_INPUT_COLUMNS}, true AS ok, {learned} FROM events "
+            f"{'LEFT JOIN __rm_learned USING (event_id) ' if p.learning else ''}"
+            f"WHERE {SUCCESSFUL_SIGNIN} AND {before} "
+            f"UNION ALL SELECT {_KEY_INPUT_COLUMNS}, false AS ok, false AS learn FROM events "
             f"WHERE {FAILED_SIGNIN} AND {before})"
         )
         result = con.execute(
@@ -443,6 +509,19 @@ def score_attempt(store: Any, attempt: dict[str, Any], *, params: dict | None = 
     finally:
         con.close()
     return _explain(dict(zip(names, values, strict=False)), row, p)
+
+
+def _learned_marks(con: duckdb.DuckDBPyConnection, p: RiskParams, row: dict[str, Any]) -> None:
+    """Temp table ``__rm_learned`` (event_id, learn): the attempt's account's sign-ins, each
+    marked as the batch model marks it (risk below ``learn_risk``)."""
+    build_signin_risk(con, params={f.name: getattr(p, f.name) for f in fields(p)}, window=Window(narrow=True))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __rm_learned AS "
+        f"SELECT event_id, risk < {float(p.learn_risk)!r} AS learn FROM signin_risk "
+        "WHERE account = ? AND coalesce(tenant, '') = coalesce(?, '')",
+        [row["account"], row.get("tenant")],
+    )
+    con.execute("DROP TABLE signin_risk")
 
 
 _LEVEL_VALUE_COLUMN = {

@@ -166,9 +166,10 @@ def risk_sql(llr: str, midpoint: float, temperature: float) -> str:
 
 #: Per-key counts a run can carry over instead of re-reading history (see riskmodel_state):
 #: ``u_*`` per account (and value), ``g_*`` successes and ``a_*`` attempts per population
-#: value. The persisted table stores each count's index in this tuple as ``level``.
-KEYED_COUNTS: tuple[str, ...] = ("u_all",) + tuple(
-    f"{prefix}_{n}" for n in LEVEL_NAMES for prefix in ("u", "g", "a")
+#: value; ``s_all`` every successful sign-in per account (``u_*`` count only the learned ones,
+#: see ``RiskParams.learn_risk``). The persisted table stores each count's index here as ``level``.
+KEYED_COUNTS: tuple[str, ...] = (
+    ("u_all",) + tuple(f"{prefix}_{n}" for n in LEVEL_NAMES for prefix in ("u", "g", "a")) + ("s_all",)
 )
 #: Population totals (one row each, key 0): successes, attempts, accounts with a success.
 GLOBAL_COUNTS: tuple[str, ...] = ("g_all", "a_all", "users")
@@ -189,13 +190,13 @@ def base_offsets_sql(keys: str, base: str, score_after: str | None = None) -> st
     ``base`` holds (level, key, n) for rows before the window; the keys are unpivoted so that
     one hash join (built on the window's few rows) replaces one join per count. With
     ``score_after`` (a timestamp literal) only later rows get every count; earlier ones (kept
-    in the window as history for the later ones, never scored) only ``b_u_all``, which decides
+    in the window as history for the later ones, never scored) only ``b_s_all``, which decides
     whether a sign-in is its account's first.
     """
     later = f" WHERE time > {score_after}" if score_after else ""
     probes = " UNION ALL ".join(
         f"SELECT rid, CAST({i} AS UTINYINT) AS level, {count_key(name)} AS key FROM {keys}"
-        + ("" if name == "u_all" else later)
+        + ("" if name == "s_all" else later)
         for i, name in enumerate(KEYED_COUNTS)
     )
     picks = ", ".join(
@@ -212,7 +213,8 @@ def new_counts_sql(successes: str, attempts: str, before: str) -> str:
     """(level, key, n) of the rows of ``successes`` / ``attempts`` earlier than ``before``.
 
     ``attempts`` holds successes and failures (population keys only), as the ``a_*`` counts.
-    ``users`` is not summable across runs; the caller derives it from the merged ``u_all``.
+    The account counts ``u_*`` take only the rows of ``successes`` whose ``learn`` is true.
+    ``users`` is not summable across runs; the caller derives it from the merged ``s_all``.
     """
     cond = f"time < {before}"
     parts = []
@@ -221,5 +223,7 @@ def new_counts_sql(successes: str, attempts: str, before: str) -> str:
             continue
         source = attempts if name.startswith("a_") else successes
         key = "CAST(0 AS UBIGINT)" if name in GLOBAL_COUNTS else count_key(name)
-        parts.append(f"SELECT CAST({i} AS UTINYINT) AS level, {key} AS key FROM {source} WHERE {cond}")
+        learned = " AND learn" if name.startswith("u_") else ""
+        where = f"{cond}{learned}"
+        parts.append(f"SELECT CAST({i} AS UTINYINT) AS level, {key} AS key FROM {source} WHERE {where}")
     return f"SELECT level, key, count(*) AS n FROM ({' UNION ALL '.join(parts)}) GROUP BY level, key"

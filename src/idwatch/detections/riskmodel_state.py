@@ -32,10 +32,10 @@ from idwatch.detections.riskmodel import RiskParams, Window
 from idwatch.detections.riskmodel_sql import COUNT_NAMES, FAILED_SIGNIN, SUCCESSFUL_SIGNIN
 from idwatch.store import atomic_write_bytes
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: u_* count learned sign-ins only, s_all counts them all
 META = "meta.json"
 _ATTEMPT = f"(({SUCCESSFUL_SIGNIN}) OR ({FAILED_SIGNIN}))"
-_G_ALL, _A_ALL = COUNT_NAMES.index("g_all"), COUNT_NAMES.index("a_all")
+_G_ALL, _A_ALL, _S_ALL = (COUNT_NAMES.index(n) for n in ("g_all", "a_all", "s_all"))
 
 
 @dataclass
@@ -135,14 +135,15 @@ def update_signin_risk(
             "CREATE OR REPLACE TEMP TABLE __rm_base_counts AS "
             f"SELECT * FROM read_parquet({_sql_path(state_dir / meta['counts'])})"
         )
-        users = con.execute("SELECT count(*) FROM __rm_base_counts WHERE level = 0").fetchall()[0][0]
+        users = con.execute(f"SELECT count(*) FROM __rm_base_counts WHERE level = {_S_ALL}").fetchall()[0][0]
         window = Window(
             start=_lit(datetime.fromisoformat(meta["cut"])),
             base="__rm_base_counts",
             base_totals=(meta["g_all"], meta["a_all"], users),
             save_before=_lit(cut),
             narrow=True,
-            score_after=_lit(datetime.fromisoformat(meta["until"])),
+            # with learning on, the overlap's scores decide which of its sign-ins are history
+            score_after=None if p.learning else _lit(datetime.fromisoformat(meta["until"])),
         )
     riskmodel.build_signin_risk(con, params=params, window=window)
     stamp = uuid.uuid4().hex[:12]

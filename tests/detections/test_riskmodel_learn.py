@@ -1,0 +1,92 @@
+"""Sign-ins the model judged risky do not become the account's history (``learn_risk``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from idwatch.detections.riskmodel import build_signin_risk, score_attempt
+from idwatch.store import Store
+
+from .test_riskmodel import T0, make_store, population, signin  # noqa: TID252
+
+ATTACKER = {
+    "country": "IR",
+    "asn": 64666,
+    "src_ip": "192.0.2.66",
+    "user_agent": "python-requests/2.31",
+    "ua_family": "Python Requests",
+    "ua_os": "Other",
+}
+
+
+def attacker_returns(days: tuple[int, ...] = (30, 33, 36, 39)) -> list[dict[str, Any]]:
+    """alice's account is taken over and the attacker comes back every few days."""
+    rows = population(days=42)
+    rows += [
+        signin("alice@example.org", T0 + timedelta(days=d, hours=3), event_id=f"atk-{d}", **ATTACKER)
+        for d in days
+    ]
+    return rows
+
+
+def risks(store: Store, **params: Any) -> dict[str, float]:
+    con = store.connect()
+    build_signin_risk(con, params=params)
+    return dict(con.execute("SELECT event_id, risk FROM signin_risk").fetchall())
+
+
+def test_an_attackers_repeat_signins_stay_risky_when_risky_ones_are_not_learned(tmp_path: Path):
+    store = make_store(tmp_path, attacker_returns())
+    learned_all = risks(store, learn_risk=100.0)
+    guarded = risks(store)
+    # learning from everything: the first takeover vouches for the attacker's later visits
+    assert learned_all["atk-30"] > 50 and learned_all["atk-39"] < 10
+    # default: every visit is as unfamiliar as the first
+    assert min(guarded[f"atk-{d}"] for d in (30, 33, 36, 39)) > 50
+
+
+def test_risky_signins_still_count_in_the_population_and_not_in_the_history(tmp_path: Path):
+    store = make_store(tmp_path, attacker_returns())
+    con = store.connect()
+    build_signin_risk(con)
+    last = con.execute("SELECT history, new_country FROM signin_risk WHERE event_id = 'atk-39'").fetchall()[0]
+    alice_before = con.execute(
+        "SELECT count(*) FROM signin_risk WHERE account = 'alice@example.org' AND time < "
+        "(SELECT time FROM signin_risk WHERE event_id = 'atk-39') - INTERVAL 24 HOUR AND risk < 50"
+    ).fetchall()[0][0]
+    assert last == (alice_before, True)
+
+
+def test_the_owners_usual_signins_are_unaffected(tmp_path: Path):
+    store = make_store(tmp_path, attacker_returns())
+    learned_all, guarded = risks(store, learn_risk=100.0), risks(store)
+    usual = [k for k in guarded if not k.startswith("atk-")]
+    assert max(abs(guarded[k] - learned_all[k]) for k in usual) < 1.0
+
+
+def test_score_attempt_agrees_with_the_batch_after_unlearned_signins(tmp_path: Path):
+    at = T0 + timedelta(days=41, hours=3)
+    store = make_store(
+        tmp_path, [*attacker_returns(), signin("alice@example.org", at, event_id="hit", **ATTACKER)]
+    )
+    batch = risks(store)["hit"]
+    fields = ("account", "tenant", "src_ip", "asn", "country", "user_agent", "ua_family", "ua_os")
+    point = score_attempt(
+        store,
+        {
+            **{k: ATTACKER.get(k, "alice@example.org") for k in fields},
+            "tenant": "example.org",
+            "time": at.isoformat(),
+        },
+    )
+    assert batch > 50 and point["risk"] == pytest.approx(batch, abs=0.01)
+
+
+def test_learn_parameters_are_validated(tmp_path: Path):
+    store = make_store(tmp_path, population(days=3))
+    with pytest.raises(ValueError):
+        risks(store, learn_passes=0)
