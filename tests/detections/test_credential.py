@@ -44,6 +44,30 @@ def test_spray_does_not_list_an_owner_mistyping_on_own_device_behind_the_same_ad
     assert alerted_accounts(build(events), "cred_password_spray") == set(USERS)
 
 
+def test_spray_does_not_list_a_locked_out_owner_retrying_behind_a_sprayed_network(build):
+    # a user on a new phone keeps retrying a forgotten password from her home address, in the
+    # same residential network a botnet sprays through that day: far more tries than a spray paces
+    events = _population() + history("carol@corp.org", device="dev-carol")
+    for i, u in enumerate(USERS):
+        events.append(
+            ev(150 + i * 0.5, u, "sign_in", "failure", net="evil", ua=UA_EVIL, reason="bad_password")
+        )
+    for k in range(8):
+        events.append(
+            ev(
+                150 + k * 0.3,
+                "carol@corp.org",
+                "sign_in",
+                "failure",
+                net="evil",
+                ua=UA_EVIL,
+                device="dev-new-phone",
+                reason="bad_password",
+            )
+        )
+    assert alerted_accounts(build(events), "cred_password_spray") == set(USERS)
+
+
 def test_spray_multi_source_fires_on_shared_user_agent(build):
     events = _population()
     for i, u in enumerate(USERS):  # each account from a different residential-proxy IP, same tool UA
