@@ -119,6 +119,18 @@ def test_signin_to_a_dormant_account_from_a_probing_source_fires(build):
     }
 
 
+def test_first_signins_of_vpn_users_behind_one_exit_are_quiet(build):
+    # no history yet; three users of one VPN exit sign in identifier-first (lookup, then password)
+    # and a fourth fumbles an account recovery there: the exit serves its users, it probes nobody
+    users = [f"vpn{i}@corp.org" for i in range(3)]
+    events = []
+    for i, u in enumerate(users):
+        events.append(ev(500 + i * 0.1, u, "account_lookup", net="vpn_nl", device=f"dev-{i}"))
+        events.append(ev(500 + i * 0.1 + 0.01, u, "sign_in", net="vpn_nl", device=f"dev-{i}"))
+    events.append(ev(500.05, "fumble@corp.org", "account_recovery", "failure", net="vpn_nl", device="dev-f"))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
 def test_first_signin_of_a_new_account_from_home_is_quiet(build):
     events = [ev(501, "newbie@corp.org", "sign_in", device="dev-n")]
     events += [ev(500 + i, "newbie@corp.org", "sign_in", "failure", reason="bad_password") for i in range(2)]

@@ -211,7 +211,8 @@ SOURCE_REPUTATION_DAYS = 7
 
 #: ``src_rep``: what one source address did over the last days, for every (address, UTC day) on
 #: which any event in ``evf`` came from a network new to its account. ``bad_accts``: accounts
-#: with attack-like events from it (``ATTACK_LIKE``); ``ok_accts``: accounts that signed in
+#: with attack-like events from it (``ATTACK_LIKE``; a lookup followed by that account's own
+#: password step from the address the same day is a login, not a probe); ``ok_accts``: accounts that signed in
 #: successfully from it. An attacker's address touches many accounts and serves almost none; a
 #: shared VPN exit or office proxy serves its regulars, whose occasional typos do not outweigh them.
 SOURCE_REPUTATION_SQL = f"""
@@ -222,14 +223,22 @@ WITH tgt AS (
   WHERE NOT net_known AND src_ip IS NOT NULL
 ), ips AS (
   SELECT DISTINCT src_ip FROM tgt
-), bad AS (
-  SELECT DISTINCT f.src_ip, f.account, CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT) AS day
-  FROM evf f JOIN ips USING (src_ip)
-  WHERE {ATTACK_LIKE}
 ), ok AS (
   SELECT DISTINCT e.src_ip, e.account, CAST(FLOOR(EPOCH(e.time) / 86400) AS BIGINT) AS day
   FROM ev e JOIN ips USING (src_ip)
   WHERE e.activity = 'sign_in' AND e.outcome = 'success'
+), entered AS (
+  -- identifier-first sign-in: the lookup of an account whose password (or MFA step) followed
+  -- from the same address that day is the owner's login flow, not a probe
+  SELECT DISTINCT e.src_ip, e.account, CAST(FLOOR(EPOCH(e.time) / 86400) AS BIGINT) AS day
+  FROM ev e JOIN ips USING (src_ip)
+  WHERE e.activity = 'sign_in' AND e.outcome IN ('success', 'pending')
+), bad AS (
+  SELECT DISTINCT f.src_ip, f.account, CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT) AS day
+  FROM evf f JOIN ips USING (src_ip)
+  LEFT JOIN entered n ON f.activity = 'account_lookup' AND n.src_ip = f.src_ip AND n.account = f.account
+   AND n.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT)
+  WHERE {ATTACK_LIKE} AND n.account IS NULL
 ), b AS (
   SELECT t.src_ip, t.day, COUNT(DISTINCT b.account) AS n
   FROM tgt t JOIN bad b ON b.src_ip = t.src_ip AND b.day BETWEEN t.day - {{days}} + 1 AND t.day
