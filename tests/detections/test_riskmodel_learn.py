@@ -90,3 +90,16 @@ def test_learn_parameters_are_validated(tmp_path: Path):
     store = make_store(tmp_path, population(days=3))
     with pytest.raises(ValueError):
         risks(store, learn_passes=0)
+
+
+def test_recounting_only_the_accounts_whose_marks_changed_equals_recounting_all(tmp_path: Path, monkeypatch):
+    from idwatch.detections import riskmodel
+
+    from .test_riskmodel_state import append, events  # noqa: TID252
+
+    store = Store(tmp_path / "s")
+    append(store, sorted(events(), key=lambda r: r["time"]))
+    fast = risks(store)
+    monkeypatch.setattr(riskmodel, "_recount_changed_accounts", riskmodel._user_count_tables)
+    slow = risks(store)
+    assert fast == pytest.approx(slow, abs=1e-9) and fast != risks(store, learn_risk=100.0)

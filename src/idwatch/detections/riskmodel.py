@@ -228,9 +228,10 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
     _terms(con, p, w, tables)
     passes = 1
     while p.learning and passes < p.learn_passes and _relearn(con, p):
-        _user_count_tables(con, p)
+        _recount_changed_accounts(con, p)
         _terms(con, p, w, tables)
         passes += 1
+    con.execute("DROP TABLE IF EXISTS __rm_changed")
     if w.save_before:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __rm_new_counts AS "
@@ -289,6 +290,10 @@ def _relearn(con: duckdb.DuckDBPyConnection, p: RiskParams) -> bool:
     where = "__rm_keys.rowid = f.rid AND __rm_keys.learn <> f.learn"
     changed = con.execute(f"SELECT count(*) FROM __rm_keys, __rm_flags f WHERE {where}").fetchall()[0][0]
     if changed:  # an in-place update keeps the row ids (and order) the positional joins rely on
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __rm_changed AS "
+            f"SELECT DISTINCT __rm_keys.acct FROM __rm_keys, __rm_flags f WHERE {where}"
+        )
         con.execute(f"UPDATE __rm_keys SET learn = f.learn FROM __rm_flags f WHERE {where}")
     con.execute("DROP TABLE __rm_flags")
     return bool(changed)
@@ -322,13 +327,32 @@ def _history_count(p: RiskParams) -> str:
 
 
 def _user_count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams) -> list[str]:
-    """The account counts ``__rm_u_*`` over the learned sign-ins (redone whenever marks change)."""
+    """The account counts ``__rm_u_*`` over the learned sign-ins."""
     history = _history_count(p)
     items = f"{history} AS u_all, rank() OVER w = 1 AS first_signin"
     _count_table(con, "u_all", items, _KEYS, "PARTITION BY acct ORDER BY time")
     for n in LEVEL_NAMES:
         _count_table(con, f"u_{n}", f"{history} AS u_{n}", _KEYS, f"PARTITION BY uk_{n} ORDER BY time")
     return ["u_all", *(f"u_{n}" for n in LEVEL_NAMES)]
+
+
+def _recount_changed_accounts(con: duckdb.DuckDBPyConnection, p: RiskParams) -> None:
+    """Redo the account counts of the accounts in ``__rm_changed`` only, in place.
+
+    An account's counts depend on its own marks alone (every ``uk_*`` key includes the
+    account), so the other accounts' counts stay valid; the count tables' row ids are the
+    keys' row ids (written in ``rid`` order), which the update matches on.
+    """
+    history = _history_count(p)
+    source = f"(SELECT * FROM {_KEYS} WHERE acct IN (SELECT acct FROM __rm_changed))"
+    for n in ("all", *LEVEL_NAMES):
+        part = "acct" if n == "all" else f"uk_{n}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __rm_part AS SELECT rid, {history} AS u FROM {source} "
+            f"WINDOW w AS (PARTITION BY {part} ORDER BY time)"
+        )
+        con.execute(f"UPDATE __rm_u_{n} SET u_{n} = q.u FROM __rm_part q WHERE __rm_u_{n}.rowid = q.rid")
+    con.execute("DROP TABLE __rm_part")
 
 
 def _count_table(con: duckdb.DuckDBPyConnection, table: str, items: str, source: str, window: str) -> None:

@@ -5,7 +5,11 @@ the sign-in minus ``settle_hours``). Counts of the rows before a cut C are sums,
 them per key (``counts-*.parquet``: level, key, n) and the next run reads only the events from
 C on: its window counts plus the kept counts equal a pass over all history for every sign-in at
 least ``settle_hours`` after C. C is the previous run's last sign-in minus ``settle_hours``, so
-every new sign-in qualifies; the scores of earlier sign-ins are kept (``scores-*.parquet``) for as
+every new sign-in qualifies. The account counts take only the sign-ins the model learned from
+(risk below ``learn_risk``); a sign-in's mark depends only on rows before it, so the marks of
+the rows before C are final and their counts are sums too. With learning on, the sign-ins
+between C and the previous run's end are rescored (not only counted) to settle their marks.
+The scores of earlier sign-ins are kept (``scores-*.parquet``) for as
 long as detections look back. The cost of a run is thus proportional to the new events (plus
 ``settle_hours`` of overlap), not to the store.
 
