@@ -295,3 +295,16 @@ def test_success_after_attack_quiet_on_owners_known_phone_with_stale_password_on
     ]
     events.append(ev(501, "alice@corp.org", "sign_in", net="vpn_nl", device="dev-phone"))
     assert alerted_accounts(build(events), "cred_success_after_attack") == set()
+
+
+def test_success_after_attack_quiet_on_locked_out_traveller_who_reset_the_password(build):
+    # on a new laptop at a hotel abroad she fails seven times, gets locked, resets, and gets in
+    events = history("alice@corp.org", device="dev-phone")
+    hotel = {"net": "hotel_fr", "device": "dev-new-laptop"}
+    events += [
+        ev(500 + k * 0.05, "alice@corp.org", "sign_in", "failure", reason="bad_password", **hotel)
+        for k in range(7)
+    ]
+    events.append(ev(500.5, "alice@corp.org", "password_reset", **hotel))
+    events.append(ev(500.6, "alice@corp.org", "sign_in", **hotel))
+    assert alerted_accounts(build(events), "cred_success_after_attack") == set()
