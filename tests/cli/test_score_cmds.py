@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
 from idwatch.cli.main import app
-from idwatch.schema import STORED_EVENT_SCHEMA
 from idwatch.store import Store
 
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 UA = "Mozilla/5.0 (Macintosh) Safari/17"
 
 
 @pytest.fixture(scope="module")
-def store_dir(tmp_path_factory) -> Path:
+def store_dir(tmp_path_factory, daily_signins) -> Path:
     """carol signs in every day for three weeks from her home IP with her Mac."""
-    rows = []
-    for d in range(21):
-        for who, ip in (("carol@example.org", "198.51.100.10"), ("dave@example.org", "198.51.100.11")):
-            rows.append(
-                {
-                    "time": T0 + timedelta(days=d, minutes=len(rows)),
-                    "event_id": f"ev-{len(rows)}",
-                    "source": "native",
-                    "tenant": "example.org",
-                    "account": who,
-                    "activity": "sign_in",
-                    "outcome": "success",
-                    "src_ip": ip,
-                    "asn": 64500,
-                    "country": "US",
-                    "user_agent": UA,
-                    "ua_family": "Safari",
-                    "ua_os": "Mac OS X",
-                    "raw": "{}",
-                }
-            )
     root = tmp_path_factory.mktemp("score") / "store"
-    full = [{n: r.get(n) for n in STORED_EVENT_SCHEMA.names} for r in rows]
-    Store(root).append_events(pa.Table.from_pylist(full, schema=STORED_EVENT_SCHEMA))
+    Store(root).append_events(daily_signins(range(21)))
     return root
 
 
