@@ -9,7 +9,9 @@ about accounts the campaign went after - only those made with the operator's bro
 it has recognisable ones (two operators share exits; each keeps its own events). Failed
 attempts on the campaign's targets, later, with the operator's browsers, from addresses the
 owner never used and no campaign holds as its own, are the campaign's too (one-off exits
-that nothing linked). Owners' own events from addresses they already used are never counted.
+that nothing linked). Owners' own events from addresses they already used are never counted,
+nor are the steps of a session on a shared address that ends signed in (an owner's own reset
+through a VPN): those are a compromise or nothing, never a failed attempt.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ ANONYMIZERS = "'tor', 'vpn', 'proxy'"
 
 #: A lookup followed within this many minutes by a sign-in from the same address is a login.
 LOOKUP_SESSION_MINUTES = 10
+
+#: Steps on a shared address followed within this many minutes by a success of the same
+#: account, address and browser / device are one session that got in (see ``settled``).
+SESSION_MINUTES = 30
 
 #: The identifier exists: the event says so, else the directory knows it, else it was not refused as unknown.
 EXISTS_SQL = """coalesce(account_exists, in_directory OR NULL,
@@ -170,12 +176,30 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
     # their own passwords, through VPNs): it counts as the campaign getting in only after the
     # campaign probed or attacked that account from another of its addresses, with one of the
     # operator's browsers or the browser / device of that attempt. A success from a dedicated
-    # address is the campaign's own.
+    # address is the campaign's own. Likewise the unfinished steps of a session on a shared
+    # address that ends signed in (a reset started, verified, completed, then a sign-in, all
+    # from one browser): that is the owner's own reset, or the campaign getting in, never an
+    # attempt that failed - only a step that did not lead anywhere is an attack.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE settled AS
+        SELECT DISTINCT c.event_id FROM camp_events c JOIN events s
+          ON s.account = c.account AND s.src_ip = c.src_ip
+         AND s.time BETWEEN c.time AND c.time + INTERVAL {SESSION_MINUTES} MINUTE
+         AND (s.device_id = c.device_id OR s.user_agent = c.user_agent)
+        WHERE NOT c.dedicated AND c.outcome <> 'failure'
+          AND s.outcome = 'success'
+          AND (s.activity IN ('sign_in', 'mfa_challenge')
+               OR (s.activity IN ('password_reset', 'account_recovery')
+                   AND coalesce(s.step, 'complete') = 'complete'))
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE camp_events AS
         SELECT *, {PROBE_SQL} AS is_probe,
-               {ATTACK_SQL} AND (dedicated OR outcome <> 'success') AS is_attack,
+               {ATTACK_SQL} AND (dedicated OR (outcome <> 'success'
+                                 AND event_id NOT IN (SELECT event_id FROM settled))) AS is_attack,
                ({ATTACK_SQL} AND {COMPROMISE_SQL}) OR ({COMPROMISE_SQL} AND activity NOT IN
                    ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery')) AS gets_in
         FROM camp_events
