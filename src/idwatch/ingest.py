@@ -14,6 +14,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
@@ -124,6 +125,10 @@ class _Ingest:
         self.con.execute("CREATE TEMP TABLE _seen AS SELECT DISTINCT event_id FROM _stored_ids")
         self.con.unregister("_stored_ids")
         self.seen_rows = self.con.execute("SELECT count(*) FROM _seen").fetchall()[0][0]
+        # one chunk's Parquet write runs in the background while the next chunk is parsed
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idwatch-write")
+        self._pending: Future[float] | None = None
+        self._write_seconds = 0.0
 
     # ------------------------------------------------------------------ per chunk
     @contextlib.contextmanager
@@ -240,10 +245,41 @@ class _Ingest:
         if table.num_rows:
             with self._stage("enrich_ua"):
                 agents = parse_agents(pc.unique(table.column("user_agent")).drop_null().to_pylist())
-            with self._stage("write"):
-                stored = self.store.append_events(canonical(table, info, eids, agents, source_name))
-            self.summary.stored += stored
+            with self._stage("canonical"):
+                rows = canonical(table, info, eids, agents, source_name)
+            self._append(rows)
+            self.summary.stored += rows.num_rows
         self.summary.duplicates += good - table.num_rows
+
+    def _append(self, rows: pa.Table) -> None:
+        """Write ``rows`` in the background (pyarrow releases the GIL) after the previous write.
+
+        At most one write is in flight, so memory stays bounded by about two chunks; a write that
+        fails raises here (or in :meth:`finish`), and the ingest stops with that error.
+        """
+        self._wait_write()
+
+        def write() -> float:
+            start = time.perf_counter()
+            self.store.append_events(rows)
+            return time.perf_counter() - start
+
+        self._pending = self._writer.submit(write)
+
+    def _wait_write(self) -> None:
+        """Block until the write in flight (if any) is done; re-raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        with self._stage("write_wait"):
+            self._write_seconds += pending.result()
+
+    def close(self) -> None:
+        """Let a write in flight finish (its files are whole and renamed, or not there), free the thread."""
+        try:
+            self._wait_write()
+        finally:
+            self._writer.shutdown(wait=True)
 
     def _event_ids(self, good: pa.Table) -> pa.ChunkedArray:
         """Each row's event id; where the source has none, the SHA-256 of the record's text."""
@@ -304,6 +340,9 @@ class _Ingest:
             self.summary.quarantine_files.append(str(path))
 
     def finish(self) -> IngestSummary:
+        self.close()
+        if self._write_seconds:
+            self.summary.stages["write"] = round(self._write_seconds, 3)
         self.summary.skipped_by_kind = dict(self.skipped)
         self.summary.quarantined_by_reason = dict(self.quarantine_reasons)
         self.summary.formats = dict(self.formats_seen)
@@ -342,6 +381,8 @@ def ingest_paths(
                 reader.drop(chunk)
         summary = run.finish()
     finally:
+        with contextlib.suppress(Exception):  # after an error: only wait for a write in flight
+            run.close()
         remove_tmpdir(tmpdir)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

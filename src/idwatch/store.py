@@ -104,6 +104,23 @@ def _write_events_file(path: Path, table: pa.Table) -> None:
         os.fsync(fh.fileno())
 
 
+def _day_slices(table: pa.Table, days: np.ndarray) -> list[tuple[np.int64, pa.Table]]:
+    """``(day number, rows of that day)`` for each day in ``table``.
+
+    Logs in time order hold one day or a few runs of days: those are sliced without a copy.
+    Rows of many days mixed together are put in day order with one ``take`` (one copy of the
+    table) and sliced, instead of one filter per day scanning the whole table each time.
+    """
+    if len(days) and (days[0] == days).all():  # one day (logs in time order): no copy
+        return [(days[0], table)]
+    if not (np.diff(days) >= 0).all():
+        order = np.argsort(days, kind="stable")
+        table, days = table.take(pa.array(order)), days[order]
+    starts = np.flatnonzero(np.concatenate(([True], days[1:] != days[:-1])))
+    ends = np.append(starts[1:], len(days))
+    return [(days[a], table.slice(int(a), int(b - a))) for a, b in zip(starts, ends, strict=True)]
+
+
 class Store:
     """A store directory. Cheap to create; opens DuckDB connections on demand."""
 
@@ -195,8 +212,8 @@ class Store:
     def append_events(self, table: pa.Table) -> int:
         """Write already-deduplicated canonical events, one new file per day, atomically.
 
-        Each day's rows (a filter per day; the whole table when it holds one day) are written
-        by pyarrow, days in parallel threads (pyarrow releases the GIL), into a hidden
+        Each day's rows are written by pyarrow, days in parallel threads (pyarrow releases the
+        GIL), into a hidden
         staging folder (invisible to readers, which only look at ``events/day=*/``); each file
         is then fsynced and renamed into its day folder. A crash leaves whole files only:
         re-running the ingest stores exactly what is missing, because it skips the event ids
@@ -209,17 +226,15 @@ class Store:
         days = micros // _MICROS_PER_DAY
         stamp = uuid.uuid4().hex
         staging = self.events_dir / f".staging-{stamp}"
-        distinct = np.unique(days)
+        parts = _day_slices(table, days)
 
-        def write_day(day_number: np.int64) -> None:
-            # one day in the batch (logs in time order): the whole table, no copy
-            part = table if len(distinct) == 1 else table.filter(pa.array(days == day_number))
-            day = str(np.datetime64(int(day_number), "D"))
-            _write_events_file(staging / f"day={day}" / "part-0.parquet", part)
+        def write_day(part: tuple[np.int64, pa.Table]) -> None:
+            day = str(np.datetime64(int(part[0]), "D"))
+            _write_events_file(staging / f"day={day}" / "part-0.parquet", part[1])
 
         try:
-            with ThreadPoolExecutor(max_workers=min(len(distinct), os.cpu_count() or 1)) as pool:
-                list(pool.map(write_day, distinct))
+            with ThreadPoolExecutor(max_workers=min(len(parts), os.cpu_count() or 1)) as pool:
+                list(pool.map(write_day, parts))
             self._publish(staging, stamp, synced=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -36,19 +36,56 @@ def campaigns(tmp_path_factory):
         }
     )
     for day in range(0, 30, 3):  # her own phone at home
-        world.ev(T0 - timedelta(days=40 - day), STRANGER, "sign_in", "success", "10.9.9.9",
-                 method="password", account_exists=True, device_id="her-phone")
+        world.ev(
+            T0 - timedelta(days=40 - day),
+            STRANGER,
+            "sign_in",
+            "success",
+            "10.9.9.9",
+            method="password",
+            account_exists=True,
+            device_id="her-phone",
+        )
     # weeks later, a new laptop, through an exit the second operator guessed passwords from
     exit_ip, t = TOR_EXITS[4], T0 + timedelta(days=3, hours=20)
-    kw = {"user_agent": RU_UA, "network_type": "tor", "asn": 64900, "account_exists": True,
-          "device_id": "her-laptop"}
+    kw = {
+        "user_agent": RU_UA,
+        "network_type": "tor",
+        "asn": 64900,
+        "account_exists": True,
+        "device_id": "her-laptop",
+    }
     lookup = world.ev(t, STRANGER, "account_lookup", "success", exit_ip, **kw)
-    start = world.ev(t + timedelta(seconds=14), STRANGER, "password_reset", "pending", exit_ip,
-                     step="start", method="email", **kw)
-    world.ev(t + timedelta(minutes=3), STRANGER, "password_reset", "success", exit_ip,
-             step="verify", method="email", **kw)
-    world.ev(t + timedelta(minutes=4), STRANGER, "password_reset", "success", exit_ip,
-             step="complete", method="email", **kw)
+    start = world.ev(
+        t + timedelta(seconds=14),
+        STRANGER,
+        "password_reset",
+        "pending",
+        exit_ip,
+        step="start",
+        method="email",
+        **kw,
+    )
+    world.ev(
+        t + timedelta(minutes=3),
+        STRANGER,
+        "password_reset",
+        "success",
+        exit_ip,
+        step="verify",
+        method="email",
+        **kw,
+    )
+    world.ev(
+        t + timedelta(minutes=4),
+        STRANGER,
+        "password_reset",
+        "success",
+        exit_ip,
+        step="complete",
+        method="email",
+        **kw,
+    )
     world.ev(t + timedelta(minutes=5), STRANGER, "sign_in", "success", exit_ip, method="password", **kw)
     # a per-address alert cites every lookup and reset start on the exit that day
     world.alert("recon.account_enumeration", "recon", ["T1589.002"], [lookup, start], 50)

@@ -79,6 +79,9 @@ CONNECTION_TO_NETWORK_TYPE = {
 }
 
 
+_UNSEEN = object()  #: cache miss marker (``None`` is a cached answer: not an address)
+
+
 @dataclass(frozen=True)
 class IpInfo:
     country: str | None = None
@@ -285,6 +288,7 @@ class IpEnricher:
         self._maxmind = _MaxMind(self.mmdb_paths) if self.mmdb_paths else None
         self._plevin = _Plevin() if use_plevin and _plevin_databases() else None
         self._cache: dict[str, IpInfo] = {}
+        self._normalized: dict[str, str | None] = {}  # as written -> normalized (ipaddress is slow)
 
     def _prefetch(self, ips: list[str]) -> None:
         """Look many new addresses up at once (range tables) and cache their answers."""
@@ -324,9 +328,18 @@ class IpEnricher:
             self._cache[ip] = info
         return info
 
+    def _normalize(self, value: str) -> str | None:
+        known = self._normalized.get(value, _UNSEEN)
+        if known is not _UNSEEN:
+            return known  # type: ignore[return-value]
+        ip = normalize_ip(value)
+        if len(self._normalized) < 2_000_000:
+            self._normalized[value] = ip
+        return ip
+
     def lookup(self, ips: list[str]) -> pa.Table:
         """One row per distinct address string (see :data:`IP_TABLE_SCHEMA`)."""
-        normalized = [normalize_ip(v) for v in ips]
+        normalized = [self._normalize(v) for v in ips]
         self._prefetch([n for n in set(normalized) if n is not None and n not in self._cache])
         infos = [self._info(n) if n is not None else IpInfo() for n in normalized]
         return pa.table(
