@@ -163,10 +163,17 @@ class _Ingest:
 
                 def query(src: str, select: str = select) -> str:
                     mapped = f"(SELECT {select}, NULL::VARCHAR AS _skip FROM {src} r)"
-                    # ``time`` and ``_error`` live on in ``_ts`` / ``_reject``: not worth converting
-                    return f"SELECT * EXCLUDE (time, _error) FROM ({validated_sql(mapped, 'VARCHAR')})"
+                    # ``time`` and ``_error`` live on in ``_ts`` / ``_reject``: not worth converting.
+                    # A row the fast path rejects is re-read by the careful path, whose reasons
+                    # know the JSON type of every value (the fast path may have read it as text).
+                    return (
+                        "SELECT * EXCLUDE (time, _error) "
+                        "REPLACE (_careful OR _reject IS NOT NULL AS _careful) "
+                        f"FROM ({validated_sql(mapped, 'VARCHAR')})"
+                    )
 
-                typed = TypedLines(self.con, reader.tmpdir, module.FAST_COLUMNS, query)
+                columns = getattr(module, "FAST_TYPES", None) or module.FAST_COLUMNS
+                typed = TypedLines(self.con, reader.tmpdir, columns, query)
                 self.typed[module.NAME] = typed
             with self._stage("parse_validate"):
                 fast, rest = typed.read(rest)

@@ -86,50 +86,79 @@ FROM (
 
 
 # --------------------------------------------------------------------------- typed fast path
-#: Columns the typed JSON Lines reader (``sources.typed_json``) reads, each as its JSON text.
-FAST_COLUMNS: list[str] = [f.name for f in FIELDS]
+#: Columns the typed JSON Lines reader (``sources.typed_json``) reads, with the type it reads
+#: each as. ``VARCHAR`` gives a string's value unescaped (cheap), but would turn ``5`` into
+#: ``'5'``: :func:`fast_select_sql` sends every row where that may have happened to the careful
+#: path, which says "wrong type". ``JSON`` keeps the value's JSON text: for the two columns
+#: where a string and a number / boolean must be told apart even when the text is the same.
+FAST_TYPES: dict[str, str] = {
+    f.name: "JSON" if pa.types.is_integer(f.type) or pa.types.is_boolean(f.type) else "VARCHAR"
+    for f in FIELDS
+}
+FAST_COLUMNS: list[str] = list(FAST_TYPES)
+
+#: Columns whose value is checked against a closed set by the driver (enums), or is the time or
+#: the IP: a value DuckDB made text from a number / boolean / object fails that check, and a
+#: rejected row takes the careful path anyway. The other text columns need :func:`_maybe_not_text`.
+_CHECKED_TEXT = {"time", "src_ip", "activity", "outcome", "step", "method", "reason", "network_type"}
+
+
+def _maybe_not_text(v: str) -> str:
+    """SQL: could ``v`` (read as VARCHAR) be the text DuckDB made of a non-string JSON value?
+
+    Numbers (``5``, ``-1.5e3``, ``NaN``, ``Infinity``), ``true`` / ``false``, objects and arrays
+    all qualify; so do a few real strings that look like them (``"12"``): those rows merely take
+    the careful path, which reads the JSON type. Comparisons on the first bytes keep the common
+    case (an ordinary string) to one or two string comparisons.
+    """
+    return (
+        f"(CASE WHEN {v} < ':' THEN regexp_full_match({v}, '[-+0-9.eE]*')"
+        f" OR regexp_full_match(lower({v}), '[-+]?(nan|inf|infinity)')"
+        f" WHEN {v} IN ('true', 'false') THEN true"
+        f" WHEN {v} >= '{{' THEN {v} < '|'"
+        f" WHEN {v} >= '[' AND {v} < '\\' THEN true"
+        f" WHEN ({v} >= 'I' AND {v} < 'J') OR ({v} >= 'N' AND {v} < 'O')"
+        f" OR ({v} >= 'i' AND {v} < 'j') OR ({v} >= 'n' AND {v} < 'o')"
+        f" THEN lower({v}) IN ('nan', 'inf', 'infinity') ELSE false END)"
+    )
+
+
+def _maybe_not_ip_text(v: str) -> str:
+    """SQL: could ``v`` be DuckDB's text of a non-string value rather than an address-shaped string?
+
+    Only a string with a ``:`` (IPv6) or three dots (IPv4) not starting like an object / array
+    passes: no number, boolean or object text looks like that. Anything else goes careful (an
+    invalid address is quarantined there with the same reason).
+    """
+    return f"(NOT (contains({v}, ':') OR {v} LIKE '%.%.%.%') OR {v} >= '{{' OR ({v} >= '[' AND {v} < '\\'))"
 
 
 def fast_select_sql(alias: str = "r") -> str:
-    """The SELECT list over JSON-typed columns: values and ``_error``, as :func:`select_sql` has them.
+    """The SELECT list over the :data:`FAST_TYPES` columns: values, ``_error``, ``_careful``.
 
-    Each column holds the value's JSON text (NULL when absent or ``null``): a string starts
-    with ``"``, so the type check for string columns is one prefix test, and ``json_type``
-    runs only on the few values that are not strings. Messages match :func:`select_sql`.
+    ``_error`` is always NULL here: a row whose value may be of the wrong type is marked
+    ``_careful`` instead and re-read by the careful path (:func:`select_sql`), which gives the
+    exact reason. The driver also sends rows it rejects there, so a row stored or quarantined
+    from this path is always exactly what the careful path would make of it.
     """
     picks: list[str] = []
-    checks: list[str] = []
-    errors: list[str] = []
+    doubts: list[str] = []
     for field in FIELDS:
         c = f'{alias}."{field.name}"'
-        text = f"{c}::VARCHAR"
-        jtype = f"json_type({c})"
-        accepted, human = _expected(field)
         if pa.types.is_integer(field.type):
-            value = f"CASE WHEN {jtype} IN {_INTEGER_TYPES} THEN TRY_CAST({text} AS BIGINT) END"
-            checks.append(f"({c} IS NULL OR {value} IS NOT NULL)")
-            errors.append(
-                f"CASE WHEN {jtype} IN {_INTEGER_TYPES} AND TRY_CAST({text} AS BIGINT) IS NULL "
-                f"THEN 'wrong type: {field.name} is out of range' END"
-            )
+            whole = f"regexp_full_match({c}, '-?[0-9]{{1,19}}')"
+            picks.append(f"CASE WHEN {whole} THEN TRY_CAST({c} AS BIGINT) END AS {field.name}")
+            doubts.append(f"({c} IS NOT NULL AND (NOT {whole} OR TRY_CAST({c} AS BIGINT) IS NULL))")
         elif pa.types.is_boolean(field.type):
-            value = f"CASE WHEN {text} IN ('true', 'false') THEN {text} = 'true' END"
-            checks.append(f"({c} IS NULL OR {text} IN ('true', 'false'))")
+            picks.append(f"CASE WHEN {c} IN ('true', 'false') THEN {c} = 'true' END AS {field.name}")
+            doubts.append(f"({c} IS NOT NULL AND {c} NOT IN ('true', 'false'))")
         else:
-            value = f"json_extract_string({c}, '$')"
-            ok = f"starts_with({text}, '\"')"
-            if field.name == "time":
-                ok = f"({ok} OR {jtype} IN {_INTEGER_TYPES})"
-            checks.append(f"({c} IS NULL OR {ok})")
-        picks.append(f"{value} AS {field.name}")
-        errors.append(
-            f"CASE WHEN {c} IS NOT NULL AND {jtype} NOT IN {accepted} "
-            f"THEN 'wrong type: {field.name} must be {human}, got ' || lower({jtype}) END"
-        )
-    return (
-        ", ".join(picks)
-        + f", CASE WHEN NOT ({' AND '.join(checks)}) THEN coalesce({', '.join(errors)}) END AS _error"
-    )
+            picks.append(f"{c} AS {field.name}")
+            if field.name == "src_ip":
+                doubts.append(f"coalesce({_maybe_not_ip_text(c)}, false)")
+            elif field.name not in _CHECKED_TEXT:
+                doubts.append(f"coalesce({_maybe_not_text(c)}, false)")
+    return ", ".join(picks) + f", NULL::VARCHAR AS _error, ({' OR '.join(doubts)}) AS _careful"
 
 
 #: Arrow integer types whose every value fits a BIGINT (``uint64`` may not: the careful path says so).

@@ -1,8 +1,10 @@
 """The typed fast path for JSON Lines: DuckDB's parallel ``read_json`` with the columns given.
 
 Parsing each record once with the columns named is several times cheaper than extracting
-paths from the text of every record. Columns are read as ``JSON`` (the value's own JSON
-text), so a format can check types without DuckDB coercing ``"123"`` into a number.
+paths from the text of every record. Each column is read as the type the format asks for:
+``JSON`` (the value's own JSON text, so ``"123"`` and ``123`` stay apart) or ``VARCHAR`` (a
+string's value unescaped; DuckDB would make ``'123'`` of a number, so the format's query marks
+``_careful`` every row where that may have happened, and those rows go to the careful path).
 
 The lines go to disk in blocks (``read_json`` reads files, in parallel across and within
 them) and come back in order, one row per non-blank line: the Arrow row ``i`` is line ``i``,
@@ -48,12 +50,20 @@ class TypedLines:
     """Reads pending JSON Lines with a fixed set of JSON-typed columns (one DuckDB connection)."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, tmpdir: Path, columns: list[str], query: Callable[[str], str]
+        self,
+        con: duckdb.DuckDBPyConnection,
+        tmpdir: Path,
+        columns: list[str] | dict[str, str],
+        query: Callable[[str], str],
     ) -> None:
-        """``query(source)``: the SQL to run over ``source``, a relation with the JSON columns."""
+        """``columns``: names (read as ``JSON``) or name -> DuckDB type; ``query(source)``: the SQL
+        to run over ``source``, a relation with those columns. A BOOLEAN ``_careful`` column in its
+        result sends the rows where it is true to the careful path.
+        """
         self.con = con
         self.tmpdir = tmpdir
-        spec = ", ".join(f"{_sql_str(c)}: 'JSON'" for c in columns)
+        types = columns if isinstance(columns, dict) else dict.fromkeys(columns, "JSON")
+        spec = ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t in types.items())
         self._columns = "{" + spec + "}"
         self._query = query
 
@@ -73,6 +83,8 @@ class TypedLines:
         eligible = np.flatnonzero(ok)
         blocks = [eligible[i : i + BLOCK_LINES] for i in range(0, len(eligible), BLOCK_LINES)]
         parsed, careful = self._read_blocks(raw_bytes, blocks)
+        parsed = [self._keep_sure(idx, table, careful) for idx, table in parsed]
+        parsed = [(idx, table) for idx, table in parsed if len(idx)]
         rest = np.sort(np.concatenate([np.flatnonzero(~ok), *careful])).astype(np.int64)
         rest_lines = lines.take(pa.array(rest)) if len(rest) else lines.slice(0, 0)
         if not parsed:
@@ -87,6 +99,21 @@ class TypedLines:
             line_col, raw_col = lines.column("_line").take(take), text.take(take)
         table = table.append_column("_line", line_col).append_column("_raw", raw_col)
         return table, rest_lines
+
+    @staticmethod
+    def _keep_sure(
+        idx: np.ndarray, table: pa.Table, careful: list[np.ndarray]
+    ) -> tuple[np.ndarray, pa.Table]:
+        """A parsed block without its rows marked ``_careful`` (their lines join ``careful``)."""
+        if "_careful" not in table.column_names:
+            return idx, table
+        doubt = table.column("_careful")
+        table = table.drop_columns(["_careful"])
+        if not pc.any(doubt).as_py():
+            return idx, table
+        mask = doubt.fill_null(False).to_numpy(zero_copy_only=False)
+        careful.append(idx[mask])
+        return idx[~mask], table.filter(pa.array(~mask))
 
     # ------------------------------------------------------------------ blocks
     def _read_blocks(
