@@ -70,6 +70,8 @@ def _sql_str(value: str) -> str:
 
 
 _MICROS_PER_DAY = 86_400_000_000
+#: A day file being written: hidden, and not ``*.parquet``, so no reader lists it.
+_STAGED_PREFIX, _STAGED_SUFFIX = ".part-", ".parquet.tmp"
 _UNIQUE_PER_EVENT = ("time", "event_id", "raw", "ingested_at", "account", "device_id", "session_id")
 _UNIQUE_PER_EVENT += ("contact_hash", "detail")
 #: Event columns with few distinct values: dictionary-encoded. The others (ids, raw text,
@@ -213,11 +215,10 @@ class Store:
         """Write already-deduplicated canonical events, one new file per day, atomically.
 
         Each day's rows are written by pyarrow, days in parallel threads (pyarrow releases the
-        GIL), into a hidden
-        staging folder (invisible to readers, which only look at ``events/day=*/``); each file
-        is then fsynced and renamed into its day folder. A crash leaves whole files only:
-        re-running the ingest stores exactly what is missing, because it skips the event ids
-        already stored.
+        GIL), to a hidden temporary file in its day folder (readers only list ``*.parquet``),
+        fsynced, and renamed once every day of the batch is written. A crash leaves whole files
+        only: re-running the ingest stores exactly what is missing, because it skips the event
+        ids already stored; :meth:`clean_staging` removes the temporary files of a killed run.
         """
         if table.num_rows == 0:
             return 0
@@ -225,41 +226,41 @@ class Store:
         micros = table.column("time").combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
         days = micros // _MICROS_PER_DAY
         stamp = uuid.uuid4().hex
-        staging = self.events_dir / f".staging-{stamp}"
         parts = _day_slices(table, days)
+        written: list[tuple[Path, Path]] = []
 
         def write_day(part: tuple[np.int64, pa.Table]) -> None:
-            day = str(np.datetime64(int(part[0]), "D"))
-            _write_events_file(staging / f"day={day}" / "part-0.parquet", part[1])
+            folder = self.events_dir / f"day={np.datetime64(int(part[0]), 'D')}"
+            tmp = folder / f"{_STAGED_PREFIX}{stamp}{_STAGED_SUFFIX}"
+            written.append((tmp, folder / f"part-{stamp}-part-0.parquet"))
+            _write_events_file(tmp, part[1])
 
         try:
             with ThreadPoolExecutor(max_workers=min(len(parts), os.cpu_count() or 1)) as pool:
                 list(pool.map(write_day, parts))
-            self._publish(staging, stamp, synced=True)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            for tmp, target in written:
+                os.replace(tmp, target)
+        except BaseException:
+            for tmp, _ in written:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            raise
         return table.num_rows
 
-    def _publish(self, staging: Path, stamp: str, *, synced: bool = False) -> None:
-        """fsync (unless ``synced``) and rename every staged file into its day folder (atomic renames)."""
-        for path in sorted(staging.glob("day=*/*.parquet")):
-            if not synced:
-                with open(path, "rb") as fh:
-                    os.fsync(fh.fileno())
-            target = self.events_dir / path.parent.name / f"part-{stamp}-{path.stem}.parquet"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, target)
-
     def clean_staging(self, older_than_s: float = 3600.0) -> None:
-        """Remove staging folders a killed ingest left behind (their files were never visible).
+        """Remove the temporary day files a killed ingest left behind (never visible to readers).
 
-        Only old ones: a young folder may belong to an ingest still running.
+        Only old ones: a young file may belong to an ingest still running.
         """
         now = time.time()
-        for path in self.events_dir.glob(".staging-*"):
+        for path in self.events_dir.glob(".staging-*"):  # left by versions that staged in a folder
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime > older_than_s:
                     shutil.rmtree(path, ignore_errors=True)
+        for path in self.events_dir.glob(f"day=*/{_STAGED_PREFIX}*{_STAGED_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime > older_than_s:
+                    path.unlink()
 
     # ---------------------------------------------------------------- quarantine
     def quarantine(self, records: Iterable[dict[str, Any]], *, batch_name: str | None = None) -> Path | None:

@@ -21,8 +21,10 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -200,40 +202,76 @@ def _is_gzip(inp: InputFile) -> bool:
 
 
 # --------------------------------------------------------------------------- JSON text
-def _read_chunks(stream: io.BufferedIOBase, size: int | None = None) -> Iterator[tuple[bytes, int]]:
-    """Whole lines in chunks of about ``size`` bytes, with the 0-based line number of each start."""
+def _read_chunks(stream: io.BufferedIOBase, size: int | None = None) -> Iterator[memoryview]:
+    """Whole lines in chunks of about ``size`` bytes (the last one may lack its newline).
+
+    Each chunk is read straight into a fresh buffer (``readinto``: the bytes are copied once,
+    from the kernel) and handed on as a view of it; only the partial last line is copied, to
+    start the next buffer.
+    """
     size = size or CHUNK_BYTES
     carry = b""
-    first_line = 0
     while True:
-        block = stream.read(size)
-        if not block:
+        buf = bytearray(len(carry) + size)
+        buf[: len(carry)] = carry
+        view = memoryview(buf)
+        filled = len(carry)
+        while filled < len(buf):
+            n = stream.readinto(view[filled:])
+            if not n:
+                break
+            filled += n
+        if filled == len(carry):  # end of input
             break
-        block = carry + block
-        cut = block.rfind(b"\n")
-        if cut < 0:
-            carry = block
+        cut = buf.rfind(b"\n", 0, filled)
+        if cut < 0:  # one line longer than the chunk: keep reading
+            carry = bytes(view[:filled])
             continue
-        data, carry = block[: cut + 1], block[cut + 1 :]
-        yield data, first_line
-        first_line += data.count(b"\n")
+        carry = bytes(view[cut + 1 : filled])
+        yield view[: cut + 1]
     if carry:
-        yield carry, first_line
+        yield memoryview(carry)
+
+
+_END = object()
+
+
+def read_ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """``items``, each produced in a background thread while the caller works on the previous one.
+
+    Reading and splitting the next chunk (file I/O and numpy, which release the GIL) then
+    overlaps the parsing and storing of this one. At most one item is produced ahead; errors
+    of the producer surface here; a caller that stops early waits for the item in progress.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="idwatch-read") as pool:
+        pending = pool.submit(next, items, _END)
+        while True:
+            item = pending.result()
+            if item is _END:
+                return
+            pending = pool.submit(next, items, _END)
+            yield item
 
 
 _CONTENT_BYTE = np.ones(256, dtype=np.uint8)  #: 0 for JSON / CSV whitespace, 1 for anything else
 _CONTENT_BYTE[[9, 10, 12, 13, 32]] = 0
 
 
-def split_lines(data: bytes, first_line: int) -> pa.Table:
+def split_lines(data: bytes | memoryview, first_line: int) -> pa.Table:
     """Cut ``data`` at newlines into ``_line`` (1-based) and ``_bytes``, blank lines dropped.
 
     numpy finds the newlines and the lines that hold nothing but whitespace; the bytes are not
     copied (Arrow offsets into ``data``). Each element keeps its trailing ``\\n`` (Arrow
     elements are contiguous); SQL strips it.
     """
+    return _split(data, first_line)[0]
+
+
+def _split(data: bytes | memoryview, first_line: int) -> tuple[pa.Table, int]:
+    """:func:`split_lines` and the number of newlines in ``data`` (where the next chunk's lines start)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10) + 1
+    newlines = len(ends)
     if len(data) and (len(ends) == 0 or ends[-1] != len(data)):
         ends = np.append(ends, len(data))
     offsets = np.concatenate(([0], ends)).astype(np.int64)
@@ -244,21 +282,21 @@ def split_lines(data: bytes, first_line: int) -> pa.Table:
     lines = pa.array(np.arange(first_line + 1, first_line + n + 1, dtype=np.int64))
     table = pa.table({"_line": lines, "_bytes": arr})
     if n == 0:
-        return table
+        return table, newlines
     starts = offsets[:-1]
     candidates = np.flatnonzero(_CONTENT_BYTE[buf[starts]] == 0)  # lines starting with whitespace
     if len(candidates) == 0:
-        return table
+        return table, newlines
     if len(candidates) < 10_000:
-        blank = [i for i in candidates if not data[starts[i] : offsets[i + 1]].strip()]
+        blank = [i for i in candidates if not bytes(data[starts[i] : offsets[i + 1]]).strip()]
     else:
         content = np.add.reduceat(_CONTENT_BYTE[buf], starts, dtype=np.int64)
         blank = np.flatnonzero(content == 0)
     if len(blank) == 0:
-        return table
+        return table, newlines
     keep = np.ones(n, dtype=bool)
     keep[np.asarray(blank, dtype=np.int64)] = False
-    return table.filter(pa.array(keep))
+    return table.filter(pa.array(keep)), newlines
 
 
 def utf8_split(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -346,8 +384,8 @@ def _csv_record_lines(data: bytes, rejected: set[int], good: int) -> pa.Array:
     return pa.array(numbers.astype(np.int64))
 
 
-def _bom_strip(data: bytes, first_line: int) -> bytes:
-    return data[len(BOM) :] if first_line == 0 and data.startswith(BOM) else data
+def _bom_strip(data: bytes | memoryview, first_line: int) -> bytes | memoryview:
+    return data[len(BOM) :] if first_line == 0 and bytes(data[: len(BOM)]) == BOM else data
 
 
 class Reader:
@@ -381,8 +419,7 @@ class Reader:
                     yield whole
                     return
             with open_stream(inp) as stream:
-                for data, first_line in _read_chunks(stream):
-                    yield self._lines(inp.name, _bom_strip(data, first_line), first_line)
+                yield from read_ahead(self._line_chunks(inp.name, stream))
         except (OSError, EOFError) as exc:
             raise SourceError(f"{inp.name}: {exc}") from exc
 
@@ -456,10 +493,17 @@ class Reader:
                 return f"$.{key}"
         return None
 
-    def _lines(self, file: str, data: bytes, first_line: int) -> Chunk:
-        """A pending chunk: the lines are split, the per-record checks wait for :meth:`settle`."""
-        lines = split_lines(data, first_line)
-        return Chunk(file, "", 0, 0, lines=lines)
+    @staticmethod
+    def _line_chunks(file: str, stream: io.BufferedIOBase) -> Iterator[Chunk]:
+        """Pending chunks of JSON Lines: split into lines, the per-record checks wait for :meth:`settle`.
+
+        Touches no DuckDB connection, so it can run ahead in another thread (:func:`read_ahead`).
+        """
+        first_line = 0
+        for data in _read_chunks(stream):
+            lines, newlines = _split(_bom_strip(data, first_line), first_line)
+            yield Chunk(file, "", 0, 0, lines=lines)
+            first_line += newlines
 
     def settle(self, chunk: Chunk, lines: pa.Table | None = None) -> Chunk:
         """Run the driver's checks on a pending chunk's lines (or on ``lines``, a subset of them).
