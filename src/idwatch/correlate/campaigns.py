@@ -358,6 +358,37 @@ def _refine(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[float]])
     return [p for p in parts if p]
 
 
+#: An address linked to its community by less than this in total was only parked there.
+MIN_MEMBER_LINK = 0.005
+
+
+def _unpark(graph: nx.Graph, parts: list[set[str]]) -> list[set[str]]:
+    """Take out addresses that are in a community without being linked to it.
+
+    Louvain has to put every node somewhere. A carrier NAT or a cloud NAT that thousands
+    of people use weighs almost nothing, so a flagged login of one of its users ties it to
+    an operator by a thread; left there, it would lend that operator every failed password
+    typed behind the NAT. It leaves the infrastructure: its flagged events stay alerts on
+    accounts, but no campaign (a thread to an operator is not one of its own).
+    """
+    out: list[set[str]] = []
+    for part in parts:
+        ips = [n for n in part if n.startswith("ip:")]
+        if len(ips) < 2:
+            out.append(part)
+            continue
+        loose = {
+            n
+            for n in ips
+            if sum(d["weight"] for m, d in graph[n].items() if m in part and m != n) < MIN_MEMBER_LINK
+        }
+        if len(loose) == len(ips):
+            out.append(part)
+            continue
+        out.append(part - loose)
+    return out
+
+
 def _louvain(graph: nx.Graph) -> list[set[str]]:
     """Louvain communities (igraph's C implementation: networkx's takes minutes at scale)."""
     nodes = list(graph.nodes())
@@ -410,6 +441,7 @@ def cluster(
         else:
             parts = [piece for part in _louvain(sub) for piece in _split(sub, part, sig, marks)]
             parts = _refine(sub, _merge_pass(sub, parts, sig, marks), sig)
+            parts = _unpark(sub, parts)
         owner = {n: i for i, part in enumerate(parts) for n in part}
         links: list[dict[str, int]] = [{} for _ in parts]
         for a, b, kinds in sub.edges(data="kinds"):

@@ -2,8 +2,8 @@
 
 Alerts summarize; the EVENTS.md figures (probes, accounts probed / attacked /
 compromised) must be exact, so they are counted on events. An IP that only the campaign
-uses ("dedicated": nobody signs in from it legitimately, and not a Tor / VPN / proxy exit)
-contributes all its events. A shared address (VPN exit, carrier NAT) contributes the events
+uses ("dedicated": nobody signs in from it legitimately, it is nobody's home, and not a Tor /
+VPN / proxy exit) contributes all its events. A shared address (VPN exit, carrier NAT) contributes the events
 an alert pointed at, attempts made with the operator's own browsers, and the other events
 about accounts the campaign went after - only those made with the operator's browsers when
 it has recognisable ones (two operators share exits; each keeps its own events). Failed
@@ -69,10 +69,16 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
         CREATE OR REPLACE TEMP TABLE camp_ip AS
         WITH anon AS (  -- anonymizers are shared by design, however few people we saw on them
             SELECT src_ip, bool_or(network_type IN ({ANONYMIZERS})) AS anonymizer
-            FROM sus WHERE src_ip IN (SELECT src_ip FROM __camp_ip) GROUP BY 1)
+            FROM sus WHERE src_ip IN (SELECT src_ip FROM __camp_ip) GROUP BY 1
+        ), home AS (  -- someone's home or office: people the address never went after use it
+            SELECT DISTINCT f.src_ip FROM familiar f SEMI JOIN __camp_ip c ON c.src_ip = f.src_ip
+            ANTI JOIN (SELECT DISTINCT src_ip, account FROM sus) s
+                 ON s.src_ip = f.src_ip AND s.account = f.account)
         SELECT c.campaign_id, c.src_ip,
-               coalesce(p.n, 0) <= {POPULARITY_SCALE} AND NOT coalesce(a.anonymizer, false) AS dedicated
+               coalesce(p.n, 0) <= {POPULARITY_SCALE} AND NOT coalesce(a.anonymizer, false)
+               AND h.src_ip IS NULL AS dedicated
         FROM __camp_ip c LEFT JOIN pop_ip p ON p.k = c.src_ip LEFT JOIN anon a ON a.src_ip = c.src_ip
+        LEFT JOIN home h ON h.src_ip = c.src_ip
         """
     )
     con.execute(
