@@ -131,6 +131,89 @@ def test_first_signins_of_vpn_users_behind_one_exit_are_quiet(build):
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
 
 
+def test_unfamiliar_signin_quiet_on_locked_out_traveller_who_reset_the_password(build):
+    # abroad on a new laptop she fails six times and is locked out, resets by SMS and signs in:
+    # the success used the new password; the failures before the reset are no attack on it
+    events = history("paula@corp.org")
+    hotel = {"net": "hotel_fr", "ua": UA_EVIL_BROWSER, "device": "dev-new-laptop"}
+    events += [
+        ev(500 + k * 0.01, "paula@corp.org", "sign_in", "failure", reason="bad_password", **hotel)
+        for k in range(6)
+    ]
+    events += [
+        ev(500.3, "paula@corp.org", "password_reset", "pending", step="start", method="sms", **hotel),
+        ev(500.32, "paula@corp.org", "password_reset", step="verify", method="sms", **hotel),
+        ev(500.34, "paula@corp.org", "password_reset", step="complete", **hotel),
+        ev(500.35, "paula@corp.org", "sign_in", **hotel),
+    ]
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
+def test_unfamiliar_signin_after_campaign_reset_fires_despite_the_reset(build):
+    # the source works through other accounts, resets alice's password and signs in
+    events = _works_through(499, "evil", 4) + history("alice@corp.org")
+    attacker = {"net": "evil", "ua": UA_EVIL_BROWSER, "device": "dev-x"}
+    events += [
+        ev(500, "alice@corp.org", "password_reset", "pending", step="start", method="sms", **attacker),
+        ev(500.1, "alice@corp.org", "password_reset", step="complete", **attacker),
+        ev(500.2, "alice@corp.org", "sign_in", **attacker),
+    ]
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
+
+
+def test_signin_through_a_vpn_exit_an_attacker_also_uses_is_quiet_when_nobody_attacked_the_account(build):
+    # an actor works through accounts from one VPN exit; a customer of the same VPN signs in to
+    # her own account there on a new laptop. The exit's reputation is not hers
+    # her own client, identifier first (the lookup makes the account worth a look)
+    events = _works_through(499, "vpn_nl", 6) + history("yasmin@corp.org", net="home")
+    mac = {"net": "vpn_nl", "ua": UA_EVIL_BROWSER, "device": "dev-mac"}
+    events += [
+        ev(499.99, "yasmin@corp.org", "account_lookup", **mac),
+        ev(500, "yasmin@corp.org", "sign_in", **mac),
+    ]
+    # and a dormant account's first sign-in through a Tor exit attackers probe from
+    tor = {
+        "src_ip": "185.220.101.186",
+        "asn": 60729,
+        "asn_org": "TOR EXIT",
+        "country": "DE",
+        "network_type": "tor",
+    }
+    events += [
+        ev(
+            480 + i * 0.1,
+            f"nobody{i}@corp.org",
+            "sign_in",
+            "failure",
+            reason="unknown_account",
+            account_exists=False,
+            ua=UA_EVIL_BROWSER,
+            **tor,
+        )
+        for i in range(4)
+    ]
+    phone = {"ua": UA_PHONE, "device": "dev-lisa", **tor}
+    events += [
+        ev(489.99, "lisa@corp.org", "account_lookup", **phone),
+        ev(490, "lisa@corp.org", "sign_in", **phone),
+    ]
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
+def test_signin_to_a_dormant_account_through_a_vpn_exit_that_attacked_it_fires(build):
+    # the exit probed and reset this account before signing in to it
+    events = _works_through(499, "vpn_nl", 6)
+    attacker = {"net": "vpn_nl", "ua": UA_EVIL_BROWSER, "device": "dev-x"}
+    events += [
+        ev(499.5, "dormant@corp.org", "account_lookup", **attacker),
+        ev(500, "dormant@corp.org", "password_reset", step="complete", **attacker),
+        ev(500.1, "dormant@corp.org", "sign_in", **attacker),
+    ]
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {
+        "dormant@corp.org"
+    }
+
+
 def test_first_signin_of_a_new_account_from_home_is_quiet(build):
     events = [ev(501, "newbie@corp.org", "sign_in", device="dev-n")]
     events += [ev(500 + i, "newbie@corp.org", "sign_in", "failure", reason="bad_password") for i in range(2)]

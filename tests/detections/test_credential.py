@@ -68,6 +68,44 @@ def test_spray_does_not_list_a_locked_out_owner_retrying_behind_a_sprayed_networ
     assert alerted_accounts(build(events), "cred_password_spray") == set(USERS)
 
 
+def test_spray_does_not_list_an_owner_whose_retries_mostly_fall_outside_the_network_grouping(build):
+    # a botnet sprays many accounts from many addresses of one residential ISP; the day before,
+    # carol signed in from her home address at that ISP, so only her first retry on a new tablet
+    # looks foreign in the ISP-wide grouping (the address settles as hers minutes later): her
+    # eight retries from one address are still far more than a spray paces
+    isp = {"net": "home", "asn": 701, "asn_org": "VERIZON"}
+    events = _population()
+    events.append(ev(10, "carol@corp.org", "sign_in", ua="Office/16.0", src_ip="108.20.7.7", **isp))
+    for i, u in enumerate(USERS):
+        events.append(
+            ev(
+                30 + i * 0.3,
+                u,
+                "sign_in",
+                "failure",
+                ua=UA_EVIL,
+                src_ip=f"108.20.{i}.99",
+                reason="bad_password",
+                **isp,
+            )
+        )
+    for k in range(8):
+        events.append(
+            ev(
+                33.9 + k * 0.2,
+                "carol@corp.org",
+                "sign_in",
+                "failure",
+                device="dev-tablet",
+                src_ip="108.20.7.7",
+                reason="bad_password",
+                **isp,
+            )
+        )
+    accounts = alerted_accounts(build(events), "cred_password_spray")
+    assert set(USERS) <= accounts and "carol@corp.org" not in accounts
+
+
 def test_spray_multi_source_fires_on_shared_user_agent(build):
     events = _population()
     for i, u in enumerate(USERS):  # each account from a different residential-proxy IP, same tool UA
