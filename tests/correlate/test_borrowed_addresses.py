@@ -8,7 +8,9 @@ her forgotten password on a family's home line. Two failures this guards against
 - the NAT (used by 1,500 people) sat in the operator's campaign on a thread, and the
   worker's company was told a state actor had attacked it;
 - the home line (two people sign in there every few days) counted as the operator's own
-  address, so the visitor's completed reset counted as the operator getting in.
+  address, so the visitor's completed reset counted as the operator getting in;
+- a line where one person mistyped her address, typed it right and signed in "touched two
+  accounts", so it counted as the operator's address and her sign-in as a compromise.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ WORKERS = ["ben.ortiz@bigcorp.example", "ada.wong@bigcorp.example"]
 HOME_LINE = "198.51.100.77"
 FAMILY = ["pat.lee@homemail.example", "sam.lee@homemail.example"]
 VISITOR = "kim.lee@homemail.example"
+TYPIST_LINE = "198.51.100.90"
+TYPIST = "linda.ward@homemail.example"
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +149,33 @@ def world():
     probes = [
         e["event_id"] for e in w.events if e["src_ip"] in STATE_IPS[:2] and e["activity"] == "account_lookup"
     ]
-    w.alert("recon.distributed_enumeration", "recon", ["T1589.002"], probes + [typo, start], 50)
+    # someone mistypes her address, types it right and signs in, on a line nobody else uses
+    t = T0 + timedelta(days=2, hours=21)
+    kw = {"user_agent": STATE_UA, "network_type": "residential", "asn": 7922, "device_id": "lin-pc"}
+    wrong = w.ev(
+        t,
+        "inda.ward@homemail.example",
+        "account_lookup",
+        "failure",
+        TYPIST_LINE,
+        reason="unknown_account",
+        account_exists=False,
+        **kw,
+    )
+    right = w.ev(
+        t + timedelta(seconds=7), TYPIST, "account_lookup", "success", TYPIST_LINE, account_exists=True, **kw
+    )
+    w.ev(
+        t + timedelta(seconds=20),
+        TYPIST,
+        "sign_in",
+        "success",
+        TYPIST_LINE,
+        method="password",
+        account_exists=True,
+        **kw,
+    )
+    w.alert("recon.distributed_enumeration", "recon", ["T1589.002"], probes + [typo, start, wrong, right], 50)
     return w
 
 
@@ -174,6 +204,13 @@ def test_the_visitors_own_reset_is_not_a_compromise(campaigns):
     for camp in campaigns:
         stages = {a["stage"] for a in camp["accounts"] if a["account"] == VISITOR}
         assert "compromised" not in stages and "attacked" not in stages, camp["id"]
+
+
+def test_a_typo_then_a_sign_in_is_one_person_not_infrastructure(campaigns):
+    for camp in campaigns:
+        assert TYPIST_LINE not in camp["infrastructure"]["ips"], camp["id"]
+        stages = {a["stage"] for a in camp["accounts"] if a["account"] == TYPIST}
+        assert "compromised" not in stages, camp["id"]
 
 
 def test_the_operators_counts_are_unchanged(campaigns, world):

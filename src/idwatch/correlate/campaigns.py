@@ -62,6 +62,10 @@ MIN_IP_ACCOUNTS = 2
 #: ... and mostly cannot get in: an address that signed in to more than this share of the
 #: flagged accounts it touched is where those people work or live (a campus, an office NAT).
 MAX_SIGNED_IN_SHARE = 0.5
+#: An identifier this few edits away from one that signed in from the same address, at the
+#: same domain, is that person mistyping their own address (``inda.ward@`` then
+#: ``linda.ward@``), not a second account the address went after.
+MAX_TYPO_EDITS = 2
 
 #: Links weaker than this are left out (they cannot change a community, only slow it down).
 MIN_LINK_WEIGHT = 0.002
@@ -126,8 +130,13 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
                      got_in AS (SELECT DISTINCT e.src_ip, e.account FROM events e SEMI JOIN pairs p
                                   ON p.src_ip = e.src_ip AND p.account = e.account
                                 WHERE {SIGNED_IN_SQL}),
+                     typos AS (SELECT DISTINCT p.src_ip, p.account FROM pairs p JOIN got_in g
+                                 ON g.src_ip = p.src_ip AND g.account <> p.account
+                                AND split_part(g.account, '@', 2) = split_part(p.account, '@', 2)
+                                AND levenshtein(g.account, p.account) <= {MAX_TYPO_EDITS}),
                      infra AS (SELECT p.src_ip FROM pairs p LEFT JOIN got_in g
                                  ON g.src_ip = p.src_ip AND g.account = p.account
+                               ANTI JOIN typos t ON t.src_ip = p.src_ip AND t.account = p.account
                                GROUP BY 1
                                HAVING count(*) >= {MIN_IP_ACCOUNTS}
                                   AND count(g.account) <= {MAX_SIGNED_IN_SHARE} * count(*))
