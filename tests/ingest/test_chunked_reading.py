@@ -71,3 +71,16 @@ def test_read_ahead_stops_when_the_caller_stops():
     ahead.close()
 
     assert len(produced) <= 3  # at most one item beyond what was taken
+
+
+def test_newlines_are_found_across_search_blocks(monkeypatch):
+    import numpy as np
+
+    monkeypatch.setattr(base, "_NEWLINE_BLOCK", 7)
+    data = b"ab\ncdefgh\n\n" + b"x" * 20 + b"\nyz\n"
+    buf = np.frombuffer(data, dtype=np.uint8)
+
+    assert base._newlines(buf).tolist() == [i for i, b in enumerate(data) if b == 10]
+    assert base._last_newline(buf, 0, len(data)) == len(data) - 1
+    assert base._last_newline(buf, 0, 11) == 10
+    assert base._last_newline(buf, 11, 30) == -1

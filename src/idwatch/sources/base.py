@@ -212,9 +212,9 @@ def _read_chunks(stream: io.BufferedIOBase, size: int | None = None) -> Iterator
     size = size or CHUNK_BYTES
     carry = b""
     while True:
-        buf = bytearray(len(carry) + size)
-        buf[: len(carry)] = carry
+        buf = np.empty(len(carry) + size, dtype=np.uint8)  # not zero-filled: readinto fills it
         view = memoryview(buf)
+        view[: len(carry)] = carry
         filled = len(carry)
         while filled < len(buf):
             n = stream.readinto(view[filled:])
@@ -223,7 +223,7 @@ def _read_chunks(stream: io.BufferedIOBase, size: int | None = None) -> Iterator
             filled += n
         if filled == len(carry):  # end of input
             break
-        cut = buf.rfind(b"\n", 0, filled)
+        cut = _last_newline(buf, len(carry), filled)  # the carry itself holds none
         if cut < 0:  # one line longer than the chunk: keep reading
             carry = bytes(view[:filled])
             continue
@@ -231,6 +231,18 @@ def _read_chunks(stream: io.BufferedIOBase, size: int | None = None) -> Iterator
         yield view[: cut + 1]
     if carry:
         yield memoryview(carry)
+
+
+def _last_newline(buf: np.ndarray, lo: int, hi: int) -> int:
+    """Index of the last ``\\n`` in ``buf[lo:hi]``, or -1; searched backwards in growing windows."""
+    end, step = hi, 1 << 16
+    while end > lo:
+        start = max(lo, end - step)
+        hits = np.flatnonzero(buf[start:end] == 10)
+        if len(hits):
+            return start + int(hits[-1])
+        end, step = start, step * 4
+    return -1
 
 
 _END = object()
@@ -267,10 +279,28 @@ def split_lines(data: bytes | memoryview, first_line: int) -> pa.Table:
     return _split(data, first_line)[0]
 
 
+#: Bytes searched for newlines at a time: the comparison's scratch stays in cache, and a
+#: chunk does not allocate (and the kernel zero) a boolean array as large as itself.
+_NEWLINE_BLOCK = 1 << 20
+
+
+def _newlines(buf: np.ndarray) -> np.ndarray:
+    """Positions of the ``\\n`` bytes in ``buf`` (ascending), found block by block."""
+    if len(buf) <= _NEWLINE_BLOCK:
+        return np.flatnonzero(buf == 10)
+    scratch = np.empty(_NEWLINE_BLOCK, dtype=bool)
+    found = []
+    for start in range(0, len(buf), _NEWLINE_BLOCK):
+        block = buf[start : start + _NEWLINE_BLOCK]
+        hits = np.equal(block, 10, out=scratch[: len(block)])
+        found.append(np.flatnonzero(hits) + start)
+    return np.concatenate(found)
+
+
 def _split(data: bytes | memoryview, first_line: int) -> tuple[pa.Table, int]:
     """:func:`split_lines` and the number of newlines in ``data`` (where the next chunk's lines start)."""
     buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 10) + 1
+    ends = _newlines(buf) + 1
     newlines = len(ends)
     if len(data) and (len(ends) == 0 or ends[-1] != len(data)):
         ends = np.append(ends, len(data))
