@@ -177,3 +177,17 @@ def test_ordinary_records_never_take_the_careful_path(store, tmp_path, event, ca
     summary = ingest_paths(store, [str(path)])
 
     assert (summary.stored, careful_lines) == (200, [])
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\u00a0", " \u3000 "])
+def test_a_blank_required_value_is_missing_whatever_the_spaces(tmp_path, monkeypatch, event, blank):
+    lines = [json.dumps(event(i)) for i in range(10)]
+    lines[2] = json.dumps(event(2, account=blank))
+    lines[3] = json.dumps(event(3, tenant=blank))  # not required: stored
+    lines[4] = json.dumps(event(4, account="\tx"))  # not blank
+
+    fast, fast_store, _, careful_store = _ingest_both(tmp_path, monkeypatch, lines)
+
+    assert _quarantine(fast_store) == [(3, "missing required field: account")]
+    assert _quarantine(careful_store) == _quarantine(fast_store)
+    assert _events(fast_store) == _events(careful_store)

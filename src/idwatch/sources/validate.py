@@ -47,7 +47,10 @@ def validated_sql(mapped: str, time_type: str) -> str:
     """
     checks: list[str] = []
     for col in REQUIRED_COLUMNS:
-        empty = f"{col} IS NULL" if col == "time" else f"{col} IS NULL OR trim({col}) = ''"
+        # ``trim`` only where the first byte could start a blank (a space / control byte, or a
+        # non-ASCII character such as U+00A0): most values skip it, and it allocates a string
+        blank = f"(({col} < '!' OR {col} >= chr(128)) AND trim({col}) = '')"
+        empty = f"{col} IS NULL" if col == "time" else f"{col} IS NULL OR {blank}"
         checks.append(f"WHEN {empty} THEN 'missing required field: {col}'")
     for col, enum in ENUM_COLUMNS.items():
         values = _sql_list([e.value for e in enum])
