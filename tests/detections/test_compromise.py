@@ -149,6 +149,29 @@ def test_unfamiliar_signin_quiet_on_locked_out_traveller_who_reset_the_password(
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
 
 
+def test_unfamiliar_signin_quiet_on_stale_password_then_owner_days_later(build):
+    # a laptop's mail client fails for hours from home with a stale password; two days later the
+    # owner signs in on a new phone over the carrier network
+    events = history("dana@corp.org")
+    events += [
+        ev(
+            500 + k * 0.3,
+            "dana@corp.org",
+            "sign_in",
+            "failure",
+            net="home",
+            src_ip="108.20.1.1",
+            asn=701,
+            asn_org="VERIZON",
+            ua="Thunderbird/60",
+            reason="bad_password",
+        )
+        for k in range(10)
+    ]
+    events.append(ev(552, "dana@corp.org", "sign_in", net="mobile", ua=UA_PHONE, device="dev-newphone"))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
 def test_unfamiliar_signin_after_campaign_reset_fires_despite_the_reset(build):
     # the source works through other accounts, resets alice's password and signs in
     events = _works_through(499, "evil", 4) + history("alice@corp.org")

@@ -259,6 +259,43 @@ def test_brute_force_quiet_on_stale_password_in_a_new_phones_mail_app(build):
     assert alerted_accounts(build(events), "cred_brute_force") == set()
 
 
+def test_brute_force_quiet_on_stale_password_in_a_new_phone_behind_the_owners_vpn(build):
+    # a new phone's mail app retries an old password through one commercial VPN exit
+    events = history("mark@corp.org")
+    events += [
+        ev(
+            500 + k * 0.25,
+            "mark@corp.org",
+            "sign_in",
+            "failure",
+            net="vpn_nl",
+            ua="Mail-iOS/12.4",
+            device="dev-newphone",
+            reason="bad_password",
+        )
+        for k in range(12)
+    ]
+    assert alerted_accounts(build(events), "cred_brute_force") == set()
+
+
+def test_brute_force_fires_from_a_rented_server_that_a_provider_also_labels_hosting(build):
+    # the same guesses from a server: one source is enough on rented infrastructure
+    events = history("mark@corp.org")
+    events += [
+        ev(
+            500 + k * 0.05,
+            "mark@corp.org",
+            "sign_in",
+            "failure",
+            net="evil_de",
+            ua=UA_EVIL,
+            reason="bad_password",
+        )
+        for k in range(12)
+    ]
+    assert alerted_accounts(build(events), "cred_brute_force") == {"mark@corp.org"}
+
+
 def test_success_after_spray_fires_on_the_guessed_account(build):
     events = _population()
     for i, u in enumerate(USERS):
@@ -270,6 +307,47 @@ def test_success_after_spray_fires_on_the_guessed_account(build):
     alerts = alerts_of(store, "cred_success_after_attack")
     assert [a["accounts"] for a in alerts] == [[USERS[7]]]
     assert alerts[0]["src_ips"] == ["5.160.1.10"] and alerts[0]["score"] >= 75
+
+
+def test_success_after_attack_quiet_on_vpn_user_signing_in_through_a_sprayed_exit(build):
+    # a sprayer fails on many accounts through a VPN exit; another customer of the VPN signs in to
+    # her own account there with her browser: the exit links strangers, her client failed nowhere
+    events = _population() + history("yasmin@corp.org")
+    for i, u in enumerate(USERS):
+        events.append(
+            ev(150 + i * 0.1, u, "sign_in", "failure", net="vpn_nl", ua=UA_EVIL, reason="bad_password")
+        )
+    mac = {"net": "vpn_nl", "ua": "Safari/Mac", "device": "dev-mac"}
+    events += [
+        ev(151.99, "yasmin@corp.org", "account_lookup", **mac),
+        ev(152, "yasmin@corp.org", "sign_in", **mac),
+    ]
+    # the sprayer's own success through the same exit is still found
+    events.append(ev(152.5, USERS[3], "sign_in", net="vpn_nl", ua=UA_EVIL))
+    assert alerted_accounts(build(events), "cred_success_after_attack") == {USERS[3]}
+
+
+def test_success_after_attack_quiet_on_a_device_that_got_in_before_the_failures(build):
+    # her new phone signed in this morning; her old tablet's mail app then fails all afternoon from
+    # home, and the phone signs in again from the same hosted mail proxy as in the morning
+    events = history("laura@corp.org")
+    proxy = {"net": "evil_de", "ua": "Outlook-Android/2.2.32", "device": "dev-phone"}
+    events.append(ev(481, "laura@corp.org", "sign_in", **proxy))
+    events += [
+        ev(
+            494 + k * 0.3,
+            "laura@corp.org",
+            "sign_in",
+            "failure",
+            net="mobile",
+            ua="Outlook-Android/2.2.32",
+            device="dev-phone",
+            reason="bad_password",
+        )
+        for k in range(8)
+    ]
+    events.append(ev(496.5, "laura@corp.org", "sign_in", **proxy))
+    assert alerted_accounts(build(events), "cred_success_after_attack") == set()
 
 
 def test_success_after_attack_quiet_on_mistyped_password(build):

@@ -171,6 +171,32 @@ def test_reset_after_probe_quiet_on_owner_forgot_password_flow(build):
     assert alerted_accounts(build(events), "recovery_after_probe") == set()
 
 
+def test_reset_after_probe_quiet_on_vpn_users_own_flow_through_an_enumerators_exit(build):
+    # an enumerator probes identifiers through a VPN exit; hours later a customer of that VPN
+    # forgets her password there: her own lookup and reset start (same address and client,
+    # moments before) are steps of her flow, not a probe of her account
+    events = history("alice@corp.org")
+    probed = ["carol@corp.org", "nobody@corp.org", "x@corp.org", "y@corp.org", "z@corp.org"]
+    for i, ident in enumerate(probed):
+        missing = ident != "carol@corp.org"
+        events.append(
+            ev(
+                300 + i * 0.1,
+                ident,
+                "account_lookup",
+                "failure" if missing else "success",
+                net="vpn_nl",
+                ua=UA_EVIL,
+                account_exists=not missing,
+                reason="unknown_account" if missing else None,
+            )
+        )
+    own = {"net": "vpn_nl", "ua": "Outlook/16.0", "device": None}
+    events.append(ev(305, "alice@corp.org", "account_lookup", **own))
+    events += _reset(305.01, "alice@corp.org", complete=True, **own)
+    assert alerted_accounts(build(events), "recovery_after_probe") == set()
+
+
 def test_registered_contact_from_unfamiliar_infrastructure_fires(build):
     events = history("alice@corp.org") + _works_through(480, "evil_de", 5)
     events += _reset(500, "alice@corp.org", net="evil_de", ua=UA_EVIL_BROWSER, device=None)

@@ -34,6 +34,10 @@ EV_COLUMNS = (
 #: Network types whose location and ownership say nothing about the user (anonymising / rented).
 RISKY_NETWORK_TYPES = "('hosting', 'vpn', 'proxy', 'tor')"
 
+#: Exits many unrelated people share at once (commercial VPN, proxy, Tor): what one client did from
+#: such an address says nothing about the next client on it. A rented server (``hosting``) is not one.
+SHARED_EXIT_TYPES = "('vpn', 'proxy', 'tor')"
+
 #: Routine successes: the bulk of the data, kept out of ``evf`` unless the account is unusual.
 ROUTINE_SUCCESS = "(activity IN ('sign_in', 'mfa_challenge') AND outcome = 'success')"
 
@@ -260,7 +264,10 @@ LEFT JOIN o ON o.src_ip = t.src_ip AND o.day = t.day
 #: A new phone at home scores 2, the owner abroad on their laptop 0, an actor on a VPS 3-4.
 #: ``client_known``: the device id was used before (or, without one, the exact user agent).
 #: Also builds ``src_rep`` (which reads ``evf``) and copies its counts onto the rows of ``evf``
-#: (``src_bad_accts``, ``src_ok_accts``; 0 for an address and day not in ``src_rep``).
+#: (``src_bad_accts``, ``src_ok_accts``; 0 for an address and day not in ``src_rep``), and
+#: ``shared_exit``: some event from the address was on a VPN / proxy / Tor network. Per address, not
+#: per event, because sources disagree (a VPN exit in a hosting AS is often labelled ``hosting``)
+#: and the more specific label wins.
 UNFAMILIARITY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE evf AS
 SELECT f.*,
@@ -274,9 +281,16 @@ SELECT f.*,
 FROM evf0 f;
 {SOURCE_REPUTATION_SQL};
 CREATE OR REPLACE TEMP TABLE evf AS
-SELECT f.*, COALESCE(s.bad_accts, 0) AS src_bad_accts, COALESCE(s.ok_accts, 0) AS src_ok_accts
+WITH shared AS (
+  SELECT e.src_ip FROM ev e JOIN (SELECT DISTINCT src_ip FROM evf) i ON i.src_ip = e.src_ip
+  WHERE e.network_type IN {SHARED_EXIT_TYPES}
+  GROUP BY e.src_ip
+)
+SELECT f.*, COALESCE(s.bad_accts, 0) AS src_bad_accts, COALESCE(s.ok_accts, 0) AS src_ok_accts,
+       (x.src_ip IS NOT NULL) AS shared_exit
 FROM evf f
-LEFT JOIN src_rep s ON s.src_ip = f.src_ip AND s.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT);
+LEFT JOIN src_rep s ON s.src_ip = f.src_ip AND s.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT)
+LEFT JOIN shared x ON x.src_ip = f.src_ip;
 """
 
 #: Hours a network / device / user agent must have been in use before it counts as familiar, so
