@@ -1,0 +1,55 @@
+"""Chunks are written in the background: a failed write stops the ingest, and no chunk is lost or doubled."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import idwatch.sources.base as base
+from idwatch.ingest import ingest_paths
+from idwatch.store import Store
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):  # noqa: ANN201 - fixture
+    """Chunks of ~8 KB: a few dozen records each, so one file makes many writes."""
+    monkeypatch.setattr(base, "CHUNK_BYTES", 8_000)
+
+
+def test_every_chunk_is_written_once(store, tmp_path, event, jsonl, small_chunks):
+    path = jsonl(tmp_path / "e.jsonl", [event(i) for i in range(600)])
+
+    summary = ingest_paths(store, [str(path)])
+
+    assert (summary.records, summary.stored) == (600, 600)
+    assert "write" in summary.stages
+    con = store.connect()
+    assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall() == [(600, 600)]
+
+
+def test_a_failed_write_stops_the_ingest_and_a_rerun_stores_the_rest(
+    store, tmp_path, event, jsonl, monkeypatch, small_chunks
+):
+    path = jsonl(tmp_path / "e.jsonl", [event(i) for i in range(600)])
+    real = Store.append_events
+    calls = {"n": 0}
+
+    def fail_third(self, table):  # noqa: ANN001, ANN202 - stands in for the store
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        return real(self, table)
+
+    monkeypatch.setattr(Store, "append_events", fail_third)
+    with pytest.raises(OSError, match="disk full"):
+        ingest_paths(store, [str(path)])
+    monkeypatch.setattr(Store, "append_events", real)
+
+    stored = store.connect().execute("SELECT count(*) FROM events").fetchall()[0][0]
+    assert 0 < stored < 600  # whole chunks only, the ones before the failure (and one in flight)
+    again = ingest_paths(store, [str(path)])
+    assert (again.stored + again.duplicates, again.duplicates) == (600, stored)
+    ids = store.connect().execute("SELECT count(DISTINCT event_id), count(*) FROM events").fetchall()
+    assert ids == [(600, 600)]
+    assert json.dumps(again.to_dict())  # the summary still serializes
