@@ -189,7 +189,7 @@ def test_signin_through_a_vpn_exit_an_attacker_also_uses_is_quiet_when_nobody_at
     # her own account there on a new laptop. The exit's reputation is not hers
     # her own client, identifier first (the lookup makes the account worth a look)
     events = _works_through(499, "vpn_nl", 6) + history("yasmin@corp.org", net="home")
-    mac = {"net": "vpn_nl", "ua": UA_EVIL_BROWSER, "device": "dev-mac"}
+    mac = {"net": "vpn_nl", "ua": "Safari/Mac", "device": "dev-mac"}
     events += [
         ev(499.99, "yasmin@corp.org", "account_lookup", **mac),
         ev(500, "yasmin@corp.org", "sign_in", **mac),
@@ -221,6 +221,34 @@ def test_signin_through_a_vpn_exit_an_attacker_also_uses_is_quiet_when_nobody_at
         ev(490, "lisa@corp.org", "sign_in", **phone),
     ]
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
+def test_signin_through_a_tor_exit_by_the_client_that_attacked_other_accounts_from_it_fires(build):
+    # the actor's browser fails on other accounts through a Tor exit, then gets into alice's
+    # with a phished password: on a shared exit the client, not the address, links them
+    tor = {
+        "src_ip": "185.220.101.117",
+        "asn": 60729,
+        "asn_org": "TOR EXIT",
+        "country": "DE",
+        "network_type": "tor",
+    }
+    events = history("alice@corp.org")
+    events += [
+        ev(
+            499 + i * 0.1,
+            f"t{i}@corp.org",
+            "sign_in",
+            "failure",
+            ua=UA_EVIL_BROWSER,
+            reason="bad_password",
+            **tor,
+        )
+        for i in range(5)
+    ]
+    events.append(ev(500.99, "alice@corp.org", "account_lookup", ua=UA_EVIL_BROWSER, device="dev-x", **tor))
+    events.append(ev(501, "alice@corp.org", "sign_in", ua=UA_EVIL_BROWSER, device="dev-x", **tor))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
 
 
 def test_signin_to_a_dormant_account_through_a_vpn_exit_that_attacked_it_fires(build):
@@ -316,6 +344,18 @@ def test_impossible_travel_quiet_when_own_phone_abroad_and_desktop_at_home(build
     assert alerts_of(build(events), "compromise_impossible_travel") == []
 
 
+def test_impossible_travel_quiet_on_first_day_when_the_phone_was_home_hours_before(build):
+    # the store starts today: the phone signed in at home this morning, the desktop polls from
+    # home at noon, the phone (with its owner) lands in France: it travelled, nobody stole it
+    events = [
+        ev(2, "steve@corp.org", "sign_in", device="dev-phone", ua=UA_PHONE),
+        ev(14, "steve@corp.org", "sign_in", device="dev-desk"),
+        ev(15.5, "steve@corp.org", "sign_in", net="hotel_fr", device="dev-phone", ua=UA_PHONE),
+    ]
+    events += history("other@corp.org")  # someone with a second country, so the store has two
+    assert alerts_of(build(events), "compromise_impossible_travel") == []
+
+
 def test_impossible_travel_quiet_on_flight_vpn_mobile_and_ipv6(build):
     # a real flight: US evening, France 16 hours later
     events = history("traveller@corp.org") + [
@@ -406,6 +446,26 @@ def test_intel_quiet_on_vpn_user_signing_in_on_own_laptop_from_a_listed_exit(bui
     # and someone with no history in the store at all, signing in there
     events += [ev(500, "bob@corp.org", "sign_in", net="vpn_nl", device="dev-bob")]
     assert alerts_of(build(events, intel=bundle), "compromise_intel_infrastructure") == []
+
+
+def test_intel_quiet_on_vpn_user_with_a_new_laptop_at_a_listed_exit_the_actor_works_from(build):
+    # the actor works through accounts from a listed VPN exit; a customer of that VPN signs in on
+    # a new laptop there. A shared exit's victims and a new client do not single her out
+    bundle = json.loads(json.dumps(INTEL).replace("51.91.200.147", NETS["vpn_nl"]["src_ip"]))
+    events = _works_through(499, "vpn_nl", 5) + history("alice@corp.org")
+    events.append(ev(500, "alice@corp.org", "sign_in", net="vpn_nl", device="dev-new-laptop"))
+    assert alerts_of(build(events, intel=bundle), "compromise_intel_infrastructure") == []
+
+
+def test_intel_hit_on_a_rented_server_with_a_new_client_fires(build):
+    # the same sign-in from a listed hosting address (a rented server, not a shared exit)
+    events = _works_through(499, "evil_de", 5) + history("alice@corp.org")
+    events.append(ev(500, "alice@corp.org", "sign_in", net="evil_de", device="dev-new-laptop"))
+    assert {
+        a
+        for x in alerts_of(build(events, intel=INTEL), "compromise_intel_infrastructure")
+        for a in x["accounts"]
+    } == {"alice@corp.org"}
 
 
 def test_intel_quiet_without_a_match_or_on_failures(build):

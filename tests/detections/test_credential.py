@@ -106,6 +106,43 @@ def test_spray_does_not_list_an_owner_whose_retries_mostly_fall_outside_the_netw
     assert set(USERS) <= accounts and "carol@corp.org" not in accounts
 
 
+def test_spray_does_not_list_an_owner_whose_later_sign_in_vouches_for_some_retries(build):
+    # a botnet sprays through the office's carrier; a user's old laptop fails ten times there and
+    # she gets in on another laptop from the same carrier later: her last tries are vouched for,
+    # but the first ones still add up to more than a spray paces
+    isp = {"net": "home", "asn": 3356, "asn_org": "LEVEL3"}
+    events = _population()
+    for i, u in enumerate(USERS):
+        events.append(
+            ev(
+                30 + i * 0.3,
+                u,
+                "sign_in",
+                "failure",
+                ua=UA_EVIL,
+                src_ip=f"4.6.{i}.99",
+                reason="bad_password",
+                **isp,
+            )
+        )
+    events += [
+        ev(
+            30 + k * 0.2,
+            "emily@corp.org",
+            "sign_in",
+            "failure",
+            device="dev-old",
+            src_ip="4.6.41.54",
+            reason="bad_password",
+            **isp,
+        )
+        for k in range(10)
+    ]
+    events.append(ev(32.7, "emily@corp.org", "sign_in", device="dev-new", src_ip="4.7.42.103", **isp))
+    accounts = alerted_accounts(build(events), "cred_password_spray")
+    assert set(USERS) <= accounts and "emily@corp.org" not in accounts
+
+
 def test_spray_multi_source_fires_on_shared_user_agent(build):
     events = _population()
     for i, u in enumerate(USERS):  # each account from a different residential-proxy IP, same tool UA
