@@ -304,6 +304,33 @@ def test_many_accounts_reset_quiet_on_campus_nat_where_a_few_of_many_forget(buil
     assert alerted_accounts(build(events), "recovery_many_accounts_one_source") == set()
 
 
+def test_many_accounts_reset_quiet_on_a_big_carriers_popular_mail_app(build):
+    # three strangers on one big carrier, each on their own phone and address with the same
+    # popular mail app, start resets on the same day; a dozen others sign in with that pair daily
+    app = "Outlook-Android/2.2.32"
+    carrier = {"net": "home", "asn": 3320, "asn_org": "DTAG", "country": "DE", "network_type": "residential"}
+    events = []
+    for i in range(12):
+        events += [
+            ev(
+                300 + h,
+                f"reg{i}@corp.org",
+                "sign_in",
+                ua=app,
+                device=f"dr{i}",
+                src_ip=f"91.46.{i}.1",
+                **carrier,
+            )
+            for h in (1.0, 20.0)
+        ]
+    for i in range(3):
+        events += history(f"new{i}@corp.org", days=5)
+        events += _reset(
+            305 + i, f"new{i}@corp.org", ua=app, device=f"dn{i}", src_ip=f"79.2.{i}.9", **carrier
+        )
+    assert alerted_accounts(build(events), "recovery_many_accounts_one_source") == set()
+
+
 def test_completed_reset_then_new_signin_fires(build):
     events = history("alice@corp.org") + _reset(
         500, "alice@corp.org", net="evil", ua=UA_EVIL_BROWSER, device=None, complete=True
