@@ -10,7 +10,9 @@ her forgotten password on a family's home line. Two failures this guards against
 - the home line (two people sign in there every few days) counted as the operator's own
   address, so the visitor's completed reset counted as the operator getting in;
 - a line where one person mistyped her address, typed it right and signed in "touched two
-  accounts", so it counted as the operator's address and her sign-in as a compromise.
+  accounts", so it counted as the operator's address and her sign-in as a compromise;
+- a stranger's sign-in through a server the operator also used counted as the operator
+  getting into an account it had never tried, with a phone it had never used.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ FAMILY = ["pat.lee@homemail.example", "sam.lee@homemail.example"]
 VISITOR = "kim.lee@homemail.example"
 TYPIST_LINE = "198.51.100.90"
 TYPIST = "linda.ward@homemail.example"
+STRANGER = "joy.park@elsewhere.example"
+PHONE_UA = "Mozilla/5.0 (Linux; Android 9; Pixel 3) AppleWebKit/537.36 Chrome/76.0 Mobile Safari/537.36"
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +180,22 @@ def world():
         **kw,
     )
     w.alert("recon.distributed_enumeration", "recon", ["T1589.002"], probes + [typo, start, wrong, right], 50)
+    # a stranger on her phone signs in through one of the operator's own servers (a VPN service
+    # rents from the same host); a detection flags the unfamiliar sign-in
+    lone = w.ev(
+        T0 + timedelta(days=9, hours=15),
+        STRANGER,
+        "sign_in",
+        "success",
+        STATE_IPS[2],
+        method="password",
+        account_exists=True,
+        network_type="hosting",
+        asn=64500,
+        user_agent=PHONE_UA,
+        device_id="joy-phone",
+    )
+    w.alert("compromise.unfamiliar_signin", "compromise", ["T1078"], [lone], 70)
     return w
 
 
@@ -211,6 +231,15 @@ def test_a_typo_then_a_sign_in_is_one_person_not_infrastructure(campaigns):
         assert TYPIST_LINE not in camp["infrastructure"]["ips"], camp["id"]
         stages = {a["stage"] for a in camp["accounts"] if a["account"] == TYPIST}
         assert "compromised" not in stages, camp["id"]
+
+
+def test_a_strangers_sign_in_on_the_operators_server_is_no_compromise(campaigns):
+    """The operator never tried her account, and never used her phone or browser."""
+    for camp in campaigns:
+        stages = {a["stage"] for a in camp["accounts"] if a["account"] == STRANGER}
+        assert not stages & {"attacked", "compromised"}, camp["id"]
+        if camp["actor"]:
+            assert "elsewhere.example" not in camp["tenants"]
 
 
 def test_the_operators_counts_are_unchanged(campaigns, world):

@@ -11,7 +11,9 @@ attempts on the campaign's targets, later, with the operator's browsers, from ad
 owner never used and no campaign holds as its own, are the campaign's too (one-off exits
 that nothing linked). Owners' own events from addresses they already used are never counted,
 nor are the steps of a session on a shared address that ends signed in (an owner's own reset
-through a VPN): those are a compromise or nothing, never a failed attempt.
+through a VPN): those are a compromise or nothing, never a failed attempt. Nor is a success
+on an account the campaign never tried, made with a client it never used (a stranger on a
+server the operator also rents).
 """
 
 from __future__ import annotations
@@ -226,9 +228,19 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             LEFT JOIN camp_ua u ON u.campaign_id = f.campaign_id AND u.user_agent = f.user_agent
             WHERE f.gets_in AND NOT f.dedicated
               AND (u.user_agent IS NOT NULL OR t.user_agent = f.user_agent OR t.device_id = f.device_id)
+        ), lone AS (  -- a success on an account the campaign never tried, with a client it never
+            SELECT e.event_id, e.campaign_id FROM camp_events e  -- used: a stranger on the address
+            WHERE e.dedicated AND e.outcome = 'success' AND NOT coalesce(e.is_probe, false)
+              AND NOT EXISTS (SELECT 1 FROM tries t
+                              WHERE t.campaign_id = e.campaign_id AND t.account = e.account)
+              AND NOT EXISTS (SELECT 1 FROM tries t
+                              WHERE t.campaign_id = e.campaign_id
+                                AND (t.user_agent = e.user_agent OR t.device_id = e.device_id))
         )
-        SELECT e.* EXCLUDE (gets_in), g.event_id IS NOT NULL AS is_compromise
+        SELECT e.* EXCLUDE (gets_in, is_attack), e.is_attack AND l.event_id IS NULL AS is_attack,
+               g.event_id IS NOT NULL AND l.event_id IS NULL AS is_compromise
         FROM camp_events e LEFT JOIN got_in g USING (campaign_id, event_id)
+        LEFT JOIN lone l USING (campaign_id, event_id)
         """
     )
 
