@@ -356,6 +356,17 @@ def test_impossible_travel_quiet_on_first_day_when_the_phone_was_home_hours_befo
     assert alerts_of(build(events), "compromise_impossible_travel") == []
 
 
+def test_impossible_travel_quiet_while_the_account_is_new_to_the_store(build):
+    # the store first saw carol this morning, on her desktop at home; an hour later her phone
+    # signs in from an address that geolocates to France: she has no usual places yet
+    events = [
+        ev(9, "carol@corp.org", "sign_in", device="dev-desk"),
+        ev(10.4, "carol@corp.org", "sign_in", net="hotel_fr", device="dev-phone", ua=UA_PHONE),
+    ]
+    events += history("other@corp.org")  # someone with a second country, so the store has two
+    assert alerts_of(build(events), "compromise_impossible_travel") == []
+
+
 def test_impossible_travel_quiet_on_flight_vpn_mobile_and_ipv6(build):
     # a real flight: US evening, France 16 hours later
     events = history("traveller@corp.org") + [
