@@ -68,6 +68,19 @@ class World:
         self.events.append(row)
         return eid
 
+    def own_reset(self, t: datetime, account: str, src_ip: str, **kw: Any) -> str:
+        """A person resetting a forgotten password by e-mail: start, verify, complete (minutes apart).
+
+        Returns the event id of the start, the step detections flag.
+        """
+        steps = (("start", "pending", 0), ("verify", "success", 3), ("complete", "success", 4))
+        eids = [
+            self.ev(t + timedelta(minutes=m), account, "password_reset", outcome, src_ip,
+                    step=step, method="email", **kw)
+            for step, outcome, m in steps
+        ]
+        return eids[0]
+
     def alert(
         self, detection_id: str, stage: str, techniques: list[str], eids: list[str], score: int = 60
     ) -> None:
@@ -108,6 +121,11 @@ class World:
 
 FIRST = ["john", "maryam", "peter", "sara", "ali", "laura", "omid", "nina", "david", "leila", "reza", "anna"]
 LAST = ["smith", "rahimi", "jones", "karimi", "brown", "tehrani", "miller", "hosseini", "wilson", "ahmadi"]
+
+
+def stages_of(campaign: dict[str, Any], account: str) -> set[str]:
+    """The stages an account reached in one campaign (EVENTS.md section 5 object)."""
+    return {a["stage"] for a in campaign["accounts"] if a["account"] == account}
 
 
 def build_world(*, seed: int = 3, with_bridge: bool = True) -> World:

@@ -28,6 +28,7 @@ from correlate_scenario import (
     TOR_EXITS,
     build_two_operator_world,
     intel_bundle,
+    stages_of,
 )
 
 OFFICE_NAT = "192.0.2.50"
@@ -117,39 +118,7 @@ def world():
         account_exists=False,
         **kw,
     )
-    start = w.ev(
-        t + timedelta(minutes=1),
-        VISITOR,
-        "password_reset",
-        "pending",
-        HOME_LINE,
-        step="start",
-        method="email",
-        account_exists=True,
-        **kw,
-    )
-    w.ev(
-        t + timedelta(minutes=4),
-        VISITOR,
-        "password_reset",
-        "success",
-        HOME_LINE,
-        step="verify",
-        method="email",
-        account_exists=True,
-        **kw,
-    )
-    w.ev(
-        t + timedelta(minutes=5),
-        VISITOR,
-        "password_reset",
-        "success",
-        HOME_LINE,
-        step="complete",
-        method="email",
-        account_exists=True,
-        **kw,
-    )
+    start = w.own_reset(t + timedelta(minutes=1), VISITOR, HOME_LINE, account_exists=True, **kw)
     probes = [
         e["event_id"] for e in w.events if e["src_ip"] in STATE_IPS[:2] and e["activity"] == "account_lookup"
     ]
@@ -222,22 +191,19 @@ def test_the_workers_company_is_not_told_of_an_attack(campaigns):
 
 def test_the_visitors_own_reset_is_not_a_compromise(campaigns):
     for camp in campaigns:
-        stages = {a["stage"] for a in camp["accounts"] if a["account"] == VISITOR}
-        assert "compromised" not in stages and "attacked" not in stages, camp["id"]
+        assert not stages_of(camp, VISITOR) & {"attacked", "compromised"}, camp["id"]
 
 
 def test_a_typo_then_a_sign_in_is_one_person_not_infrastructure(campaigns):
     for camp in campaigns:
         assert TYPIST_LINE not in camp["infrastructure"]["ips"], camp["id"]
-        stages = {a["stage"] for a in camp["accounts"] if a["account"] == TYPIST}
-        assert "compromised" not in stages, camp["id"]
+        assert "compromised" not in stages_of(camp, TYPIST), camp["id"]
 
 
 def test_a_strangers_sign_in_on_the_operators_server_is_no_compromise(campaigns):
     """The operator never tried her account, and never used her phone or browser."""
     for camp in campaigns:
-        stages = {a["stage"] for a in camp["accounts"] if a["account"] == STRANGER}
-        assert not stages & {"attacked", "compromised"}, camp["id"]
+        assert not stages_of(camp, STRANGER) & {"attacked", "compromised"}, camp["id"]
         if camp["actor"]:
             assert "elsewhere.example" not in camp["tenants"]
 

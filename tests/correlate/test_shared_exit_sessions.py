@@ -13,7 +13,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from correlate_scenario import RU_UA, STATE_IPS, T0, TOR_EXITS, build_two_operator_world, intel_bundle, sha
+from correlate_scenario import (
+    RU_UA,
+    STATE_IPS,
+    T0,
+    TOR_EXITS,
+    build_two_operator_world,
+    intel_bundle,
+    sha,
+    stages_of,
+)
 
 STRANGER = "erin.moss@quiet-corp.example"
 
@@ -56,36 +65,7 @@ def campaigns(tmp_path_factory):
         "device_id": "her-laptop",
     }
     lookup = world.ev(t, STRANGER, "account_lookup", "success", exit_ip, **kw)
-    start = world.ev(
-        t + timedelta(seconds=14),
-        STRANGER,
-        "password_reset",
-        "pending",
-        exit_ip,
-        step="start",
-        method="email",
-        **kw,
-    )
-    world.ev(
-        t + timedelta(minutes=3),
-        STRANGER,
-        "password_reset",
-        "success",
-        exit_ip,
-        step="verify",
-        method="email",
-        **kw,
-    )
-    world.ev(
-        t + timedelta(minutes=4),
-        STRANGER,
-        "password_reset",
-        "success",
-        exit_ip,
-        step="complete",
-        method="email",
-        **kw,
-    )
+    start = world.own_reset(t + timedelta(seconds=14), STRANGER, exit_ip, **kw)
     world.ev(t + timedelta(minutes=5), STRANGER, "sign_in", "success", exit_ip, method="password", **kw)
     # a per-address alert cites every lookup and reset start on the exit that day
     world.alert("recon.account_enumeration", "recon", ["T1589.002"], [lookup, start], 50)
@@ -97,8 +77,7 @@ def campaigns(tmp_path_factory):
 
 def test_her_reset_is_in_no_campaign_as_an_attack(campaigns):
     for camp in campaigns:
-        stages = {a["stage"] for a in camp["accounts"] if a["account"] == STRANGER}
-        assert not stages & {"attacked", "compromised"}, camp["id"]
+        assert not stages_of(camp, STRANGER) & {"attacked", "compromised"}, camp["id"]
 
 
 def test_her_company_is_not_a_targeted_tenant(campaigns):
