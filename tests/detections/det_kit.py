@@ -147,6 +147,13 @@ def history(
     ]
 
 
+def wrong_passwords(account: str, n: int, *, start: float, every: float, **kw: Any) -> list[dict[str, Any]]:
+    """``n`` failed password sign-ins, ``every`` hours apart from ``start`` (kw as for :func:`ev`)."""
+    return [
+        ev(start + k * every, account, "sign_in", "failure", reason="bad_password", **kw) for k in range(n)
+    ]
+
+
 def make_store(
     tmp_path: Path,
     events: list[dict[str, Any]],

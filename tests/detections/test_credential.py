@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from det_kit import UA_EVIL, alerted_accounts, alerts_of, ev, history
+from det_kit import UA_EVIL, alerted_accounts, alerts_of, ev, history, wrong_passwords
 
 USERS = [f"user{i}@corp.org" for i in range(15)]
 
@@ -125,19 +125,9 @@ def test_spray_does_not_list_an_owner_whose_later_sign_in_vouches_for_some_retri
                 **isp,
             )
         )
-    events += [
-        ev(
-            30 + k * 0.2,
-            "emily@corp.org",
-            "sign_in",
-            "failure",
-            device="dev-old",
-            src_ip="4.6.41.54",
-            reason="bad_password",
-            **isp,
-        )
-        for k in range(10)
-    ]
+    events += wrong_passwords(
+        "emily@corp.org", 10, start=30, every=0.2, device="dev-old", src_ip="4.6.41.54", **isp
+    )
     events.append(ev(32.7, "emily@corp.org", "sign_in", device="dev-new", src_ip="4.7.42.103", **isp))
     accounts = alerted_accounts(build(events), "cred_password_spray")
     assert set(USERS) <= accounts and "emily@corp.org" not in accounts
@@ -206,36 +196,14 @@ def test_stuffing_quiet_on_forgotten_passwords_at_home(build):
 
 def test_brute_force_fires_on_many_guesses_from_new_network(build):
     events = history("alice@corp.org")
-    events += [
-        ev(
-            500 + k * 0.05,
-            "alice@corp.org",
-            "sign_in",
-            "failure",
-            net="evil",
-            ua=UA_EVIL,
-            reason="bad_password",
-        )
-        for k in range(12)
-    ]
+    events += wrong_passwords("alice@corp.org", 12, start=500, every=0.05, net="evil", ua=UA_EVIL)
     store = build(events)
     assert alerted_accounts(store, "cred_brute_force") == {"alice@corp.org"}
 
 
 def test_brute_force_watchlist_threshold_is_lower(build):
     events = history("jane@campaign.org")
-    events += [
-        ev(
-            500 + k * 0.05,
-            "jane@campaign.org",
-            "sign_in",
-            "failure",
-            net="evil",
-            ua=UA_EVIL,
-            reason="bad_password",
-        )
-        for k in range(6)
-    ]
+    events += wrong_passwords("jane@campaign.org", 6, start=500, every=0.05, net="evil", ua=UA_EVIL)
     directory = [{"account": "jane@campaign.org", "tenant": "campaign.org", "watchlist": True}]
     assert alerted_accounts(build(events), "cred_brute_force") == set()
     assert alerted_accounts(build(events, directory=directory), "cred_brute_force") == {"jane@campaign.org"}
@@ -243,9 +211,7 @@ def test_brute_force_watchlist_threshold_is_lower(build):
 
 def test_brute_force_quiet_on_forgotten_password(build):
     events = history("alice@corp.org")
-    events += [
-        ev(500 + k * 0.02, "alice@corp.org", "sign_in", "failure", reason="bad_password") for k in range(15)
-    ]
+    events += wrong_passwords("alice@corp.org", 15, start=500, every=0.02)
     assert alerted_accounts(build(events), "cred_brute_force") == set()
 
 
@@ -273,63 +239,35 @@ def test_brute_force_fires_from_several_residential_sources(build):
 def test_brute_force_quiet_on_stale_password_in_a_new_phones_mail_app(build):
     # a new phone on the carrier network retries an old password all morning
     events = history("alice@corp.org")
-    events += [
-        ev(
-            500 + k * 0.25,
-            "alice@corp.org",
-            "sign_in",
-            "failure",
-            net="mobile",
-            src_ip="172.56.9.9",
-            asn=310,
-            ua="Outlook-Android/2.2.32",
-            device="dev-newphone",
-            reason="bad_password",
-        )
-        for k in range(14)
-    ]
+    events += wrong_passwords(
+        "alice@corp.org",
+        14,
+        start=500,
+        every=0.25,
+        net="mobile",
+        src_ip="172.56.9.9",
+        asn=310,
+        ua="Outlook-Android/2.2.32",
+        device="dev-newphone",
+    )
     # and a stale password behind a VPN on an account the store has no history for
-    events += [
-        ev(500 + k * 0.25, "bob@corp.org", "sign_in", "failure", net="vpn_nl", reason="bad_password")
-        for k in range(14)
-    ]
+    events += wrong_passwords("bob@corp.org", 14, start=500, every=0.25, net="vpn_nl")
     assert alerted_accounts(build(events), "cred_brute_force") == set()
 
 
 def test_brute_force_quiet_on_stale_password_in_a_new_phone_behind_the_owners_vpn(build):
     # a new phone's mail app retries an old password through one commercial VPN exit
     events = history("mark@corp.org")
-    events += [
-        ev(
-            500 + k * 0.25,
-            "mark@corp.org",
-            "sign_in",
-            "failure",
-            net="vpn_nl",
-            ua="Mail-iOS/12.4",
-            device="dev-newphone",
-            reason="bad_password",
-        )
-        for k in range(12)
-    ]
+    events += wrong_passwords(
+        "mark@corp.org", 12, start=500, every=0.25, net="vpn_nl", ua="Mail-iOS/12.4", device="dev-newphone"
+    )
     assert alerted_accounts(build(events), "cred_brute_force") == set()
 
 
 def test_brute_force_fires_from_a_rented_server_that_a_provider_also_labels_hosting(build):
     # the same guesses from a server: one source is enough on rented infrastructure
     events = history("mark@corp.org")
-    events += [
-        ev(
-            500 + k * 0.05,
-            "mark@corp.org",
-            "sign_in",
-            "failure",
-            net="evil_de",
-            ua=UA_EVIL,
-            reason="bad_password",
-        )
-        for k in range(12)
-    ]
+    events += wrong_passwords("mark@corp.org", 12, start=500, every=0.05, net="evil_de", ua=UA_EVIL)
     assert alerted_accounts(build(events), "cred_brute_force") == {"mark@corp.org"}
 
 
@@ -370,19 +308,15 @@ def test_success_after_attack_quiet_on_a_device_that_got_in_before_the_failures(
     events = history("laura@corp.org")
     proxy = {"net": "evil_de", "ua": "Outlook-Android/2.2.32", "device": "dev-phone"}
     events.append(ev(481, "laura@corp.org", "sign_in", **proxy))
-    events += [
-        ev(
-            494 + k * 0.3,
-            "laura@corp.org",
-            "sign_in",
-            "failure",
-            net="mobile",
-            ua="Outlook-Android/2.2.32",
-            device="dev-phone",
-            reason="bad_password",
-        )
-        for k in range(8)
-    ]
+    events += wrong_passwords(
+        "laura@corp.org",
+        8,
+        start=494,
+        every=0.3,
+        net="mobile",
+        ua="Outlook-Android/2.2.32",
+        device="dev-phone",
+    )
     events.append(ev(496.5, "laura@corp.org", "sign_in", **proxy))
     assert alerted_accounts(build(events), "cred_success_after_attack") == set()
 
@@ -434,18 +368,7 @@ def test_stuffing_quiet_on_vpn_user_mistyping_on_the_attackers_network(build):
 
 def test_success_after_attack_quiet_on_owners_known_phone_with_stale_password_on_vpn(build):
     events = history("alice@corp.org", device="dev-phone")
-    events += [
-        ev(
-            500 + k * 0.1,
-            "alice@corp.org",
-            "sign_in",
-            "failure",
-            net="vpn_nl",
-            device="dev-phone",
-            reason="bad_password",
-        )
-        for k in range(7)
-    ]
+    events += wrong_passwords("alice@corp.org", 7, start=500, every=0.1, net="vpn_nl", device="dev-phone")
     events.append(ev(501, "alice@corp.org", "sign_in", net="vpn_nl", device="dev-phone"))
     assert alerted_accounts(build(events), "cred_success_after_attack") == set()
 
@@ -454,10 +377,7 @@ def test_success_after_attack_quiet_on_locked_out_traveller_who_reset_the_passwo
     # on a new laptop at a hotel abroad she fails seven times, gets locked, resets, and gets in
     events = history("alice@corp.org", device="dev-phone")
     hotel = {"net": "hotel_fr", "device": "dev-new-laptop"}
-    events += [
-        ev(500 + k * 0.05, "alice@corp.org", "sign_in", "failure", reason="bad_password", **hotel)
-        for k in range(7)
-    ]
+    events += wrong_passwords("alice@corp.org", 7, start=500, every=0.05, **hotel)
     events.append(ev(500.5, "alice@corp.org", "password_reset", **hotel))
     events.append(ev(500.6, "alice@corp.org", "sign_in", **hotel))
     assert alerted_accounts(build(events), "cred_success_after_attack") == set()
