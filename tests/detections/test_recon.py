@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from det_kit import UA_EVIL, alerted_accounts, alerts_of, ev, history
+from det_kit import UA_EVIL, UA_PHONE, alerted_accounts, alerts_of, ev, history
 
 
 def test_single_source_enumeration_fires_on_many_missing_identifiers(build):
@@ -217,3 +217,47 @@ def test_distributed_enumeration_quiet_on_vpn_user_sharing_the_attackers_exit(bu
     assert {f"guess{i}@corp.org" for i in range(20)} <= accounts
     assert "carol@corp.org" in accounts  # the real target, probed and never signed in
     assert "alice@corp.org" not in accounts
+
+
+def _missing(hours: float, ident: str, **kw) -> dict:
+    """A lookup of an identifier that does not exist."""
+    return ev(hours, ident, "account_lookup", "failure", account_exists=False, reason="unknown_account", **kw)
+
+
+def test_enumeration_lists_the_probes_but_not_a_typo_its_typist_corrected(build):
+    """On a VPN exit an enumerator also uses, a user mistypes her address, then signs in with the
+    right one from the same phone minutes later: her typo is not a probed identifier."""
+    events = history("alice.jones@corp.org", device="dev-alice")
+    events += [_missing(100 + i * 0.05, f"user{i}@corp.org", net="vpn_nl", ua=UA_EVIL) for i in range(12)]
+    phone = {"net": "vpn_nl", "ua": UA_PHONE, "device": "dev-alice"}
+    events.append(_missing(100.3, "alice.jnoes@corp.org", **phone))
+    events.append(ev(100.35, "alice.jones@corp.org", "sign_in", **phone))
+    # the enumerator's own near miss, followed by a sign-in from another client, stays a probe
+    events.append(_missing(100.4, "alice.jone@corp.org", net="vpn_nl", ua=UA_EVIL))
+    store = build(events)
+    accounts = alerted_accounts(store, "recon_enum_single_source")
+    assert {f"user{i}@corp.org" for i in range(12)} | {"alice.jone@corp.org"} <= accounts
+    assert "alice.jnoes@corp.org" not in accounts
+
+
+def test_highrisk_enumeration_quiet_on_colleagues_looking_up_their_own_other_addresses(build):
+    """Two people on an office line each look up a personal address that does not exist and happens
+    to be a watch-listed person's name variant: their own phones, not one prober. The actor's probes
+    from its server still fire."""
+    events = history("jane.doe@campaign.org") + history("omar.haddad@news.org")
+    events += history("pat@corp.org", net="office", device="dev-pat")
+    events += history("sam@corp.org", net="office", device="dev-sam")
+    events.append(_missing(200, "janedoe@gmail.com", net="office", ua=UA_PHONE, device="dev-pat"))
+    events.append(_missing(205, "omarhaddad@gmail.com", net="office", ua=UA_PHONE, device="dev-sam"))
+    events.append(_missing(206, "haddad.omar@mail.com", net="office", ua=UA_PHONE, device=None))
+    events += [
+        _missing(300 + i, ident, net="evil", ua=UA_EVIL)
+        for i, ident in enumerate(["jane_doe@yahoo.com", "janedoe1980@outlook.com", "omar.haddad@gmail.com"])
+    ]
+    alerts = alerts_of(build(events, directory=DIRECTORY), "recon_enum_highrisk_targets")
+    assert [a["src_ips"] for a in alerts] == [["5.160.1.10"]]
+    assert set(alerts[0]["accounts"]) == {
+        "jane_doe@yahoo.com",
+        "janedoe1980@outlook.com",
+        "omar.haddad@gmail.com",
+    }

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from det_kit import UA_EVIL, UA_EVIL_BROWSER, UA_OWNER, alerted_accounts, alerts_of, ev, history, sha
+import pytest
+from det_kit import (
+    UA_EVIL,
+    UA_EVIL_BROWSER,
+    UA_OWNER,
+    UA_PHONE,
+    alerted_accounts,
+    alerts_of,
+    ev,
+    history,
+    sha,
+)
 
 PHONE = sha("+15551234567")
 DIRECTORY = [
@@ -346,3 +357,34 @@ def test_completed_reset_then_signin_quiet_for_owner_and_traveller(build):
     events += history("bob@corp.org") + _reset(500, "bob@corp.org", net="hotel_fr", complete=True)
     events.append(ev(500.5, "bob@corp.org", "sign_in", net="hotel_fr", device="dev-owner"))
     assert alerted_accounts(build(events), "recovery_then_new_signin") == set()
+
+
+@pytest.mark.parametrize(
+    "detection",
+    [
+        "recovery_new_infrastructure",
+        "recovery_contact_match_unfamiliar",
+        "compromise_recovery_takeover",
+    ],
+)
+def test_recovery_rules_judge_the_client_not_the_vpn_exit(build, detection):
+    """An actor works through accounts from a VPN exit, then takes over bob's account there. Alice
+    resets her own password through the same exit on a new laptop and signs in: the exit's record
+    is the actor's, not hers. (``recovery_then_new_signin`` may still fire on her when the login-risk
+    model objects to the new laptop in a new country: that is the model's call, not the exit's.)"""
+    bob_phone = sha("+15557654321")
+    directory = DIRECTORY + [{"account": "bob@corp.org", "tenant": "corp.org", "contact_hash": bob_phone}]
+    events = _works_through(480, "vpn_nl", 5) + history("alice@corp.org") + history("bob@corp.org")
+    events += _reset(
+        500,
+        "bob@corp.org",
+        net="vpn_nl",
+        ua=UA_EVIL_BROWSER,
+        device="dev-x",
+        complete=True,
+        contact=bob_phone,
+    )
+    events.append(ev(500.3, "bob@corp.org", "sign_in", net="vpn_nl", ua=UA_EVIL_BROWSER, device="dev-x"))
+    events += _reset(500, "alice@corp.org", net="vpn_nl", ua=UA_PHONE, device="dev-new", complete=True)
+    events.append(ev(500.3, "alice@corp.org", "sign_in", net="vpn_nl", ua=UA_PHONE, device="dev-new"))
+    assert alerted_accounts(build(events, directory=directory), detection) == {"bob@corp.org"}

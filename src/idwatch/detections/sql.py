@@ -15,6 +15,8 @@ tables instead of the Parquet files (scan sharing + column pruning). The tables 
             and the login risk of successful sign-ins.
 ``src_rep``  per (source address, UTC day): accounts it touched with attack-like events vs.
             accounts that signed in from it, over the last days (:data:`SOURCE_REPUTATION_SQL`).
+``typos``   events on identifiers that do not exist which their typist corrected (:data:`TYPOS_SQL`).
+``own_ok``  successful sign-ins on a client the account had settled on (:data:`OWN_CLIENTS_SQL`).
 ``intel_indicators``  (kind, value, intrusion_set) from the imported STIX bundles.
 ``signin_risk``       from the risk model (empty when the model is unavailable).
 
@@ -213,22 +215,33 @@ ATTACK_LIKE = (
 #: Days of history behind a source's reputation (``src_rep``), the current UTC day included.
 SOURCE_REPUTATION_DAYS = 7
 
-#: ``src_rep``: what one source address did over the last days, for every (address, UTC day) on
-#: which any event in ``evf`` came from a network new to its account. ``bad_accts``: accounts
-#: with attack-like events from it (``ATTACK_LIKE``; a lookup followed by that account's own
-#: password step from the address the same day is a login, not a probe); ``ok_accts``: accounts that signed in
-#: successfully from it. An attacker's address touches many accounts and serves almost none; a
-#: shared VPN exit or office proxy serves its regulars, whose occasional typos do not outweigh them.
-SOURCE_REPUTATION_SQL = f"""
-CREATE OR REPLACE TEMP TABLE src_rep AS
+def reputation_sql(table: str, client: bool) -> str:
+    """``table`` (src_rep or client_rep): see :data:`SOURCE_REPUTATION_SQL`.
+
+    ``client`` keys the counts by (address, user agent) instead of the address, and only for
+    shared exits (``shared_exits``): there the address is many people's, and only what the same
+    client did from it says anything about the next attempt.
+    """
+    keys = ["src_ip", "user_agent"] if client else ["src_ip"]
+
+    def cols(alias: str) -> str:
+        return ", ".join(f"{alias}.{k}" for k in keys)
+
+    def on(a: str, b: str) -> str:
+        return " AND ".join(f"{a}.{k} = {b}.{k}" for k in keys)
+
+    only = " AND user_agent IS NOT NULL AND src_ip IN (SELECT src_ip FROM shared_exits)" if client else ""
+    return f"""
+CREATE OR REPLACE TEMP TABLE {table} AS
 WITH tgt AS (
-  SELECT DISTINCT src_ip, CAST(FLOOR(EPOCH(time) / 86400) AS BIGINT) AS day
+  SELECT DISTINCT {', '.join(keys)}, CAST(FLOOR(EPOCH(time) / 86400) AS BIGINT) AS day
   FROM evf
-  WHERE NOT net_known AND src_ip IS NOT NULL
+  WHERE NOT net_known AND src_ip IS NOT NULL{only}
 ), ips AS (
   SELECT DISTINCT src_ip FROM tgt
 ), ok AS (
-  SELECT DISTINCT e.src_ip, e.account, CAST(FLOOR(EPOCH(e.time) / 86400) AS BIGINT) AS day
+  SELECT DISTINCT {cols('e')}, e.account,
+         CAST(FLOOR(EPOCH(e.time) / 86400) AS BIGINT) AS day
   FROM ev e JOIN ips USING (src_ip)
   WHERE e.activity = 'sign_in' AND e.outcome = 'success'
 ), entered AS (
@@ -238,25 +251,89 @@ WITH tgt AS (
   FROM ev e JOIN ips USING (src_ip)
   WHERE e.activity = 'sign_in' AND e.outcome IN ('success', 'pending')
 ), bad AS (
-  SELECT DISTINCT f.src_ip, f.account, CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT) AS day
+  SELECT DISTINCT {cols('f')}, f.account,
+         CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT) AS day
   FROM evf f JOIN ips USING (src_ip)
   LEFT JOIN entered n ON f.activity = 'account_lookup' AND n.src_ip = f.src_ip AND n.account = f.account
    AND n.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT)
   WHERE {ATTACK_LIKE} AND n.account IS NULL
 ), b AS (
-  SELECT t.src_ip, t.day, COUNT(DISTINCT b.account) AS n
-  FROM tgt t JOIN bad b ON b.src_ip = t.src_ip AND b.day BETWEEN t.day - {{days}} + 1 AND t.day
-  GROUP BY t.src_ip, t.day
+  SELECT {cols('t')}, t.day, COUNT(DISTINCT b.account) AS n
+  FROM tgt t JOIN bad b ON {on('b', 't')} AND b.day BETWEEN t.day - {SOURCE_REPUTATION_DAYS} + 1 AND t.day
+  GROUP BY {cols('t')}, t.day
 ), o AS (
-  SELECT t.src_ip, t.day, COUNT(DISTINCT o.account) AS n
-  FROM tgt t JOIN ok o ON o.src_ip = t.src_ip AND o.day BETWEEN t.day - {{days}} + 1 AND t.day
-  GROUP BY t.src_ip, t.day
+  SELECT {cols('t')}, t.day, COUNT(DISTINCT o.account) AS n
+  FROM tgt t JOIN ok o ON {on('o', 't')} AND o.day BETWEEN t.day - {SOURCE_REPUTATION_DAYS} + 1 AND t.day
+  GROUP BY {cols('t')}, t.day
 )
-SELECT t.src_ip, t.day, COALESCE(b.n, 0) AS bad_accts, COALESCE(o.n, 0) AS ok_accts
+SELECT t.*, COALESCE(b.n, 0) AS bad_accts, COALESCE(o.n, 0) AS ok_accts
 FROM tgt t
-LEFT JOIN b ON b.src_ip = t.src_ip AND b.day = t.day
-LEFT JOIN o ON o.src_ip = t.src_ip AND o.day = t.day
-""".replace("{days}", str(SOURCE_REPUTATION_DAYS))
+LEFT JOIN b ON {on('b', 't')} AND b.day = t.day
+LEFT JOIN o ON {on('o', 't')} AND o.day = t.day
+"""
+
+
+#: ``src_rep``: what one source address did over the last days, for every (address, UTC day) on
+#: which any event in ``evf`` came from a network new to its account. ``bad_accts``: accounts
+#: with attack-like events from it (``ATTACK_LIKE``; a lookup followed by that account's own
+#: password step from the address the same day is a login, not a probe); ``ok_accts``: accounts that signed in
+#: successfully from it. An attacker's address touches many accounts and serves almost none; a
+#: shared VPN exit or office proxy serves its regulars, whose occasional typos do not outweigh them.
+SOURCE_REPUTATION_SQL = reputation_sql("src_rep", client=False)
+
+#: ``client_rep``: the same counts per (shared exit, user agent); see ``rep_bad_accts`` in ``evf``.
+CLIENT_REPUTATION_SQL = reputation_sql("client_rep", client=True)
+
+#: Hours a network / device / user agent must have been in use before it counts as familiar, so
+#: an attacker's own first sign-in does not make the rest of their session look familiar.
+SETTLE_HOURS = 24
+
+
+#: Minutes within which a person who mistyped an identifier signs in with the right one.
+TYPO_MINUTES = 30
+
+#: Edits (Levenshtein, local part, same domain) between a mistyped identifier and the right one.
+TYPO_EDITS = 2
+
+#: Identifiers that do not exist, typed by someone who then signed in to an account within
+#: ``TYPO_EDITS`` of it (same domain) from the same address and client (device id, else user agent)
+#: within ``TYPO_MINUTES``: that person's typo, not a probe. An enumerator does not sign in to the
+#: neighbour of each identifier it tries; if it does get in, the sign-in is still alerted on its own.
+TYPOS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE typos AS
+WITH miss AS (
+  SELECT event_id, time, account, src_ip, device_id, user_agent FROM evf
+  WHERE (account_exists = FALSE OR reason = 'unknown_account' OR acct_exists = FALSE)
+    AND activity IN ('account_lookup', 'sign_in', 'password_reset', 'account_recovery')
+), got_in AS (
+  SELECT e.time, e.account, e.src_ip, e.device_id, e.user_agent
+  FROM ev e JOIN (SELECT DISTINCT src_ip FROM miss) i ON i.src_ip = e.src_ip
+  WHERE e.activity = 'sign_in' AND e.outcome = 'success'
+)
+SELECT DISTINCT m.event_id
+FROM miss m
+JOIN got_in g ON g.src_ip = m.src_ip AND g.account <> m.account
+ AND g.time >= m.time AND g.time <= m.time + INTERVAL '{TYPO_MINUTES}' MINUTE
+ AND COALESCE(g.device_id = m.device_id, g.user_agent = m.user_agent, FALSE)
+ AND SPLIT_PART(g.account, '@', 2) = SPLIT_PART(m.account, '@', 2)
+ AND LEVENSHTEIN(SPLIT_PART(g.account, '@', 1), SPLIT_PART(m.account, '@', 1)) <= {TYPO_EDITS}
+"""
+
+#: ``own_ok``: successful sign-ins on a client the account had already used for ``SETTLE_HOURS``
+#: (its device id, or without one its network): people's everyday clients. An event from such a
+#: device, or without a device id from a non-anonymising address with such a sign-in that UTC day,
+#: is ``own_client`` in ``evf``: somebody's own phone or office line, whose failed lookups are
+#: typos and forgotten addresses rather than enumeration.
+OWN_CLIENTS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE own_ok AS
+SELECT s.device_id, s.src_ip, s.network_type, CAST(FLOOR(EPOCH(s.time) / 86400) AS BIGINT) AS day
+FROM ev s
+JOIN known k ON k.account = s.account AND k.tenant IS NOT DISTINCT FROM s.tenant
+ AND k.kind = CASE WHEN s.device_id IS NULL THEN 'net' ELSE 'device' END
+ AND k.value = COALESCE(s.device_id, s.net)
+ AND k.first_seen < s.time - INTERVAL '{SETTLE_HOURS}' HOUR
+WHERE s.activity = 'sign_in' AND s.outcome = 'success'
+"""
 
 #: How new an event's infrastructure is to its account, as one number (0 = all familiar):
 #: +1 each for a new network, a new country, a new client (device id, else browser family / OS)
@@ -267,7 +344,10 @@ LEFT JOIN o ON o.src_ip = t.src_ip AND o.day = t.day
 #: (``src_bad_accts``, ``src_ok_accts``; 0 for an address and day not in ``src_rep``), and
 #: ``shared_exit``: some event from the address was on a VPN / proxy / Tor network. Per address, not
 #: per event, because sources disagree (a VPN exit in a hosting AS is often labelled ``hosting``)
-#: and the more specific label wins.
+#: and the more specific label wins. ``rep_bad_accts`` / ``rep_ok_accts``: the same counts for the
+#: client (user agent) on a shared exit, else for the address: a VPN exit's reputation is not the
+#: next user's. ``typo`` and ``own_client`` flag the rows of :data:`TYPOS_SQL` and
+#: :data:`OWN_CLIENTS_SQL`.
 UNFAMILIARITY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE evf AS
 SELECT f.*,
@@ -280,23 +360,35 @@ SELECT f.*,
        (f.dev_known OR (f.device_id IS NULL AND f.ua_known)) AS client_known
 FROM evf0 f;
 {SOURCE_REPUTATION_SQL};
+CREATE OR REPLACE TEMP TABLE shared_exits AS
+SELECT e.src_ip FROM ev e JOIN (SELECT DISTINCT src_ip FROM evf) i ON i.src_ip = e.src_ip
+WHERE e.network_type IN {SHARED_EXIT_TYPES}
+GROUP BY e.src_ip;
+{CLIENT_REPUTATION_SQL};
+{OWN_CLIENTS_SQL};
+{TYPOS_SQL};
 CREATE OR REPLACE TEMP TABLE evf AS
-WITH shared AS (
-  SELECT e.src_ip FROM ev e JOIN (SELECT DISTINCT src_ip FROM evf) i ON i.src_ip = e.src_ip
-  WHERE e.network_type IN {SHARED_EXIT_TYPES}
-  GROUP BY e.src_ip
-)
 SELECT f.*, COALESCE(s.bad_accts, 0) AS src_bad_accts, COALESCE(s.ok_accts, 0) AS src_ok_accts,
-       (x.src_ip IS NOT NULL) AS shared_exit
+       (x.src_ip IS NOT NULL) AS shared_exit,
+       CASE WHEN x.src_ip IS NOT NULL AND f.user_agent IS NOT NULL THEN COALESCE(c.bad_accts, 0)
+            ELSE COALESCE(s.bad_accts, 0) END AS rep_bad_accts,
+       CASE WHEN x.src_ip IS NOT NULL AND f.user_agent IS NOT NULL THEN COALESCE(c.ok_accts, 0)
+            ELSE COALESCE(s.ok_accts, 0) END AS rep_ok_accts,
+       (t.event_id IS NOT NULL) AS typo,
+       (od.device_id IS NOT NULL OR oi.src_ip IS NOT NULL) AS own_client
 FROM evf f
 LEFT JOIN src_rep s ON s.src_ip = f.src_ip AND s.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT)
-LEFT JOIN shared x ON x.src_ip = f.src_ip;
+LEFT JOIN shared_exits x ON x.src_ip = f.src_ip
+LEFT JOIN client_rep c ON c.src_ip = f.src_ip AND c.user_agent = f.user_agent
+      AND c.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT)
+LEFT JOIN typos t ON t.event_id = f.event_id
+LEFT JOIN (SELECT DISTINCT device_id FROM own_ok WHERE device_id IS NOT NULL) od
+       ON od.device_id = f.device_id
+LEFT JOIN (SELECT DISTINCT src_ip, day FROM own_ok
+           WHERE device_id IS NULL AND COALESCE(network_type, 'unknown') NOT IN {RISKY_NETWORK_TYPES}) oi
+       ON f.device_id IS NULL AND oi.src_ip = f.src_ip
+      AND oi.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT);
 """
-
-#: Hours a network / device / user agent must have been in use before it counts as familiar, so
-#: an attacker's own first sign-in does not make the rest of their session look familiar.
-SETTLE_HOURS = 24
-
 
 def stage_evf_sql(settle_hours: float = SETTLE_HOURS) -> str:
     """``evf`` with familiarity flags; values first used less than ``settle_hours`` ago are new."""
