@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from idwatch.canonical import candidate_ips, canonical, conform, triage
 from idwatch.enrich.ip import IpEnricher
 from idwatch.enrich.useragent import parse_agents
+from idwatch.seen_ids import SeenIds
 from idwatch.sources import available_formats, get_format, sniff_format
 from idwatch.sources.base import (
     MAX_RECORD_BYTES,
@@ -121,10 +122,10 @@ class _Ingest:
         self.skipped: Counter[str] = Counter()
         self.formats_seen: Counter[str] = Counter()
         self.typed: dict[str, TypedLines] = {}
-        self.con.register("_stored_ids", store.existing_event_ids(self.con))
-        self.con.execute("CREATE TEMP TABLE _seen AS SELECT DISTINCT event_id FROM _stored_ids")
-        self.con.unregister("_stored_ids")
-        self.seen_rows = self.con.execute("SELECT count(*) FROM _seen").fetchall()[0][0]
+        self.seen = SeenIds(self.con)
+        stored = store.existing_event_ids(self.con).column("event_id")
+        if len(stored):  # distinct unless an older version stored one twice: keep the first
+            self.seen.first_unseen(stored, np.arange(len(stored)))
         # one chunk's Parquet write runs in the background while the next chunk is parsed
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idwatch-write")
         self._pending: Future[float] | None = None
@@ -305,32 +306,8 @@ class _Ingest:
 
     def _first_unseen(self, eids: pa.ChunkedArray, lines: pa.ChunkedArray) -> pa.Array | None:
         """Mask of the rows to store (first occurrence of an id, not stored before); None = all."""
-        n = len(eids)
-        drop = np.zeros(n, dtype=bool)
-        con = self.con
-        con.register("_ids", pa.table({"_eid": eids, "_line": lines, "_row": pa.array(np.arange(n))}))
-        try:
-            if self.seen_rows:
-                hit = con.sql(
-                    "SELECT _row FROM _ids SEMI JOIN _seen ON _ids._eid = _seen.event_id"
-                ).to_arrow_table()
-                drop[hit.column(0).to_numpy()] = True
-            if pc.count_distinct(eids).as_py() < n:
-                later = con.sql(
-                    "SELECT _row FROM _ids QUALIFY row_number() OVER (PARTITION BY _eid ORDER BY _line) > 1"
-                ).to_arrow_table()
-                drop[later.column(0).to_numpy()] = True
-            kept = "_ids"
-            if drop.any():
-                con.register("_keep", pa.table({"_row": pa.array(np.flatnonzero(~drop))}))
-                kept = "(SELECT _eid FROM _ids SEMI JOIN _keep USING (_row))"
-            con.execute(f"INSERT INTO _seen SELECT _eid FROM {kept}")
-            self.seen_rows += int((~drop).sum())
-        finally:
-            con.unregister("_ids")
-            with contextlib.suppress(duckdb.Error):
-                con.unregister("_keep")
-        return pa.array(~drop) if drop.any() else None
+        keep = self.seen.first_unseen(eids, lines.to_numpy())
+        return None if keep.all() else pa.array(keep)
 
     def _quarantine(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
