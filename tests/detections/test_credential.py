@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from det_kit import UA_EVIL, alerted_accounts, alerts_of, ev, history, wrong_passwords
+from det_kit import UA_EVIL, UA_PHONE, alerted_accounts, alerts_of, ev, history, wrong_passwords
 
 USERS = [f"user{i}@corp.org" for i in range(15)]
 
@@ -381,3 +381,39 @@ def test_success_after_attack_quiet_on_locked_out_traveller_who_reset_the_passwo
     events.append(ev(500.5, "alice@corp.org", "password_reset", **hotel))
     events.append(ev(500.6, "alice@corp.org", "sign_in", **hotel))
     assert alerted_accounts(build(events), "cred_success_after_attack") == set()
+
+
+def _slow_actor(net: str, *, ua: str = UA_EVIL, days: int = 6) -> list[dict]:
+    """One guess a day at each of six users, from one address, over ``days`` days: below every
+    per-day spray or brute-force threshold."""
+    return [
+        ev(120 + d * 24 + i * 0.3, u, "sign_in", "failure", net=net, ua=ua, reason="bad_password")
+        for d in range(days)
+        for i, u in enumerate(USERS[:6])
+    ]
+
+
+def test_campaign_source_attempts_fire_on_a_slow_actor_below_spray_thresholds(build):
+    store = build(_population() + _slow_actor("evil"))
+    assert alerted_accounts(store, "cred_password_spray") == set()
+    assert alerted_accounts(store, "cred_campaign_source_attempts") == set(USERS[:6])
+
+
+def test_campaign_source_attempts_quiet_on_vpn_user_mistyping_through_the_actors_exit(build):
+    """The actor works from a VPN exit; a user of that exit mistypes his password there on a new
+    laptop. Only the actor's own client has a record on the exit."""
+    events = _population() + _slow_actor("vpn_nl")
+    events += wrong_passwords(USERS[10], 2, start=200, every=0.01, net="vpn_nl", ua=UA_PHONE, device="d-new")
+    events.append(ev(200.05, USERS[10], "sign_in", net="vpn_nl", ua=UA_PHONE, device="d-new"))
+    assert alerted_accounts(build(events), "cred_campaign_source_attempts") == set(USERS[:6])
+
+
+def test_campaign_source_attempts_quiet_on_owners_typos_and_an_office_line(build):
+    # everyone mistypes now and then, at home and at the office; nobody works through accounts
+    events = _population()
+    events += [e for i, u in enumerate(USERS) for e in wrong_passwords(u, 2, start=100 + i, every=0.01)]
+    events += [
+        ev(150 + i, u, "sign_in", "failure", net="office", reason="bad_password") for i, u in enumerate(USERS)
+    ]
+    events += [ev(150.1 + i, u, "sign_in", net="office") for i, u in enumerate(USERS)]
+    assert alerted_accounts(build(events), "cred_campaign_source_attempts") == set()
