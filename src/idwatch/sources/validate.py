@@ -30,9 +30,12 @@ def time_sql(col: str, col_type: str) -> str:
         return f"{col}::TIMESTAMPTZ"
     if t in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT"):
         return f"CASE WHEN abs({col}) < 1e15 THEN epoch_ms({col}::BIGINT)::TIMESTAMPTZ END"
+    # RFC 3339 first: nearly every record has it, and no text matches both shapes (an epoch has
+    # no ``-`` after its first byte, nor ``:``), so the order changes no answer, only the cost
+    # (a quarter of the typed fast path's time went to trying the epoch shape first)
     return (
-        f"CASE WHEN regexp_full_match({col}, '{_EPOCH_MS}') THEN epoch_ms({col}::BIGINT)::TIMESTAMPTZ "
-        f"WHEN regexp_full_match({col}, '{_RFC3339}') THEN TRY_CAST({col} AS TIMESTAMPTZ) END"
+        f"CASE WHEN regexp_full_match({col}, '{_RFC3339}') THEN TRY_CAST({col} AS TIMESTAMPTZ) "
+        f"WHEN regexp_full_match({col}, '{_EPOCH_MS}') THEN epoch_ms({col}::BIGINT)::TIMESTAMPTZ END"
     )
 
 
