@@ -205,14 +205,17 @@ def _is_gzip(inp: InputFile) -> bool:
 def _read_chunks(stream: io.BufferedIOBase, size: int | None = None) -> Iterator[memoryview]:
     """Whole lines in chunks of about ``size`` bytes (the last one may lack its newline).
 
-    Each chunk is read straight into a fresh buffer (``readinto``: the bytes are copied once,
+    Each chunk is read straight into a buffer (``readinto``: the bytes are copied once,
     from the kernel) and handed on as a view of it; only the partial last line is copied, to
     start the next buffer.
     """
     size = size or CHUNK_BYTES
     carry = b""
     while True:
-        buf = np.empty(len(carry) + size, dtype=np.uint8)  # not zero-filled: readinto fills it
+        # from Arrow's pool, not ``np.empty``: the pool hands a freed chunk's memory to the next
+        # one, where a fresh 128 MiB mapping costs the kernel ~0.1 s to fault in (not zero-filled:
+        # readinto fills it)
+        buf = np.frombuffer(pa.allocate_buffer(len(carry) + size), dtype=np.uint8)
         view = memoryview(buf)
         view[: len(carry)] = carry
         filled = len(carry)

@@ -73,7 +73,8 @@ class TypedLines:
 
         ``lines`` is a pending chunk's ``(_line, _bytes)`` table (blank lines already dropped).
         """
-        raw_bytes = lines.column("_bytes").combine_chunks()
+        column = lines.column("_bytes")  # one chunk (a split): no copy; else combined once
+        raw_bytes = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
         text, bad_utf8 = utf8_split(raw_bytes)
         text = pc.utf8_rtrim(text, characters="\r\n")
         ok = np.ones(len(raw_bytes), dtype=bool)
