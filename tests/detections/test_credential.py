@@ -394,7 +394,10 @@ def _slow_actor(net: str, *, ua: str = UA_EVIL, days: int = 6) -> list[dict]:
 
 
 def test_campaign_source_attempts_fire_on_a_slow_actor_below_spray_thresholds(build):
-    store = build(_population() + _slow_actor("evil"))
+    # newbie's first sign-in attempt fails from the same source: with no history nothing is
+    # unfamiliar to it, and six accounts are too thin a record on their own
+    newbie = ev(130, "newbie@corp.org", "sign_in", "failure", net="evil", ua=UA_EVIL, reason="bad_password")
+    store = build(_population() + _slow_actor("evil") + [newbie])
     assert alerted_accounts(store, "cred_password_spray") == set()
     assert alerted_accounts(store, "cred_campaign_source_attempts") == set(USERS[:6])
 
