@@ -215,12 +215,21 @@ ATTACK_LIKE = (
 #: Days of history behind a source's reputation (``src_rep``), the current UTC day included.
 SOURCE_REPUTATION_DAYS = 7
 
+#: Events judged by their client's record rather than their address's: everything but a rented
+#: server (``hosting``) that is no shared exit. A VPN exit, a carrier's NAT, an office line or a
+#: home line that a botnet's residential proxy also runs through is many people's, and only what
+#: the same client (user agent) did from it says anything about the next attempt; a rented server
+#: is its tenant's alone, whatever browser strings it sends.
+CLIENT_JUDGED = (
+    "(src_ip IN (SELECT src_ip FROM shared_exits) OR COALESCE(network_type, 'unknown') <> 'hosting')"
+)
+
+
 def reputation_sql(table: str, client: bool) -> str:
     """``table`` (src_rep or client_rep): see :data:`SOURCE_REPUTATION_SQL`.
 
-    ``client`` keys the counts by (address, user agent) instead of the address, and only for
-    shared exits (``shared_exits``): there the address is many people's, and only what the same
-    client did from it says anything about the next attempt.
+    ``client`` keys the counts by (address, user agent) instead of the address, for the events
+    :data:`CLIENT_JUDGED` covers.
     """
     keys = ["src_ip", "user_agent"] if client else ["src_ip"]
 
@@ -230,7 +239,7 @@ def reputation_sql(table: str, client: bool) -> str:
     def on(a: str, b: str) -> str:
         return " AND ".join(f"{a}.{k} = {b}.{k}" for k in keys)
 
-    only = " AND user_agent IS NOT NULL AND src_ip IN (SELECT src_ip FROM shared_exits)" if client else ""
+    only = f" AND user_agent IS NOT NULL AND {CLIENT_JUDGED}" if client else ""
     return f"""
 CREATE OR REPLACE TEMP TABLE {table} AS
 WITH tgt AS (
@@ -281,7 +290,7 @@ LEFT JOIN o ON {on('o', 't')} AND o.day = t.day
 #: shared VPN exit or office proxy serves its regulars, whose occasional typos do not outweigh them.
 SOURCE_REPUTATION_SQL = reputation_sql("src_rep", client=False)
 
-#: ``client_rep``: the same counts per (shared exit, user agent); see ``rep_bad_accts`` in ``evf``.
+#: ``client_rep``: the same counts per (address, user agent); see ``rep_bad_accts`` in ``evf``.
 CLIENT_REPUTATION_SQL = reputation_sql("client_rep", client=True)
 
 #: Hours a network / device / user agent must have been in use before it counts as familiar, so
@@ -345,9 +354,12 @@ WHERE s.activity = 'sign_in' AND s.outcome = 'success'
 #: ``shared_exit``: some event from the address was on a VPN / proxy / Tor network. Per address, not
 #: per event, because sources disagree (a VPN exit in a hosting AS is often labelled ``hosting``)
 #: and the more specific label wins. ``rep_bad_accts`` / ``rep_ok_accts``: the same counts for the
-#: client (user agent) on a shared exit, else for the address: a VPN exit's reputation is not the
-#: next user's. ``typo`` and ``own_client`` flag the rows of :data:`TYPOS_SQL` and
-#: :data:`OWN_CLIENTS_SQL`.
+#: client (user agent) on the addresses :data:`CLIENT_JUDGED` covers, else for the address: a VPN
+#: exit's or a proxied home line's record is not the next user's. ``typo`` and ``own_client`` flag
+#: the rows of :data:`TYPOS_SQL` and :data:`OWN_CLIENTS_SQL`.
+_BY_CLIENT = (
+    "f.user_agent IS NOT NULL AND (x.src_ip IS NOT NULL OR COALESCE(f.network_type, 'unknown') <> 'hosting')"
+)
 UNFAMILIARITY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE evf AS
 SELECT f.*,
@@ -370,9 +382,11 @@ GROUP BY e.src_ip;
 CREATE OR REPLACE TEMP TABLE evf AS
 SELECT f.*, COALESCE(s.bad_accts, 0) AS src_bad_accts, COALESCE(s.ok_accts, 0) AS src_ok_accts,
        (x.src_ip IS NOT NULL) AS shared_exit,
-       CASE WHEN x.src_ip IS NOT NULL AND f.user_agent IS NOT NULL THEN COALESCE(c.bad_accts, 0)
+       CASE WHEN {_BY_CLIENT}
+            THEN COALESCE(c.bad_accts, 0)
             ELSE COALESCE(s.bad_accts, 0) END AS rep_bad_accts,
-       CASE WHEN x.src_ip IS NOT NULL AND f.user_agent IS NOT NULL THEN COALESCE(c.ok_accts, 0)
+       CASE WHEN {_BY_CLIENT}
+            THEN COALESCE(c.ok_accts, 0)
             ELSE COALESCE(s.ok_accts, 0) END AS rep_ok_accts,
        (t.event_id IS NOT NULL) AS typo,
        (od.device_id IS NOT NULL OR oi.src_ip IS NOT NULL) AS own_client
