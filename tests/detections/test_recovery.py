@@ -359,6 +359,7 @@ def test_completed_reset_then_signin_quiet_for_owner_and_traveller(build):
     assert alerted_accounts(build(events), "recovery_then_new_signin") == set()
 
 
+@pytest.mark.parametrize("net", ["vpn_nl", "hotel_fr"])
 @pytest.mark.parametrize(
     "detection",
     [
@@ -367,24 +368,25 @@ def test_completed_reset_then_signin_quiet_for_owner_and_traveller(build):
         "compromise_recovery_takeover",
     ],
 )
-def test_recovery_rules_judge_the_client_not_the_vpn_exit(build, detection):
-    """An actor works through accounts from a VPN exit, then takes over bob's account there. Alice
-    resets her own password through the same exit on a new laptop and signs in: the exit's record
-    is the actor's, not hers. (``recovery_then_new_signin`` may still fire on her when the login-risk
-    model objects to the new laptop in a new country: that is the model's call, not the exit's.)"""
+def test_recovery_rules_judge_the_client_not_the_shared_address(build, detection, net):
+    """An actor works through accounts from a VPN exit (or a home line its residential proxy runs
+    through), then takes over bob's account there. Alice resets her own password from the same
+    address on a new laptop and signs in: the address's record is the actor's, not hers.
+    (``recovery_then_new_signin`` may still fire on her when the login-risk model objects to the
+    new laptop in a new country: that is the model's call, not the address's.)"""
     bob_phone = sha("+15557654321")
     directory = DIRECTORY + [{"account": "bob@corp.org", "tenant": "corp.org", "contact_hash": bob_phone}]
-    events = _works_through(480, "vpn_nl", 5) + history("alice@corp.org") + history("bob@corp.org")
+    events = _works_through(480, net, 5) + history("alice@corp.org") + history("bob@corp.org")
     events += _reset(
         500,
         "bob@corp.org",
-        net="vpn_nl",
+        net=net,
         ua=UA_EVIL_BROWSER,
         device="dev-x",
         complete=True,
         contact=bob_phone,
     )
-    events.append(ev(500.3, "bob@corp.org", "sign_in", net="vpn_nl", ua=UA_EVIL_BROWSER, device="dev-x"))
-    events += _reset(500, "alice@corp.org", net="vpn_nl", ua=UA_PHONE, device="dev-new", complete=True)
-    events.append(ev(500.3, "alice@corp.org", "sign_in", net="vpn_nl", ua=UA_PHONE, device="dev-new"))
+    events.append(ev(500.3, "bob@corp.org", "sign_in", net=net, ua=UA_EVIL_BROWSER, device="dev-x"))
+    events += _reset(500, "alice@corp.org", net=net, ua=UA_PHONE, device="dev-new", complete=True)
+    events.append(ev(500.3, "alice@corp.org", "sign_in", net=net, ua=UA_PHONE, device="dev-new"))
     assert alerted_accounts(build(events, directory=directory), detection) == {"bob@corp.org"}
