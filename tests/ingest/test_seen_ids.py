@@ -79,3 +79,10 @@ def test_string_and_large_string_batches_compare_equal(con: duckdb.DuckDBPyConne
     seen.add(pa.chunked_array([pa.array(["a", "b"], pa.string())]))
     keep = seen.first_unseen(pa.array(["b", "z"], pa.large_string()), np.array([1, 2]))
     assert keep.tolist() == [False, True]
+
+
+def test_the_connection_keeps_its_insertion_order_setting(con: duckdb.DuckDBPyConnection) -> None:
+    for setting in (True, False):
+        con.execute(f"SET preserve_insertion_order = {setting}")
+        SeenIds(con).first_unseen(_ids("a", "b"), np.array([1, 2]))
+        assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0] is setting
