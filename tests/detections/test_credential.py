@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from det_kit import UA_EVIL, UA_PHONE, alerted_accounts, alerts_of, ev, history, wrong_passwords
 
 USERS = [f"user{i}@corp.org" for i in range(15)]
@@ -284,21 +285,21 @@ def test_success_after_spray_fires_on_the_guessed_account(build):
     assert alerts[0]["src_ips"] == ["5.160.1.10"] and alerts[0]["score"] >= 75
 
 
-def test_success_after_attack_quiet_on_vpn_user_signing_in_through_a_sprayed_exit(build):
-    # a sprayer fails on many accounts through a VPN exit; another customer of the VPN signs in to
-    # her own account there with her browser: the exit links strangers, her client failed nowhere
+@pytest.mark.parametrize("net", ["vpn_nl", "office"])
+def test_success_after_attack_quiet_on_someone_signing_in_through_a_sprayed_address(build, net):
+    # a sprayer fails on many accounts through a VPN exit (or an office line its proxy runs
+    # through); another person signs in to her own account there with her browser: the address
+    # links strangers, her client failed nowhere
     events = _population() + history("yasmin@corp.org")
     for i, u in enumerate(USERS):
-        events.append(
-            ev(150 + i * 0.1, u, "sign_in", "failure", net="vpn_nl", ua=UA_EVIL, reason="bad_password")
-        )
-    mac = {"net": "vpn_nl", "ua": "Safari/Mac", "device": "dev-mac"}
+        events.append(ev(150 + i * 0.1, u, "sign_in", "failure", net=net, ua=UA_EVIL, reason="bad_password"))
+    mac = {"net": net, "ua": "Safari/Mac", "device": "dev-mac"}
     events += [
         ev(151.99, "yasmin@corp.org", "account_lookup", **mac),
         ev(152, "yasmin@corp.org", "sign_in", **mac),
     ]
     # the sprayer's own success through the same exit is still found
-    events.append(ev(152.5, USERS[3], "sign_in", net="vpn_nl", ua=UA_EVIL))
+    events.append(ev(152.5, USERS[3], "sign_in", net=net, ua=UA_EVIL))
     assert alerted_accounts(build(events), "cred_success_after_attack") == {USERS[3]}
 
 
