@@ -190,7 +190,8 @@ def test_highrisk_enumeration_quiet_on_the_person_and_on_non_high_risk_names(bui
 
 def test_distributed_enumeration_quiet_on_vpn_user_sharing_the_attackers_exit(build):
     """A VPN user who looks up their own account on the attackers' exit address, then signs in
-    from their usual device, is the owner, not a target: only the probed identifiers are listed."""
+    from their usual device, is the owner, not a target; so is one whose own reset there ends
+    signed in: only the probed identifiers are listed."""
     events = history("alice@corp.org", device="dev-alice") + history("carol@corp.org", device="dev-carol")
     for i in range(20):  # 20 exit addresses of one VPN network, three identifiers each
         for k, ident in enumerate((f"guess{i}@corp.org", f"nope{i}@corp.org", "carol@corp.org")):
@@ -212,11 +213,19 @@ def test_distributed_enumeration_quiet_on_vpn_user_sharing_the_attackers_exit(bu
     exit3 = {"net": "vpn_nl", "src_ip": "185.65.3.10"}
     events.append(ev(500.7, "alice@corp.org", "account_lookup", account_exists=True, **exit3))
     events.append(ev(500.71, "alice@corp.org", "sign_in", device="dev-alice", **exit3))
+    # dana, on a new laptop whose browser string the enumerator also sends, resets her forgotten
+    # password through the same exit and ends signed in
+    events += history("dana@corp.org", device="dev-dana")
+    dana = {"net": "vpn_nl", "src_ip": "185.65.3.10", "ua": UA_EVIL}
+    events.append(ev(500.8, "dana@corp.org", "account_lookup", account_exists=True, **dana))
+    events.append(ev(500.81, "dana@corp.org", "password_reset", "pending", step="start", **dana))
+    events.append(ev(500.85, "dana@corp.org", "password_reset", step="complete", **dana))
+    events.append(ev(500.86, "dana@corp.org", "sign_in", **dana))
     store = build(events)
     accounts = alerted_accounts(store, "recon_enum_distributed")
     assert {f"guess{i}@corp.org" for i in range(20)} <= accounts
     assert "carol@corp.org" in accounts  # the real target, probed and never signed in
-    assert "alice@corp.org" not in accounts
+    assert "alice@corp.org" not in accounts and "dana@corp.org" not in accounts
 
 
 def _missing(hours: float, ident: str, **kw) -> dict:
