@@ -421,3 +421,23 @@ def test_campaign_source_attempts_quiet_on_owners_typos_and_an_office_line(build
     ]
     events += [ev(150.1 + i, u, "sign_in", net="office") for i, u in enumerate(USERS)]
     assert alerted_accounts(build(events), "cred_campaign_source_attempts") == set()
+
+
+def test_campaign_source_attempts_fire_on_an_actor_rotating_browser_strings_on_a_vpn_exit(build):
+    """Each guess sends another browser string, so no one client has a record on the exit; the
+    guesses never end in their account's sign-in there, so the exit's record counts."""
+    events = _population()
+    events += [
+        ev(
+            120 + d * 24 + i * 0.3,
+            u,
+            "sign_in",
+            "failure",
+            net="vpn_nl",
+            ua=f"Browser/{d}.{i}",
+            reason="bad_password",
+        )
+        for d in range(6)
+        for i, u in enumerate(USERS[:6])
+    ]
+    assert alerted_accounts(build(events), "cred_campaign_source_attempts") == set(USERS[:6])
