@@ -484,3 +484,17 @@ def test_intel_quiet_without_a_match_or_on_failures(build):
         ev(500, "alice@corp.org", "sign_in", "failure", net="evil_de", reason="bad_password")
     ]
     assert alerts_of(build(events, intel=INTEL), "compromise_intel_infrastructure") == []
+
+
+def test_unfamiliar_signin_from_a_vpn_exit_whose_client_worked_through_accounts_that_week_fires(build):
+    """A patient actor guessed at alice's password once, weeks ago, and at three other accounts
+    through a busy VPN exit days ago; now it signs in to alice there with the same browser. The
+    exit's regulars outnumber what it did, but its client's week on the exit is all attack. Bob, who
+    mistyped at home weeks ago, signing in there on a new phone stays quiet."""
+    regulars = [e for i in range(8) for e in history(f"regular{i}@corp.org", net="vpn_nl", device=f"d-r{i}")]
+    events = regulars + _works_through(430, "vpn_nl", 3) + history("alice@corp.org") + history("bob@corp.org")
+    events.append(ev(300, "alice@corp.org", "sign_in", "failure", net="evil_de", reason="bad_password"))
+    events.append(ev(300, "bob@corp.org", "sign_in", "failure", reason="bad_password"))
+    events.append(ev(501, "alice@corp.org", "sign_in", net="vpn_nl", ua=UA_EVIL_BROWSER, device="dev-x"))
+    events.append(ev(501, "bob@corp.org", "sign_in", net="vpn_nl", ua=UA_PHONE, device="dev-new"))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
