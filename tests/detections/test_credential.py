@@ -45,6 +45,23 @@ def test_spray_does_not_list_an_owner_mistyping_on_own_device_behind_the_same_ad
     assert alerted_accounts(build(events), "cred_password_spray") == set(USERS)
 
 
+def _sprayed(isp: dict, prefix: str) -> list[dict]:
+    """A botnet guessing once at every user from its own address in ``prefix`` on one carrier."""
+    return [
+        ev(
+            30 + i * 0.3,
+            u,
+            "sign_in",
+            "failure",
+            ua=UA_EVIL,
+            src_ip=f"{prefix}{i}.99",
+            reason="bad_password",
+            **isp,
+        )
+        for i, u in enumerate(USERS)
+    ]
+
+
 def test_spray_does_not_list_a_locked_out_owner_retrying_behind_a_sprayed_network(build):
     # a user on a new phone keeps retrying a forgotten password from her home address, in the
     # same residential network a botnet sprays through that day: far more tries than a spray paces
@@ -77,19 +94,7 @@ def test_spray_does_not_list_an_owner_whose_retries_mostly_fall_outside_the_netw
     isp = {"net": "home", "asn": 701, "asn_org": "VERIZON"}
     events = _population()
     events.append(ev(10, "carol@corp.org", "sign_in", ua="Office/16.0", src_ip="108.20.7.7", **isp))
-    for i, u in enumerate(USERS):
-        events.append(
-            ev(
-                30 + i * 0.3,
-                u,
-                "sign_in",
-                "failure",
-                ua=UA_EVIL,
-                src_ip=f"108.20.{i}.99",
-                reason="bad_password",
-                **isp,
-            )
-        )
+    events += _sprayed(isp, "108.20.")
     for k in range(8):
         events.append(
             ev(
@@ -113,19 +118,7 @@ def test_spray_does_not_list_an_owner_whose_later_sign_in_vouches_for_some_retri
     # but the first ones still add up to more than a spray paces
     isp = {"net": "home", "asn": 3356, "asn_org": "LEVEL3"}
     events = _population()
-    for i, u in enumerate(USERS):
-        events.append(
-            ev(
-                30 + i * 0.3,
-                u,
-                "sign_in",
-                "failure",
-                ua=UA_EVIL,
-                src_ip=f"4.6.{i}.99",
-                reason="bad_password",
-                **isp,
-            )
-        )
+    events += _sprayed(isp, "4.6.")
     events += wrong_passwords(
         "emily@corp.org", 10, start=30, every=0.2, device="dev-old", src_ip="4.6.41.54", **isp
     )

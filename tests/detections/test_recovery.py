@@ -152,23 +152,27 @@ def test_reset_quiet_on_vpn_exit_whose_regulars_outnumber_its_failures(build):
     assert alerted_accounts(build(events), "recovery_new_infrastructure") == set()
 
 
+def _probes(idents: list[str], existing: set[str], *, net: str) -> list[dict]:
+    """An enumerator's lookups, six minutes apart from hour 300: ``existing`` ones succeed."""
+    return [
+        ev(
+            300 + i * 0.1,
+            ident,
+            "account_lookup",
+            "success" if ident in existing else "failure",
+            net=net,
+            ua=UA_EVIL,
+            account_exists=ident in existing,
+            reason=None if ident in existing else "unknown_account",
+        )
+        for i, ident in enumerate(idents)
+    ]
+
+
 def test_reset_after_probe_fires(build):
     events = history("alice@corp.org") + history("carol@corp.org")
     probed = ["alice@corp.org", "carol@corp.org", "nobody@corp.org", "x@corp.org", "y@corp.org"]
-    for i, ident in enumerate(probed):
-        missing = ident[0] in "nxy"
-        events.append(
-            ev(
-                300 + i * 0.1,
-                ident,
-                "account_lookup",
-                "failure" if missing else "success",
-                net="evil",
-                ua=UA_EVIL,
-                account_exists=not missing,
-                reason="unknown_account" if missing else None,
-            )
-        )
+    events += _probes(probed, {"alice@corp.org", "carol@corp.org"}, net="evil")
     events += _reset(400, "alice@corp.org", net="evil2", ua=UA_EVIL_BROWSER)
     alerts = alerts_of(build(events), "recovery_after_probe")
     assert [a["accounts"] for a in alerts] == [["alice@corp.org"]]
@@ -188,20 +192,7 @@ def test_reset_after_probe_quiet_on_vpn_users_own_flow_through_an_enumerators_ex
     # moments before) are steps of her flow, not a probe of her account
     events = history("alice@corp.org")
     probed = ["carol@corp.org", "nobody@corp.org", "x@corp.org", "y@corp.org", "z@corp.org"]
-    for i, ident in enumerate(probed):
-        missing = ident != "carol@corp.org"
-        events.append(
-            ev(
-                300 + i * 0.1,
-                ident,
-                "account_lookup",
-                "failure" if missing else "success",
-                net="vpn_nl",
-                ua=UA_EVIL,
-                account_exists=not missing,
-                reason="unknown_account" if missing else None,
-            )
-        )
+    events += _probes(probed, {"carol@corp.org"}, net="vpn_nl")
     own = {"net": "vpn_nl", "ua": "Outlook/16.0", "device": None}
     events.append(ev(305, "alice@corp.org", "account_lookup", **own))
     events += _reset(305.01, "alice@corp.org", complete=True, **own)
