@@ -55,7 +55,7 @@ class Triage:
 def triage(val: pa.Table, ip_table: pa.Table) -> Triage:
     """Split ``val`` into quarantined, skipped and good rows.
 
-    ``ip_table`` is :meth:`IpEnricher.lookup` of the distinct ``src_ip`` of :func:`candidate_ips`;
+    ``ip_table`` is :meth:`IpEnricher.lookup_distinct` of the distinct ``src_ip`` of :func:`candidate_ips`;
     a candidate whose address does not normalize is quarantined as an invalid IP address.
     """
     reject = val.column("_reject")
@@ -98,10 +98,10 @@ def triage(val: pa.Table, ip_table: pa.Table) -> Triage:
     return Triage(quarantine, skipped, table, info)
 
 
-def candidate_ips(val: pa.Table) -> list[str]:
+def candidate_ips(val: pa.Table) -> pa.Array:
     """The distinct ``src_ip`` of rows that are neither rejected nor skipped (to validate / enrich)."""
     candidate = pc.and_(pc.is_null(val.column("_reject")), pc.is_null(val.column("_skip")))
-    return pc.unique(pc.filter(val.column("src_ip"), candidate)).drop_null().to_pylist()
+    return pc.unique(pc.filter(val.column("src_ip"), candidate)).drop_null()
 
 
 def _nullif_empty(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -225,7 +225,7 @@ class _Ingest:
     def _store(self, file: str, val: pa.Table, source_name: str) -> None:
         """Quarantine, count skips, enrich, dedupe (within the run and against the store), append."""
         with self._stage("enrich_ip"):
-            rows = triage(val, self.ips.lookup(candidate_ips(val)))
+            rows = triage(val, self.ips.lookup_distinct(candidate_ips(val)))
         quarantine = rows.quarantine
         self._quarantine(
             pa.table(

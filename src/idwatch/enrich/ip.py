@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from idwatch.enrich.plevin_ranges import SPINE_COLUMNS
 
@@ -39,6 +40,9 @@ IP_TABLE_SCHEMA = pa.schema(
         pa.field("network_type", pa.string()),
     ]
 )
+
+#: Distinct address strings whose answers an enricher keeps as a table (about 100 bytes each).
+KNOWN_ADDRESSES_MAX = 2_000_000
 
 PLEVIN_PACKAGES = {
     "network": "plevin_db_network",
@@ -289,6 +293,7 @@ class IpEnricher:
         self._plevin = _Plevin() if use_plevin and _plevin_databases() else None
         self._cache: dict[str, IpInfo] = {}
         self._normalized: dict[str, str | None] = {}  # as written -> normalized (ipaddress is slow)
+        self._known: pa.Table | None = None  # lookup() rows of every string met so far (lookup_distinct)
 
     def _prefetch(self, ips: list[str]) -> None:
         """Look many new addresses up at once (range tables) and cache their answers."""
@@ -336,6 +341,27 @@ class IpEnricher:
         if len(self._normalized) < 2_000_000:
             self._normalized[value] = ip
         return ip
+
+    def lookup_distinct(self, values: pa.Array) -> pa.Table:
+        """:meth:`lookup` of the distinct strings ``values``, one row each, in their order.
+
+        An ingest meets the same addresses chunk after chunk: only strings it has not met
+        before go through Python; the rest are taken from the table of earlier answers.
+        """
+        known = self._known
+        pos = None if known is None else pc.index_in(values, value_set=known.column("src_ip"))
+        missing = pc.is_null(pos) if pos is not None else None
+        if pos is None or pc.any(missing).as_py():
+            new = self.lookup(values.to_pylist() if pos is None else pc.filter(values, missing).to_pylist())
+            if known is None:
+                known = new
+            elif known.num_rows + new.num_rows > KNOWN_ADDRESSES_MAX:  # keep what this batch needs
+                known = pa.concat_tables([known.take(pc.filter(pos, pc.invert(missing))), new])
+            else:
+                known = pa.concat_tables([known, new])
+            self._known = known = known.combine_chunks()
+            pos = pc.index_in(values, value_set=known.column("src_ip"))
+        return known.take(pos)
 
     def lookup(self, ips: list[str]) -> pa.Table:
         """One row per distinct address string (see :data:`IP_TABLE_SCHEMA`)."""
