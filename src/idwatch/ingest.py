@@ -43,6 +43,10 @@ from idwatch.sources.typed_json import TypedLines
 from idwatch.sources.validate import validated_sql
 from idwatch.store import Store
 
+#: What the parse thread hands back: the fast path's rows, the lines left for the careful path,
+#: and the seconds it took.
+_Parsed = tuple[pa.Table | None, pa.Table, float]
+
 SNIFF_SAMPLE = 50  #: records per file the format sniffers look at
 SNIFF_SCAN = 1_000  #: lines of a pending chunk decoded at most to find them (bad lines are skipped)
 
@@ -74,13 +78,20 @@ class IngestSummary:
 
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
+    _session(con)
+    # results come back in input order: the fast path pairs row i with line i. The setting is
+    # global to the database (the parse thread's cursor shares it), so nothing switches it off
+    con.execute("SET preserve_insertion_order = true")
     threads = os.environ.get("IDWATCH_THREADS")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+def _session(con: duckdb.DuckDBPyConnection) -> None:
+    """The settings each connection (or cursor) of an ingest needs for itself."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
 
 
 def _sample_records(con: duckdb.DuckDBPyConnection, chunk: Chunk) -> list[dict]:
@@ -122,6 +133,12 @@ class _Ingest:
         self.skipped: Counter[str] = Counter()
         self.formats_seen: Counter[str] = Counter()
         self.typed: dict[str, TypedLines] = {}
+        # the typed parse of the next chunk runs in this thread, on its own cursor, while the
+        # main thread enriches and dedupes the current one (DuckDB and Arrow release the GIL)
+        self._parse_con = self.con.cursor()
+        _session(self._parse_con)
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idwatch-parse")
+        self._parse_seconds = 0.0
         self.seen = SeenIds(self.con)
         stored = store.existing_event_ids(self.con).column("event_id")
         if len(stored):  # distinct unless an older version stored one twice: keep the first
@@ -141,9 +158,49 @@ class _Ingest:
             stages = self.summary.stages
             stages[name] = round(stages.get(name, 0.0) + time.perf_counter() - start, 3)
 
-    def settle(self, reader: Reader, chunk: Chunk, module: ModuleType) -> tuple[Chunk, pa.Table | None]:
+    def parse_ahead(self, reader: Reader, chunk: Chunk, module: ModuleType) -> Future[_Parsed] | None:
+        """Start the typed fast path of a pending JSON Lines chunk in the parse thread.
+
+        None when the chunk has no such path (Parquet, CSV, a format without one): :meth:`settle`
+        then does all its work on the calling thread.
+        """
+        lines = chunk.lines
+        if chunk.batch is not None or lines is None or not lines.num_rows:
+            return None
+        if not hasattr(module, "fast_select_sql"):
+            return None
+        typed = self.typed.get(module.NAME)
+        if typed is None:
+            select = module.fast_select_sql("r")
+
+            def query(src: str, select: str = select) -> str:
+                mapped = f"(SELECT {select}, NULL::VARCHAR AS _skip FROM {src} r)"
+                # ``time`` and ``_error`` live on in ``_ts`` / ``_reject``: not worth converting.
+                # A row the fast path rejects is re-read by the careful path, whose reasons
+                # know the JSON type of every value (the fast path may have read it as text).
+                return (
+                    "SELECT * EXCLUDE (time, _error) "
+                    "REPLACE (_careful OR _reject IS NOT NULL AS _careful) "
+                    f"FROM ({validated_sql(mapped, 'VARCHAR')})"
+                )
+
+            columns = getattr(module, "FAST_TYPES", None) or module.FAST_COLUMNS
+            typed = TypedLines(self._parse_con, reader.tmpdir, columns, query)
+            self.typed[module.NAME] = typed
+
+        def parse(typed: TypedLines = typed, lines: pa.Table = lines) -> _Parsed:
+            start = time.perf_counter()
+            fast, rest = typed.read(lines)
+            return fast, rest, time.perf_counter() - start
+
+        return self._parser.submit(parse)
+
+    def settle(
+        self, reader: Reader, chunk: Chunk, module: ModuleType, parsing: Future[_Parsed] | None = None
+    ) -> tuple[Chunk, pa.Table | None]:
         """A pending chunk's lines: the typed fast path where the format has one, the rest careful.
 
+        ``parsing`` is the chunk's :meth:`parse_ahead`, started earlier (else it starts now).
         Returns the settled chunk (its view holds the lines the fast path left) and the fast
         path's rows, already validated (:data:`idwatch.canonical.VAL_SCHEMA`), or None.
         """
@@ -155,29 +212,12 @@ class _Ingest:
                 return Chunk(chunk.file, "", 0, 0), fast
             with self._stage("read"):
                 return reader.settle(chunk), None
-        fast = None
-        rest = chunk.lines
-        if hasattr(module, "fast_select_sql") and rest is not None and rest.num_rows:
-            typed = self.typed.get(module.NAME)
-            if typed is None:
-                select = module.fast_select_sql("r")
-
-                def query(src: str, select: str = select) -> str:
-                    mapped = f"(SELECT {select}, NULL::VARCHAR AS _skip FROM {src} r)"
-                    # ``time`` and ``_error`` live on in ``_ts`` / ``_reject``: not worth converting.
-                    # A row the fast path rejects is re-read by the careful path, whose reasons
-                    # know the JSON type of every value (the fast path may have read it as text).
-                    return (
-                        "SELECT * EXCLUDE (time, _error) "
-                        "REPLACE (_careful OR _reject IS NOT NULL AS _careful) "
-                        f"FROM ({validated_sql(mapped, 'VARCHAR')})"
-                    )
-
-                columns = getattr(module, "FAST_TYPES", None) or module.FAST_COLUMNS
-                typed = TypedLines(self.con, reader.tmpdir, columns, query)
-                self.typed[module.NAME] = typed
-            with self._stage("parse_validate"):
-                fast, rest = typed.read(rest)
+        parsing = parsing or self.parse_ahead(reader, chunk, module)
+        fast, rest = None, chunk.lines
+        if parsing is not None:
+            with self._stage("parse_wait"):
+                fast, rest, seconds = parsing.result()
+            self._parse_seconds += seconds
         with self._stage("read"):
             return reader.settle(chunk, rest), fast
 
@@ -283,7 +323,8 @@ class _Ingest:
             self._write_seconds += pending.result()
 
     def close(self) -> None:
-        """Let a write in flight finish (its files are whole and renamed, or not there), free the thread."""
+        """Let a parse and a write in flight finish (files are whole and renamed, or not there)."""
+        self._parser.shutdown(wait=True)
         try:
             self._wait_write()
         finally:
@@ -327,9 +368,12 @@ class _Ingest:
         self.close()
         if self._write_seconds:
             self.summary.stages["write"] = round(self._write_seconds, 3)
+        if self._parse_seconds:
+            self.summary.stages["parse_validate"] = round(self._parse_seconds, 3)
         self.summary.skipped_by_kind = dict(self.skipped)
         self.summary.quarantined_by_reason = dict(self.quarantine_reasons)
         self.summary.formats = dict(self.formats_seen)
+        self._parse_con.close()
         self.con.close()
         return self.summary
 
@@ -356,13 +400,18 @@ def ingest_paths(
         for inp in _progress(inputs, progress):
             run.summary.files += 1
             module: ModuleType | None = run.forced
+            # one chunk parses in the parse thread while the one before it is stored
+            previous: tuple[Chunk, ModuleType, Future[_Parsed] | None] | None = None
             for chunk in _timed(reader.chunks(inp), run):
                 if module is None:
                     module = sniff_format(_sample_records(run.con, chunk), run.formats)
                     module = module or run.formats.get("native") or get_format("native")
-                chunk, fast = run.settle(reader, chunk, module)
-                run.chunk(chunk, module, fast)
-                reader.drop(chunk)
+                parsing = run.parse_ahead(reader, chunk, module)
+                if previous is not None:
+                    _settle_and_store(run, reader, *previous)
+                previous = (chunk, module, parsing)
+            if previous is not None:
+                _settle_and_store(run, reader, *previous)
         summary = run.finish()
     finally:
         with contextlib.suppress(Exception):  # after an error: only wait for a write in flight
@@ -370,6 +419,14 @@ def ingest_paths(
         remove_tmpdir(tmpdir)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _settle_and_store(
+    run: _Ingest, reader: Reader, chunk: Chunk, module: ModuleType, parsing: Future[_Parsed] | None
+) -> None:
+    settled, fast = run.settle(reader, chunk, module, parsing)
+    run.chunk(settled, module, fast)
+    reader.drop(settled)
 
 
 def _timed(chunks: Iterator[Chunk], run: _Ingest) -> Iterator[Chunk]:

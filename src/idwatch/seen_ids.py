@@ -20,13 +20,13 @@ import pyarrow.compute as pc
 
 def hash_ids(con: duckdb.DuckDBPyConnection, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """64-bit hashes of ``ids`` (DuckDB's ``hash``, vectorized), in order, as ``uint64``."""
-    before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.register("_hash_ids", pa.table({"i": ids}))
     try:
-        con.execute("SET preserve_insertion_order = true")  # row i of the result is id i
+        # row i of the result is id i. Left on: the setting is global to the database, and the
+        # ingest parses its next chunk in another thread at the same time
+        con.execute("SET preserve_insertion_order = true")
         out = con.sql("SELECT hash(i) AS h FROM _hash_ids").to_arrow_table().column("h")
     finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
         con.unregister("_hash_ids")
     return out.to_numpy().astype(np.uint64, copy=False)
 

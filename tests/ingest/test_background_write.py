@@ -7,6 +7,7 @@ import json
 import pytest
 
 import idwatch.sources.base as base
+import idwatch.sources.typed_json as typed_json
 from idwatch.ingest import ingest_paths
 from idwatch.store import Store
 
@@ -53,3 +54,29 @@ def test_a_failed_write_stops_the_ingest_and_a_rerun_stores_the_rest(
     ids = store.connect().execute("SELECT count(DISTINCT event_id), count(*) FROM events").fetchall()
     assert ids == [(600, 600)]
     assert json.dumps(again.to_dict())  # the summary still serializes
+
+
+def test_a_chunk_parses_while_the_one_before_it_is_stored(
+    store, tmp_path, event, jsonl, monkeypatch, small_chunks
+):
+    """The parse thread hands chunks back in order; a parse that fails stops the ingest with its error."""
+    path = jsonl(tmp_path / "e.jsonl", [event(i) for i in range(600)])
+    real = typed_json.TypedLines.read
+    calls = {"n": 0}
+
+    def fail_fourth(self, lines):  # noqa: ANN001, ANN202 - stands in for the parser
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise MemoryError("parse thread ran out")
+        return real(self, lines)
+
+    monkeypatch.setattr(typed_json.TypedLines, "read", fail_fourth)
+    with pytest.raises(MemoryError, match="parse thread ran out"):
+        ingest_paths(store, [str(path)])
+    monkeypatch.setattr(typed_json.TypedLines, "read", real)
+
+    again = ingest_paths(store, [str(path)])
+    assert again.stored + again.duplicates == 600
+    rows = store.connect().execute("SELECT event_id, raw FROM events").fetchall()
+    assert sorted(eid for eid, _ in rows) == sorted(f"ev-{i}" for i in range(600))
+    assert all(json.loads(raw)["event_id"] == eid for eid, raw in rows)  # each row kept its own text

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 import idwatch.seen_ids as seen_ids
-from idwatch.seen_ids import SeenIds
+from idwatch.seen_ids import SeenIds, hash_ids
 
 
 @pytest.fixture
@@ -81,8 +81,13 @@ def test_string_and_large_string_batches_compare_equal(con: duckdb.DuckDBPyConne
     assert keep.tolist() == [False, True]
 
 
-def test_the_connection_keeps_its_insertion_order_setting(con: duckdb.DuckDBPyConnection) -> None:
-    for setting in (True, False):
-        con.execute(f"SET preserve_insertion_order = {setting}")
-        SeenIds(con).first_unseen(_ids("a", "b"), np.array([1, 2]))
-        assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0] is setting
+def test_hashes_line_up_with_ids_and_ordering_is_left_on(con: duckdb.DuckDBPyConnection) -> None:
+    """Row i of the hashes is id i even on a connection that did not ask for order; the setting
+    stays on afterwards, since it is global to a database that other threads query meanwhile."""
+    con.execute("SET preserve_insertion_order = false")
+    ids = pa.chunked_array([[f"id-{i}" for i in range(k, k + 50_000)] for k in range(0, 200_000, 50_000)])
+    hashes = hash_ids(con, ids)
+    picks = (0, 123_456, 199_999)
+    one_by_one = [con.execute("SELECT hash(?)", [f"id-{i}"]).fetchall()[0][0] for i in picks]
+    assert [int(hashes[i]) for i in picks] == one_by_one
+    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0] is True

@@ -617,6 +617,8 @@ class Reader:
         if len(set(header)) != len(header):
             raise SourceError(f"{inp.name}: CSV header repeats a column name: {header}")
         columns = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in header) + "}"
+        # the row order is the line order: left on (the setting is global to the database, and
+        # the ingest reads the next chunk in another thread on the same database)
         self.con.execute("SET preserve_insertion_order = true")
         try:
             self.con.execute(
@@ -632,8 +634,6 @@ class Reader:
             )
         except duckdb.Error as exc:
             raise SourceError(f"{inp.name}: cannot read as CSV: {exc}") from exc
-        finally:
-            self.con.execute("SET preserve_insertion_order = false")
         rejects = self.con.execute(
             f"""SELECT CAST(line AS BIGINT), any_value(error_type), any_value(error_message)
             FROM {name}_rej GROUP BY line ORDER BY line"""

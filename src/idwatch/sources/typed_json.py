@@ -204,6 +204,8 @@ class TypedLines:
             f"read_json({listing}, columns = {self._columns}, format = 'newline_delimited', "
             f"records = true, maximum_object_size = {2 * MAX_RECORD_BYTES + 16})"
         )
+        # row i is line i. Left on: the setting is global to the database, which other threads
+        # of the ingest query at the same time (switching it off again could reorder their rows)
         self.con.execute("SET preserve_insertion_order = true")
         try:
             table = self.con.sql(sql).to_arrow_table()
@@ -211,8 +213,6 @@ class TypedLines:
             hit = _FILE_IN_ERROR.search(str(exc))
             blamed = Path(hit.group(1)) if hit else None
             return None, blamed if blamed in paths else None
-        finally:
-            self.con.execute("SET preserve_insertion_order = false")
         for path in paths:
             with contextlib.suppress(OSError):
                 path.unlink()
