@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -35,6 +36,7 @@ from idwatch.sources.base import (
     Chunk,
     Reader,
     expand_paths,
+    new_block_dir,
     new_tmpdir,
     remove_tmpdir,
     row_json_sql,
@@ -139,6 +141,7 @@ class _Ingest:
         _session(self._parse_con)
         self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idwatch-parse")
         self._parse_seconds = 0.0
+        self._blocks: Path | None = None  # the typed parser's block files (new_block_dir)
         self.seen = SeenIds(self.con)
         stored = store.existing_event_ids(self.con).column("event_id")
         if len(stored):  # distinct unless an older version stored one twice: keep the first
@@ -185,7 +188,9 @@ class _Ingest:
                 )
 
             columns = getattr(module, "FAST_TYPES", None) or module.FAST_COLUMNS
-            typed = TypedLines(self._parse_con, reader.tmpdir, columns, query)
+            if self._blocks is None:
+                self._blocks = new_block_dir()
+            typed = TypedLines(self._parse_con, self._blocks, columns, query)
             self.typed[module.NAME] = typed
 
         def parse(typed: TypedLines = typed, lines: pa.Table = lines) -> _Parsed:
@@ -325,6 +330,8 @@ class _Ingest:
     def close(self) -> None:
         """Let a parse and a write in flight finish (files are whole and renamed, or not there)."""
         self._parser.shutdown(wait=True)
+        if self._blocks is not None:
+            remove_tmpdir(self._blocks)
         try:
             self._wait_write()
         finally:
