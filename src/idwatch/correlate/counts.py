@@ -25,9 +25,12 @@ from idwatch.correlate.campaigns import Cluster
 from idwatch.correlate.entities import POPULARITY_SCALE
 
 #: A browser (user agent) is the operator's when the campaign's flagged events from shared
-#: addresses use it on at least this many addresses and in at least this share of them.
+#: addresses use it on at least this many addresses and in at least this share of them, or
+#: (an operator rotating many browser strings spreads its events evenly over them, so each
+#: one's share is small) in at least this fraction as many as its most used browser.
 FINGERPRINT_MIN_IPS = 3
 FINGERPRINT_MIN_SHARE = 0.1
+FINGERPRINT_MIN_OF_TOP = 0.25
 
 #: Network types that are shared by design (an exit serves whoever connects).
 ANONYMIZERS = "'tor', 'vpn', 'proxy'"
@@ -88,10 +91,13 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
         CREATE OR REPLACE TEMP TABLE camp_ua AS  -- the operator's browsers: on several of its
         SELECT campaign_id, user_agent FROM (     -- shared addresses, a good share of its events
             SELECT c.campaign_id, s.user_agent, count(DISTINCT s.src_ip) AS n_ip, count(*) AS n,
-                   sum(count(*)) OVER (PARTITION BY c.campaign_id) AS total
+                   sum(count(*)) OVER (PARTITION BY c.campaign_id) AS total,
+                   max(count(*)) FILTER (WHERE count(DISTINCT s.src_ip) >= {FINGERPRINT_MIN_IPS})
+                       OVER (PARTITION BY c.campaign_id) AS top
             FROM sus s JOIN camp_ip c ON c.src_ip = s.src_ip AND NOT c.dedicated
             WHERE coalesce(s.user_agent, '') <> '' GROUP BY 1, 2)
-        WHERE n_ip >= {FINGERPRINT_MIN_IPS} AND n >= {FINGERPRINT_MIN_SHARE} * total
+        WHERE n_ip >= {FINGERPRINT_MIN_IPS}
+          AND (n >= {FINGERPRINT_MIN_SHARE} * total OR n >= {FINGERPRINT_MIN_OF_TOP} * top)
         """
     )
     con.execute(

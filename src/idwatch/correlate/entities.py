@@ -36,6 +36,12 @@ PERSON_SQL = """list_filter([
 
 #: SQL: a successful authentication (a password sign-in, or the second factor that completes it:
 #: people behind an office NAT with MFA show ``sign_in`` pending + ``mfa_challenge`` success).
+#: Alert stages that say someone other than the owner got in (or was getting in).
+TAKEOVER_STAGES = "'compromise', 'recovery', 'mfa', 'persistence'"
+#: Network types that serve whoever connects, and data centres (where VPN exits are rented):
+#: nobody's home line.
+EXIT_TYPES = "'tor', 'vpn', 'proxy', 'hosting'"
+
 SIGNED_IN_SQL = "(e.activity IN ('sign_in', 'mfa_challenge') AND e.outcome = 'success')"
 
 
@@ -72,22 +78,32 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
     )
     # The owner's own addresses and devices: signed in successfully from them on two or more
     # days, or at all before anything about the account was flagged. An attacker who got in
-    # once is not the owner; an owner who signs in every day is.
+    # once is not the owner; an owner who signs in every day is. Nor is an attacker who got in
+    # through an exit (anonymizer or data centre) and came back through it the next day: an
+    # exit whose first sign-in to the account is one an alert of a takeover stage cites entered
+    # through the takeover, however often it returns. (Only exits: an owner's new home line or
+    # laptop that a false alarm flagged on its first day is the owner's once it keeps coming back.)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE ok_signins AS
-        WITH t0 AS (SELECT account, min(first_seen) AS t0 FROM alert_accounts GROUP BY 1)
-        SELECT e.account, e.src_ip, e.device_id, e.time, e.time < coalesce(t0.t0, e.time) AS before_alerts
-        FROM events e LEFT JOIN t0 USING (account)
+        WITH t0 AS (SELECT account, min(first_seen) AS t0 FROM alert_accounts GROUP BY 1),
+        takeover AS (SELECT DISTINCT ae.event_id FROM alert_events ae JOIN alerts a USING (alert_id)
+                     WHERE a.stage IN ({TAKEOVER_STAGES}))
+        SELECT e.account, e.src_ip, e.device_id, e.time, e.time < coalesce(t0.t0, e.time) AS before_alerts,
+               k.event_id IS NOT NULL AS takeover, coalesce(e.network_type IN ({EXIT_TYPES}), false) AS exit
+        FROM events e LEFT JOIN t0 USING (account) LEFT JOIN takeover k USING (event_id)
         WHERE {SIGNED_IN_SQL}
         """
     )
+    entered_by_takeover = {"src_ip": "arg_min(takeover, time) AND bool_or(exit)", "device_id": "false"}
     for name, col in (("familiar", "src_ip"), ("familiar_device", "device_id")):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {name} AS
             SELECT account, {col} FROM ok_signins WHERE {col} IS NOT NULL
-            GROUP BY 1, 2 HAVING count(DISTINCT time::DATE) >= 2 OR bool_or(before_alerts)
+            GROUP BY 1, 2
+            HAVING (count(DISTINCT time::DATE) >= 2 AND NOT ({entered_by_takeover[col]}))
+                OR bool_or(before_alerts)
             """
         )
     con.execute(
