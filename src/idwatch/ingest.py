@@ -162,13 +162,22 @@ class _Ingest:
             stages[name] = round(stages.get(name, 0.0) + time.perf_counter() - start, 3)
 
     def parse_ahead(self, reader: Reader, chunk: Chunk, module: ModuleType) -> Future[_Parsed] | None:
-        """Start the typed fast path of a pending JSON Lines chunk in the parse thread.
+        """Start the typed fast path of a pending chunk (JSON Lines or a Parquet batch) in the parse thread.
 
-        None when the chunk has no such path (Parquet, CSV, a format without one): :meth:`settle`
-        then does all its work on the calling thread.
+        None when the chunk has no such path (CSV, a format without one): :meth:`settle` then
+        does all its work on the calling thread.
         """
+        if chunk.batch is not None:
+            if not hasattr(module, "arrow_select_sql"):
+                return None
+
+            def map_batch(batch: pa.Table = chunk.batch) -> _Parsed:
+                start = time.perf_counter()
+                return self._typed_batch(batch, module, self._parse_con), None, time.perf_counter() - start
+
+            return self._parser.submit(map_batch)
         lines = chunk.lines
-        if chunk.batch is not None or lines is None or not lines.num_rows:
+        if lines is None or not lines.num_rows:
             return None
         if not hasattr(module, "fast_select_sql"):
             return None
@@ -211,37 +220,36 @@ class _Ingest:
         """
         if not chunk.pending:
             return chunk, None
-        if chunk.batch is not None:
-            fast = self._typed_batch(chunk.batch, module)
-            if fast is not None:
-                return Chunk(chunk.file, "", 0, 0), fast
-            with self._stage("read"):
-                return reader.settle(chunk), None
         parsing = parsing or self.parse_ahead(reader, chunk, module)
         fast, rest = None, chunk.lines
         if parsing is not None:
             with self._stage("parse_wait"):
                 fast, rest, seconds = parsing.result()
             self._parse_seconds += seconds
+        if chunk.batch is not None:
+            if fast is not None:
+                return Chunk(chunk.file, "", 0, 0), fast
+            with self._stage("read"):  # a column of another type: every row JSON, checked row by row
+                return reader.settle(chunk), None
         with self._stage("read"):
             return reader.settle(chunk, rest), fast
 
-    def _typed_batch(self, batch: pa.Table, module: ModuleType) -> pa.Table | None:
+    @staticmethod
+    def _typed_batch(
+        batch: pa.Table, module: ModuleType, con: duckdb.DuckDBPyConnection
+    ) -> pa.Table | None:
         """A Parquet batch mapped from its typed columns (no JSON parsing), validated; None if it can't."""
-        if not hasattr(module, "arrow_select_sql"):
-            return None
         mapped = module.arrow_select_sql("_batch", batch.schema, row_json_sql(batch.schema))
         if mapped is None:
             return None
-        self.con.register("_batch", batch)
+        con.register("_batch", batch)
         try:
-            time_type = self.con.execute(
+            time_type = con.execute(
                 f"SELECT column_type FROM (DESCRIBE {mapped}) WHERE column_name = 'time'"
             ).fetchall()[0][0]
-            with self._stage("map_validate"):
-                return self.con.sql(validated_sql(f"({mapped})", time_type)).to_arrow_table()
+            return con.sql(validated_sql(f"({mapped})", time_type)).to_arrow_table()
         finally:
-            self.con.unregister("_batch")
+            con.unregister("_batch")
 
     def chunk(self, chunk: Chunk, module: ModuleType, fast: pa.Table | None = None) -> None:
         """Map and validate one chunk in DuckDB, then enrich, dedupe and store it in Arrow.
