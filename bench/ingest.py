@@ -13,7 +13,7 @@ DuckDB's native allocations count against) for
   (parse, validate, enrich, dedupe, write Parquet). Its events are in random time order over
   30 days, so every chunk touches every day (the store's worst case);
 * ``ingest jsonl time-ordered``: the same events sorted by time, as vendors export them;
-* ``ingest parquet``: the same events from a Parquet file,
+* ``ingest parquet`` / ``ingest parquet time-ordered``: the same events from a Parquet file,
 
 and the ratio ingest / read_json against both (the issue's target, <= 2, is against count(*)).
 Each measurement runs in its own subprocess so their memory does not mix.
@@ -91,6 +91,8 @@ def generate(n: int, out: Path, distinct_ips: int = 20_000) -> tuple[Path, Path]
     parquet = out / "events.parquet"
     con.execute(f"COPY ev TO '{jsonl}' (FORMAT json)")
     con.execute(f"COPY (SELECT * FROM ev ORDER BY time) TO '{out / ORDERED}' (FORMAT json)")
+    in_order = "(SELECT * FROM ev ORDER BY time)"
+    con.execute(f"COPY {in_order} TO '{out / ORDERED_PARQUET}' (FORMAT parquet, COMPRESSION zstd)")
     con.execute(f"COPY ev TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
     con.close()
     return jsonl, parquet
@@ -98,6 +100,7 @@ def generate(n: int, out: Path, distinct_ips: int = 20_000) -> tuple[Path, Path]
 
 #: The same events sorted by time (ISO 8601 text in UTC sorts as the instants do).
 ORDERED = "events-ordered.jsonl"
+ORDERED_PARQUET = "events-ordered.parquet"
 
 _GENERATE = """
 import json, sys, time
@@ -204,19 +207,20 @@ def main() -> None:
             ("idwatch ingest jsonl", jsonl),
             ("idwatch ingest jsonl time-ordered", work / ORDERED),
             ("idwatch ingest parquet", parquet),
+            ("idwatch ingest parquet time-ordered", work / ORDERED_PARQUET),
         )
         for label, path in runs:
             store = work / f"store-{path.stem}-{path.suffix.lstrip('.')}"
             shutil.rmtree(store, ignore_errors=True)
             rows.append((label, measure(_INGEST.format(), [str(path), str(store)], env)))
-        print(f"{'measurement':34} {'seconds':>8} {'events/s':>12} {'MB/s':>8} {'peak MiB':>9} {'cpu s':>7}")
+        print(f"{'measurement':36} {'seconds':>8} {'events/s':>12} {'MB/s':>8} {'peak MiB':>9} {'cpu s':>7}")
         for label, r in rows:
             print(
-                f"{label:34} {r['seconds']:8.2f} {r['rows'] / r['seconds']:12,.0f} "
+                f"{label:36} {r['seconds']:8.2f} {r['rows'] / r['seconds']:12,.0f} "
                 f"{size_mb / r['seconds']:8.1f} {r['peak_mib']:9.0f} {r['cpu_seconds']:7.1f}"
             )
             if "stages" in r:
-                print(f"{'':34} stages: {r['stages']}")
+                print(f"{'':36} stages: {r['stages']}")
         ratios = {}
         for order, ingest in (("", rows[2][1]), (" time-ordered", rows[3][1])):
             for key, ref in (("count", base), ("full", full)):
