@@ -309,7 +309,7 @@ def targeting_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
         return []
     inside = sum(n for cat, n in counted.items() if target_group(cat) in groups)
     share = inside / total
-    top = ", ".join(f"{cat} {n}" for cat, n in sorted(counted.items(), key=lambda kv: -kv[1])[:4])
+    top = ", ".join(f"{cat} {n}" for cat, n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))[:4])
     if share >= 0.5:
         lr = 1 + 2 * share
     elif share >= 0.2:

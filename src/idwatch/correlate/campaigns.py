@@ -113,8 +113,9 @@ def _features(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
         f"""SELECT DISTINCT src_ip, 'alert:' || unnest(alert_ids), {lw["alert"]} FROM sus""",
     ]
     out: list[tuple[str, str, float]] = []
-    for sql in queries:
-        out.extend((ip, feat, float(w)) for ip, feat, w in con.execute(sql).fetchall() if ip and feat)
+    for sql in queries:  # in a fixed order: the graph, and so its communities, must not depend on threads
+        rows = con.execute(f"SELECT * FROM ({sql}) ORDER BY 1, 2, 3").fetchall()
+        out.extend((ip, feat, float(w)) for ip, feat, w in rows if ip and feat)
     return out
 
 
@@ -143,7 +144,7 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
                                GROUP BY 1
                                HAVING count(*) >= {MIN_IP_ACCOUNTS}
                                   AND count(g.account) <= {MAX_SIGNED_IN_SHARE} * count(*))
-                SELECT i.src_ip, p.n FROM infra i LEFT JOIN pop_ip p ON p.k = i.src_ip"""
+                SELECT i.src_ip, p.n FROM infra i LEFT JOIN pop_ip p ON p.k = i.src_ip ORDER BY 1"""
         ).fetchall()
     }
     by_feature: dict[str, dict[str, float]] = {}
@@ -402,13 +403,20 @@ def _unpark(graph: nx.Graph, parts: list[set[str]]) -> list[set[str]]:
 
 
 def _louvain(graph: nx.Graph) -> list[set[str]]:
-    """Louvain communities (igraph's C implementation: networkx's takes minutes at scale)."""
-    nodes = list(graph.nodes())
+    """Louvain communities (igraph's C implementation: networkx's takes minutes at scale).
+
+    Nodes and edges go to igraph sorted: a subgraph's node order follows Python's set order,
+    which changes from process to process, and Louvain's answer depends on the order.
+    """
+    nodes = sorted(graph.nodes())
     if graph.number_of_edges() == 0:
         return [{n} for n in nodes]
     index = {n: i for i, n in enumerate(nodes)}
-    edges = [(index[a], index[b]) for a, b in graph.edges()]
-    weights = [float(w) for _a, _b, w in graph.edges(data="weight")]
+    ordered = sorted(
+        (min(index[a], index[b]), max(index[a], index[b]), float(w)) for a, b, w in graph.edges(data="weight")
+    )
+    edges = [(a, b) for a, b, _w in ordered]
+    weights = [w for _a, _b, w in ordered]
     ig_graph = igraph.Graph(n=len(nodes), edges=edges)
     igraph.set_random_number_generator(random.Random(SEED))  # reproducible communities
     membership = ig_graph.community_multilevel(weights=weights, resolution=RESOLUTION).membership

@@ -78,8 +78,15 @@ def build_profiles(con: duckdb.DuckDBPyConnection, campaign_ids: list[str]) -> d
     """One :class:`CampaignProfile` per campaign id, from the ``camp_*`` tables."""
     prof = {cid: CampaignProfile(id=cid) for cid in campaign_ids}
     for cid, ip, n, nt, dedicated in con.execute(
-        """SELECT e.campaign_id, e.src_ip, count(*), mode(e.network_type), any_value(c.dedicated)
-           FROM camp_events e JOIN camp_ip c USING (campaign_id, src_ip) GROUP BY 1, 2"""
+        # the address's most frequent network type; a tie goes to the last name (``mode`` picks
+        # either, and a campaign's profile must not change from run to run)
+        """WITH per_type AS (
+               SELECT campaign_id, src_ip, network_type, count(*) AS n
+               FROM camp_events GROUP BY 1, 2, 3)
+           SELECT t.campaign_id, t.src_ip, sum(t.n),
+                  arg_max(t.network_type, (t.n, t.network_type)) FILTER (WHERE t.network_type IS NOT NULL),
+                  any_value(c.dedicated)
+           FROM per_type t JOIN camp_ip c USING (campaign_id, src_ip) GROUP BY 1, 2"""
     ).fetchall():
         if cid in prof:
             p = prof[cid]

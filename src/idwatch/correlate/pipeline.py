@@ -116,7 +116,7 @@ def _campaign_object(
         "evidence": evidence,
         "kind": campaign_kind,
         "hypotheses": [h.to_dict() for h in hyps],
-        "categories": dict(categories.most_common()),
+        "categories": dict(sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))),
         "tenants": sorted({acc["tenant"] for acc in accounts if acc.get("tenant")}),
         "alert_ids": alert_ids,
     }
