@@ -10,4 +10,5 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 python3 -m pip install -q -e ".[test]"
 python3 -m ruff check src tests bench
+python3 -m ruff format --check src tests bench
 python3 -m pytest -n 2 "$@"

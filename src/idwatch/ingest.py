@@ -235,9 +235,7 @@ class _Ingest:
             return reader.settle(chunk, rest), fast
 
     @staticmethod
-    def _typed_batch(
-        batch: pa.Table, module: ModuleType, con: duckdb.DuckDBPyConnection
-    ) -> pa.Table | None:
+    def _typed_batch(batch: pa.Table, module: ModuleType, con: duckdb.DuckDBPyConnection) -> pa.Table | None:
         """A Parquet batch mapped from its typed columns (no JSON parsing), validated; None if it can't."""
         mapped = module.arrow_select_sql("_batch", batch.schema, row_json_sql(batch.schema))
         if mapped is None:

@@ -76,11 +76,7 @@ _UNIQUE_PER_EVENT = ("time", "event_id", "raw", "ingested_at", "account", "devic
 _UNIQUE_PER_EVENT += ("contact_hash", "detail")
 #: Event columns with few distinct values: dictionary-encoded. The others (ids, raw text,
 #: times) are unique per event, where a dictionary is wasted work.
-_EVENT_DICT_COLUMNS = [
-    f.name
-    for f in STORED_EVENT_SCHEMA
-    if f.name not in _UNIQUE_PER_EVENT
-]
+_EVENT_DICT_COLUMNS = [f.name for f in STORED_EVENT_SCHEMA if f.name not in _UNIQUE_PER_EVENT]
 
 
 #: Columns whose min / max can prune a scan; the statistics of long unique text are wasted work.

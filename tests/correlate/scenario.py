@@ -75,8 +75,16 @@ class World:
         """
         steps = (("start", "pending", 0), ("verify", "success", 3), ("complete", "success", 4))
         eids = [
-            self.ev(t + timedelta(minutes=m), account, "password_reset", outcome, src_ip,
-                    step=step, method="email", **kw)
+            self.ev(
+                t + timedelta(minutes=m),
+                account,
+                "password_reset",
+                outcome,
+                src_ip,
+                step=step,
+                method="email",
+                **kw,
+            )
             for step, outcome, m in steps
         ]
         return eids[0]
@@ -464,8 +472,15 @@ def build_two_operator_world(*, seed: int = 5) -> World:
     t = T0 + timedelta(days=14, hours=5)
     for k, account in enumerate(first_targets[:6]):
         eid = w.ev(
-            t, account, "account_lookup", "success", SHARED_TOR[k % 2],
-            user_agent=STATE_UA, network_type="tor", asn=64900, account_exists=True,
+            t,
+            account,
+            "account_lookup",
+            "success",
+            SHARED_TOR[k % 2],
+            user_agent=STATE_UA,
+            network_type="tor",
+            asn=64900,
+            account_exists=True,
         )
         w.alert("recon.account_enumeration", "recon", ["T1589.002"], [eid], 50)
         t = _office(t + timedelta(minutes=rnd.randint(10, 40)))
@@ -476,10 +491,17 @@ def build_two_operator_world(*, seed: int = 5) -> World:
     for k, account in enumerate(targets):
         eids = [  # a new circuit, often a new exit, for every guess
             w.ev(
-                t + timedelta(minutes=3 * n), account, "sign_in", "failure",
+                t + timedelta(minutes=3 * n),
+                account,
+                "sign_in",
+                "failure",
                 TOR_EXITS[(k + 3 * n) % len(TOR_EXITS)],
-                method="password", reason="bad_password", user_agent=RU_UA, network_type="tor",
-                asn=64900, account_exists=True,
+                method="password",
+                reason="bad_password",
+                user_agent=RU_UA,
+                network_type="tor",
+                asn=64900,
+                account_exists=True,
             )
             for n in range(3)
         ]
@@ -490,14 +512,42 @@ def build_two_operator_world(*, seed: int = 5) -> World:
     # another target signs in through an exit herself, with her own browser: not a compromise
     victim, owner = gov[-1], gov[-2]
     t = _moscow_office(t + timedelta(days=1))
-    got_in = w.ev(t, victim, "sign_in", "success", TOR_EXITS[6], method="password", user_agent=RU_UA,
-                  network_type="tor", asn=64900, account_exists=True)
-    rule = w.ev(t + timedelta(minutes=4), victim, "mailbox_rule", "success", TOR_EXITS[6], user_agent=RU_UA,
-                network_type="tor", asn=64900, detail="forward all to inbox.archive@protonmail.example")
+    got_in = w.ev(
+        t,
+        victim,
+        "sign_in",
+        "success",
+        TOR_EXITS[6],
+        method="password",
+        user_agent=RU_UA,
+        network_type="tor",
+        asn=64900,
+        account_exists=True,
+    )
+    rule = w.ev(
+        t + timedelta(minutes=4),
+        victim,
+        "mailbox_rule",
+        "success",
+        TOR_EXITS[6],
+        user_agent=RU_UA,
+        network_type="tor",
+        asn=64900,
+        detail="forward all to inbox.archive@protonmail.example",
+    )
     w.alert("compromise.signin_after_attack", "compromise", ["T1078"], [got_in, rule], 85)
     w.second_compromised.add(victim)
-    own = w.ev(t + timedelta(hours=2), owner, "sign_in", "success", TOR_EXITS[5], method="password",
-               network_type="tor", asn=64900, account_exists=True)
+    own = w.ev(
+        t + timedelta(hours=2),
+        owner,
+        "sign_in",
+        "success",
+        TOR_EXITS[5],
+        method="password",
+        network_type="tor",
+        asn=64900,
+        account_exists=True,
+    )
     w.alert("compromise.signin_after_attack", "compromise", ["T1078"], [own], 70)  # a false positive
     return w
 

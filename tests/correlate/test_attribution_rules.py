@@ -29,7 +29,11 @@ def _exits(n: int) -> dict[str, int]:
 
 def _campaign(ips: dict[str, int]) -> CampaignProfile:
     return CampaignProfile(
-        id="cmp-x", n_events=400, ips=ips, how=MOSCOW_OFFICE, techniques=["T1110.003"],
+        id="cmp-x",
+        n_events=400,
+        ips=ips,
+        how=MOSCOW_OFFICE,
+        techniques=["T1110.003"],
         categories=Counter({"government": 40}),
     )
 

@@ -62,8 +62,12 @@ def test_linked_pieces_that_work_alike_are_merged_without_intel():
 def test_pieces_tied_to_different_intel_actors_are_never_merged():
     graph, first, second = _world(bridge=1.5)
     parts, sig = _pieces_and_signatures(graph, first, second)
-    marks = {first[1][3:]: {"intrusion-set--a": 0.6}, first[2][3:]: {"intrusion-set--a": 0.6},
-             second[3][3:]: {"intrusion-set--b": 0.6}, second[4][3:]: {"intrusion-set--b": 0.6}}
+    marks = {
+        first[1][3:]: {"intrusion-set--a": 0.6},
+        first[2][3:]: {"intrusion-set--a": 0.6},
+        second[3][3:]: {"intrusion-set--b": 0.6},
+        second[4][3:]: {"intrusion-set--b": 0.6},
+    }
     assert not _together(_merge_pass(graph, parts, sig, marks), first[0], second[0])
 
 

@@ -83,13 +83,25 @@ def returning(tmp_path_factory):
 
     world = build_two_operator_world()
     victim = next(iter(world.second_compromised))
-    got_in = next(e for e in world.events if e["account"] == victim and e["outcome"] == "success"
-                  and e["user_agent"] == RU_UA)
+    got_in = next(
+        e
+        for e in world.events
+        if e["account"] == victim and e["outcome"] == "success" and e["user_agent"] == RU_UA
+    )
     # the next day and the day after, the operator signs in again through the same exit
     again = [
-        world.ev(got_in["time"] + timedelta(days=d, minutes=7), victim, "sign_in", "success",
-                 got_in["src_ip"], method="password", user_agent=RU_UA, network_type="tor",
-                 asn=64900, account_exists=True)
+        world.ev(
+            got_in["time"] + timedelta(days=d, minutes=7),
+            victim,
+            "sign_in",
+            "success",
+            got_in["src_ip"],
+            method="password",
+            user_agent=RU_UA,
+            network_type="tor",
+            asn=64900,
+            account_exists=True,
+        )
         for d in (1, 2)
     ]
     world.alert("compromise.signin_after_attack", "compromise", ["T1078"], again, 85)
@@ -113,4 +125,3 @@ def test_an_owner_signing_in_through_an_exit_on_many_days_stays_the_owner(return
         counted = {a["account"] for a in camp["accounts"] if a["stage"] != "probed"}
         strangers = counted - targets - world.second_compromised
         assert not strangers, (camp["id"], sorted(strangers)[:5])
-

@@ -15,8 +15,14 @@ from idwatch.store import Store
 
 # shared/ sits beside the repository checkout (as in CI), else at the workplace default.
 INTEL = next(
-    (p for p in (Path(__file__).resolve().parents[3] / "shared" / "data" / "intel",
-                 Path("/work/shared/data/intel")) if p.exists()),
+    (
+        p
+        for p in (
+            Path(__file__).resolve().parents[3] / "shared" / "data" / "intel",
+            Path("/work/shared/data/intel"),
+        )
+        if p.exists()
+    ),
     Path("/work/shared/data/intel"),
 )
 

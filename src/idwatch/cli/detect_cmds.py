@@ -72,9 +72,12 @@ def detect(
     table.add_column("seconds", justify="right")
     table.add_column("CPU s", justify="right")
     for det_id in summary.detections_run:
-        table.add_row(det_id, str(summary.alerts_by_detection.get(det_id, 0)),
-                      f"{summary.seconds_by_step.get(det_id, 0):.2f}",
-                      f"{summary.cpu_seconds_by_step.get(det_id, 0):.2f}")
+        table.add_row(
+            det_id,
+            str(summary.alerts_by_detection.get(det_id, 0)),
+            f"{summary.seconds_by_step.get(det_id, 0):.2f}",
+            f"{summary.cpu_seconds_by_step.get(det_id, 0):.2f}",
+        )
     console.print(table)
     console.print(
         f"events scanned {summary.events_scanned:,}; alerts new {summary.alerts_new}, updated "
@@ -82,7 +85,8 @@ def detect(
     )
     stages = [k for k in summary.seconds_by_step if k not in summary.alerts_by_detection]
     console.print(
-        "stages: " + ", ".join(
+        "stages: "
+        + ", ".join(
             f"{k} {summary.seconds_by_step[k]:.2f} s (CPU {summary.cpu_seconds_by_step.get(k, 0):.2f})"
             for k in stages
         )
@@ -106,7 +110,8 @@ def alerts(
     table_ = st.read_state_table("alerts")
     rows = table_.to_pylist() if table_ is not None else []
     rows = [
-        r for r in rows
+        r
+        for r in rows
         if (not stage or r["stage"] == stage) and (not detection or r["detection_id"] == detection)
     ]
     rows.sort(key=lambda r: (r["last_seen"] is None, r["last_seen"]), reverse=True)
@@ -119,9 +124,13 @@ def alerts(
     for r in rows[:limit]:
         accounts = r["accounts"] or []
         table.add_row(
-            str(r["last_seen"])[:19], r["stage"], r["detection_id"], str(r["score"]),
+            str(r["last_seen"])[:19],
+            r["stage"],
+            r["detection_id"],
+            str(r["score"]),
             ", ".join(accounts[:3]) + (f" +{len(accounts) - 3}" if len(accounts) > 3 else ""),
-            ", ".join((r["src_ips"] or [])[:2]), r["detail"] or "",
+            ", ".join((r["src_ips"] or [])[:2]),
+            r["detail"] or "",
         )
     console.print(table)
 
@@ -133,12 +142,24 @@ def list_detections(json_out: JsonOpt = False) -> None:
 
     lib = load_library()
     if json_out:
-        print(json.dumps([
-            {"id": d.id, "title": d.title, "stage": d.stage, "techniques": list(d.techniques),
-             "severity": d.severity, "parameters": d.parameters, "watchlist": d.watchlist,
-             "description": d.description, "false_positives": list(d.false_positives)}
-            for d in lib
-        ]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": d.id,
+                        "title": d.title,
+                        "stage": d.stage,
+                        "techniques": list(d.techniques),
+                        "severity": d.severity,
+                        "parameters": d.parameters,
+                        "watchlist": d.watchlist,
+                        "description": d.description,
+                        "false_positives": list(d.false_positives),
+                    }
+                    for d in lib
+                ]
+            )
+        )
         return
     table = Table(title=f"{len(lib)} detections")
     for col in ("id", "stage", "techniques", "severity", "parameters"):

@@ -84,8 +84,16 @@ TARGET_GROUPS: dict[str, set[str]] = {
         "public-sector",
         "policy",
     },
-    "media": {"media", "journalist", "journalism", "journalists", "news", "press", "broadcasting",
-              "communications"},
+    "media": {
+        "media",
+        "journalist",
+        "journalism",
+        "journalists",
+        "news",
+        "press",
+        "broadcasting",
+        "communications",
+    },
     "civil-society": {
         "non-profit",
         "ngo",

@@ -362,8 +362,12 @@ def _refine(graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[float]])
             j = owner[nbr]
             pull[j] = pull.get(j, 0.0) + data["weight"] * _cosine(vec, psig[j])
         best = max(pull.items(), key=lambda kv: kv[1], default=(None, 0.0))
-        moves.append((node, best[0] if best[1] > 0 and best[0] != i and
-                      _cosine(vec, psig[best[0]]) >= MIN_FIT else None))
+        moves.append(
+            (
+                node,
+                best[0] if best[1] > 0 and best[0] != i and _cosine(vec, psig[best[0]]) >= MIN_FIT else None,
+            )
+        )
     for node, target in moves:
         parts[owner[node]].discard(node)
         if target is not None:

@@ -71,8 +71,10 @@ def _iso(ts: datetime | None) -> str | None:
 
 def _parse_time(value: str | datetime | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
-        return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else (
-            value.replace(tzinfo=UTC) if isinstance(value, datetime) else None
+        return (
+            value.astimezone(UTC)
+            if isinstance(value, datetime) and value.tzinfo
+            else (value.replace(tzinfo=UTC) if isinstance(value, datetime) else None)
         )
     text = value.strip().replace("Z", "+00:00")
     ts = datetime.fromisoformat(text)
@@ -115,7 +117,10 @@ class _Timer:
 
 
 def _scan_bounds(
-    con: duckdb.DuckDBPyConnection, store: Store, since: datetime | None, until: datetime | None,
+    con: duckdb.DuckDBPyConnection,
+    store: Store,
+    since: datetime | None,
+    until: datetime | None,
     lookback: timedelta,
 ) -> tuple[datetime | None, datetime | None, datetime | None, datetime | None, dict[str, int]]:
     """(since_eff, until, scan_start, max_ingested, day_counts): the range whose findings are new.
@@ -156,9 +161,15 @@ def _scan_bounds(
     return since_eff, until, scan_start, max_ing, day_counts
 
 
-def _stage(con: duckdb.DuckDBPyConnection, store: Store, scan_start: datetime | None,
-           until: datetime | None, summary: DetectSummary, config: dict[str, Any] | None,
-           keep_from: datetime | None = None) -> None:
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    store: Store,
+    scan_start: datetime | None,
+    until: datetime | None,
+    summary: DetectSummary,
+    config: dict[str, Any] | None,
+    keep_from: datetime | None = None,
+) -> None:
     """Build the shared tables; ``keep_from`` set = a default run that reuses and updates the
     incremental state (``state/detect/``) and keeps risk scores from that instant on."""
     end = _iso(until)
@@ -186,18 +197,25 @@ def _stage(con: duckdb.DuckDBPyConnection, store: Store, scan_start: datetime | 
         for line in GEO_FILE.read_text("utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    geo = pa.table({
-        "country": [r[0] for r in rows],
-        "lat": [float(r[1]) for r in rows],
-        "lon": [float(r[2]) for r in rows],
-    })
+    geo = pa.table(
+        {
+            "country": [r[0] for r in rows],
+            "lat": [float(r[1]) for r in rows],
+            "lon": [float(r[2]) for r in rows],
+        }
+    )
     con.register("__geo", geo)
     con.execute("CREATE OR REPLACE TEMP TABLE geo_country AS SELECT * FROM __geo")
 
 
-def _stage_signin_risk(con: duckdb.DuckDBPyConnection, store: Store, summary: DetectSummary,
-                       config: dict[str, Any] | None, scan_start: datetime | None,
-                       keep_from: datetime | None) -> None:
+def _stage_signin_risk(
+    con: duckdb.DuckDBPyConnection,
+    store: Store,
+    summary: DetectSummary,
+    config: dict[str, Any] | None,
+    scan_start: datetime | None,
+    keep_from: datetime | None,
+) -> None:
     """Ask the risk model for ``signin_risk``; fall back to an empty table with a warning.
 
     Default runs score only the sign-ins new since the last run (``riskmodel_state``); others
@@ -206,12 +224,15 @@ def _stage_signin_risk(con: duckdb.DuckDBPyConnection, store: Store, summary: De
     try:
         from idwatch.detections import riskmodel
 
-        params = ((config or {}).get("riskmodel") or (config or {}).get("detections", {}).get("riskmodel"))
+        params = (config or {}).get("riskmodel") or (config or {}).get("detections", {}).get("riskmodel")
         if keep_from is not None:
             from idwatch.detections.riskmodel_state import update_signin_risk
 
             update = update_signin_risk(
-                con, store.state_dir / STATE_DIR / "riskmodel", params=params, need_from=scan_start,
+                con,
+                store.state_dir / STATE_DIR / "riskmodel",
+                params=params,
+                need_from=scan_start,
                 keep_from=keep_from,
             )
             summary.state["risk_model"] = update.reason or update.mode
@@ -322,8 +343,9 @@ class _LookbackViews:
         self.current = start
 
 
-def run_detection(con: duckdb.DuckDBPyConnection, det: Detection,
-                  overrides: dict[str, Any] | None = None) -> pa.Table:
+def run_detection(
+    con: duckdb.DuckDBPyConnection, det: Detection, overrides: dict[str, Any] | None = None
+) -> pa.Table:
     """Run one detection over already staged tables; returns ALERT_SCHEMA rows."""
     rendered = det.render(overrides)
     cols = [c for c, *_ in con.execute(f"DESCRIBE SELECT * FROM ({rendered}) q").fetchall()]
@@ -333,8 +355,14 @@ def run_detection(con: duckdb.DuckDBPyConnection, det: Detection,
     return con.sql(_wrap(det, rendered)).to_arrow_table().cast(ALERT_SCHEMA)
 
 
-def stage_store(con: duckdb.DuckDBPyConnection, store: Store, *, scan_start: datetime | None = None,
-                until: datetime | None = None, config: dict[str, Any] | None = None) -> DetectSummary:
+def stage_store(
+    con: duckdb.DuckDBPyConnection,
+    store: Store,
+    *,
+    scan_start: datetime | None = None,
+    until: datetime | None = None,
+    config: dict[str, Any] | None = None,
+) -> DetectSummary:
     """Build the shared tables (``ev``, ``known``, ``acct``, ``evf``, ...) in ``con``."""
     summary = DetectSummary()
     con.execute("SET preserve_insertion_order = false")

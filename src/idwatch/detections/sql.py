@@ -243,13 +243,13 @@ def reputation_sql(table: str, client: bool) -> str:
     return f"""
 CREATE OR REPLACE TEMP TABLE {table} AS
 WITH tgt AS (
-  SELECT DISTINCT {', '.join(keys)}, CAST(FLOOR(EPOCH(time) / 86400) AS BIGINT) AS day
+  SELECT DISTINCT {", ".join(keys)}, CAST(FLOOR(EPOCH(time) / 86400) AS BIGINT) AS day
   FROM evf
   WHERE NOT net_known AND src_ip IS NOT NULL{only}
 ), ips AS (
   SELECT DISTINCT src_ip FROM tgt
 ), ok AS (
-  SELECT DISTINCT {cols('e')}, e.account,
+  SELECT DISTINCT {cols("e")}, e.account,
          CAST(FLOOR(EPOCH(e.time) / 86400) AS BIGINT) AS day
   FROM ev e JOIN ips USING (src_ip)
   WHERE e.activity = 'sign_in' AND e.outcome = 'success'
@@ -260,25 +260,25 @@ WITH tgt AS (
   FROM ev e JOIN ips USING (src_ip)
   WHERE e.activity = 'sign_in' AND e.outcome IN ('success', 'pending')
 ), bad AS (
-  SELECT DISTINCT {cols('f')}, f.account,
+  SELECT DISTINCT {cols("f")}, f.account,
          CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT) AS day
   FROM evf f JOIN ips USING (src_ip)
   LEFT JOIN entered n ON f.activity = 'account_lookup' AND n.src_ip = f.src_ip AND n.account = f.account
    AND n.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT)
   WHERE {ATTACK_LIKE} AND n.account IS NULL
 ), b AS (
-  SELECT {cols('t')}, t.day, COUNT(DISTINCT b.account) AS n
-  FROM tgt t JOIN bad b ON {on('b', 't')} AND b.day BETWEEN t.day - {SOURCE_REPUTATION_DAYS} + 1 AND t.day
-  GROUP BY {cols('t')}, t.day
+  SELECT {cols("t")}, t.day, COUNT(DISTINCT b.account) AS n
+  FROM tgt t JOIN bad b ON {on("b", "t")} AND b.day BETWEEN t.day - {SOURCE_REPUTATION_DAYS} + 1 AND t.day
+  GROUP BY {cols("t")}, t.day
 ), o AS (
-  SELECT {cols('t')}, t.day, COUNT(DISTINCT o.account) AS n
-  FROM tgt t JOIN ok o ON {on('o', 't')} AND o.day BETWEEN t.day - {SOURCE_REPUTATION_DAYS} + 1 AND t.day
-  GROUP BY {cols('t')}, t.day
+  SELECT {cols("t")}, t.day, COUNT(DISTINCT o.account) AS n
+  FROM tgt t JOIN ok o ON {on("o", "t")} AND o.day BETWEEN t.day - {SOURCE_REPUTATION_DAYS} + 1 AND t.day
+  GROUP BY {cols("t")}, t.day
 )
 SELECT t.*, COALESCE(b.n, 0) AS bad_accts, COALESCE(o.n, 0) AS ok_accts
 FROM tgt t
-LEFT JOIN b ON {on('b', 't')} AND b.day = t.day
-LEFT JOIN o ON {on('o', 't')} AND o.day = t.day
+LEFT JOIN b ON {on("b", "t")} AND b.day = t.day
+LEFT JOIN o ON {on("o", "t")} AND o.day = t.day
 """
 
 
@@ -403,6 +403,7 @@ LEFT JOIN (SELECT DISTINCT src_ip, day FROM own_ok
        ON f.device_id IS NULL AND oi.src_ip = f.src_ip
       AND oi.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT);
 """
+
 
 def stage_evf_sql(settle_hours: float = SETTLE_HOURS) -> str:
     """``evf`` with familiarity flags; values first used less than ``settle_hours`` ago are new."""
