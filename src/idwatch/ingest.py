@@ -177,10 +177,19 @@ class _Ingest:
 
             return self._parser.submit(map_batch)
         lines = chunk.lines
-        if lines is None or not lines.num_rows:
+        if lines is None or not lines.num_rows or not hasattr(module, "fast_select_sql"):
             return None
-        if not hasattr(module, "fast_select_sql"):
-            return None
+        typed = self._typed_lines(module)
+
+        def parse(typed: TypedLines = typed, lines: pa.Table = lines) -> _Parsed:
+            start = time.perf_counter()
+            fast, rest = typed.read(lines)
+            return fast, rest, time.perf_counter() - start
+
+        return self._parser.submit(parse)
+
+    def _typed_lines(self, module: ModuleType) -> TypedLines:
+        """The format's typed JSON Lines reader, made once per run, on the parse thread's cursor."""
         typed = self.typed.get(module.NAME)
         if typed is None:
             select = module.fast_select_sql("r")
@@ -201,13 +210,7 @@ class _Ingest:
                 self._blocks = new_block_dir()
             typed = TypedLines(self._parse_con, self._blocks, columns, query)
             self.typed[module.NAME] = typed
-
-        def parse(typed: TypedLines = typed, lines: pa.Table = lines) -> _Parsed:
-            start = time.perf_counter()
-            fast, rest = typed.read(lines)
-            return fast, rest, time.perf_counter() - start
-
-        return self._parser.submit(parse)
+        return typed
 
     def settle(
         self, reader: Reader, chunk: Chunk, module: ModuleType, parsing: Future[_Parsed] | None = None

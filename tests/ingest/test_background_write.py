@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,19 @@ from idwatch.store import Store
 def small_chunks(monkeypatch):  # noqa: ANN201 - fixture
     """Chunks of ~8 KB: a few dozen records each, so one file makes many writes."""
     monkeypatch.setattr(base, "CHUNK_BYTES", 8_000)
+
+
+def failing_on_call(n: int, real: Callable[..., Any], error: Exception) -> Callable[..., Any]:
+    """``real``, except that its ``n``-th call raises ``error`` (a disk or a parser giving out)."""
+    calls = {"n": 0}
+
+    def stand_in(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise error
+        return real(*args)
+
+    return stand_in
 
 
 def test_every_chunk_is_written_once(store, tmp_path, event, jsonl, small_chunks):
@@ -34,15 +49,7 @@ def test_a_failed_write_stops_the_ingest_and_a_rerun_stores_the_rest(
 ):
     path = jsonl(tmp_path / "e.jsonl", [event(i) for i in range(600)])
     real = Store.append_events
-    calls = {"n": 0}
-
-    def fail_third(self, table):  # noqa: ANN001, ANN202 - stands in for the store
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise OSError("disk full")
-        return real(self, table)
-
-    monkeypatch.setattr(Store, "append_events", fail_third)
+    monkeypatch.setattr(Store, "append_events", failing_on_call(3, real, OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
         ingest_paths(store, [str(path)])
     monkeypatch.setattr(Store, "append_events", real)
@@ -62,15 +69,9 @@ def test_a_chunk_parses_while_the_one_before_it_is_stored(
     """The parse thread hands chunks back in order; a parse that fails stops the ingest with its error."""
     path = jsonl(tmp_path / "e.jsonl", [event(i) for i in range(600)])
     real = typed_json.TypedLines.read
-    calls = {"n": 0}
-
-    def fail_fourth(self, lines):  # noqa: ANN001, ANN202 - stands in for the parser
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise MemoryError("parse thread ran out")
-        return real(self, lines)
-
-    monkeypatch.setattr(typed_json.TypedLines, "read", fail_fourth)
+    monkeypatch.setattr(
+        typed_json.TypedLines, "read", failing_on_call(4, real, MemoryError("parse thread ran out"))
+    )
     with pytest.raises(MemoryError, match="parse thread ran out"):
         ingest_paths(store, [str(path)])
     monkeypatch.setattr(typed_json.TypedLines, "read", real)

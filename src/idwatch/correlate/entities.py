@@ -34,14 +34,14 @@ PERSON_SQL = """list_filter([
     END], lambda k: k IS NOT NULL AND length(k) >= 5)"""
 
 
-#: SQL: a successful authentication (a password sign-in, or the second factor that completes it:
-#: people behind an office NAT with MFA show ``sign_in`` pending + ``mfa_challenge`` success).
 #: Alert stages that say someone other than the owner got in (or was getting in).
 TAKEOVER_STAGES = "'compromise', 'recovery', 'mfa', 'persistence'"
 #: Network types that serve whoever connects, and data centres (where VPN exits are rented):
 #: nobody's home line.
 EXIT_TYPES = "'tor', 'vpn', 'proxy', 'hosting'"
 
+#: SQL: a successful authentication (a password sign-in, or the second factor that completes it:
+#: people behind an office NAT with MFA show ``sign_in`` pending + ``mfa_challenge`` success).
 SIGNED_IN_SQL = "(e.activity IN ('sign_in', 'mfa_challenge') AND e.outcome = 'success')"
 
 
