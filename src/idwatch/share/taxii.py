@@ -1,9 +1,13 @@
 """``idwatch taxii serve``: serve exported STIX bundles over TAXII 2.1, with authentication.
 
-Built on the OASIS reference server, ``medallion`` (its memory backend, filled from the
-bundles), but on a Flask app of our own rather than medallion's module-level one, so
-that several servers can run in one process (tests) and nothing is configured through
-files on disk: the credentials stay in memory. Every TAXII endpoint requires HTTP basic
+Built on the OASIS reference server, ``medallion``: its views (and their checks of the
+TAXII rules) over collections prepared once and indexed (``taxii_collections``; medallion's
+memory backend re-filtered every object per request and took minutes for the first page of
+an 8,000-object collection), on a Flask app of our own rather than medallion's module-level
+one, so that several servers can run in one process (tests) and nothing is configured
+through files on disk: the credentials stay in memory. medallion and Flask come with the
+``taxii`` extra (``pip install 'idwatch[taxii]'``); without it :func:`make_taxii_server`
+raises :class:`MissingExtra` naming it. Every TAXII endpoint requires HTTP basic
 authentication; unauthenticated requests get 401. Give a certificate and key to serve
 HTTPS, as TAXII 2.1 requires outside loopback.
 """
@@ -14,15 +18,13 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from flask import Flask
-from medallion import handle_backend_error, handle_error, handle_processing_error
-from medallion.backends.memory_backend import MemoryBackend
-from medallion.exceptions import BackendError, ProcessingError
-from werkzeug.serving import BaseWSGIServer, make_server
+from typing import TYPE_CHECKING, Any
 
 from idwatch.share.stix import stable_id
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from werkzeug.serving import BaseWSGIServer
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 STIX_MEDIA = "application/stix+json;version=2.1"
@@ -34,20 +36,30 @@ def collection_id(name: str) -> str:
     return stable_id("collection", name).split("--", 1)[1]
 
 
-def backend_data(
+class MissingExtra(ImportError):
+    """An optional dependency group is not installed; the message names the extra to install."""
+
+
+def _require_taxii_extra() -> None:
+    try:
+        import flask  # noqa: F401
+        import medallion  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra(
+            f"the TAXII server needs the 'taxii' extra ({exc.name} is missing): pip install 'idwatch[taxii]'"
+        ) from exc
+
+
+def prepared_backend(
     base_url: str, collections: dict[str, Iterable[dict[str, Any]]], *, title: str = "idwatch"
-) -> dict[str, Any]:
-    """The medallion memory-backend document: discovery, one API root, read-only collections."""
-    added = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+) -> Any:
+    """Discovery, one API root and read-only collections, each prepared once for paging."""
+    from idwatch.share.taxii_collections import PreparedBackend, prepare_collection
+
+    added = datetime.now(UTC)
     root_url = f"{base_url.rstrip('/')}/{API_ROOT}/"
-    colls = []
-    for name, objects in collections.items():
-        latest: dict[tuple[str, str], dict[str, Any]] = {}
-        for obj in objects:
-            version = obj.get("modified") or obj.get("created") or added
-            latest[(obj["id"], version)] = obj
-        objs = list(latest.values())
-        colls.append(
+    prepared = [
+        prepare_collection(
             {
                 "id": collection_id(name),
                 "title": name,
@@ -55,49 +67,40 @@ def backend_data(
                 "can_read": True,
                 "can_write": False,
                 "media_types": [STIX_MEDIA],
-                "objects": objs,
-                "manifest": [
-                    {
-                        "id": o["id"],
-                        "date_added": added,
-                        "version": o.get("modified") or o.get("created") or added,
-                        "media_type": STIX_MEDIA,
-                    }
-                    for o in objs
-                ],
-            }
-        )
-    return {
-        "/discovery": {
-            "title": f"{title} TAXII 2.1",
-            "description": "Campaigns, indicators and attribution shared by idwatch",
-            "default": root_url,
-            "api_roots": [root_url],
-        },
-        API_ROOT: {
-            "information": {
-                "title": f"{title} shared findings",
-                "versions": [TAXII_MEDIA],
-                "max_content_length": 10 * 1024 * 1024,
             },
-            "status": [],
-            "collections": colls,
-        },
+            objects,
+            added,
+        )
+        for name, objects in collections.items()
+    ]
+    discovery = {
+        "title": f"{title} TAXII 2.1",
+        "description": "Campaigns, indicators and attribution shared by idwatch",
+        "default": root_url,
+        "api_roots": [root_url],
     }
+    information = {
+        "title": f"{title} shared findings",
+        "versions": [TAXII_MEDIA],
+        "max_content_length": 10 * 1024 * 1024,
+    }
+    return PreparedBackend(discovery, API_ROOT, information, prepared)
 
 
 def create_app(users: dict[str, str], *, page_size: int = 100) -> Flask:
     """A Flask app with medallion's TAXII 2.1 views; ``users`` maps user name -> password."""
     if not users or not all(users.values()):
         raise ValueError("a TAXII server needs at least one user with a non-empty password")
+    _require_taxii_extra()
+    from flask import Flask
+    from medallion import handle_backend_error, handle_error, handle_processing_error
+    from medallion.exceptions import BackendError, ProcessingError
     from medallion.views import collections, discovery, manifest, objects
 
     app = Flask("idwatch.taxii")
     app.users_backend = dict(users)  # type: ignore[attr-defined]
     app.taxii_config = {"max_page_size": page_size}  # type: ignore[attr-defined]
-    backend = MemoryBackend()
-    backend.data = {}
-    app.medallion_backend = backend  # type: ignore[attr-defined]
+    app.medallion_backend = None  # type: ignore[attr-defined]  # set once the address is known
     for bp in (collections.collections_bp, discovery.discovery_bp, manifest.manifest_bp, objects.objects_bp):
         app.register_blueprint(bp)
     app.register_error_handler(500, handle_error)
@@ -151,9 +154,11 @@ def make_taxii_server(
     keyfile: str | None = None,
 ) -> TaxiiServer:
     """Bind a TAXII 2.1 server serving ``collections`` (name -> STIX objects); port 0 picks a free port."""
+    from werkzeug.serving import make_server
+
     app = create_app(users)
     ssl_context = (certfile, keyfile) if certfile and keyfile else None
     server = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
     taxii = TaxiiServer(server=server, app=app, scheme="https" if ssl_context else "http")
-    app.medallion_backend.data = backend_data(taxii.base_url, collections)  # type: ignore[attr-defined]
+    app.medallion_backend = prepared_backend(taxii.base_url, collections)  # type: ignore[attr-defined]
     return taxii
