@@ -6,10 +6,11 @@ stored through :func:`idwatch.intel.import_intel`, so validation, deduplication 
 everything that reads the intel (attribution) work the same whatever the source.
 
 MISP mapping: ``ip-src``/``ip-dst`` (and ``|port`` variants) -> ``ipv4-addr``/``ipv6-addr``
-indicators, ``domain``/``hostname`` -> ``domain-name``, ``AS`` -> ``autonomous-system``;
-``misp-galaxy:threat-actor`` tags -> an ``intrusion-set`` (galaxy synonyms as aliases) that
-every indicator ``indicates``; ``tlp:*`` -> the TLP marking. Other attribute types are
-counted as skipped, not guessed at.
+indicators (``= addr``, or ``ISSUBSET cidr`` for a network), ``domain``/``hostname`` ->
+``domain-name``, ``AS`` -> ``autonomous-system``; ``misp-galaxy:threat-actor`` tags -> an
+``intrusion-set`` (galaxy synonyms as aliases) that every indicator ``indicates``; ``tlp:*``
+-> the TLP marking. Other attribute types are counted as skipped, not guessed at. Imported
+indicators whose patterns idwatch cannot match are reported (:func:`unmatched_patterns`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import stix2
 
+from idwatch.detections.indicators import PatternTerms, parse_pattern, warn_unsupported
 from idwatch.share.misp import galaxy_clusters
 from idwatch.share.stix import TLP_LEVELS, stable_id, tlp_marking
 from idwatch.store import Store
@@ -47,10 +49,13 @@ def _pattern(mtype: str, value: str) -> str | None:
     if mtype in ("ip-src", "ip-dst", "ip-src|port", "ip-dst|port"):
         host = value.split("|", 1)[0]
         try:
-            ip = ipaddress.ip_address(host)
+            net = ipaddress.ip_network(host, strict=False)
         except ValueError:
             return None
-        return f"[{'ipv4-addr' if ip.version == 4 else 'ipv6-addr'}:value = '{ip.compressed}']"
+        obj = "ipv4-addr" if net.version == 4 else "ipv6-addr"
+        if net.num_addresses == 1:
+            return f"[{obj}:value = '{net.network_address.compressed}']"
+        return f"[{obj}:value ISSUBSET '{net.compressed}']"  # MISP ip-src/ip-dst may hold a CIDR
     if mtype in ("domain", "hostname") and _DOMAIN.match(value):
         return f"[domain-name:value = '{value.lower()}']"
     if mtype == "AS":
@@ -142,9 +147,27 @@ def taxii_objects(url: str, *, user: str, password: str, added_after: str | None
     return {"type": "bundle", "id": stable_id("bundle", "taxii", url, len(objects)), "objects": objects}
 
 
+def unmatched_patterns(bundle: dict[str, Any]) -> int:
+    """Indicators whose patterns idwatch cannot (fully) match: warned about, with examples; the count."""
+    parsed = [
+        (o.get("id"), parse_pattern(o.get("pattern", "")))
+        if o.get("pattern_type", "stix") == "stix"
+        else (o.get("id"), PatternTerms(unsupported=[f"pattern_type {o.get('pattern_type')}"]))
+        for o in bundle.get("objects") or []
+        if isinstance(o, dict) and o.get("type") == "indicator"
+    ]
+    return warn_unsupported(parsed)
+
+
 def import_bundle(store: Store, bundle: dict[str, Any]) -> int:
-    """Store a bundle through ``idwatch.intel.import_intel`` (same validation and dedupe as files)."""
+    """Store a bundle through ``idwatch.intel.import_intel`` (same validation and dedupe as files).
+
+    Indicators whose patterns idwatch cannot match are reported (:class:`PatternWarning`) but
+    stored as they are: the bundle is the partner's, and a later idwatch may read more of it.
+    """
     from idwatch.intel import import_intel
+
+    unmatched_patterns(bundle)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bundle.json"
