@@ -2,7 +2,8 @@
 
 A re-import updates accounts by (account, tenant) and keeps the others. Recovery contacts are
 stored only as SHA-256 hashes: a file may carry ``contact_hash`` (64 hex digits) or a plain
-``contact`` (E.164 phone or email), which is hashed here and never stored.
+``contact`` (a phone number, international or national in the account's ``home_country``, or an
+email), which is normalized (E.164 by libphonenumber), hashed here and never stored.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import pyarrow as pa
 
 from idwatch.store import DIRECTORY_SCHEMA, Store
@@ -28,20 +30,36 @@ class DirectoryError(ValueError):
     """The directory file has rows that cannot be imported (the message lists them)."""
 
 
-def normalize_contact(value: str) -> str | None:
-    """E.164 for a phone number ('00' read as '+'), lower-case for an email; None if neither."""
+def normalize_contact(value: str, region: str | None = None) -> str | None:
+    """E.164 for a phone number, lower-case for an email; None if neither.
+
+    A phone number in national form (``(202) 555-0143``, ``07700 900123``) is read with the
+    account's home country as region (libphonenumber's rules: trunk prefix, ``(0)``, the
+    country's international prefix); without a region it must be international (``+`` or
+    ``00``), or its digits are taken as already carrying the country code, as logs write them.
+    """
     value = value.strip()
     if "@" in value:
         return value.lower() or None
-    digits = re.sub(r"[^0-9]", "", value)
-    if value.startswith("00"):
-        digits = digits[2:]
-    return "+" + digits if 6 <= len(digits) <= 15 else None
+    if not any(ch.isdigit() for ch in value):
+        return None
+    text = "+" + value[2:] if value.startswith("00") and not region else value
+    candidates = [(text, region.upper() if region else None)]
+    if not region and not text.startswith("+"):
+        candidates.append(("+" + re.sub(r"[^0-9]", "", text), None))
+    for candidate, reg in candidates:
+        try:
+            number = phonenumbers.parse(candidate, reg)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
 
 
-def hash_contact(value: str) -> str | None:
-    """SHA-256 hex of a normalized recovery contact (the same rule the connectors use)."""
-    norm = normalize_contact(value)
+def hash_contact(value: str, region: str | None = None) -> str | None:
+    """SHA-256 hex of a normalized recovery contact (phones read in the account's home country)."""
+    norm = normalize_contact(value, region)
     return hashlib.sha256(norm.encode()).hexdigest() if norm else None
 
 
@@ -99,7 +117,7 @@ def _row(raw: Any, n: int) -> tuple[dict[str, Any] | None, str | None]:
         digest = None
     contact = raw.get("contact")
     if digest is None and isinstance(contact, str) and contact.strip():
-        digest = hash_contact(contact)
+        digest = hash_contact(contact, out["home_country"])
         if digest is None:
             return None, f"row {n}: contact is neither a phone number nor an email address"
     out["contact_hash"] = digest

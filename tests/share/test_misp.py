@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 from pymisp import MISPEvent
+from typer.testing import CliRunner
 
+from idwatch.cli.main import app
 from idwatch.share.misp import actor_clusters, build_events, likelihood
 
 
@@ -55,3 +57,20 @@ def test_actor_names_map_to_misp_galaxy_clusters_and_confidence_to_words():
         and likelihood(50) == "roughly-even-chance"
         and likelihood(99) == "almost-certain"
     )
+
+
+def test_export_to_a_json_file_writes_that_file_with_every_campaigns_event(store, tmp_path):
+    out = tmp_path / "event.json"
+    result = CliRunner().invoke(app, ["export", "misp", "--out", str(out), "--store", str(store.root)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    events = json.loads(out.read_text())
+    assert len(events) == 2 and all(_load(e).info for e in events)
+    folder = tmp_path / "events"
+    assert (
+        CliRunner()
+        .invoke(app, ["export", "misp", "--out", str(folder), "--store", str(store.root)])
+        .exit_code
+        == 0
+    )
+    assert len(list(folder.glob("*.json"))) == 2  # no .json suffix: a folder of one file per event

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import UTC, datetime
 
 import pytest
 import requests
 from taxii2client.v21 import Collection, Server, as_pages
+from typer.testing import CliRunner
 
+from idwatch.cli.main import app
 from idwatch.share.stix import build_bundle
-from idwatch.share.taxii import make_taxii_server
+from idwatch.share.taxii import MissingExtra, make_taxii_server
 from idwatch.share.taxii_collections import PreparedCollection, prepare_collection
 
 
@@ -155,3 +158,12 @@ def test_added_after_keeps_only_objects_added_later():
     both = PreparedCollection(info={"id": "c"}, entries=a.entries + b.entries)
     kept = both.select({"added_after": "2026-01-15T00:00:00Z", "match[version]": "all"}, ("version",))
     assert [both.entries[p].obj for p in kept] == sorted(objects[10:], key=lambda o: (o["id"], o["modified"]))
+
+
+def test_without_the_taxii_extra_the_error_names_it(monkeypatch, store):
+    monkeypatch.setitem(sys.modules, "medallion", None)  # as if `pip install idwatch` without [taxii]
+    with pytest.raises(MissingExtra, match=r"pip install 'idwatch\[taxii\]'"):
+        make_taxii_server({"c": []}, {"analyst": "pw"})
+    args = ["taxii", "serve", "--password", "pw", "--store", str(store.root)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "pip install 'idwatch[taxii]'" in " ".join(result.output.split())

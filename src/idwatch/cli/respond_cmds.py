@@ -274,7 +274,11 @@ def export_misp(
     campaign: CampaignOpt = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="File for one campaign, folder for several (default: stdout)."),
+        typer.Option(
+            "--out",
+            help="A .json file (one event, or an array of events), else a folder of one file per event "
+            "(default: stdout).",
+        ),
     ] = None,
     tlp: TlpOpt = "amber",
     store: StoreOpt = None,
@@ -292,7 +296,9 @@ def export_misp(
     if out is None:
         _write_or_print(None, events[0] if len(events) == 1 else events)
         return
-    if len(events) == 1 and not out.is_dir():
+    if out.suffix.lower() == ".json" and not out.is_dir():
+        _write_or_print(out, events[0] if len(events) == 1 else events)
+    elif len(events) == 1 and not out.is_dir():
         _write_or_print(out, events[0])
     else:
         out.mkdir(parents=True, exist_ok=True)
@@ -321,7 +327,7 @@ def taxii_serve(
 ) -> None:
     """Serve STIX bundles over TAXII 2.1 (discovery, API root, collections, objects), authenticated."""
     from idwatch.share.stix import build_bundle
-    from idwatch.share.taxii import make_taxii_server
+    from idwatch.share.taxii import MissingExtra, make_taxii_server
 
     if not password:
         err_console.print("[red]error:[/red] set a password (--password or $IDWATCH_TAXII_PASSWORD)")
@@ -332,14 +338,20 @@ def taxii_serve(
             objects += json.loads(path.read_text("utf-8")).get("objects", [])
     else:
         objects = build_bundle(_open_store(store), tlp=tlp.lower())["objects"]
-    server = make_taxii_server(
-        {collection: objects},
-        {user: password},
-        host=host,
-        port=port,
-        certfile=str(cert) if cert else None,
-        keyfile=str(key) if key else None,
-    )
+    try:
+        server = make_taxii_server(
+            {collection: objects},
+            {user: password},
+            host=host,
+            port=port,
+            certfile=str(cert) if cert else None,
+            keyfile=str(key) if key else None,
+        )
+    except MissingExtra as exc:
+        from rich.markup import escape
+
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
     err_console.print(f"TAXII 2.1 discovery at {server.url} ({len(objects)} objects in '{collection}')")
     try:
         server.serve_forever()
