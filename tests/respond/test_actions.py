@@ -9,8 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from idwatch.respond.actions import plan_actions, run_respond
-from idwatch.respond.delivery import SIGNATURE_HEADER, TIMESTAMP_HEADER, RetryPolicy, verify_signature
+from idwatch.respond.delivery import RetryPolicy, generate_secret, verify_signature
 from idwatch.respond.findings import load_campaigns
+
+SECRET = generate_secret()
 
 
 def _types_for(actions, account):
@@ -62,7 +64,7 @@ def provider():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            ok = verify_signature("k", body, self.headers[TIMESTAMP_HEADER], self.headers[SIGNATURE_HEADER])
+            ok = verify_signature(SECRET, body, dict(self.headers))
             received.append((ok, json.loads(body)))
             self.send_response(200 if ok else 401)
             self.end_headers()
@@ -80,12 +82,12 @@ def provider():
 def test_execute_posts_each_action_once_signed(store, provider):
     url, received = provider
     first = run_respond(
-        store, execute=True, webhook_url=url, webhook_secret="k", retry=RetryPolicy(base_delay=0)
+        store, execute=True, webhook_url=url, webhook_secret=SECRET, retry=RetryPolicy(base_delay=0)
     )
     assert not first.dry_run and first.sent == len(first.actions) == len(received)
     assert all(ok for ok, _ in received)
     assert {body["action"]["type"] for _, body in received} >= {"revoke_sessions", "block_ip", "block_asn"}
-    second = run_respond(store, execute=True, webhook_url=url, webhook_secret="k")
+    second = run_respond(store, execute=True, webhook_url=url, webhook_secret=SECRET)
     assert second.sent == 0 and second.already_done == len(first.actions)
     assert len(received) == len(first.actions)
 

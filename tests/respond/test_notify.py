@@ -15,10 +15,9 @@ from aiosmtpd.controller import Controller
 
 from idwatch.respond.audit import AuditLog
 from idwatch.respond.delivery import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
     RetryPolicy,
     SmtpTransport,
+    generate_secret,
     verify_signature,
 )
 from idwatch.respond.notify import NotifyOptions, run_notify
@@ -70,9 +69,7 @@ class _Hook:
                     self.send_response(503)
                     self.end_headers()
                     return
-                ok = verify_signature(
-                    hook.secret, body, self.headers[TIMESTAMP_HEADER], self.headers[SIGNATURE_HEADER]
-                )
+                ok = verify_signature(hook.secret, body, dict(self.headers))
                 hook.received.append((self.path, ok, json.loads(body)))
                 self.send_response(204 if ok else 401)
                 self.end_headers()
@@ -183,7 +180,8 @@ def test_an_account_moving_to_compromised_gets_a_new_notice_with_only_that_news(
 
 
 def test_webhook_contacts_get_signed_json(make_store, fixture_data):
-    hook = _Hook(secret="s3cret")
+    secret = generate_secret()
+    hook = _Hook(secret=secret)
     try:
         directory = [
             dict(row, notify=hook.url) if row["tenant"] == "newsroom.net" else row
@@ -191,7 +189,7 @@ def test_webhook_contacts_get_signed_json(make_store, fixture_data):
         ]
         store = make_store("s", directory=directory)
         summary = run_notify(
-            store, NotifyOptions(outbox=None, webhook_secret="s3cret", smtp=None, retry=NO_SLEEP)
+            store, NotifyOptions(outbox=None, webhook_secret=secret, smtp=None, retry=NO_SLEEP)
         )
     finally:
         hook.close()
@@ -206,10 +204,11 @@ def test_webhook_contacts_get_signed_json(make_store, fixture_data):
 
 
 def test_failed_delivery_is_retried_with_backoff_then_next_run_and_never_lost(store):
-    hook = _Hook(secret="k", fail=3 * 3)  # every attempt of the first run fails
+    secret = generate_secret()
+    hook = _Hook(secret=secret, fail=3 * 3)  # every attempt of the first run fails
     delays: list[float] = []
     options = NotifyOptions(
-        webhook_url=hook.url, webhook_secret="k", retry=RetryPolicy(attempts=3, base_delay=0.5, factor=2.0)
+        webhook_url=hook.url, webhook_secret=secret, retry=RetryPolicy(attempts=3, base_delay=0.5, factor=2.0)
     )
     try:
         first = run_notify(store, options, sleep=delays.append)

@@ -28,10 +28,26 @@ app.add_typer(taxii_app, name="taxii")
 AUTO_VALIDATE_MAX = 2000
 TlpOpt = Annotated[str, typer.Option("--tlp", help="TLP marking: clear | green | amber | red.")]
 CampaignOpt = Annotated[str | None, typer.Option("--campaign", help="Only this campaign id.")]
+
+
+def _webhook_secret(value: str | None) -> str | None:
+    from idwatch.respond.delivery import WebhookSecretError, webhook_key
+
+    if value:
+        try:
+            webhook_key(value)
+        except WebhookSecretError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    return value
+
+
 SecretOpt = Annotated[
     str | None,
     typer.Option(
-        "--webhook-secret", envvar="IDWATCH_WEBHOOK_SECRET", help="HMAC-SHA256 key for webhook signatures."
+        "--webhook-secret",
+        envvar="IDWATCH_WEBHOOK_SECRET",
+        callback=_webhook_secret,
+        help="Standard Webhooks secret (whsec_<base64>) that signs webhook posts.",
     ),
 ]
 

@@ -1,22 +1,28 @@
 """Deliver messages: SMTP, signed webhooks, or an outbox folder; retry with exponential back-off.
 
 A transport either delivers or raises ``DeliveryError``; the caller decides what a failure
-means (``notify`` records it as pending so the next run retries it). Webhook bodies are
-signed with HMAC-SHA256 over ``"<timestamp>.<body>"`` so the receiver can check both who
-sent a message and that it is fresh (see :func:`verify_signature`).
+means (``notify`` records it as pending so the next run retries it). Webhooks follow the
+Standard Webhooks specification (https://www.standardwebhooks.com/), so receivers verify
+them with a stock library: ``webhook-id`` (the notice's or action's key, the same on every
+retry so the receiver can drop duplicates), ``webhook-timestamp`` (Unix seconds) and
+``webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``, keyed with the
+bytes of a ``whsec_<base64>`` secret (:func:`generate_secret` makes one).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
+import secrets
 import smtplib
 import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,30 +30,73 @@ from typing import Any
 
 from idwatch.store import atomic_write_bytes
 
-SIGNATURE_HEADER = "X-Idwatch-Signature"
-TIMESTAMP_HEADER = "X-Idwatch-Timestamp"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
 KEY_HEADER = "X-Idwatch-Notification-Key"
+SECRET_PREFIX = "whsec_"
+# The spec's receivers reject timestamps more than five minutes off their clock (replay window).
+MAX_AGE_SECONDS = 300
+# The spec asks for secrets of 24 to 64 random bytes; fewer is guessable offline from one signed body.
+_MIN_SECRET_BYTES = 24
 
 
 class DeliveryError(RuntimeError):
     """A message could not be delivered (this attempt)."""
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """``sha256=<hex>`` HMAC of ``"<timestamp>.<body>"`` with the shared secret."""
-    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+class WebhookSecretError(ValueError):
+    """The webhook secret is not a Standard Webhooks ``whsec_<base64>`` secret."""
 
 
-def verify_signature(secret: str, body: bytes, timestamp: str, signature: str, *, max_age: int = 300) -> bool:
-    """Receiver side: constant-time check of the signature and of the timestamp's age."""
+def generate_secret() -> str:
+    """A new ``whsec_`` secret (32 random bytes) to configure on both sides."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def webhook_key(secret: str) -> bytes:
+    """The HMAC key of a ``whsec_<base64>`` secret; a clear error for anything else."""
+    text = secret.strip()
+    encoded = text.removeprefix(SECRET_PREFIX)
     try:
-        ts = int(timestamp)
-    except (TypeError, ValueError):
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not text.startswith(SECRET_PREFIX) or len(key) < _MIN_SECRET_BYTES:
+        raise WebhookSecretError(
+            "the webhook secret must be a Standard Webhooks secret, 'whsec_' + base64 of 24-64 random "
+            "bytes (make one with: python -c 'from idwatch.respond.delivery import generate_secret; "
+            "print(generate_secret())')"
+        )
+    return key
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64>``: HMAC-SHA256 of ``"<id>.<timestamp>.<body>"`` with the secret's key."""
+    mac = hmac.new(webhook_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode()
+
+
+def signed_headers(secret: str, msg_id: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers for one message."""
+    ts = int(time.time() if now is None else now)
+    return {ID_HEADER: msg_id, TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: sign(secret, msg_id, ts, body)}
+
+
+def verify_signature(
+    secret: str, body: bytes, headers: Mapping[str, str], *, max_age: int = MAX_AGE_SECONDS
+) -> bool:
+    """Receiver side (for Python receivers without the ``standardwebhooks`` package): constant-time."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    msg_id, stamp, given = lower.get(ID_HEADER), lower.get(TIMESTAMP_HEADER), lower.get(SIGNATURE_HEADER)
+    try:
+        ts = int(stamp or "")
+    except ValueError:
         return False
-    if abs(time.time() - ts) > max_age:
+    if not msg_id or not given or abs(time.time() - ts) > max_age:
         return False
-    return hmac.compare_digest(sign(secret, body, ts), signature or "")
+    expected = sign(secret, msg_id, ts, body)
+    return any(hmac.compare_digest(expected, candidate) for candidate in given.split(" "))
 
 
 @dataclass
@@ -83,19 +132,25 @@ class SmtpTransport:
 
 @dataclass
 class WebhookTransport:
-    """POST JSON to a URL, signed with HMAC-SHA256 when a secret is configured."""
+    """POST JSON to a URL, signed per Standard Webhooks when a secret is configured."""
 
     secret: str | None = None
     timeout: float = 10.0
 
+    def __post_init__(self) -> None:
+        if self.secret:
+            webhook_key(self.secret)  # fail before the first message, not on each one
+
     def post_json(self, url: str, payload: dict[str, Any], *, key: str | None = None) -> str:
         body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-        ts = int(time.time())
-        headers = {"Content-Type": "application/json", "User-Agent": "idwatch", TIMESTAMP_HEADER: str(ts)}
+        msg_id = key or "msg_" + hashlib.sha256(body).hexdigest()[:32]
+        headers = {"Content-Type": "application/json", "User-Agent": "idwatch", ID_HEADER: msg_id}
         if key:
             headers[KEY_HEADER] = key
         if self.secret:
-            headers[SIGNATURE_HEADER] = sign(self.secret, body, ts)
+            headers |= signed_headers(self.secret, msg_id, body)
+        else:
+            headers[TIMESTAMP_HEADER] = str(int(time.time()))
         req = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - URLs come from config

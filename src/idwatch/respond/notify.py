@@ -25,6 +25,7 @@ from idwatch.respond.delivery import (
     RetryPolicy,
     SmtpTransport,
     WebhookTransport,
+    webhook_key,
     with_retry,
 )
 from idwatch.respond.findings import load_campaigns, tenant_contacts
@@ -45,6 +46,10 @@ class NotifyOptions:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if self.webhook_secret:
+            webhook_key(self.webhook_secret)  # a bad secret is an error now, not on every message
 
 
 @dataclass
