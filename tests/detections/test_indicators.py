@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from idwatch.detections.indicators import PatternWarning, indicator_rows, parse_pattern
+from idwatch.detections.indicators import PatternWarning, grammar_terms, indicator_rows, parse_pattern
 
 
 def terms(pattern: str) -> set[tuple[str, str]]:
@@ -111,3 +111,20 @@ def test_patterns_in_another_language_are_reported_not_guessed():
     bundle["objects"][1] |= {"pattern_type": "sigma", "pattern": "title: x"}
     with pytest.warns(PatternWarning, match="pattern_type sigma"):
         assert indicator_rows([bundle]).num_rows == 0
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[ipv4-addr:value = '203.0.113.7']",
+        "[ipv6-addr:value='2001:db8::1']",
+        "[ipv4-addr:value = '198.51.100.0/24']",
+        "[domain-name:value = 'O\\'Brien.example']",
+        "[autonomous-system:number = 64500]",
+        "[user-account:user_id = 'Mallory']",
+        "[ipv4-addr:value = 'not-an-address']",
+        "[ipv4-addr:number = 5]",
+    ],
+)
+def test_the_one_comparison_shortcut_reads_exactly_what_the_grammar_reads(pattern):
+    assert parse_pattern(pattern) == grammar_terms(pattern)

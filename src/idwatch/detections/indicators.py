@@ -20,6 +20,7 @@ longer prefix up to ``_MAX_EXPANSION`` addresses becomes its addresses, a shorte
 from __future__ import annotations
 
 import ipaddress
+import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -94,8 +95,26 @@ def _unquote(raw: str) -> str:
     return text.strip()
 
 
+# The one-comparison form most feeds publish (``[ipv4-addr:value = '203.0.113.7']``), matched
+# exactly (whole pattern, one term): it means the same under the grammar, which costs ~1.2 ms a
+# pattern (two minutes per detection run for a 100k-indicator feed). Anything else is parsed.
+_SIMPLE = re.compile(
+    r"\[\s*([a-z0-9-]+):([a-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|[0-9]+)\s*\]",
+)
+
+
 def parse_pattern(pattern: str) -> PatternTerms:
     """The matchable terms of a STIX 2.1 pattern, with the ones that are not (as readable text)."""
+    simple = _SIMPLE.fullmatch(pattern or "")
+    if simple:
+        found = _term(simple.group(1), simple.group(2), "=", simple.group(3))
+        if found is not None:
+            return PatternTerms(terms=found)
+    return grammar_terms(pattern)
+
+
+def grammar_terms(pattern: str) -> PatternTerms:
+    """:func:`parse_pattern` through the OASIS grammar only (every pattern shape)."""
     out = PatternTerms()
     try:
         comparisons = Pattern(pattern or "").inspect().comparisons
