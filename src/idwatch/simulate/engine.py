@@ -143,6 +143,7 @@ def _hostile(events: pa.Table, labels: pa.Table) -> list[pa.Table]:
                 "activity": att.column("activity"),
                 "step": att.column("step"),
                 "outcome": att.column("outcome"),
+                "session_id": att.column("session_id"),
                 "campaign": lab.column("campaign"),
             }
         )
