@@ -231,3 +231,58 @@ def test_the_2020_family_loads_with_its_relay_and_spraying_actors() -> None:
     assert {"tor-sef", "tor-f3"} <= set(by_id["strontium"].infrastructure.networks)
     assert sc.conventions.mfa_logging == "password_success"
     assert any(t.corporate_vpn for t in sc.tenants) and any(t.office_network for t in sc.tenants)
+
+
+@pytest.fixture(scope="module")
+def lookalikes(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    """tiny with the benign look-alikes of a relay turned up: password managers, a company VPN,
+    an office that egresses from another country."""
+    tmp = tmp_path_factory.mktemp("lookalikes")
+    data = tomllib.loads(TINY.read_text())
+    for t in data["tenants"]:
+        if t["domain"] == "agency.gov":
+            t["corporate_vpn"] = 0.8
+        if t["domain"] == "campaign2020.com":
+            t["office_network"] = "bt-business"  # backhauled to a head office in London
+    cfg = _variant(
+        tmp,
+        tenants=data["tenants"],
+        conventions={"password_manager": 0.5, "mfa_logging": "password_success"},
+    )
+    simulate("tiny", seed=9, out=tmp / "out", config=cfg)
+    return _events(tmp / "out")
+
+
+def test_password_managers_fill_the_code_within_seconds(lookalikes: duckdb.DuckDBPyConnection) -> None:
+    fast = lookalikes.execute("""
+        SELECT count(*) FROM ev c JOIN ev s USING (session_id, account)
+        WHERE c.kind = 'benign' AND c.activity = 'mfa_challenge' AND c.outcome = 'success'
+          AND s.activity = 'sign_in' AND s.outcome = 'success'
+          AND c.time - s.time < INTERVAL 4 SECOND""").fetchone()[0]
+    assert fast > 20
+
+
+def test_a_company_vpn_carries_sessions_from_home_through_the_office(
+    lookalikes: duckdb.DuckDBPyConnection,
+) -> None:
+    office = {
+        r[0]
+        for r in lookalikes.execute("""
+            SELECT src_ip FROM ev WHERE tenant = 'agency.gov' AND kind = 'benign'
+            GROUP BY 1 HAVING count(DISTINCT account) > 10""").fetchall()
+    }
+    weekend = lookalikes.execute(
+        "SELECT count(*) FROM ev WHERE tenant = 'agency.gov' AND kind = 'benign' AND activity = 'sign_in'"
+        " AND dayofweek(time) IN (0, 6) AND list_contains(?, src_ip)",
+        [sorted(office)],
+    ).fetchone()[0]
+    assert office and weekend > 10
+
+
+def test_an_office_can_egress_from_another_country(lookalikes: duckdb.DuckDBPyConnection) -> None:
+    countries = dict(
+        lookalikes.execute("""
+            SELECT country, count(*) FROM ev WHERE tenant = 'campaign2020.com' AND kind = 'benign'
+              AND asn_org = 'BT-UK-AS' GROUP BY 1""").fetchall()
+    )
+    assert countries.get("GB", 0) > 50
