@@ -1,6 +1,7 @@
 """Score the detection alerts of a store against a simulator's ground truth (account level).
 
     python bench/detect_eval.py --store DIR --sim SIMDIR
+    python bench/detect_eval.py --family phosphorus-2020 --seeds 1-3 --vary --scale 0.3  # heldout_eval.py
 
 Reads only the simulator's outputs (truth.json, labels.parquet, events) and state/alerts.parquet.
 Benign look-alike populations are found by behaviour in the benign events: travellers (benign
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import duckdb
@@ -134,6 +136,11 @@ def evaluate(store: Path, sim: Path) -> dict:
 
 
 def main() -> None:
+    if "--family" in sys.argv:  # simulate + analyze + every Done-when figure: bench/heldout_eval.py
+        sys.path.insert(0, str(Path(__file__).parent))
+        from heldout_eval import main as heldout
+
+        sys.exit(heldout(sys.argv[1:]))
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--store", required=True, type=Path)
     ap.add_argument("--sim", required=True, type=Path)

@@ -196,3 +196,76 @@ def test_without_state_actors_only_false_attributions_and_alerts_count(
     found[0].update(actor={"name": "APT35", "aliases": []}, kind="state")
     result = evaluate(quiet / "truth.json", _store(tmp_path / "b", found, None))
     assert result["score"] == 0.0 and [w["id"] for w in result["wrong_attributions"]] == [found[0]["id"]]
+
+
+def _accounts_json(campaigns: list[dict]) -> list[dict]:
+    """accounts.json as a consistent analysis writes it: one row per account, furthest stage."""
+    rank = {"probed": 0, "attacked": 1, "compromised": 2}
+    rows: dict[str, dict] = {}
+    for c in campaigns:
+        for a in c["accounts"]:
+            row = rows.setdefault(
+                a["account"], {"account": a["account"], "status": "probed", "campaigns": []}
+            )
+            row["campaigns"].append(c["id"])
+            if rank[a["stage"]] > rank[row["status"]]:
+                row["status"] = a["stage"]
+    return list(rows.values())
+
+
+def test_missing_compromises_and_confidence_are_reported_per_state_campaign(
+    truth_dir: Path, tmp_path: Path
+) -> None:
+    truth = _truth(truth_dir)
+    found = _perfect_campaigns(truth)
+    kitten = next(f for f in found if f["id"] == "found-cmp-kitten")
+    lost = next(a for a in kitten["accounts"] if a["stage"] == "compromised")
+    lost["stage"] = "attacked"  # flagged elsewhere, but not in its actor's campaign
+    result = evaluate(truth_dir / "truth.json", _store(tmp_path, found, None))
+    by_id = {c["truth_id"]: c for c in result["campaigns"]}
+    assert by_id["cmp-kitten"]["compromised_missing"] == 1
+    assert by_id["cmp-bear"]["compromised_missing"] == 0
+    assert by_id["cmp-kitten"]["attribution"]["confidence"] == 80
+    assert result["state_attributions"] == 2
+
+
+def test_benign_accounts_marked_compromised_are_counted_over_all_accounts(
+    truth_dir: Path, tmp_path: Path
+) -> None:
+    truth = _truth(truth_dir)
+    found = _perfect_campaigns(truth)
+    store = _store(tmp_path, found, None)
+    rows = _accounts_json(found)
+    directory = duckdb.execute(
+        f"SELECT account FROM read_csv_auto('{truth_dir / 'directory.csv'}')"
+    ).fetchall()
+    touched = {r["account"] for r in rows}
+    bystanders = [a for (a,) in directory if a not in touched][:3]
+    rows += [{"account": a, "status": "compromised", "campaigns": []} for a in bystanders]
+    store.write_state_json("accounts", rows)
+    got = evaluate(truth_dir / "truth.json", store)["compromised_accounts"]
+    assert got["benign"] == 3 and got["false"] == 3
+    assert got["accounts"] == len(directory)
+    assert got["benign_share"] == round(3 / len(directory), 6)
+
+
+def test_accounts_and_campaigns_agree_when_every_count_adds_up(truth_dir: Path, tmp_path: Path) -> None:
+    found = _perfect_campaigns(_truth(truth_dir))
+    store = _store(tmp_path, found, None)
+    store.write_state_json("accounts", _accounts_json(found))
+    story = evaluate(truth_dir / "truth.json", store)["accounts_vs_campaigns"]
+    assert story["agree"], story
+
+
+def test_a_headline_that_differs_from_the_campaigns_is_disagreement(truth_dir: Path, tmp_path: Path) -> None:
+    found = _perfect_campaigns(_truth(truth_dir))
+    store = _store(tmp_path, found, None)
+    rows = _accounts_json(found)
+    extra = next(r for r in rows if r["status"] == "attacked")
+    extra["status"] = "compromised"  # accounts says compromised, no campaign counts it
+    rows.append(dict(rows[0]))  # and one account listed twice
+    store.write_state_json("accounts", rows)
+    story = evaluate(truth_dir / "truth.json", store)["accounts_vs_campaigns"]
+    assert not story["agree"]
+    assert story["duplicates"] == 1
+    assert not story["stages"]["compromised"]["agree"]

@@ -6,6 +6,13 @@ analysis, so it can score any tool that writes the EVENTS.md section 5 output.
 
 Account-level scores are cumulative per stage: "attacked" compares the accounts that reached
 at least the attacked stage (attacked or compromised) in truth and in the finding.
+
+Beside the score it reports the figures an honest evaluation needs on every seed: per state
+campaign the compromised accounts its matched campaign misses and the attribution's confidence;
+how many campaigns carry a state attribution; the accounts ``accounts.json`` marks compromised that
+no actor compromised (as a share of all accounts); and whether ``accounts.json`` and the campaigns
+tell the same story (accounts at each stage = the sum over campaigns + the accounts no campaign
+holds, each account once).
 """
 
 from __future__ import annotations
@@ -112,6 +119,54 @@ def _event_scores(store: Store, labels: Path) -> dict[str, Any] | None:
     return out
 
 
+def _directory_size(truth_path: Path, store: Store) -> int:
+    """Accounts the provider has: the simulated directory's rows, else the store's directory."""
+    path = truth_path.parent / "directory.csv"
+    con = duckdb.connect(":memory:")
+    if path.exists():
+        lit = str(path).replace("'", "''")
+        q = f"SELECT count(DISTINCT account) FROM read_csv('{lit}', header = true, all_varchar = true)"
+        return int(con.execute(q).fetchone()[0])
+    rows = store.read_state_json("directory", None)
+    return len(rows) if isinstance(rows, list) else 0
+
+
+def account_story(accounts: list[dict[str, Any]], campaigns: list[dict[str, Any]]) -> dict[str, Any]:
+    """Do ``accounts.json`` and the campaigns tell one story? Per stage (cumulative: attacked
+    includes compromised) the accounts ``accounts`` puts at that stage or beyond must be exactly
+    the accounts the campaigns list there plus those it says no campaign holds; each account is
+    listed once. ``campaigns_sum`` (the campaigns' counts added up) exceeds the distinct accounts by
+    the accounts two campaigns share (``shared``)."""
+    names = [str(a.get("account", "")).strip().lower() for a in accounts]
+    out: dict[str, Any] = {"duplicates": len(names) - len(set(names)), "stages": {}}
+    agree = out["duplicates"] == 0
+    found = [(c, _found_by_stage(c)) for c in campaigns]
+    for stage, key in (("attacked", "accounts_attacked"), ("compromised", "accounts_compromised")):
+        keep = STAGES[STAGES.index(stage) :]
+        rows = {n for n, a in zip(names, accounts, strict=True) if a.get("status") in keep}
+        alone = {
+            n
+            for n, a in zip(names, accounts, strict=True)
+            if a.get("status") in keep and not a.get("campaigns")
+        }
+        held = set().union(*(_at_least(f, stage) for _, f in found)) if found else set()
+        summed = sum(int((c.get("counts") or {}).get(key) or 0) for c in campaigns)
+        same = rows == held | alone and summed >= len(held)
+        agree &= same
+        out["stages"][stage] = {
+            "accounts": len(rows),
+            "in_campaigns": len(held),
+            "in_no_campaign": len(alone),
+            "campaigns_sum": summed,
+            "shared": summed - len(held),
+            "only_in_accounts": len(rows - held - alone),
+            "only_in_campaigns": len(held - rows),
+            "agree": same,
+        }
+    out["agree"] = agree
+    return out
+
+
 def evaluate(truth_path: str | Path, store: Store, *, min_score: float = 0.5) -> dict[str, Any]:
     """Compare the store's findings with ``truth.json``; raises NothingToScore on an empty store."""
     truth_path = Path(truth_path)
@@ -148,6 +203,7 @@ def evaluate(truth_path: str | Path, store: Store, *, min_score: float = 0.5) ->
             stages[s] = PR(true=len(t), found=len(fs), hit=len(t & fs))
         actor = actors.get(c.get("actor"), {})
         found_actor = best[0].get("actor") if best else None
+        missing = sorted(_at_least(t_sets, "compromised") - _at_least(f_sets, "compromised"))
         if c.get("kind") == "state":
             correct = bool(_names(actor) & _names(found_actor))
         else:
@@ -171,7 +227,9 @@ def evaluate(truth_path: str | Path, store: Store, *, min_score: float = 0.5) ->
                     "expected": actor.get("name") if c.get("kind") == "state" else None,
                     "found": (found_actor or {}).get("name") if found_actor else None,
                     "correct": correct,
+                    "confidence": (found_actor or {}).get("confidence") if found_actor else None,
                 },
+                "compromised_missing": len(missing),
                 "accounts": {s: stages[s].to_dict() for s in STAGES},
                 "counts": counts,
                 "score": round(sum(parts) * (1.0 if best else 0.0) / len(parts), 4),
@@ -190,6 +248,27 @@ def evaluate(truth_path: str | Path, store: Store, *, min_score: float = 0.5) ->
                     "state_share": round(share, 4),
                 }
             )
+    # accounts.json: what it marks compromised that no actor got into, over all accounts
+    true_comp: set[str] = set()
+    touched: set[str] = set()
+    for c in truth.get("campaigns", []):
+        true_comp |= {x.lower() for x in c["accounts"].get("compromised", [])}
+        touched |= {x.lower() for s in STAGES for x in c["accounts"].get(s, [])}
+    listed = store.read_state_json("accounts", None)
+    listed = listed if isinstance(listed, list) else []
+    marked = {str(a.get("account", "")).lower() for a in listed if a.get("status") == "compromised"}
+    n_accounts = _directory_size(truth_path, store)
+    false_comp = marked - true_comp
+    benign_comp = false_comp - touched
+    compromised_accounts = {
+        "marked": len(marked),
+        "false": len(false_comp),
+        "benign": len(benign_comp),
+        "accounts": n_accounts,
+        "benign_share": round(len(benign_comp) / n_accounts, 6) if n_accounts else None,
+    }
+    state_attributions = sum(1 for f in found if f.get("actor"))
+    story = account_story(listed, found) if listed or found else None
     state = [r for r in results if r["kind"] == "state"]
     # with no state campaign to find (a quiet scenario), only the alerts and false attributions count
     parts = [r["score"] for r in state] or [1.0]
@@ -209,5 +288,8 @@ def evaluate(truth_path: str | Path, store: Store, *, min_score: float = 0.5) ->
         "campaigns": results,
         "wrong_attributions": wrong,
         "found_campaigns": len(found),
+        "state_attributions": state_attributions,
+        "compromised_accounts": compromised_accounts,
+        "accounts_vs_campaigns": story,
         "events": events,
     }

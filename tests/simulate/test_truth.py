@@ -20,15 +20,20 @@ def _recompute(rows: list[tuple]) -> dict[str, dict]:
     out: dict[str, dict] = defaultdict(
         lambda: {"probes": 0, "probed": set(), "attacked": set(), "won": set()}
     )
-    for campaign, account, exists, activity, step, outcome in rows:
+    # outcomes per session: where a second factor was asked, the password step alone is no sign-in
+    gated = {(r[0], r[1], r[6]) for r in rows if r[3] == "mfa_challenge" and r[6] is not None}
+    for campaign, account, exists, activity, step, outcome, session in rows:
         c = out[campaign]
         if activity == "account_lookup" or (activity in RESET_LIKE and exists is False):
             c["probes"] += 1
             c["probed"].add(account)
         if exists and activity in ATTEMPTS:
             c["attacked"].add(account)
-        complete = activity in ("sign_in", "mfa_challenge") or (
-            activity in ("password_reset", "account_recovery") and step == "complete"
+        signed_in = activity == "sign_in" and (campaign, account, session) not in gated
+        complete = (
+            signed_in
+            or activity == "mfa_challenge"
+            or (activity in ("password_reset", "account_recovery") and step == "complete")
         )
         if exists and outcome == "success" and complete:
             c["won"].add(account)
@@ -41,7 +46,8 @@ def test_truth_counts_match_the_events_and_labels(
     out, _ = tiny_run
     truth = json.loads((out / "truth.json").read_text())
     rows = tiny_db.execute(
-        "SELECT campaign, account, account_exists, activity, step, outcome FROM ev WHERE campaign IS NOT NULL"
+        "SELECT campaign, account, account_exists, activity, step, outcome, session_id FROM ev"
+        " WHERE campaign IS NOT NULL"
     ).fetchall()
     mine = _recompute(rows)
     assert {c["id"] for c in truth["campaigns"]} == set(mine)

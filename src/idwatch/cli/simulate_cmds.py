@@ -19,7 +19,10 @@ err_console = Console(stderr=True)
 @app.command()
 def simulate(
     scenario: Annotated[
-        str, typer.Option("--scenario", "-s", help="Built-in scenario: phosphorus-2019, quiet, demo.")
+        str,
+        typer.Option(
+            "--scenario", "-s", help="Built-in scenario: phosphorus-2019, phosphorus-2020, quiet, demo."
+        ),
     ] = "phosphorus-2019",
     config: Annotated[
         Optional[Path],  # noqa: UP045 - Typer needs Optional on 3.11
@@ -32,6 +35,14 @@ def simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("sim-out"),
     fmt: Annotated[str, typer.Option("--format", help="jsonl | parquet")] = "jsonl",
     list_: Annotated[bool, typer.Option("--list", help="List the built-in scenarios and exit.")] = False,
+    vary: Annotated[
+        bool,
+        typer.Option(
+            "--vary",
+            help="Draw this seed's parameters (population, pacing, exits, intel share, browsers, "
+            "operator time zone, logging conventions) from realistic ranges; recorded in truth.json.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Write simulated identity-provider logs with ground truth (events, directory, intel, truth, labels)."""
@@ -48,7 +59,9 @@ def simulate(
             console.print(f"\rday {day}/{days}  {rows:,} events", end="")
 
     try:
-        truth = run(scenario, seed=seed, scale=scale, out=out, fmt=fmt, config=config, progress=progress)
+        truth = run(
+            scenario, seed=seed, scale=scale, out=out, fmt=fmt, config=config, progress=progress, vary=vary
+        )
     except (ScenarioError, ValueError, OSError) as exc:
         err_console.print(f"\n[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -60,6 +73,7 @@ def simulate(
                     "out": str(out),
                     "events": truth["events"],
                     "seconds": gen.get("seconds"),
+                    "varied": truth.get("varied"),
                     "campaigns": [
                         {"id": c["id"], "actor": c["actor"], "counts": c["counts"]}
                         for c in truth["campaigns"]
@@ -70,7 +84,8 @@ def simulate(
         return
     if console.is_terminal:
         console.print()
-    table = Table(title=f"{truth['scenario']} (seed {seed}, scale {scale}) -> {out}")
+    varied = " varied" if vary else ""
+    table = Table(title=f"{truth['scenario']} (seed {seed}{varied}, scale {scale}) -> {out}")
     for col in ("campaign", "kind", "probes", "accounts probed", "attacked", "compromised"):
         table.add_column(col, justify="left" if col in ("campaign", "kind") else "right")
     names = {a["id"]: a["name"] for a in truth["actors"]}

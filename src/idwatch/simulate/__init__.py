@@ -19,11 +19,18 @@ def simulate(
     fmt: str = "jsonl",
     config: Path | None = None,
     progress: Any = None,
+    vary: bool = False,
 ) -> dict:
-    """Write events.*, labels.parquet, directory.csv, intel.json and truth.json into ``out``."""
+    """Write events.*, labels.parquet, directory.csv, intel.json and truth.json into ``out``.
+
+    ``vary``: draw the seed's parameters (population, pacing, exits, intel share, browsers, time
+    zone, logging conventions) from realistic ranges; they are recorded in truth.json.
+    """
     from idwatch.simulate.engine import simulate as _simulate
 
-    return _simulate(scenario, seed=seed, scale=scale, out=out, fmt=fmt, config=config, progress=progress)
+    return _simulate(
+        scenario, seed=seed, scale=scale, out=out, fmt=fmt, config=config, progress=progress, vary=vary
+    )
 
 
 __all__ = ["simulate"]

@@ -66,13 +66,23 @@ class StateActor:
         rng: np.random.Generator,
         taken: set[str],
     ):
-        self.cfg, self.pop, self.sc = cfg, pop, sc
+        self.cfg, self.pop, self.sc, self.ipt = cfg, pop, sc, ipt
+        self.conv = sc.conventions
+        # the password step of an MFA-gated sign-in, as this provider logs it
+        self.gated = "success" if self.conv.mfa_logging == "password_success" else "pending"
         self.actor_id = f"act-{cfg.id}"
         self.campaign_id = f"cmp-{cfg.id}"
         self.clock = WorkClock(cfg, rng)
         self.infra = self._infrastructure(ipt, rng)
         self.rng = rng
         self.uas = cfg.user_agents or [UA_DESKTOP[0], UA_DESKTOP[2]]
+        self.workstations: list[str] = []
+        if self.conv.operator_device == "reuse":  # the operators keep their browsers (and cookies)
+            self.workstations = [
+                f"{int(rng.integers(0, 2**62)):016x}{int(rng.integers(0, 2**62)):016x}"
+                for _ in range(max(1, self.conv.operator_workstations))
+            ]
+        self._victim_ips: dict[int, int] = {}
         attacked, researched = self._targets(rng, taken)
         self.attacked, self.researched = attacked, researched
         self.compromised = self._compromised(rng, attacked)
@@ -93,6 +103,16 @@ class StateActor:
                         for k in keys
                     },
                 )
+            )
+        if self._victim_ips:  # single-use servers join the infrastructure (and, some, the intel)
+            extra = np.asarray(sorted(self._victim_ips.values()), dtype=np.int64)
+            inf, zero = self.infra, np.zeros(len(extra), dtype=np.int64)
+            self.infra = Infra(
+                np.concatenate([inf.ips, extra]),
+                np.concatenate([inf.active_from, zero]),
+                np.concatenate([inf.active_to, zero]),
+                np.concatenate([inf.own, extra]),
+                inf.mistake_ips,
             )
         events = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
         events = self._mistakes(rng, events)
@@ -173,7 +193,7 @@ class StateActor:
         """Per-session columns: an address live at ``t``, the operators' browser, a fresh cookie."""
         sid = f"{int(rng.integers(0, 2**62)):016x}{int(rng.integers(0, 2**32)):08x}"
         cookie = f"{int(rng.integers(0, 2**62)):016x}{int(rng.integers(0, 2**62)):016x}"
-        return {
+        out = {
             "ip": self._ip_at(rng, t),
             "user_agent": self.uas[int(rng.integers(0, len(self.uas)))],
             "session_id": sid,
@@ -182,6 +202,18 @@ class StateActor:
             "campaign": self.campaign_id,
             "kind": self.cfg.kind,
         }
+        if self.workstations:
+            out["device_id"] = self.workstations[int(rng.integers(0, len(self.workstations)))]
+        return out
+
+    def _victim_ip(self, rng: np.random.Generator, u: int) -> int:
+        """The server rented for this one victim (single-use infrastructure)."""
+        ip = self._victim_ips.get(u)
+        if ip is None:
+            nets = self.cfg.infrastructure.networks
+            ip = self.ipt.add(rng, BY_KEY[nets[int(rng.integers(0, len(nets)))]], 1)
+            self._victim_ips[u] = ip
+        return ip
 
     # ------------------------------------------------------------------ research
     def _research(
@@ -338,8 +370,11 @@ class StateActor:
         right = success or rng.random() < acc
         contact = real if right else sha256_hex(f"+98{rng.integers(9_000_000_000, 9_399_999_999)}")
         mfa_method = MFA_METHODS[mfa] if mfa >= 0 else "sms"
-        if method == "mfa_prompt" and mfa < 0:  # no second factor to push: the password alone decides
+        if method in ("mfa_prompt", "mfa_fatigue") and mfa < 0:  # no second factor: the password decides
             method = "password_guess"
+        victim_rows: list[dict] = []
+        if method == "relay" and self.cfg.infrastructure.per_victim:
+            common["ip"] = self._victim_ip(rng, u)
         if method in ("password_reset", "account_recovery"):
             via = "sms" if method == "password_reset" or rng.random() < 0.6 else "email"
             if not right:
@@ -390,8 +425,51 @@ class StateActor:
                         outcome="failure",
                         reason="bad_password",
                     )
+        elif method == "relay":  # password and one-time code typed into a phishing page, replayed
+            if success or mfa < 0 or rng.random() < self.cfg.attack.relay_code_expired:
+                if mfa < 0:
+                    add(
+                        (0, 0),
+                        activity="sign_in",
+                        method="password",
+                        outcome="success" if success else "failure",
+                        reason="" if success else "bad_password",
+                    )
+                else:
+                    add((0, 0), activity="sign_in", method="password", outcome=self.gated)
+                    add(
+                        (8, 150),
+                        activity="mfa_challenge",
+                        method=mfa_method,
+                        outcome="success" if success else "failure",
+                        reason="" if success else "expired",
+                    )
+            else:  # the victim typed a wrong password into the page
+                for _ in range(int(rng.integers(1, 3))):
+                    add(
+                        (5, 60),
+                        activity="sign_in",
+                        method="password",
+                        outcome="failure",
+                        reason="bad_password",
+                    )
+            if rng.random() < self.cfg.attack.relay_victim_signin:
+                victim_rows = self._victim_signin(rng, u, tenant, t + int(rng.uniform(40, 600) * 10**6), mfa)
+        elif method == "mfa_fatigue":  # the password is known; push prompts until the owner gives in
+            add((0, 0), activity="sign_in", method="password", outcome=self.gated)
+            lo, hi = self.cfg.attack.fatigue_prompts
+            for _ in range(int(rng.integers(lo, hi + 1))):
+                add(
+                    (15, 150),
+                    activity="mfa_challenge",
+                    method="push",
+                    outcome="failure",
+                    reason="mfa_denied" if rng.random() < 0.4 else "mfa_timeout",
+                )
+            if success:
+                add((15, 150), activity="mfa_challenge", method="push", outcome="success")
         elif method == "mfa_prompt":
-            add((0, 0), activity="sign_in", method="password", outcome="pending")
+            add((0, 0), activity="sign_in", method="password", outcome=self.gated)
             if success:
                 add((20, 240), activity="mfa_challenge", method=mfa_method, outcome="success")
             else:
@@ -405,18 +483,57 @@ class StateActor:
                     )
         else:
             raise ScenarioError(f"actor {self.cfg.id}: unknown attack method {method!r}")
-        if success:
+        post_share = self.cfg.success.post_share
+        if success and (post_share >= 1.0 or rng.random() < post_share):
             self._persist(rng, steps, add)
         base = {"account": str(pop.account[u]), "tenant": tenant, "account_exists": True, **common}
-        rows = [{**base, **st} for st in steps]
+        rows = [{**base, **st} for st in steps] + victim_rows
         if success:
             rows += self._afterwards(
-                rng, u, tenant, t, changed_password=method in ("password_reset", "account_recovery")
+                rng,
+                u,
+                tenant,
+                t,
+                changed_password=method in ("password_reset", "account_recovery"),
+                ip=common["ip"] if method == "relay" and self.cfg.infrastructure.per_victim else None,
             )
         return rows
 
+    def _victim_signin(self, rng: np.random.Generator, u: int, tenant: str, t: int, mfa: int) -> list[dict]:
+        """The victim, sent on to the real site by the phishing page, signs in from home (benign)."""
+        pop = self.pop
+        dev = int(pop.dev_off[u])
+        victim = {
+            "account": str(pop.account[u]),
+            "tenant": tenant,
+            "account_exists": True,
+            "ip": int(pop.home_ip[u, 0]),
+            "user_agent": str(pop.dev_ua[dev]),
+            "device_id": str(pop.dev_id[dev]),
+            "session_id": f"{int(rng.integers(0, 2**62)):016x}{int(rng.integers(0, 2**32)):08x}",
+            "kind": "benign",
+        }
+        if mfa < 0:
+            return [{**victim, "time": t, "activity": "sign_in", "method": "password", "outcome": "success"}]
+        return [
+            {**victim, "time": t, "activity": "sign_in", "method": "password", "outcome": self.gated},
+            {
+                **victim,
+                "time": t + int(rng.uniform(5, 60) * 10**6),
+                "activity": "mfa_challenge",
+                "method": MFA_METHODS[mfa],
+                "outcome": "success",
+            },
+        ]
+
     def _afterwards(
-        self, rng: np.random.Generator, u: int, tenant: str, t: int, changed_password: bool
+        self,
+        rng: np.random.Generator,
+        u: int,
+        tenant: str,
+        t: int,
+        changed_password: bool,
+        ip: int | None = None,
     ) -> list[dict]:
         """The operators come back to read mail; often the victim notices, recovers and cleans up.
 
@@ -431,16 +548,21 @@ class StateActor:
         )
         for v in visits:
             if v < end_us:
-                rows.append(
-                    {
-                        **account,
-                        **self._common(rng, int(v)),
-                        "time": int(v),
-                        "activity": "sign_in",
-                        "method": "password",
-                        "outcome": "success",
-                    }
-                )
+                row = {
+                    **account,
+                    **self._common(rng, int(v)),
+                    "time": int(v),
+                    "activity": "sign_in",
+                    "method": "password",
+                    "outcome": "success",
+                }
+                if ip is not None:  # back through the server rented for this victim
+                    row["ip"] = ip
+                if self.conv.stolen_cookie > 0 and rng.random() < self.conv.stolen_cookie:
+                    # the session cookie stolen with the sign-in: the victim's own device id, no password
+                    row["device_id"] = str(pop.dev_id[int(pop.dev_off[u])])
+                    row["method"] = "token"
+                rows.append(row)
         react = max([t, *[int(v) for v in visits]]) + int(rng.uniform(3, 96) * HOUR_US)
         if rng.random() > 0.65 or react > end_us:
             return rows

@@ -8,6 +8,8 @@ SMS / e-mail resets (some failing), new MFA methods, recovery-info changes and i
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyarrow as pa
 
@@ -246,6 +248,21 @@ def _flow_rates(sc: Scenario) -> dict[str, float]:
     }
 
 
+def _flows(sc: Scenario) -> dict[str, list[Step]]:
+    """The flow templates under the scenario's logging convention for MFA-gated password steps."""
+    if sc.conventions.mfa_logging == "pending":
+        return _FLOWS
+    return {
+        name: [
+            dataclasses.replace(s, outcome="success")
+            if s.activity == "sign_in" and s.outcome == "pending"
+            else s
+            for s in steps
+        ]
+        for name, steps in _FLOWS.items()
+    }
+
+
 OTHER_PROVIDERS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com")
 
 
@@ -321,7 +338,11 @@ def _networks(
     ip = np.where(abroad & ~roaming, local_net, ip)
     vpn = rng.random(n) < np.where(abroad, np.minimum(pop.vpn_p[users] * 1.5, 1.0), pop.vpn_p[users])
     exit_ip = pop.vpn_pool[users] + rng.integers(0, 1 << 30, n) % pop.vpn_size[users]
-    return np.where(vpn, exit_ip, ip)
+    out = np.where(vpn, exit_ip, ip)
+    if pop.corp_vpn is not None:  # the company VPN: home and travel sessions leave through the office
+        via = ~at_office & (pop.office_start[users] >= 0) & (rng.random(n) < pop.corp_vpn[users])
+        out = np.where(via, office, out)
+    return out
 
 
 def _pick_devices(
@@ -372,6 +393,7 @@ def benign_days(
     if len(users):
         parts.append(_sessions(sc, pop, users, days[sday], day0[sday], rng))
     active = np.flatnonzero(pop.rate > 0)
+    flows = _flows(sc)
     for name, rate in _flow_rates(sc).items():
         k = int(rng.binomial(len(active) * n_days, rate)) if len(active) else 0
         if not k:
@@ -396,7 +418,7 @@ def benign_days(
             fixed.update(
                 ip=pop.home_ip[other, 0], user_agent=pop.dev_ua[other_dev], device_id=pop.dev_id[other_dev]
             )
-        parts.append(expand(rng, _FLOWS[name], t0, fixed, contacts, typo, typo_tenant))
+        parts.append(expand(rng, flows[name], t0, fixed, contacts, typo, typo_tenant))
     table = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
     end_us = start_us + sc.days * DAY_US - 1
     t = np.clip(table.column("time").to_numpy(), start_us, end_us)
@@ -440,10 +462,13 @@ def _sessions(
     sub(typo, [Step("sign_in", "failure", method="password", reason="bad_password")], t0)
     t_main = t0 + np.where(typo, rng.integers(6, 60, n), 0) * 10**6
     sub(~mfa, [Step("sign_in", "success", method="password")], t_main)
-    sub(mfa, [Step("sign_in", "pending", method="password")], t_main)
+    gated = "success" if sc.conventions.mfa_logging == "password_success" else "pending"
+    sub(mfa, [Step("sign_in", gated, method="password")], t_main)
     # the second factor: mostly approved, sometimes timed out and approved on the retry
     timeout = mfa & (rng.random(n) < 0.04)
     t_mfa = t_main + rng.integers(5, 45, n) * 10**6
+    if pop.password_manager is not None:  # the code is filled in by the password manager, in seconds
+        t_mfa = np.where(pop.password_manager[users], t_main + rng.integers(1, 4, n) * 10**6, t_mfa)
     for code, method in enumerate(MFA_METHODS):
         m = mfa & (pop.mfa[users] == code)
         sub(

@@ -30,6 +30,8 @@ class Criminals:
 
     def __init__(self, sc: Scenario, pop: Population, ipt: IpTable, rng: np.random.Generator, scale: float):
         self.sc, self.pop, self.scale = sc, pop, scale
+        # the provider's log line for a right password in front of a second factor
+        self.gated = "success" if sc.conventions.mfa_logging == "password_success" else "pending"
         self.stuff = sc.criminal.stuffing
         self.spray = sc.criminal.spraying
         days = sc.days
@@ -95,7 +97,7 @@ class Criminals:
         tenant = np.where(exists, tenant_of, fake_tenant)
         hit = exists & (rng.random(n) < cfg.success)
         mfa = pop.mfa[users] >= 0
-        outcome = np.where(~exists, "failure", np.where(hit, np.where(mfa, "pending", "success"), "failure"))
+        outcome = np.where(~exists, "failure", np.where(hit, np.where(mfa, self.gated, "success"), "failure"))
         reason = np.where(~exists, "unknown_account", np.where(hit, "", "bad_password"))
         ip = self.bot_start + rng.integers(0, self.bot_size, n)
         uas = np.asarray(UA_TOOLS + UA_DESKTOP[:3], dtype=object)
@@ -116,6 +118,7 @@ class Criminals:
             campaign=STUFFING[1],
             kind="criminal",
         )
+        main, sid = self._sessions(main, rng)
         parts = [main]
         m = np.flatnonzero(hit & mfa)  # right password, but the second factor stops them
         if len(m):
@@ -124,10 +127,19 @@ class Criminals:
                     rng,
                     [Step("mfa_challenge", "failure", method="sms", reason="mfa_timeout", delay=(30, 120))],
                     t[m],
-                    _fx(account[m], tenant[m], ip[m], ua[m], STUFFING, rng),
+                    _fx(account[m], tenant[m], ip[m], ua[m], STUFFING, rng, None if sid is None else sid[m]),
                 )
             )
         return pa.concat_tables(parts)
+
+    def _sessions(self, main: pa.Table, rng: np.random.Generator) -> tuple[pa.Table, np.ndarray | None]:
+        """Session ids on the password attempts where the password step is logged on its own, so
+        the second factor that stops the attacker is tied to it (the default log has none)."""
+        if self.gated != "success" or main.num_rows == 0:
+            return main, None
+        sid = hex_ids(rng, main.num_rows, 12)
+        i = main.schema.get_field_index("session_id")
+        return main.set_column(i, "session_id", pa.array(sid, pa.string())), sid
 
     def _spraying(self, tenant: str, day0_us: int, rng: np.random.Generator) -> pa.Table:
         pop, cfg = self.pop, self.spray
@@ -149,7 +161,7 @@ class Criminals:
         hit = exists & (rng.random(n) < cfg.success)
         mfa = pop.mfa[uidx] >= 0
         locked = exists & ~hit & (rng.random(n) < 0.01)
-        outcome = np.where(hit, np.where(mfa, "pending", "success"), "failure")
+        outcome = np.where(hit, np.where(mfa, self.gated, "success"), "failure")
         reason = np.where(
             ~exists, "unknown_account", np.where(hit, "", np.where(locked, "locked", "bad_password"))
         )
@@ -170,6 +182,7 @@ class Criminals:
             campaign=SPRAYING[1],
             kind="criminal",
         )
+        main, sid = self._sessions(main, rng)
         parts = [main]
         m = np.flatnonzero(hit & mfa)
         if len(m):
@@ -178,7 +191,7 @@ class Criminals:
                     rng,
                     [Step("mfa_challenge", "failure", method="push", reason="mfa_denied", delay=(20, 90))],
                     t[m],
-                    _fx(account[m], tenant, ip[m], ua[m], SPRAYING, rng),
+                    _fx(account[m], tenant, ip[m], ua[m], SPRAYING, rng, None if sid is None else sid[m]),
                 )
             )
         m = np.flatnonzero(hit & ~mfa)  # in: a forwarding rule to harvest invoices
@@ -208,14 +221,16 @@ def _fx(
     ua: np.ndarray,
     who: tuple[str, str],
     rng: np.random.Generator,
+    sid: np.ndarray | None = None,
 ) -> dict:
+    sessions = hex_ids(rng, len(account), 12)
     return {
         "account": account,
         "tenant": tenant,
         "account_exists": True,
         "ip": ip,
         "user_agent": ua,
-        "session_id": hex_ids(rng, len(account), 12),
+        "session_id": sessions if sid is None else sid,
         "actor": who[0],
         "campaign": who[1],
         "kind": "criminal",

@@ -27,6 +27,7 @@ from idwatch.simulate.intel import build_bundle, find_intrusion_set
 from idwatch.simulate.population import build_population
 from idwatch.simulate.scenario import Scenario, load_scenario
 from idwatch.simulate.truth import campaign_truth
+from idwatch.simulate.vary import fit_to_population, vary_scenario
 from idwatch.simulate.writer import EventWriter, finalize
 
 CHUNK_EVENTS = 250_000
@@ -54,11 +55,13 @@ def simulate(
     fmt: str = "jsonl",
     config: Path | None = None,
     progress: Any = None,
+    vary: bool = False,
 ) -> dict:
     """Generate a scenario into ``out``; returns the truth (also written to ``out/truth.json``).
 
     ``scenario`` names a built-in scenario; ``config`` (a TOML file) overrides it when given.
     ``progress`` is an optional callable ``(day, days, rows)`` for a progress display.
+    ``vary`` draws this seed's parameters from realistic ranges (``idwatch.simulate.vary``).
     """
     sc = load_scenario(scenario if config is None else None, config)
     if scale <= 0:
@@ -66,7 +69,13 @@ def simulate(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    varied: dict | None = None
+    if vary:
+        sc, varied = vary_scenario(sc, seed)
+        scale *= varied["population_factor"]
     pop = build_population(sc, _rng(seed, "population"), scale)
+    if varied is not None:
+        fit_to_population(sc, pop, varied)
     ipt = pop.ipt
     criminals = Criminals(sc, pop, ipt, _rng(seed, "criminal"), scale)
     taken: set[str] = set()
@@ -121,6 +130,8 @@ def simulate(
     bundle = build_bundle(sc, seed, ipt, actors, _rng(seed, "intel"))
     (out / "intel.json").write_text(json.dumps(bundle, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     truth = _truth(sc, seed, scale, actors, attack_parts, writer, fmt)
+    if varied is not None:
+        truth["varied"] = varied
     truth["generation"] = {"events": writer.rows, "seconds": round(time.perf_counter() - started, 2)}
     (out / "truth.json").write_text(
         json.dumps({k: v for k, v in truth.items() if k != "generation"}, indent=1) + "\n", encoding="utf-8"
@@ -143,6 +154,7 @@ def _hostile(events: pa.Table, labels: pa.Table) -> list[pa.Table]:
                 "activity": att.column("activity"),
                 "step": att.column("step"),
                 "outcome": att.column("outcome"),
+                "session_id": att.column("session_id"),
                 "campaign": lab.column("campaign"),
             }
         )

@@ -64,6 +64,8 @@ class Population:
     trip_pool_size: np.ndarray
     ipt: IpTable
     index: dict[str, int]  # account -> user index
+    corp_vpn: np.ndarray | None = None  # per user: share of out-of-office sessions via the company VPN
+    password_manager: np.ndarray | None = None  # per user: a password manager fills the one-time code
 
     @property
     def size(self) -> int:
@@ -103,7 +105,13 @@ def build_population(sc: Scenario, rng: np.random.Generator, scale: float) -> Po
     dev = build_devices(sc, people.size, rng)
     trips = plan_trips(sc, people, ipt, rng)
     ipt.freeze()
+    corp = np.asarray([t.corporate_vpn for t in sc.tenants], dtype=float)[people.tenant_idx]
+    # drawn from the person's index, not the run's generator, so the default draws stay as they were
+    share = sc.conventions.password_manager
+    pwm = (people.mfa >= 0) & ((np.arange(people.size) * 2654435761 % 10_000) < share * 10_000)
     return Population(
+        corp_vpn=corp if corp.any() else None,
+        password_manager=pwm if pwm.any() else None,
         tenants=people.tenants,
         tenant_kind=people.tenant_kind,
         domain_tenant=people.domain_tenant,

@@ -18,6 +18,14 @@ from typing import Any
 
 from idwatch.simulate.networks import BY_KEY
 
+ATTACK_METHODS = (
+    "password_reset",
+    "account_recovery",
+    "password_guess",
+    "mfa_prompt",
+    "relay",
+    "mfa_fatigue",
+)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CATEGORY_OF_KIND = {
     "political_campaign": "political_campaign",
@@ -47,6 +55,7 @@ class Tenant:
     office_ips: int = 4  # shared NAT egress addresses of the office
     culture: str = ""  # names of the staff ("fa", "en", ...); default: from the country
     office_network: str = ""  # network key of the office egress (e.g. "aws" for a cloud proxy)
+    corporate_vpn: float = 0.0  # share of out-of-office sessions sent through the office egress (company VPN)
 
 
 @dataclass
@@ -85,6 +94,30 @@ class Population:
     password_change: float = 0.0006
     identifier_typo: float = 0.0015
     lookup_before_signin: float = 0.35
+
+
+@dataclass
+class Conventions:
+    """How the simulated provider logs and how the operators' tools look (``--vary`` draws these).
+
+    The defaults are the simulator's original conventions; real vendors differ, and an analysis
+    must hold under each of them.
+    """
+
+    # "pending": an MFA-gated sign-in's password step is logged as pending; "password_success": as a
+    # success first (Entra, Okta and others log the first factor on its own), then the mfa_challenge
+    # with the same session_id decides the sign-in
+    mfa_logging: str = "pending"
+    # "fresh": a new browser cookie per operator session; "reuse": the operators keep their browsers,
+    # so one device id per operator workstation comes back across sessions and accounts
+    operator_device: str = "fresh"
+    operator_workstations: int = 2
+    # share of the operators' return visits after a takeover that replay the victim's stolen session
+    # cookie (so the event carries the victim's own device id)
+    stolen_cookie: float = 0.0
+    # share of the people with a second factor whose password manager fills the one-time code
+    # within seconds (a relay's speed without a relay)
+    password_manager: float = 0.0
 
 
 @dataclass
@@ -146,16 +179,23 @@ class Attack:
     )
     attempts: tuple[int, int] = (1, 12)
     contact_accuracy: float = 0.8
+    # credential relay (phishing page that passes password and code on): share of failed relays
+    # where the victim typed the password but the one-time code expired before the replay
+    relay_code_expired: float = 0.6
+    # the victim's own sign-in on the real site minutes after the phishing page sent them there
+    relay_victim_signin: float = 0.5
+    fatigue_prompts: tuple[int, int] = (5, 25)  # MFA fatigue: push prompts sent before giving up
 
 
 @dataclass
 class Success:
     compromised: int = 0
     categories: list[str] = field(default_factory=list)  # empty: any category
-    via: str = "password_reset"  # password_reset | account_recovery | password_guess | mfa_prompt
+    via: str = "password_reset"  # one of ATTACK_METHODS: how the successful attempt gets in
     post: list[str] = field(
         default_factory=lambda: ["mailbox_rule", "mfa_method_change", "recovery_info_change"]
     )
+    post_share: float = 1.0  # share of the compromised accounts where the follow-on steps happen
 
 
 @dataclass
@@ -167,6 +207,8 @@ class Infrastructure:
     mistake_networks: list[str] = field(default_factory=list)
     rotation_days: float = 10.0
     intel_coverage: float = 0.3  # share of the infrastructure published as indicators
+    # single-use infrastructure: every victim's relayed sign-ins come from a server rented for them
+    per_victim: bool = False
 
 
 @dataclass
@@ -207,6 +249,7 @@ class Scenario:
     network_fields: float = 0.6  # share of events where the provider logged asn / asn_org / network_type
     country_field: float = 0.85  # share of events where it logged the country
     population: Population = field(default_factory=Population)
+    conventions: Conventions = field(default_factory=Conventions)
     tenants: list[Tenant] = field(default_factory=list)
     communities: list[Community] = field(default_factory=list)
     criminal: Criminal = field(default_factory=Criminal)
@@ -264,7 +307,15 @@ def _validate(sc: Scenario) -> None:
     for t in sc.tenants:
         if t.office_network and t.office_network not in BY_KEY:
             raise ScenarioError(f"tenant {t.domain}: unknown office_network {t.office_network!r}")
+    conv = sc.conventions
+    if conv.mfa_logging not in ("pending", "password_success"):
+        raise ScenarioError("conventions.mfa_logging must be 'pending' or 'password_success'")
+    if conv.operator_device not in ("fresh", "reuse"):
+        raise ScenarioError("conventions.operator_device must be 'fresh' or 'reuse'")
     for a in sc.actors:
+        for m in [*a.attack.methods, a.success.via]:
+            if m not in ATTACK_METHODS:
+                raise ScenarioError(f"actor {a.id}: unknown attack method {m!r}; one of {ATTACK_METHODS}")
         for key in a.infrastructure.networks + a.infrastructure.mistake_networks:
             if key not in BY_KEY:
                 raise ScenarioError(f"actor {a.id}: unknown network {key!r} (see idwatch.simulate.networks)")

@@ -4,7 +4,8 @@
   any sign-in / password-reset / account-recovery attempt on an identifier that does not exist;
 - attacked: an EXISTING account on which the actor attempted a sign-in, reset, recovery or MFA prompt;
 - compromised: an account where the actor's sign-in or MFA challenge succeeded, or its reset /
-  recovery completed.
+  recovery completed. Outcomes are judged per session: a password step logged as a success whose
+  session then has an MFA challenge is no sign-in unless a challenge of that session succeeded.
 
 Counts are cumulative (``accounts_attacked`` includes the compromised, ``accounts_probed`` every
 identifier probed); the per-stage account lists hold each identifier once, at its furthest stage.
@@ -26,9 +27,15 @@ ATTACK_SQL = (
     "(account_exists AND activity IN ('sign_in', 'password_reset', 'account_recovery', 'mfa_challenge'))"
 )
 COMPROMISE_SQL = (
-    "(account_exists AND outcome = 'success' AND (activity IN ('sign_in', 'mfa_challenge') "
+    "(account_exists AND outcome = 'success' AND ((activity = 'sign_in' AND NOT gated) "
+    "OR activity = 'mfa_challenge' "
     "OR (activity IN ('password_reset', 'account_recovery') AND step = 'complete')))"
 )
+#: the attackers' events, each marked whether its session has an MFA challenge (which then decides)
+GATED_SQL = """
+    SELECT *, coalesce(bool_or(activity = 'mfa_challenge') OVER (
+        PARTITION BY campaign, account, session_id), false) AND session_id IS NOT NULL AS gated
+    FROM ev_raw"""
 
 
 def _iso(us: int) -> str:
@@ -41,7 +48,8 @@ def campaign_truth(events: pa.Table) -> dict[str, dict[str, Any]]:
     ``events`` holds the attackers' events (batch columns: integer microsecond ``time``, labels).
     """
     con = duckdb.connect(":memory:")
-    con.register("ev", events)
+    con.register("ev_raw", events)
+    con.execute(f"CREATE TEMP VIEW ev AS {GATED_SQL}")
     rows = con.execute(f"""
         SELECT campaign, min(time), max(time),
                count(*) FILTER (WHERE {PROBE_SQL}),
