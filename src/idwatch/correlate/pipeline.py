@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from idwatch.correlate import attribution, counts, entities, features, incidents, kind, marks
+from idwatch.correlate import attribution, chain, counts, entities, features, incidents, kind, marks
 from idwatch.correlate.actors import ActorProfile, build_profiles
 from idwatch.correlate.campaigns import build_graph, cluster
 from idwatch.store import Store, atomic_write_bytes
@@ -35,6 +35,9 @@ class CorrelateSummary:
     attributed: int = 0
     accounts: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    #: the headline figures as the sum over campaigns, minus accounts several campaigns share,
+    #: plus the accounts no campaign holds (see :func:`headline`); also ``state/headline.json``
+    headline: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     detections: dict[str, Any] | None = None
 
@@ -146,6 +149,9 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
 
     say("campaign counts")
     counts.create_campaign_events(con, clusters)
+    if chain.attach_chain_compromises(con) and chain.revoke_familiarity(con):
+        counts.create_campaign_events(con, clusters)  # without the baseline the attacker taught
+        chain.attach_chain_compromises(con)
     counts.create_campaign_alerts(con)
     counts.create_campaign_accounts(con)
     cnts = counts.campaign_counts(con)
@@ -223,6 +229,8 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
     store.write_state_table("incidents", incident_table)
     _write_json(store, "campaigns", campaigns)
     _write_json(store, "accounts", account_objs)
+    summary.headline = headline(campaigns, account_objs)
+    _write_json(store, "headline", summary.headline)
 
     summary.incidents = incident_table.num_rows
     summary.campaigns = len(campaigns)
@@ -258,10 +266,16 @@ def _timeline(con: duckdb.DuckDBPyConnection, campaign_ids: list[str]) -> pa.Tab
 def _accounts(
     incident_table: pa.Table, campaigns: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], pa.Table]:
-    """EVENTS.md section 5 account objects, and the incidents with their campaign ids filled in."""
-    by_key: dict[tuple[str, str | None], dict[str, Any]] = {}
+    """EVENTS.md section 5 account objects, and the incidents with their campaign ids filled in.
+
+    One truth per account: an account a campaign holds has the furthest stage the campaigns'
+    counts give it (an alert that no campaign's chain bears out does not make it compromised);
+    an account no campaign holds keeps the stage of its own alerts. One row per account, with
+    the tenant of the directory, else of the identifier's domain (as the campaigns give it).
+    """
+    by_key: dict[str, dict[str, Any]] = {}
     for row in incident_table.select(["account", "tenant", "status", "risk", "n_alerts"]).to_pylist():
-        by_key[(row["account"], row["tenant"])] = {
+        by_key[row["account"]] = {
             "account": row["account"],
             "tenant": row["tenant"],
             "status": row["status"],
@@ -269,11 +283,11 @@ def _accounts(
             "campaigns": [],
             "alerts": int(row["n_alerts"] or 0),
         }
+    stage_of: dict[str, str] = {}
     for camp in campaigns:
         for acc in camp["accounts"]:
-            key = (acc["account"], acc["tenant"])
             obj = by_key.setdefault(
-                key,
+                acc["account"],
                 {
                     "account": acc["account"],
                     "tenant": acc["tenant"],
@@ -283,19 +297,19 @@ def _accounts(
                     "alerts": 0,
                 },
             )
+            obj["tenant"] = acc["tenant"] or obj["tenant"]
             obj["campaigns"].append(camp["id"])
-            if _RANK[acc["stage"]] > _RANK[obj["status"]]:
-                obj["status"] = acc["stage"]
-            floor = {"probed": 10, "attacked": 40, "compromised": 85}[obj["status"]]
+            if _RANK[acc["stage"]] > _RANK.get(stage_of.get(acc["account"], ""), 0):
+                stage_of[acc["account"]] = acc["stage"]
             bonus = 15 if camp.get("kind") == "state" else 0
-            obj["risk"] = min(100, max(obj["risk"], floor + bonus))
+            obj["risk"] = max(obj["risk"], _RISK_FLOOR[acc["stage"]] + bonus)
+    for account, stage in stage_of.items():
+        obj = by_key[account]
+        obj["status"] = stage
+        obj["risk"] = min(100, obj["risk"], 100 if stage == "compromised" else _RISK_FLOOR["compromised"] - 1)
+        obj["risk"] = max(obj["risk"], _RISK_FLOOR[stage])
     campaigns_col = [
-        by_key.get((a, t), {}).get("campaigns", [])
-        for a, t in zip(
-            incident_table.column("account").to_pylist(),
-            incident_table.column("tenant").to_pylist(),
-            strict=True,
-        )
+        by_key.get(a, {}).get("campaigns", []) for a in incident_table.column("account").to_pylist()
     ]
     idx = incident_table.schema.get_field_index("campaigns")
     incident_table = incident_table.set_column(
@@ -303,6 +317,40 @@ def _accounts(
     )
     objs = sorted(by_key.values(), key=lambda o: (-_RANK[o["status"]], -o["risk"], o["account"]))
     return objs, incident_table
+
+
+#: The least risk of an account at each stage (a compromised account is at least "high").
+_RISK_FLOOR = {"probed": 10, "attacked": 40, "compromised": 85}
+
+_HEADLINE_STAGES = ("accounts_probed", "accounts_attacked", "accounts_compromised")
+
+
+def headline(campaigns: list[dict[str, Any]], account_objs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headline figures and how they add up: the campaigns' counts, the accounts several
+    campaigns share (counted once in the total), and the accounts no campaign holds.
+
+    ``total == campaign_sum - shared + outside_campaigns`` for each figure; ``accounts_attacked``
+    includes the compromised ones (EVENTS.md section 5).
+    """
+    reached = {
+        "accounts_probed": {"probed", "attacked", "compromised"},
+        "accounts_attacked": {"attacked", "compromised"},
+    }
+    reached["accounts_compromised"] = {"compromised"}
+    status = {o["account"]: o["status"] for o in account_objs}
+    held = {o["account"] for o in account_objs if o["campaigns"]}
+    out: dict[str, Any] = {"campaign_sum": {}, "shared": {}, "outside_campaigns": {}, "total": {}}
+    for key in _HEADLINE_STAGES:
+        camp_sum = sum(int(c["counts"].get(key, 0)) for c in campaigns) if key != "accounts_probed" else 0
+        if key == "accounts_probed":  # a campaign's accounts_probed counts identifiers it probed only
+            camp_sum = sum(1 for c in campaigns for a in c["accounts"] if a["stage"] in reached[key])
+        in_camps = sum(1 for a in held if status[a] in reached[key])
+        outside = sum(1 for a, st in status.items() if a not in held and st in reached[key])
+        out["campaign_sum"][key] = camp_sum
+        out["shared"][key] = camp_sum - in_camps
+        out["outside_campaigns"][key] = outside
+        out["total"][key] = in_camps + outside
+    return out
 
 
 def analyze(store: Store, *, progress: bool = False) -> CorrelateSummary:
