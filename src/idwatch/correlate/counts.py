@@ -267,7 +267,8 @@ def create_campaign_alerts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(  # the alerts about a takeover the account's chain gave the campaign
         """
         INSERT INTO camp_alerts
-        SELECT DISTINCT c.campaign_id, ae.alert_id, false FROM camp_events c JOIN alert_events ae USING (event_id)
+        SELECT DISTINCT c.campaign_id, ae.alert_id, false
+        FROM camp_events c JOIN alert_events ae USING (event_id)
         WHERE c.is_compromise
         EXCEPT SELECT campaign_id, alert_id, dedicated FROM camp_alerts
         """

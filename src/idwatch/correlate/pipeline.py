@@ -322,30 +322,31 @@ def _accounts(
 #: The least risk of an account at each stage (a compromised account is at least "high").
 _RISK_FLOOR = {"probed": 10, "attacked": 40, "compromised": 85}
 
-_HEADLINE_STAGES = ("accounts_probed", "accounts_attacked", "accounts_compromised")
+_HEADLINE_STAGES = ("accounts", "accounts_attacked", "accounts_compromised")
+_REACHED = {
+    "accounts": {"probed", "attacked", "compromised"},
+    "accounts_attacked": {"attacked", "compromised"},
+    "accounts_compromised": {"compromised"},
+}
 
 
 def headline(campaigns: list[dict[str, Any]], account_objs: list[dict[str, Any]]) -> dict[str, Any]:
     """The headline figures and how they add up: the campaigns' counts, the accounts several
     campaigns share (counted once in the total), and the accounts no campaign holds.
 
-    ``total == campaign_sum - shared + outside_campaigns`` for each figure; ``accounts_attacked``
-    includes the compromised ones (EVENTS.md section 5).
+    For each figure ``total == campaign_sum - shared + outside_campaigns``; ``accounts`` is every
+    account at any stage, ``accounts_attacked`` includes the compromised (EVENTS.md section 5).
     """
-    reached = {
-        "accounts_probed": {"probed", "attacked", "compromised"},
-        "accounts_attacked": {"attacked", "compromised"},
-    }
-    reached["accounts_compromised"] = {"compromised"}
     status = {o["account"]: o["status"] for o in account_objs}
     held = {o["account"] for o in account_objs if o["campaigns"]}
     out: dict[str, Any] = {"campaign_sum": {}, "shared": {}, "outside_campaigns": {}, "total": {}}
     for key in _HEADLINE_STAGES:
-        camp_sum = sum(int(c["counts"].get(key, 0)) for c in campaigns) if key != "accounts_probed" else 0
-        if key == "accounts_probed":  # a campaign's accounts_probed counts identifiers it probed only
-            camp_sum = sum(1 for c in campaigns for a in c["accounts"] if a["stage"] in reached[key])
-        in_camps = sum(1 for a in held if status[a] in reached[key])
-        outside = sum(1 for a, st in status.items() if a not in held and st in reached[key])
+        if key == "accounts":  # a campaign's own figure counts identifiers at every stage
+            camp_sum = sum(len(c["accounts"]) for c in campaigns)
+        else:
+            camp_sum = sum(int(c["counts"].get(key, 0)) for c in campaigns)
+        in_camps = sum(1 for a in held if status[a] in _REACHED[key])
+        outside = sum(1 for a, st in status.items() if a not in held and st in _REACHED[key])
         out["campaign_sum"][key] = camp_sum
         out["shared"][key] = camp_sum - in_camps
         out["outside_campaigns"][key] = outside
