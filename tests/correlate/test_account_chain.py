@@ -47,8 +47,8 @@ def build_chain_world():
     for e in dev_events:
         e["device_id"] = OPERATOR_DEVICE
     for day, ip in enumerate(PROXY_IPS):
-        e = w.ev(T0 + timedelta(days=13 + day, hours=7), proxied, "sign_in", "success", ip, user_agent=RELAY_UA,
-                 device_id=OPERATOR_DEVICE, network_type="residential", asn=65020 + day, **kw)  # fmt: skip
+        e = w.ev(T0 + timedelta(days=13 + day, hours=7), proxied, "sign_in", "success", ip,
+                 user_agent=RELAY_UA, device_id=OPERATOR_DEVICE, network_type="residential", asn=65020 + day, **kw)  # fmt: skip
         w.alert("compromise.unfamiliar_signin", "compromise", ["T1078"], [e], 70)
     w.proxied = proxied
     # 3. a traveller (a target of the aimed attack) signs in from a hotel with her own laptop

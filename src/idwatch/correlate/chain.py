@@ -143,7 +143,8 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
         )
         SELECT campaign_id, time, event_id, tenant, account, account_exists, activity, step, method,
                outcome, reason, src_ip, user_agent, device_id, asn, network_type, country, t_try, strength,
-               infra, client_dev, client_ua AND NOT owner_ua AS client_ua, passed, alerted AND aimed AS alerted
+               infra, client_dev, client_ua AND NOT owner_ua AS client_ua, passed,
+               alerted AND aimed AS alerted
         FROM linked WHERE strength > 0
         QUALIFY row_number() OVER (PARTITION BY event_id
                                    ORDER BY strength DESC, last_try DESC, campaign_id) = 1
