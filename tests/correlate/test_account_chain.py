@@ -35,10 +35,30 @@ def build_chain_world():
     kw = {"account_exists": True, "method": "password"}
     # 1. relay: two days after the reset attempts, the operator replays her password and code
     t = T0 + timedelta(days=12, hours=6)
-    a = w.ev(t, relayed, "sign_in", "pending", RELAY_IP, user_agent=RELAY_UA, network_type="hosting",
-             asn=65010, session_id="relay-1", **kw)  # fmt: skip
-    b = w.ev(t + timedelta(seconds=40), relayed, "mfa_challenge", "success", RELAY_IP, user_agent=RELAY_UA,
-             network_type="hosting", asn=65010, session_id="relay-1", method="totp")  # fmt: skip
+    a = w.ev(
+        t,
+        relayed,
+        "sign_in",
+        "pending",
+        RELAY_IP,
+        user_agent=RELAY_UA,
+        network_type="hosting",
+        asn=65010,
+        session_id="relay-1",
+        **kw,
+    )
+    b = w.ev(
+        t + timedelta(seconds=40),
+        relayed,
+        "mfa_challenge",
+        "success",
+        RELAY_IP,
+        user_agent=RELAY_UA,
+        network_type="hosting",
+        asn=65010,
+        session_id="relay-1",
+        method="totp",
+    )
     w.alert("compromise.relay_signin", "compromise", ["T1557", "T1078"], [a, b], 85)
     w.relayed = relayed
     # 2. the operator keeps its browser (one device id) across its reset attempts, then gets into
@@ -47,41 +67,99 @@ def build_chain_world():
     for e in dev_events:
         e["device_id"] = OPERATOR_DEVICE
     for day, ip in enumerate(PROXY_IPS):
-        e = w.ev(T0 + timedelta(days=13 + day, hours=7), proxied, "sign_in", "success", ip,
-                 user_agent=RELAY_UA, device_id=OPERATOR_DEVICE, network_type="residential", asn=65020 + day, **kw)  # fmt: skip
+        e = w.ev(
+            T0 + timedelta(days=13 + day, hours=7),
+            proxied,
+            "sign_in",
+            "success",
+            ip,
+            user_agent=RELAY_UA,
+            device_id=OPERATOR_DEVICE,
+            network_type="residential",
+            asn=65020 + day,
+            **kw,
+        )
         w.alert("compromise.unfamiliar_signin", "compromise", ["T1078"], [e], 70)
     w.proxied = proxied
     # 3. a traveller (a target of the aimed attack) signs in from a hotel with her own laptop
     for e in w.events:
         if e["account"] == travelled and e["src_ip"].startswith("10."):
             e["device_id"] = "laptop-own"
-    e = w.ev(T0 + timedelta(days=14, hours=19), travelled, "sign_in", "success", HOTEL_IP,
-             device_id="laptop-own", network_type="business", asn=65030, **kw)  # fmt: skip
+    e = w.ev(
+        T0 + timedelta(days=14, hours=19),
+        travelled,
+        "sign_in",
+        "success",
+        HOTEL_IP,
+        device_id="laptop-own",
+        network_type="business",
+        asn=65030,
+        **kw,
+    )
     w.alert("compromise.unfamiliar_signin", "compromise", ["T1078"], [e], 70)
     w.travelled = travelled
     # 4. a consumer guessed once by the botnet signs in from a hotel with her own browser
     state_targets = {e["account"] for e in w.events if e["user_agent"] == STATE_UA}
     once = [a for a in _guessed_once(w) if a not in state_targets][0]
-    e = w.ev(T0 + timedelta(days=15, hours=20), once, "sign_in", "success", HOTEL_IP, network_type="business",
-             asn=65030, **kw)  # fmt: skip
+    e = w.ev(
+        T0 + timedelta(days=15, hours=20),
+        once,
+        "sign_in",
+        "success",
+        HOTEL_IP,
+        network_type="business",
+        asn=65030,
+        **kw,
+    )
     w.alert("compromise.signin_after_attack", "compromise", ["T1078"], [e], 70)
     w.guessed_once = once
     # 5. a sprayer whose password successes are all stopped by the second factor (one session each)
     gated = [f"user{k}@{tenant}" for k, tenant in enumerate(["isp-a.example", "isp-b.example"] * 3)]
     for k, acc in enumerate(gated):  # unrelated people (other tenants), each with a home of her own
-        w.directory.append({**w.directory[-1], "account": acc, "tenant": acc.split("@")[1],
-                            "display_name": acc, "contact_hash": None})  # fmt: skip
+        w.directory.append(
+            {
+                **w.directory[-1],
+                "account": acc,
+                "tenant": acc.split("@")[1],
+                "display_name": acc,
+                "contact_hash": None,
+            }
+        )
         for day in range(0, 30, 5):
             w.ev(T0 - timedelta(days=30 - day), acc, "sign_in", "success", f"10.9.{k}.9", **kw)
     eids = []
     for k, acc in enumerate(gated):
         t = T0 + timedelta(days=16, minutes=7 * k)
         sid = f"gate-{k}"
-        eids.append(w.ev(t, acc, "sign_in", "success", GATE_IP, network_type="hosting", asn=65040,
-                         user_agent=RELAY_UA, session_id=sid, **kw))  # fmt: skip
-        eids.append(w.ev(t + timedelta(seconds=30), acc, "mfa_challenge", "failure", GATE_IP, method="push",
-                         reason="mfa_denied", network_type="hosting", asn=65040, user_agent=RELAY_UA,
-                         session_id=sid))  # fmt: skip
+        eids.append(
+            w.ev(
+                t,
+                acc,
+                "sign_in",
+                "success",
+                GATE_IP,
+                network_type="hosting",
+                asn=65040,
+                user_agent=RELAY_UA,
+                session_id=sid,
+                **kw,
+            )
+        )
+        eids.append(
+            w.ev(
+                t + timedelta(seconds=30),
+                acc,
+                "mfa_challenge",
+                "failure",
+                GATE_IP,
+                method="push",
+                reason="mfa_denied",
+                network_type="hosting",
+                asn=65040,
+                user_agent=RELAY_UA,
+                session_id=sid,
+            )
+        )
     w.alert("credential.mfa_gated_spray", "credential", ["T1110.003"], eids, 60)
     w.gated = gated
     return w
