@@ -144,8 +144,9 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
         k: 1.0 / (1.0 + n / entities.POPULARITY_SCALE)
         for k, n in con.execute("SELECT k, n FROM pop_ip").fetchall()
     }
-    graph = build_graph(con)
-    clusters = cluster(graph, con, marks.indicator_marks(con, actors, ip_weight))
+    ip_marks = marks.indicator_marks(con, actors, ip_weight)
+    graph = build_graph(con, keep=set(ip_marks))
+    clusters = cluster(graph, con, ip_marks)
 
     say("campaign counts")
     counts.create_campaign_events(con, clusters)
