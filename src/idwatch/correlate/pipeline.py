@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from idwatch.correlate import attribution, chain, counts, entities, features, incidents, kind, marks
+from idwatch.correlate import attribution, chain, counts, entities, features, incidents, kind, lineage, marks
 from idwatch.correlate.actors import ActorProfile, build_profiles
 from idwatch.correlate.campaigns import build_graph, cluster
 from idwatch.store import Store, atomic_write_bytes
@@ -192,20 +192,25 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
     ).fetchall():
         alert_ids_by_campaign.setdefault(cid, []).append(aid)
 
-    campaigns: list[dict[str, Any]] = []
+    scored: dict[str, tuple[list[kind.KindFeature], str, list[attribution.Hypothesis]]] = {}
     for cid in kept:
-        prof = profiles[cid]
-        feats = kind.kind_features(prof, base_hr)
+        feats = kind.kind_features(profiles[cid], base_hr)
         pkind = kind.profile_kind(feats)
         hyps = attribution.score_campaign(
-            prof, actors, profile_kind=pkind, ip_weight=ip_weight, actor_asns=actor_asns
+            profiles[cid], actors, profile_kind=pkind, ip_weight=ip_weight, actor_asns=actor_asns
         )
+        scored[cid] = (feats, pkind, hyps)
+    _add_lineage(con, scored, profiles, actors, ip_weight, actor_asns)
+
+    campaigns: list[dict[str, Any]] = []
+    for cid in kept:
+        feats, pkind, hyps = scored[cid]
         chosen = attribution.verdict(hyps)
         ckind = kind.final_kind(pkind, chosen.actor.kind if chosen and chosen.actor else None)
         campaigns.append(
             _campaign_object(
                 cid,
-                prof,
+                profiles[cid],
                 cnts.get(cid, {}),
                 accounts_by_campaign.get(cid, []),
                 hyps,
@@ -243,6 +248,52 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
 
 
 _RANK = {"probed": 1, "attacked": 2, "compromised": 3}
+
+
+def _add_lineage(
+    con: duckdb.DuckDBPyConnection,
+    scored: dict[str, tuple[list[kind.KindFeature], str, list[attribution.Hypothesis]]],
+    profiles: dict[str, features.CampaignProfile],
+    actors: list[ActorProfile],
+    ip_weight: dict[str, float],
+    actor_asns: dict[str, set[int]],
+) -> None:
+    """Score again, with lineage evidence, the campaigns the first pass left unattributed.
+
+    One pass only (a campaign attributed through lineage lends nothing further), so the
+    answer does not depend on the order campaigns are looked at.
+    """
+    targets, clients = lineage.campaign_targets(con), lineage.campaign_clients(con)
+    attributed = []
+    for cid in sorted(scored):
+        chosen = attribution.verdict(scored[cid][2])
+        if chosen is not None and chosen.actor is not None:
+            attributed.append(
+                lineage.Attributed(
+                    cid,
+                    chosen.actor.stix_id,
+                    chosen.actor.name,
+                    targets.get(cid, {}),
+                    clients.get(cid, set()),
+                )
+            )
+    if not attributed:
+        return
+    for cid in sorted(scored):
+        feats, pkind, hyps = scored[cid]
+        if attribution.verdict(hyps) is not None:
+            continue
+        extra = lineage.lineage_evidence(cid, targets.get(cid, {}), clients.get(cid, set()), attributed)
+        if extra:
+            hyps = attribution.score_campaign(
+                profiles[cid],
+                actors,
+                profile_kind=pkind,
+                ip_weight=ip_weight,
+                actor_asns=actor_asns,
+                extra=extra,
+            )
+            scored[cid] = (feats, pkind, hyps)
 
 
 def _write_json(store: Store, name: str, obj: Any) -> None:
