@@ -16,12 +16,15 @@ relative to the unknown-actor hypothesis (whose LR is therefore always 1):
 * working hours: office hours in the actor's home time zone and work week for,
   elsewhere against.
 * campaign profile: mass criminal tradecraft against a state hypothesis and vice versa.
+* lineage: targets, or an operator's browser string, shared with a campaign already
+  attributed to the actor that came before (:mod:`idwatch.correlate.lineage`).
 
 The posterior is normalized over all hypotheses; a campaign is attributed only when the
 best posterior reaches :data:`ATTRIBUTION_THRESHOLD`, at least two independent kinds
-of evidence support it, and one of them ties the campaign's infrastructure to the actor
-(behaviour alone - techniques, targets, hours - is shared by many groups). Confidence is
-the posterior on the 0-100 STIX scale, with the ICD 203 expression of likelihood.
+of evidence support it, and one of them ties the campaign to the actor's concrete
+intelligence - its infrastructure in the intel, or lineage from an attributed campaign
+(behaviour alone - techniques, target sectors, hours - is shared by many groups). Confidence
+is the posterior on the 0-100 STIX scale, with the ICD 203 expression of likelihood.
 """
 
 from __future__ import annotations
@@ -44,8 +47,10 @@ INDICATOR_BASE_LR = 4.0
 #: Scaled matches saturate at about this many (log LR = ln(base) * m / (1 + m / SATURATION)).
 INDICATOR_SATURATION = 4.0
 INDICATOR_MAX_LR = 40.0
-#: Evidence kinds that tie a campaign's infrastructure to an actor (one is needed to attribute).
-INFRASTRUCTURE_KINDS = {"indicator_match"}
+#: Evidence kinds that tie a campaign to an actor's concrete intelligence (one is needed to
+#: attribute): its infrastructure in the intel, or its targets / operator's browser shared with a
+#: campaign already attributed to the actor (see :mod:`idwatch.correlate.lineage`).
+INFRASTRUCTURE_KINDS = {"indicator_match", "target_lineage", "client_lineage"}
 ASN_LR = 1.5
 #: Low cap: the techniques of one operation are correlated and common to its whole class.
 TECHNIQUE_MAX_LR = 4.0
@@ -385,9 +390,14 @@ def score_campaign(
     profile_kind: str = "unknown",
     ip_weight: dict[str, float] | None = None,
     actor_asns: dict[str, set[int]] | None = None,
+    extra: dict[str, list[Evidence]] | None = None,
 ) -> list[Hypothesis]:
-    """All hypotheses for one campaign, best first, with normalized posteriors."""
+    """All hypotheses for one campaign, best first, with normalized posteriors.
+
+    ``extra``: further evidence per intrusion set (stix id), e.g. lineage from earlier campaigns.
+    """
     ip_weight = ip_weight or {}
+    extra = extra or {}
     actor_asns = actor_asns or {}
     prior_known = (1 - PRIOR_UNKNOWN) / len(actors) if actors else 0.0
     hyps = [Hypothesis(UNKNOWN, None, PRIOR_UNKNOWN if actors else 1.0, [])]
@@ -399,6 +409,7 @@ def score_campaign(
             + targeting_evidence(c, a)
             + timing_evidence(c, a)
             + profile_evidence(profile_kind, a)
+            + [e for sid in sorted({a.stix_id, *a.stix_ids}) for e in extra.get(sid, [])]
         )
         hyps.append(Hypothesis(a.name, a.stix_id, prior_known, ev, actor=a))
     logs = [math.log(h.prior) + h.log_lr for h in hyps]

@@ -60,11 +60,17 @@ class Cluster:
 
 
 #: Infrastructure goes after several accounts; an address seen with one account only (a
-#: victim's phone on the move, a one-off login) is not clustered.
+#: victim's phone on the move, a one-off login) is not clustered - unless the intel names it
+#: (an operator that rents a fresh address per victim leaves one account on each).
 MIN_IP_ACCOUNTS = 2
 #: ... and mostly cannot get in: an address that signed in to more than this share of the
-#: flagged accounts it touched is where those people work or live (a campus, an office NAT).
+#: flagged accounts it touched is where those people work or live (a campus, an office NAT) -
+#: when an office's marks show: the accounts it signed in to are mostly ones it is already
+#: familiar to (their owners' baseline), or mostly of one tenant (one organization's people).
+#: A credential relay also "signs in" everywhere, but to unrelated accounts, new to each.
 MAX_SIGNED_IN_SHARE = 0.5
+#: Share of the signed-in accounts that make an address an office by baseline or by tenant.
+OFFICE_SHARE = 0.5
 #: An identifier this few edits away from one that signed in from the same address, at the
 #: same domain, is that person mistyping their own address (``inda.ward@`` then
 #: ``linda.ward@``), not a second account the address went after.
@@ -119,8 +125,11 @@ def _features(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
     return out
 
 
-def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
+def build_graph(con: duckdb.DuckDBPyConnection, keep: set[str] | None = None) -> nx.Graph:
     """The IP graph over the ``sus`` table (needs the ``pop_*`` tables).
+
+    ``keep``: addresses the intel names, which stay in the graph however few accounts they
+    touched (single-use infrastructure per victim is real tradecraft).
 
     Features shared by 2..HUB_DEGREE addresses become direct IP-IP edges, each pair
     getting the feature's weight / (sharers - 1) so that one feature gives an address
@@ -138,13 +147,29 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> nx.Graph:
                                  ON g.src_ip = p.src_ip AND g.account <> p.account
                                 AND split_part(g.account, '@', 2) = split_part(p.account, '@', 2)
                                 AND levenshtein(g.account, p.account) <= {MAX_TYPO_EDITS}),
+                     signed AS (SELECT g.src_ip, g.account,
+                                       f.account IS NOT NULL AS familiar,
+                                       split_part(g.account, '@', 2) AS domain
+                                FROM got_in g LEFT JOIN familiar f
+                                  ON f.src_ip = g.src_ip AND f.account = g.account),
+                     office AS (SELECT src_ip FROM (
+                                    SELECT src_ip, count(*) AS n, count(*) FILTER (WHERE familiar) AS known
+                                    FROM signed GROUP BY src_ip) o
+                                WHERE known >= {OFFICE_SHARE} * n
+                                UNION
+                                SELECT src_ip FROM (SELECT src_ip, domain, count(*) AS k,
+                                                           sum(count(*)) OVER (PARTITION BY src_ip) AS n
+                                                    FROM signed GROUP BY 1, 2)
+                                WHERE k >= {OFFICE_SHARE} * n AND n >= {MIN_IP_ACCOUNTS}),
                      infra AS (SELECT p.src_ip FROM pairs p LEFT JOIN got_in g
                                  ON g.src_ip = p.src_ip AND g.account = p.account
                                ANTI JOIN typos t ON t.src_ip = p.src_ip AND t.account = p.account
                                GROUP BY 1
-                               HAVING count(*) >= {MIN_IP_ACCOUNTS}
-                                  AND count(g.account) <= {MAX_SIGNED_IN_SHARE} * count(*))
-                SELECT i.src_ip, p.n FROM infra i LEFT JOIN pop_ip p ON p.k = i.src_ip ORDER BY 1"""
+                               HAVING (count(*) >= {MIN_IP_ACCOUNTS} OR list_contains(?, p.src_ip))
+                                  AND (count(g.account) <= {MAX_SIGNED_IN_SHARE} * count(*)
+                                       OR p.src_ip NOT IN (SELECT src_ip FROM office)))
+                SELECT i.src_ip, p.n FROM infra i LEFT JOIN pop_ip p ON p.k = i.src_ip ORDER BY 1""",
+            [sorted(keep or ())],
         ).fetchall()
     }
     by_feature: dict[str, dict[str, float]] = {}

@@ -53,7 +53,7 @@ PROBE_SQL = """(activity = 'account_lookup'
 ATTACK_SQL = f"""(activity IN ('sign_in', 'password_reset', 'account_recovery', 'mfa_challenge')
    AND {EXISTS_SQL} AND coalesce(reason, '') <> 'unknown_account')"""
 
-COMPROMISE_SQL = """(outcome = 'success' AND (
+COMPROMISE_SQL = """(outcome = 'success' AND event_id NOT IN (SELECT event_id FROM denied_signins) AND (
       activity IN ('sign_in', 'mfa_challenge', 'mailbox_rule', 'mfa_method_change',
                    'recovery_info_change', 'password_change')
    OR (activity IN ('password_reset', 'account_recovery') AND coalesce(step, 'complete') = 'complete')))"""
@@ -202,7 +202,7 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
          AND s.time BETWEEN c.time AND c.time + INTERVAL {SESSION_MINUTES} MINUTE
          AND (s.device_id = c.device_id OR s.user_agent = c.user_agent)
         WHERE NOT c.dedicated AND c.outcome <> 'failure'
-          AND s.outcome = 'success'
+          AND s.outcome = 'success' AND s.event_id NOT IN (SELECT event_id FROM denied_signins)
           AND (s.activity IN ('sign_in', 'mfa_challenge')
                OR (s.activity IN ('password_reset', 'account_recovery')
                    AND coalesce(s.step, 'complete') = 'complete'))
@@ -264,6 +264,15 @@ def create_campaign_alerts(con: duckdb.DuckDBPyConnection) -> None:
         FROM sus s JOIN camp_ip c USING (src_ip)
         """
     )
+    con.execute(  # the alerts about a takeover the account's chain gave the campaign
+        """
+        INSERT INTO camp_alerts
+        SELECT DISTINCT c.campaign_id, ae.alert_id, false
+        FROM camp_events c JOIN alert_events ae USING (event_id)
+        WHERE c.is_compromise
+        EXCEPT SELECT campaign_id, alert_id, dedicated FROM camp_alerts
+        """
+    )
 
 
 def create_campaign_accounts(con: duckdb.DuckDBPyConnection) -> None:
@@ -276,11 +285,15 @@ def create_campaign_accounts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE camp_accounts AS
-        SELECT campaign_id, account, any_value(tenant) AS tenant, min(time) AS first_seen,
-               max(time) AS last_seen,
-               CASE WHEN bool_or(is_compromise) THEN 'compromised'
-                    WHEN bool_or(is_attack) THEN 'attacked' ELSE 'probed' END AS stage
-        FROM camp_events WHERE is_probe OR is_attack OR is_compromise
+        WITH dir AS (SELECT lower(account) AS account, any_value(tenant) AS tenant FROM directory GROUP BY 1)
+        SELECT c.campaign_id, c.account,  -- one tenant per account: the directory's, else the domain
+               coalesce(any_value(d.tenant), nullif(split_part(c.account, '@', 2), ''), any_value(c.tenant))
+                   AS tenant,
+               min(c.time) AS first_seen, max(c.time) AS last_seen,
+               CASE WHEN bool_or(c.is_compromise) THEN 'compromised'
+                    WHEN bool_or(c.is_attack) THEN 'attacked' ELSE 'probed' END AS stage
+        FROM camp_events c LEFT JOIN dir d USING (account)
+        WHERE c.is_probe OR c.is_attack OR c.is_compromise
         GROUP BY 1, 2
         """
     )

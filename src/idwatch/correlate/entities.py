@@ -42,7 +42,33 @@ EXIT_TYPES = "'tor', 'vpn', 'proxy', 'hosting'"
 
 #: SQL: a successful authentication (a password sign-in, or the second factor that completes it:
 #: people behind an office NAT with MFA show ``sign_in`` pending + ``mfa_challenge`` success).
-SIGNED_IN_SQL = "(e.activity IN ('sign_in', 'mfa_challenge') AND e.outcome = 'success')"
+#: Judged per session: many vendors log the password step as a success before the second factor
+#: is asked for, so a password success whose session then failed (or timed out on) its MFA
+#: challenge is no sign-in (EVENTS.md: compromise is getting in). Needs ``denied_signins``.
+SIGNED_IN_SQL = """(e.activity IN ('sign_in', 'mfa_challenge') AND e.outcome = 'success'
+    AND e.event_id NOT IN (SELECT event_id FROM denied_signins))"""
+
+
+def create_denied_signins(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``denied_signins`` (event_id): password successes of sessions that never got in.
+
+    A session (account, ``session_id``) is denied when one of its MFA challenges failed and
+    none succeeded: the password was right, the second factor stopped it. Its sign-in steps
+    are a credential the attacker passed, not a compromise.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE denied_signins AS
+        WITH denied AS (
+            SELECT account, session_id FROM events
+            WHERE activity = 'mfa_challenge' AND coalesce(session_id, '') <> ''
+            GROUP BY 1, 2
+            HAVING bool_or(outcome = 'failure') AND NOT bool_or(outcome = 'success'))
+        SELECT e.event_id FROM events e SEMI JOIN denied d
+            ON d.account = e.account AND d.session_id = e.session_id
+        WHERE e.activity = 'sign_in' AND e.outcome IN ('success', 'pending')
+        """
+    )
 
 
 def weight_sql(pop: str) -> str:
@@ -56,6 +82,7 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
     ``sus`` holds each suspicious event once with the list of alerts that cite it. Alerts
     without event ids fall back to the events of their IPs and accounts in their window.
     """
+    create_denied_signins(con)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE alert_events AS
@@ -95,7 +122,13 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
         WHERE {SIGNED_IN_SQL}
         """
     )
-    entered_by_takeover = {"src_ip": "arg_min(takeover, time) AND bool_or(exit)", "device_id": "false"}
+    # A device is judged like an exit, on any network: operators keep their browser from one
+    # victim to the next and a stolen session cookie carries the victim's device id, so a device
+    # whose first sign-in to the account a takeover alert cites came in with the takeover.
+    entered_by_takeover = {
+        "src_ip": "arg_min(takeover, time) AND bool_or(exit)",
+        "device_id": "arg_min(takeover, time)",
+    }
     for name, col in (("familiar", "src_ip"), ("familiar_device", "device_id")):
         con.execute(
             f"""

@@ -1,7 +1,7 @@
 """Incidents: for each account, the ordered chain of alerts about it and how far it got.
 
 An alert can name many accounts (an enumeration alert lists every probed identifier), so
-alerts are exploded per account in DuckDB; one incident row per (account, tenant) then
+alerts are exploded per account in DuckDB; one incident row per account (its one tenant) then
 carries the chain (alert ids in time order), the detection stages seen, and the furthest
 status on the EVENTS.md scale probed < attacked < compromised (persistence counts as
 compromised, and is flagged separately).
@@ -47,8 +47,10 @@ INCIDENT_SCHEMA = pa.schema(
 def create_alert_accounts(con: duckdb.DuckDBPyConnection) -> None:
     """Table ``alert_accounts``: one row per (alert, account) with the account's tenant.
 
-    The tenant comes from the alert when set, else from the directory, else from the
-    events where the identifier appears, else the identifier's domain.
+    The tenant comes from the directory, else the identifier's domain, else (a bare user
+    name) from the alert or the events where it appears: one tenant per account, so that the
+    account is one row wherever it is counted (an alert's or an event's tenant can be a tenant
+    id where the directory has a domain).
     """
     con.execute(
         f"""
@@ -65,8 +67,8 @@ def create_alert_accounts(con: duckdb.DuckDBPyConnection) -> None:
             SELECT lower(account) AS account, any_value(tenant) AS tenant FROM directory GROUP BY 1
         )
         SELECT x.* EXCLUDE (alert_tenant),
-               coalesce(x.alert_tenant, d.tenant, e.tenant,
-                        nullif(split_part(x.account, '@', 2), '')) AS tenant,
+               coalesce(d.tenant, nullif(split_part(x.account, '@', 2), ''),
+                        x.alert_tenant, e.tenant) AS tenant,
                {STAGE_STATUS_SQL} AS rank
         FROM x LEFT JOIN dir_tenant d USING (account) LEFT JOIN ev_tenant e USING (account)
         WHERE x.account IS NOT NULL AND x.account <> ''
@@ -75,11 +77,11 @@ def create_alert_accounts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def build_incidents(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """One incident per (account, tenant) from ``alert_accounts`` (see :func:`create_alert_accounts`)."""
+    """One incident per account from ``alert_accounts`` (see :func:`create_alert_accounts`)."""
     stage_rank = "list_position(" + str(STAGE_ORDER).replace('"', "'") + ", stage)"
     table = con.sql(
         f"""
-        SELECT account, tenant,
+        SELECT account, min(tenant) AS tenant,
                CASE max(rank) WHEN 3 THEN 'compromised' WHEN 2 THEN 'attacked' ELSE 'probed' END AS status,
                arg_max(stage, {stage_rank}) AS furthest_stage,
                bool_or(stage = 'persistence') AS persistence,
@@ -95,8 +97,8 @@ def build_incidents(con: duckdb.DuckDBPyConnection) -> pa.Table:
                list_sort(list_distinct(flatten(list(coalesce(techniques, []))))) AS techniques,
                []::VARCHAR[] AS campaigns
         FROM alert_accounts
-        GROUP BY account, tenant
-        ORDER BY account, tenant
+        GROUP BY account
+        ORDER BY account
         """
     ).to_arrow_table()
     return table.cast(INCIDENT_SCHEMA)

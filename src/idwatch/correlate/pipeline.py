@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from idwatch.correlate import attribution, counts, entities, features, incidents, kind, marks
+from idwatch.correlate import attribution, chain, counts, entities, features, incidents, kind, lineage, marks
 from idwatch.correlate.actors import ActorProfile, build_profiles
 from idwatch.correlate.campaigns import build_graph, cluster
 from idwatch.store import Store, atomic_write_bytes
@@ -35,6 +35,9 @@ class CorrelateSummary:
     attributed: int = 0
     accounts: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    #: the headline figures as the sum over campaigns, minus accounts several campaigns share,
+    #: plus the accounts no campaign holds (see :func:`headline`); also ``state/headline.json``
+    headline: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     detections: dict[str, Any] | None = None
 
@@ -141,11 +144,15 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
         k: 1.0 / (1.0 + n / entities.POPULARITY_SCALE)
         for k, n in con.execute("SELECT k, n FROM pop_ip").fetchall()
     }
-    graph = build_graph(con)
-    clusters = cluster(graph, con, marks.indicator_marks(con, actors, ip_weight))
+    ip_marks = marks.indicator_marks(con, actors, ip_weight)
+    graph = build_graph(con, keep=set(ip_marks))
+    clusters = cluster(graph, con, ip_marks)
 
     say("campaign counts")
     counts.create_campaign_events(con, clusters)
+    if chain.attach_chain_compromises(con) and chain.revoke_familiarity(con):
+        counts.create_campaign_events(con, clusters)  # without the baseline the attacker taught
+        chain.attach_chain_compromises(con)
     counts.create_campaign_alerts(con)
     counts.create_campaign_accounts(con)
     cnts = counts.campaign_counts(con)
@@ -185,20 +192,25 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
     ).fetchall():
         alert_ids_by_campaign.setdefault(cid, []).append(aid)
 
-    campaigns: list[dict[str, Any]] = []
+    scored: dict[str, tuple[list[kind.KindFeature], str, list[attribution.Hypothesis]]] = {}
     for cid in kept:
-        prof = profiles[cid]
-        feats = kind.kind_features(prof, base_hr)
+        feats = kind.kind_features(profiles[cid], base_hr)
         pkind = kind.profile_kind(feats)
         hyps = attribution.score_campaign(
-            prof, actors, profile_kind=pkind, ip_weight=ip_weight, actor_asns=actor_asns
+            profiles[cid], actors, profile_kind=pkind, ip_weight=ip_weight, actor_asns=actor_asns
         )
+        scored[cid] = (feats, pkind, hyps)
+    _add_lineage(con, scored, profiles, actors, ip_weight, actor_asns)
+
+    campaigns: list[dict[str, Any]] = []
+    for cid in kept:
+        feats, pkind, hyps = scored[cid]
         chosen = attribution.verdict(hyps)
         ckind = kind.final_kind(pkind, chosen.actor.kind if chosen and chosen.actor else None)
         campaigns.append(
             _campaign_object(
                 cid,
-                prof,
+                profiles[cid],
                 cnts.get(cid, {}),
                 accounts_by_campaign.get(cid, []),
                 hyps,
@@ -223,6 +235,8 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
     store.write_state_table("incidents", incident_table)
     _write_json(store, "campaigns", campaigns)
     _write_json(store, "accounts", account_objs)
+    summary.headline = headline(campaigns, account_objs)
+    _write_json(store, "headline", summary.headline)
 
     summary.incidents = incident_table.num_rows
     summary.campaigns = len(campaigns)
@@ -234,6 +248,52 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
 
 
 _RANK = {"probed": 1, "attacked": 2, "compromised": 3}
+
+
+def _add_lineage(
+    con: duckdb.DuckDBPyConnection,
+    scored: dict[str, tuple[list[kind.KindFeature], str, list[attribution.Hypothesis]]],
+    profiles: dict[str, features.CampaignProfile],
+    actors: list[ActorProfile],
+    ip_weight: dict[str, float],
+    actor_asns: dict[str, set[int]],
+) -> None:
+    """Score again, with lineage evidence, the campaigns the first pass left unattributed.
+
+    One pass only (a campaign attributed through lineage lends nothing further), so the
+    answer does not depend on the order campaigns are looked at.
+    """
+    targets, clients = lineage.campaign_targets(con), lineage.campaign_clients(con)
+    attributed = []
+    for cid in sorted(scored):
+        chosen = attribution.verdict(scored[cid][2])
+        if chosen is not None and chosen.actor is not None:
+            attributed.append(
+                lineage.Attributed(
+                    cid,
+                    chosen.actor.stix_id,
+                    chosen.actor.name,
+                    targets.get(cid, {}),
+                    clients.get(cid, set()),
+                )
+            )
+    if not attributed:
+        return
+    for cid in sorted(scored):
+        feats, pkind, hyps = scored[cid]
+        if attribution.verdict(hyps) is not None:
+            continue
+        extra = lineage.lineage_evidence(cid, targets.get(cid, {}), clients.get(cid, set()), attributed)
+        if extra:
+            hyps = attribution.score_campaign(
+                profiles[cid],
+                actors,
+                profile_kind=pkind,
+                ip_weight=ip_weight,
+                actor_asns=actor_asns,
+                extra=extra,
+            )
+            scored[cid] = (feats, pkind, hyps)
 
 
 def _write_json(store: Store, name: str, obj: Any) -> None:
@@ -258,10 +318,16 @@ def _timeline(con: duckdb.DuckDBPyConnection, campaign_ids: list[str]) -> pa.Tab
 def _accounts(
     incident_table: pa.Table, campaigns: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], pa.Table]:
-    """EVENTS.md section 5 account objects, and the incidents with their campaign ids filled in."""
-    by_key: dict[tuple[str, str | None], dict[str, Any]] = {}
+    """EVENTS.md section 5 account objects, and the incidents with their campaign ids filled in.
+
+    One truth per account: an account a campaign holds has the furthest stage the campaigns'
+    counts give it (an alert that no campaign's chain bears out does not make it compromised);
+    an account no campaign holds keeps the stage of its own alerts. One row per account, with
+    the tenant of the directory, else of the identifier's domain (as the campaigns give it).
+    """
+    by_key: dict[str, dict[str, Any]] = {}
     for row in incident_table.select(["account", "tenant", "status", "risk", "n_alerts"]).to_pylist():
-        by_key[(row["account"], row["tenant"])] = {
+        by_key[row["account"]] = {
             "account": row["account"],
             "tenant": row["tenant"],
             "status": row["status"],
@@ -269,11 +335,11 @@ def _accounts(
             "campaigns": [],
             "alerts": int(row["n_alerts"] or 0),
         }
+    stage_of: dict[str, str] = {}
     for camp in campaigns:
         for acc in camp["accounts"]:
-            key = (acc["account"], acc["tenant"])
             obj = by_key.setdefault(
-                key,
+                acc["account"],
                 {
                     "account": acc["account"],
                     "tenant": acc["tenant"],
@@ -283,19 +349,19 @@ def _accounts(
                     "alerts": 0,
                 },
             )
+            obj["tenant"] = acc["tenant"] or obj["tenant"]
             obj["campaigns"].append(camp["id"])
-            if _RANK[acc["stage"]] > _RANK[obj["status"]]:
-                obj["status"] = acc["stage"]
-            floor = {"probed": 10, "attacked": 40, "compromised": 85}[obj["status"]]
+            if _RANK[acc["stage"]] > _RANK.get(stage_of.get(acc["account"], ""), 0):
+                stage_of[acc["account"]] = acc["stage"]
             bonus = 15 if camp.get("kind") == "state" else 0
-            obj["risk"] = min(100, max(obj["risk"], floor + bonus))
+            obj["risk"] = max(obj["risk"], _RISK_FLOOR[acc["stage"]] + bonus)
+    for account, stage in stage_of.items():
+        obj = by_key[account]
+        obj["status"] = stage
+        obj["risk"] = min(100, obj["risk"], 100 if stage == "compromised" else _RISK_FLOOR["compromised"] - 1)
+        obj["risk"] = max(obj["risk"], _RISK_FLOOR[stage])
     campaigns_col = [
-        by_key.get((a, t), {}).get("campaigns", [])
-        for a, t in zip(
-            incident_table.column("account").to_pylist(),
-            incident_table.column("tenant").to_pylist(),
-            strict=True,
-        )
+        by_key.get(a, {}).get("campaigns", []) for a in incident_table.column("account").to_pylist()
     ]
     idx = incident_table.schema.get_field_index("campaigns")
     incident_table = incident_table.set_column(
@@ -303,6 +369,41 @@ def _accounts(
     )
     objs = sorted(by_key.values(), key=lambda o: (-_RANK[o["status"]], -o["risk"], o["account"]))
     return objs, incident_table
+
+
+#: The least risk of an account at each stage (a compromised account is at least "high").
+_RISK_FLOOR = {"probed": 10, "attacked": 40, "compromised": 85}
+
+_HEADLINE_STAGES = ("accounts", "accounts_attacked", "accounts_compromised")
+_REACHED = {
+    "accounts": {"probed", "attacked", "compromised"},
+    "accounts_attacked": {"attacked", "compromised"},
+    "accounts_compromised": {"compromised"},
+}
+
+
+def headline(campaigns: list[dict[str, Any]], account_objs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headline figures and how they add up: the campaigns' counts, the accounts several
+    campaigns share (counted once in the total), and the accounts no campaign holds.
+
+    For each figure ``total == campaign_sum - shared + outside_campaigns``; ``accounts`` is every
+    account at any stage, ``accounts_attacked`` includes the compromised (EVENTS.md section 5).
+    """
+    status = {o["account"]: o["status"] for o in account_objs}
+    held = {o["account"] for o in account_objs if o["campaigns"]}
+    out: dict[str, Any] = {"campaign_sum": {}, "shared": {}, "outside_campaigns": {}, "total": {}}
+    for key in _HEADLINE_STAGES:
+        if key == "accounts":  # a campaign's own figure counts identifiers at every stage
+            camp_sum = sum(len(c["accounts"]) for c in campaigns)
+        else:
+            camp_sum = sum(int(c["counts"].get(key, 0)) for c in campaigns)
+        in_camps = sum(1 for a in held if status[a] in _REACHED[key])
+        outside = sum(1 for a, st in status.items() if a not in held and st in _REACHED[key])
+        out["campaign_sum"][key] = camp_sum
+        out["shared"][key] = camp_sum - in_camps
+        out["outside_campaigns"][key] = outside
+        out["total"][key] = in_camps + outside
+    return out
 
 
 def analyze(store: Store, *, progress: bool = False) -> CorrelateSummary:

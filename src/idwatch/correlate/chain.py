@@ -1,0 +1,191 @@
+"""Compromise follows the account's own chain.
+
+An operator that gets into an account often does it from somewhere its campaign never showed
+before: a fresh hosting address per victim, a relay that replays the password and one-time code
+within minutes, a residential proxy. Clustering cannot see such an address (it touched one
+account), so the success would be nobody's. The account's own chain can: a successful sign-in,
+completed reset or recovery that comes after a campaign's attack on that account, and is linked
+to that attack, belongs to the campaign however new its address, network and client are.
+
+A link is required, because an attacked account's owner keeps signing in (a spray guessed once,
+then she signs in from a hotel): the success comes from the campaign's own infrastructure (an
+address of it that nobody else uses, or a data-centre neighbour of one; a shared exit is
+everybody's, and a residential /24 is an ISP's pool of thousands of homes), or uses its client (a
+device id its attempts carried to several victims, a browser of its attempts that few people use
+and the owner never did: a common browser string is everybody's),
+or follows a credential step the attacker passed on this account (a password accepted, then
+stopped at MFA; a reset code verified), or is cited by a takeover-stage alert after an attack
+that was aimed at this account (more than a spray's guesses, or a recovery / MFA step), unless
+it is the owner's own browser from anywhere but a data centre. Nothing from an address, or (but
+for the campaign's own data-centre infrastructure) a device, the owner signed in from before the
+attack is the attacker's.
+
+When a chain is found, what the owner's baseline learned after the attack began is revoked: an
+operator who keeps its browser, or a stolen session cookie carrying the victim's device id, signs
+in on several days and looked like the owner (:func:`revoke_familiarity`).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from idwatch.correlate.entities import NET_SQL, POPULARITY_SCALE
+
+#: A password spray or stuffing run tries one or two passwords per account per window (lockout
+#: policies allow a handful of failures, and a sprayer stays under them). More attempts than this
+#: on one account, or any recovery / MFA step, is an attack aimed at that account.
+SPRAY_GUESSES = 2
+
+#: Alert stages that say the account was being taken over (a takeover alert after an aimed attack).
+TAKEOVER_ALERT_STAGES = "'compromise', 'persistence'"
+
+#: A success that completes an authentication or an account change taking the account over.
+_TAKEOVER_SQL = """(e.outcome = 'success' AND e.event_id NOT IN (SELECT event_id FROM denied_signins)
+   AND (e.activity IN ('sign_in', 'mfa_challenge')
+        OR (e.activity IN ('password_reset', 'account_recovery')
+            AND coalesce(e.step, 'complete') = 'complete')))"""
+
+
+def create_chain_tries(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``chain_tries``: each campaign's attack steps on each account, and what they passed."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE chain_tries AS
+        SELECT campaign_id, account, time, src_ip, user_agent, device_id,
+               outcome IN ('success', 'pending') AND coalesce(step, '') <> 'start'
+                 AND (dedicated OR event_id IN (SELECT event_id FROM denied_signins)) AS passed,
+               activity IN ('password_reset', 'account_recovery', 'mfa_challenge') AS aimed
+        FROM camp_events
+        WHERE NOT is_probe AND NOT is_compromise
+          AND activity IN ('sign_in', 'password_reset', 'account_recovery', 'mfa_challenge')
+          AND (is_attack OR (outcome IN ('success', 'pending')
+                             AND (dedicated OR event_id IN (SELECT event_id FROM denied_signins))))
+        """
+    )
+
+
+def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
+    """Add the linked takeover successes to ``camp_events`` (``is_compromise``); returns how many.
+
+    Needs ``camp_events``, ``camp_ip``, ``camp_ua``, ``ok_signins``, ``alert_events`` and
+    ``denied_signins``. Accounts a campaign already got into are left as they are; each success
+    goes to one campaign: the best linked, then the one whose attack came last before it.
+    """
+    create_chain_tries(con)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE chain_events AS
+        WITH per AS (
+            SELECT campaign_id, account, min(time) AS t_try, count(*) AS n_try, bool_or(aimed) AS aimed_step
+            FROM chain_tries GROUP BY 1, 2
+        ), held AS (SELECT DISTINCT account FROM camp_events WHERE is_compromise
+        ), succ AS (
+            SELECT e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity, e.step, e.method,
+                   e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn, e.network_type, e.country,
+                   {NET_SQL.replace("src_ip", "e.src_ip")} AS net
+            FROM events e SEMI JOIN (SELECT DISTINCT account FROM per) p ON p.account = e.account
+            ANTI JOIN held h ON h.account = e.account
+            WHERE {_TAKEOVER_SQL}
+        ), cand AS (  -- after the campaign's first step on the account, not from the owner's address
+            SELECT s.*, p.campaign_id, p.t_try, p.n_try > {SPRAY_GUESSES} OR p.aimed_step AS aimed
+            FROM succ s JOIN per p ON p.account = s.account AND p.t_try <= s.time
+            WHERE NOT EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = s.account
+                              AND o.src_ip = s.src_ip AND o.time < p.t_try)
+        ), camp_net AS (  -- data-centre neighbours: an operator rents adjacent addresses from one host
+            SELECT DISTINCT i.campaign_id, {NET_SQL.replace("src_ip", "i.src_ip")} AS net
+            FROM camp_ip i SEMI JOIN events e ON e.src_ip = i.src_ip AND e.network_type = 'hosting'
+            WHERE i.dedicated
+        ), camp_dev AS (  -- the operator's own device: its attempts carry it to several victims
+            SELECT campaign_id, device_id FROM chain_tries WHERE coalesce(device_id, '') <> ''
+            GROUP BY 1, 2 HAVING count(DISTINCT account) >= 2
+        ), judged AS (
+            SELECT c.*,
+                   EXISTS (SELECT 1 FROM camp_ip i WHERE i.campaign_id = c.campaign_id AND i.src_ip = c.src_ip
+                           AND i.dedicated)
+                   OR (c.network_type = 'hosting' AND EXISTS (SELECT 1 FROM camp_net n
+                                                               WHERE n.campaign_id = c.campaign_id
+                                                                 AND n.net = c.net)) AS infra,
+                   EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = c.account
+                           AND o.device_id = c.device_id AND o.time < c.t_try) AS owner_dev,
+                   EXISTS (SELECT 1 FROM events o WHERE o.account = c.account AND o.user_agent = c.user_agent
+                           AND o.activity = 'sign_in' AND o.outcome = 'success' AND o.time < c.t_try)
+                       AS owner_ua,
+                   EXISTS (SELECT 1 FROM camp_dev d WHERE d.campaign_id = c.campaign_id
+                           AND d.device_id = c.device_id) AS client_dev,
+                   (EXISTS (SELECT 1 FROM camp_ua u WHERE u.campaign_id = c.campaign_id
+                            AND u.user_agent = c.user_agent)
+                    OR EXISTS (SELECT 1 FROM chain_tries t WHERE t.campaign_id = c.campaign_id
+                               AND t.account = c.account AND t.user_agent = c.user_agent))
+                   AND coalesce((SELECT p.n FROM pop_ua p WHERE p.k = c.user_agent), 0) <= {POPULARITY_SCALE}
+                       AS client_ua,
+                   EXISTS (SELECT 1 FROM chain_tries t WHERE t.campaign_id = c.campaign_id
+                           AND t.account = c.account AND t.passed AND t.time <= c.time) AS passed,
+                   EXISTS (SELECT 1 FROM alert_events ae JOIN alerts a USING (alert_id)
+                           WHERE ae.event_id = c.event_id
+                             AND a.stage IN ({TAKEOVER_ALERT_STAGES})) AS alerted,
+                   (SELECT max(t.time) FROM chain_tries t WHERE t.campaign_id = c.campaign_id
+                       AND t.account = c.account AND t.time <= c.time) AS last_try
+            FROM cand c
+        ), linked AS (
+            -- the owner's own device is the owner's even on a line the campaign used (a bot is
+            -- someone's home router), but not in a data centre (a stolen cookie replayed there)
+            SELECT *, CASE WHEN infra AND (NOT owner_dev OR coalesce(network_type, '') = 'hosting')
+                           THEN 3
+                           WHEN NOT owner_dev
+                                AND (client_dev OR (client_ua AND NOT owner_ua) OR passed) THEN 2
+                           -- the owner's own browser through a VPN / Tor exit or a hotel line is the
+                           -- owner's (a takeover alert on it is a false alarm); a relay replaying her
+                           -- browser string runs in a data centre
+                           WHEN NOT owner_dev AND alerted AND aimed
+                                AND (NOT owner_ua OR coalesce(network_type, '') = 'hosting') THEN 1
+                           ELSE 0 END AS strength
+            FROM judged
+        )
+        SELECT campaign_id, time, event_id, tenant, account, account_exists, activity, step, method,
+               outcome, reason, src_ip, user_agent, device_id, asn, network_type, country, t_try, strength,
+               infra, client_dev, client_ua AND NOT owner_ua AS client_ua, passed,
+               alerted AND aimed AS alerted
+        FROM linked WHERE strength > 0
+        QUALIFY row_number() OVER (PARTITION BY event_id
+                                   ORDER BY strength DESC, last_try DESC, campaign_id) = 1
+        """
+    )
+    n = int(con.execute("SELECT count(*) FROM chain_events").fetchone()[0])
+    if n:
+        con.execute(
+            """
+            INSERT INTO camp_events BY NAME
+            SELECT c.* EXCLUDE (t_try, strength, infra, client_dev, client_ua, passed, alerted),
+                   false AS dedicated, d.account IS NOT NULL AS in_directory,
+                   false AS is_probe, false AS is_attack, true AS is_compromise
+            FROM chain_events c
+            LEFT JOIN (SELECT DISTINCT lower(account) AS account FROM directory) d USING (account)
+            """
+        )
+    return n
+
+
+def revoke_familiarity(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop the owner-baseline rows of chain-compromised accounts learned after the attack began.
+
+    Familiarity (``familiar``, ``familiar_device``) must rest on sign-ins from before the first
+    step of the campaign that took the account over; returns how many rows were dropped, so the
+    caller can count the campaign's events again without them.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE chain_t0 AS
+        SELECT account, min(t_try) AS t0 FROM chain_events GROUP BY 1
+        """
+    )
+    dropped = 0
+    for table, col in (("familiar", "src_ip"), ("familiar_device", "device_id")):
+        row = con.execute(
+            f"""
+            DELETE FROM {table} f WHERE f.account IN (SELECT account FROM chain_t0)
+              AND NOT EXISTS (SELECT 1 FROM ok_signins o JOIN chain_t0 t USING (account)
+                              WHERE o.account = f.account AND o.{col} = f.{col} AND o.time < t.t0)
+            """
+        ).fetchone()
+        dropped += int(row[0]) if row else 0
+    return dropped
