@@ -88,6 +88,13 @@ NETS: dict[str, dict[str, Any]] = {
         "country": "US",
         "network_type": "hosting",
     },
+    "hq_de": {
+        "src_ip": "62.156.30.4",
+        "asn": 64610,
+        "asn_org": "FEDERAL AGENCY HQ",
+        "country": "DE",
+        "network_type": "business",
+    },
     "sso_cloud": {
         "src_ip": "34.120.8.8",
         "asn": 396982,

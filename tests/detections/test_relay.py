@@ -75,7 +75,9 @@ def test_relay_quiet_on_new_phone_at_home(build):
     events = (
         history(acct)
         + [ev(500, acct, "sign_in", device="dev-owner", session_id="s0")]
-        + mfa_login(500.05, acct, net="mobile", session="s1", ua=UA_PHONE, device="dev-new-phone", method="push")
+        + mfa_login(
+            500.05, acct, net="mobile", session="s1", ua=UA_PHONE, device="dev-new-phone", method="push"
+        )
         + [
             ev(500.1, acct, "mfa_method_change", net="mobile", ua=UA_PHONE, device="dev-new-phone",
                session_id="s1", detail="added authenticator app")
