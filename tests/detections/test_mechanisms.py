@@ -60,7 +60,7 @@ def test_password_success_then_timed_out_mfa_is_no_sign_in(build):
         + history("alice@corp.org")
         + _password_then_mfa(501, "failure", reason="mfa_timeout")
     )
-    assert alerted_accounts(build(events), "cred_success_after_attack") == set()
+    assert alerted_accounts(build(events), UNFAMILIAR) == set()
 
 
 def test_one_failed_guess_then_the_owner_on_a_new_phone_is_no_takeover(build):
