@@ -186,3 +186,29 @@ def test_follow_on_changes_after_a_relay_fire(build):
     assert [a["accounts"] for a in alerts] == [[acct]]
     assert len(alerts[0]["event_ids"]) == 3
     assert "mailbox_rule" in alerts[0]["detail"] and "mfa_method_change" in alerts[0]["detail"]
+
+
+def test_relay_quiet_on_an_sso_helpers_first_day(build):
+    """The day a tenant deploys a cloud SSO helper it signs all its staff in, new to each and to the
+    tenant: colleagues signed in together are the organisation's doing, not unrelated victims."""
+    events, directory = [], []
+    for i, acct in enumerate(_colleagues()):
+        events += history(acct, device=f"dev-{i}")
+        directory.append({"account": acct, "tenant": "acme.com", "category": "business"})
+        events += mfa_login(
+            500 + 0.02 * i, acct, net="sso_cloud", session=f"h{i}", ua="SSOHelper/3.2", device=None,
+            method="push",
+        )  # fmt: skip
+    quiet_everywhere(build(events, directory=directory))
+
+
+def test_one_relay_replaying_a_mail_providers_users_fires(build):
+    """Individuals of one consumer mail provider are unrelated people, whatever their shared domain."""
+    victims = ["ann@mail.example", "ben@mail.example", "cy@mail.example"]
+    events, directory = [], []
+    for k, acct in enumerate(victims):
+        events += history(acct)
+        directory.append({"account": acct, "tenant": "mail.example", "category": "consumer"})
+        events += mfa_login(500 + 0.3 * k, acct, net="vps_us", session=f"s{k}", method="sms")
+    alerts = alerts_of(build(events, directory=directory), SHARED)
+    assert len(alerts) == 1 and sorted(alerts[0]["accounts"]) == victims

@@ -85,6 +85,11 @@ INFRA_BITS_SQL = """
 #: that one person cannot be at together with the completion: 3 bits; an account change
 #: following from the completion's session, device or infrastructure: 2 bits.
 BURST_MIN_ACCOUNTS = 2
+
+#: Directory categories of individuals rather than staff: two such accounts of one mail provider
+#: are unrelated people. Two other accounts of one tenant are colleagues, and infrastructure that
+#: signs colleagues in together (a new egress, an SSO helper's first day) is the organisation's.
+INDIVIDUAL_CATEGORIES = "('consumer', 'diaspora')"
 CORROBORATION_BITS_SQL = f"""
   CASE WHEN burst_accounts >= {BURST_MIN_ACCOUNTS} THEN 3 ELSE 0 END
   + CASE WHEN len(owner_events) > 0 THEN 3 ELSE 0 END
@@ -156,7 +161,7 @@ WITH c0 AS (
 ), c AS (SELECT * FROM c0 WHERE rn = 1)
 SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
        c.country, COALESCE(c.network_type, 'unknown') AS network_type, c.user_agent, c.device_id,
-       c.method,
+       c.method, a.category,
        (kc.account IS NOT NULL OR COALESCE(c.country = a.home_country, FALSE)) AS country_known,
        (kd.account IS NOT NULL) AS dev_known,
        (kd.account IS NOT NULL OR (c.device_id IS NULL AND ku.account IS NOT NULL)
@@ -182,11 +187,15 @@ RELAY_SIGNIN_SQL = f"""
 CREATE OR REPLACE TEMP TABLE relay_signin AS
 WITH burst AS (
   -- other accounts completing MFA from the same address block, or the same client on the same
-  -- network, for which it was new too and whose tenant never used it
+  -- network, for which it was new too and whose tenant never used it; unrelated to this one:
+  -- another tenant, or individuals (no tenant, or a mail provider's consumers), not colleagues
   SELECT c.event_id, COUNT(DISTINCT o.account) AS n, list(DISTINCT o.account) AS accts,
          list(DISTINCT o.event_id) AS evs
   FROM mfa_done c
   JOIN mfa_done o ON o.account <> c.account AND NOT o.tenant_net_known
+   AND (o.tenant IS DISTINCT FROM c.tenant OR c.tenant IS NULL
+        OR (COALESCE(o.category IN {INDIVIDUAL_CATEGORIES}, FALSE)
+            AND COALESCE(c.category IN {INDIVIDUAL_CATEGORIES}, FALSE)))
    AND (o.ipnet = c.ipnet OR (o.net = c.net AND o.user_agent = c.user_agent))
    AND o.time BETWEEN c.time - INTERVAL '{BURST_HOURS}' HOUR AND c.time + INTERVAL '{BURST_HOURS}' HOUR
   GROUP BY c.event_id
