@@ -81,6 +81,27 @@ NETS: dict[str, dict[str, Any]] = {
         "country": "DE",
         "network_type": "hosting",
     },
+    "vps_us": {
+        "src_ip": "159.203.40.11",
+        "asn": 14061,
+        "asn_org": "DIGITALOCEAN",
+        "country": "US",
+        "network_type": "hosting",
+    },
+    "hq_de": {
+        "src_ip": "62.156.30.4",
+        "asn": 64610,
+        "asn_org": "FEDERAL AGENCY HQ",
+        "country": "DE",
+        "network_type": "business",
+    },
+    "sso_cloud": {
+        "src_ip": "34.120.8.8",
+        "asn": 396982,
+        "asn_org": "GOOGLE CLOUD",
+        "country": "US",
+        "network_type": "hosting",
+    },
 }
 UA_OWNER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/76.0.3809.100 Safari/537.36"
 UA_PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 12_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"

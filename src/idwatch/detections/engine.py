@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from idwatch.detections import sessions_sql
 from idwatch.detections import sql as stage
 from idwatch.detections.indicators import indicator_rows
 from idwatch.detections.known_state import stage_known
@@ -175,6 +176,7 @@ def _stage(
     end = _iso(until)
     with _Timer(summary, "stage_events"):
         con.execute(stage.stage_events_sql("events", _iso(scan_start), end))
+        sessions_sql.stage_sessions(con)  # a password step whose MFA failed is no sign-in
     with _Timer(summary, "stage_baseline"):
         if keep_from is not None and until is not None:
             summary.state["known"] = stage_known(
@@ -189,6 +191,7 @@ def _stage(
         con.execute(stage.stage_evf_sql())
         con.execute(stage.UNFAMILIARITY_SQL)
         con.execute("DROP TABLE evf0")
+        sessions_sql.stage_relay(con)  # tenant networks, MFA completions judged for relay
     intel = indicator_rows(store.intel_bundles())
     con.register("__intel", intel)
     con.execute("CREATE OR REPLACE TEMP TABLE intel_indicators AS SELECT * FROM __intel")

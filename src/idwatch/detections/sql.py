@@ -30,7 +30,7 @@ from __future__ import annotations
 EV_COLUMNS = (
     "time", "event_id", "tenant", "account", "account_exists", "activity", "step", "method",
     "outcome", "reason", "src_ip", "user_agent", "device_id", "country", "asn", "asn_org",
-    "network_type", "contact_hash", "detail", "ua_family", "ua_os",
+    "network_type", "contact_hash", "detail", "ua_family", "ua_os", "session_id",
 )  # fmt: skip
 
 #: Network types whose location and ownership say nothing about the user (anonymising / rented).

@@ -1,0 +1,250 @@
+"""Staging by session and by tenant: what a sign-in came to, and what an organisation uses.
+
+The engine's staging (:mod:`idwatch.detections.sql`) judges events one by one. Two facts need
+more than one event, and are built here, from the staged tables, by two hooks of the engine:
+
+:func:`stage_sessions` (right after ``ev``): many vendors log the password step's success before
+the second factor is asked for. A password success followed in its own session by a failed,
+timed-out or unanswered MFA challenge, and by no passed one, is no sign-in: its row in ``ev``
+becomes ``pending`` (what vendors that log the whole flow write for it), so no baseline learns
+from it, no source reputation counts it as served, and no rule takes it for a takeover.
+``sess_void`` keeps the event ids so evidence can still name them.
+
+:func:`stage_relay` (after ``evf``):
+
+``tenant_known``  (tenant, kind, value, learned_at) for kinds net / country: the organisation's
+                  own networks, learnt when :data:`TENANT_MIN_ACCOUNTS` of its accounts used them
+                  (a cloud security proxy, an agency backhauled to a head office abroad).
+``evf``           gains ``tenant_net_known`` / ``tenant_country_known`` (as of the event).
+``relay_signin``  every sign-in completed with a relayable second factor (one-time code or push;
+                  FIDO2 is bound to the site's origin and cannot be relayed) from a network new to
+                  a warmed-up account, with how unusual its infrastructure is for the account and
+                  for the tenant (``infra_bits``), and the three relay corroborations: the same
+                  infrastructure completing MFA for other accounts new to it (``burst_accounts``),
+                  the owner's own attempt from a usual place in the same minutes where one person
+                  cannot be at both (``owner_events``), and follow-on account changes from the
+                  same session, device or infrastructure (``follow_events``). ``relay_bits`` adds
+                  them up as a log2 likelihood ratio (relay vs. the owner's routine); the weights
+                  below say which real-world frequency each stands for.
+
+Portable SQL except the list helpers DuckDB and Spark SQL share (``list``, ``list_sort``).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+#: Second factors a phishing proxy passes through: the code the victim types, the push they
+#: approve. FIDO2 / passkeys sign the site's origin, so a relay cannot complete them.
+RELAYABLE_METHODS = "('sms', 'voice', 'email', 'totp', 'push')"
+
+#: Minutes within which a session's MFA challenge follows its password step (vendors expire an
+#: unanswered prompt after 5-15 minutes; 30 leaves room for clock skew between log pipelines).
+MFA_WINDOW_MINUTES = 30
+
+#: Accounts of one tenant that must have used a network (country) before it is the tenant's own:
+#: two colleagues make it the organisation's egress; one is that person's home.
+TENANT_MIN_ACCOUNTS = 2
+
+#: Hours a value must have been in use before it counts as known (as ``sql.SETTLE_HOURS``), so
+#: an attacker's own first sign-ins do not make the rest of their burst look familiar.
+SETTLE_HOURS = 24
+
+#: Hours of successful use an account needs before a new network on it is judged at all: three
+#: days cover a person's home, office and phone; before that the baseline is still being learnt.
+WARMUP_HOURS = 72
+
+#: Hours around a completion within which the same infrastructure completing MFA for other
+#: accounts counts as one burst (a phishing wave's replays come within hours of the lure).
+BURST_HOURS = 6
+
+#: Minutes around a completion within which the owner's own attempt from a usual place counts
+#: (the victim types into the fake page moments before the operator replays it).
+OWNER_MINUTES = 15
+
+#: Hours after a completion within which an account change from its session, device or
+#: infrastructure is its follow-on (operators set up persistence in the first session).
+FOLLOW_HOURS = 24
+
+#: log2 likelihood ratios, relay vs. the owner's routine MFA sign-in. Infrastructure:
+#: a network new to the account (people add one every few weeks: ~1 bit), also new to the whole
+#: tenant (colleagues never used it: ~1 bit more), a country new to both (~1 bit), a rented server
+#: (people rarely sign in from a data centre: 2 bits; a commercial VPN / proxy / Tor exit: 1),
+#: a client new to the account (1 bit) or the account's own device (-2: the owner on their laptop).
+INFRA_BITS_SQL = """
+  1 + CASE WHEN NOT tenant_net_known THEN 1 ELSE 0 END
+  + CASE WHEN NOT country_known AND NOT tenant_country_known THEN 1 ELSE 0 END
+  + CASE WHEN network_type = 'hosting' THEN 2
+         WHEN network_type IN ('vpn', 'proxy', 'tor') THEN 1 ELSE 0 END
+  + CASE WHEN dev_known THEN -2 WHEN NOT client_known THEN 1 ELSE 0 END
+"""
+
+#: Corroborations: two or more other accounts, new to the infrastructure and whose tenants never
+#: used it, completing MFA from it within the burst (an office or VPN serves its regulars every
+#: day; a conference hotel's guests keep their own devices): 3 bits; the owner at a usual place
+#: that one person cannot be at together with the completion: 3 bits; an account change
+#: following from the completion's session, device or infrastructure: 2 bits.
+BURST_MIN_ACCOUNTS = 2
+
+#: Directory categories of individuals rather than staff: two such accounts of one mail provider
+#: are unrelated people. Two other accounts of one tenant are colleagues, and infrastructure that
+#: signs colleagues in together (a new egress, an SSO helper's first day) is the organisation's.
+INDIVIDUAL_CATEGORIES = "('consumer', 'diaspora')"
+CORROBORATION_BITS_SQL = f"""
+  CASE WHEN burst_accounts >= {BURST_MIN_ACCOUNTS} THEN 3 ELSE 0 END
+  + CASE WHEN len(owner_events) > 0 THEN 3 ELSE 0 END
+  + CASE WHEN len(follow_events) > 0 THEN 2 ELSE 0 END
+"""
+
+SESS_VOID_SQL = f"""
+CREATE OR REPLACE TEMP TABLE sess_void AS
+WITH pw AS (
+  SELECT event_id, account, session_id, time FROM ev
+  WHERE activity = 'sign_in' AND outcome = 'success' AND session_id IS NOT NULL
+    AND COALESCE(method, 'password') = 'password'
+), second AS (
+  SELECT account, session_id, time,
+         (outcome = 'success') AS passed
+  FROM ev
+  WHERE session_id IS NOT NULL
+    AND (activity = 'mfa_challenge'
+         OR (activity = 'sign_in' AND outcome = 'success' AND COALESCE(method, 'password') <> 'password'))
+)
+SELECT p.event_id
+FROM pw p
+JOIN second s ON s.session_id = p.session_id AND s.account = p.account
+ AND s.time >= p.time AND s.time <= p.time + INTERVAL '{MFA_WINDOW_MINUTES}' MINUTE
+GROUP BY p.event_id
+HAVING NOT BOOL_OR(s.passed)
+"""
+
+VOID_EV_SQL = "UPDATE ev SET outcome = 'pending' WHERE event_id IN (SELECT event_id FROM sess_void)"
+
+TENANT_KNOWN_SQL = f"""
+CREATE OR REPLACE TEMP TABLE tenant_known AS
+SELECT tenant, kind, value, list_sort(list(first_seen))[{TENANT_MIN_ACCOUNTS}] AS learned_at
+FROM known
+WHERE kind IN ('net', 'country') AND tenant IS NOT NULL
+GROUP BY tenant, kind, value
+HAVING COUNT(DISTINCT account) >= {TENANT_MIN_ACCOUNTS}
+"""
+
+EVF_TENANT_SQL = f"""
+CREATE OR REPLACE TEMP TABLE evf AS
+SELECT f.*,
+       (tn.tenant IS NOT NULL) AS tenant_net_known,
+       (tc.tenant IS NOT NULL) AS tenant_country_known
+FROM evf f
+LEFT JOIN tenant_known tn ON tn.tenant = f.tenant AND tn.kind = 'net' AND tn.value = f.net
+     AND tn.learned_at < f.time - INTERVAL '{SETTLE_HOURS}' HOUR
+LEFT JOIN tenant_known tc ON tc.tenant = f.tenant AND tc.kind = 'country' AND tc.value = f.country
+     AND tc.learned_at < f.time - INTERVAL '{SETTLE_HOURS}' HOUR
+"""
+
+
+def _known(alias: str, kind: str, value: str) -> str:
+    return (
+        f"LEFT JOIN known {alias} ON {alias}.account = c.account "
+        f"AND {alias}.tenant IS NOT DISTINCT FROM c.tenant AND {alias}.kind = '{kind}' "
+        f"AND {alias}.value = {value} AND {alias}.first_seen < c.time - INTERVAL '{SETTLE_HOURS}' HOUR"
+    )
+
+
+MFA_DONE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE mfa_done AS
+WITH c0 AS (
+  SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.account, COALESCE(e.session_id, e.event_id)
+                                 ORDER BY e.time, e.event_id) AS rn
+  FROM ev e
+  WHERE e.outcome = 'success' AND e.activity IN ('mfa_challenge', 'sign_in')
+    AND e.method IN {RELAYABLE_METHODS}
+), c AS (SELECT * FROM c0 WHERE rn = 1)
+SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
+       c.country, COALESCE(c.network_type, 'unknown') AS network_type, c.user_agent, c.device_id,
+       c.method, a.category,
+       (kc.account IS NOT NULL OR COALESCE(c.country = a.home_country, FALSE)) AS country_known,
+       (kd.account IS NOT NULL) AS dev_known,
+       (kd.account IS NOT NULL OR (c.device_id IS NULL AND ku.account IS NOT NULL)
+        OR (c.device_id IS NULL AND c.user_agent IS NULL AND kf.account IS NOT NULL)) AS client_known,
+       (tn.tenant IS NOT NULL) AS tenant_net_known,
+       (tc.tenant IS NOT NULL) AS tenant_country_known
+FROM c
+JOIN acct a ON a.account = c.account AND a.tenant IS NOT DISTINCT FROM c.tenant
+{_known("kn", "net", "c.net")}
+{_known("kc", "country", "c.country")}
+{_known("kd", "device", "c.device_id")}
+{_known("ku", "ua", "c.user_agent")}
+{_known("kf", "uafam", "COALESCE(c.ua_family, '?') || '/' || COALESCE(c.ua_os, '?')")}
+LEFT JOIN tenant_known tn ON tn.tenant = c.tenant AND tn.kind = 'net' AND tn.value = c.net
+     AND tn.learned_at < c.time - INTERVAL '{SETTLE_HOURS}' HOUR
+LEFT JOIN tenant_known tc ON tc.tenant = c.tenant AND tc.kind = 'country' AND tc.value = c.country
+     AND tc.learned_at < c.time - INTERVAL '{SETTLE_HOURS}' HOUR
+WHERE kn.account IS NULL
+  AND a.first_ok IS NOT NULL AND a.first_ok < c.time - INTERVAL '{WARMUP_HOURS}' HOUR
+"""
+
+RELAY_SIGNIN_SQL = f"""
+CREATE OR REPLACE TEMP TABLE relay_signin AS
+WITH burst AS (
+  -- other accounts completing MFA from the same address block, or the same client on the same
+  -- network, for which it was new too and whose tenant never used it; unrelated to this one:
+  -- another tenant, or individuals (no tenant, or a mail provider's consumers), not colleagues
+  SELECT c.event_id, COUNT(DISTINCT o.account) AS n, list(DISTINCT o.account) AS accts,
+         list(DISTINCT o.event_id) AS evs
+  FROM mfa_done c
+  JOIN mfa_done o ON o.account <> c.account AND NOT o.tenant_net_known
+   AND (o.tenant IS DISTINCT FROM c.tenant OR c.tenant IS NULL
+        OR (COALESCE(o.category IN {INDIVIDUAL_CATEGORIES}, FALSE)
+            AND COALESCE(c.category IN {INDIVIDUAL_CATEGORIES}, FALSE)))
+   AND (o.ipnet = c.ipnet OR (o.net = c.net AND o.user_agent = c.user_agent))
+   AND o.time BETWEEN c.time - INTERVAL '{BURST_HOURS}' HOUR AND c.time + INTERVAL '{BURST_HOURS}' HOUR
+  GROUP BY c.event_id
+), owner AS (
+  -- the owner at a usual place in the same minutes, somewhere one person cannot also be:
+  -- another country, or the completion came from a rented server
+  SELECT c.event_id, list(DISTINCT e.event_id) AS evs
+  FROM mfa_done c
+  JOIN ev e ON e.account = c.account AND e.tenant IS NOT DISTINCT FROM c.tenant
+   AND e.activity IN ('sign_in', 'mfa_challenge') AND e.ipnet <> c.ipnet
+   AND e.time BETWEEN c.time - INTERVAL '{OWNER_MINUTES}' MINUTE
+                  AND c.time + INTERVAL '{OWNER_MINUTES}' MINUTE
+  JOIN known k ON k.account = e.account AND k.tenant IS NOT DISTINCT FROM e.tenant AND k.kind = 'net'
+   AND k.value = e.net AND k.first_seen < e.time - INTERVAL '{SETTLE_HOURS}' HOUR
+  WHERE COALESCE(e.country <> c.country, FALSE) OR c.network_type = 'hosting'
+  GROUP BY c.event_id
+), follow AS (
+  SELECT c.event_id, list(DISTINCT e.event_id) AS evs
+  FROM mfa_done c
+  JOIN ev e ON e.account = c.account AND e.tenant IS NOT DISTINCT FROM c.tenant
+   AND e.activity IN ('mfa_method_change', 'mailbox_rule', 'recovery_info_change')
+   AND e.outcome = 'success'
+   AND e.time >= c.time AND e.time <= c.time + INTERVAL '{FOLLOW_HOURS}' HOUR
+   AND (e.session_id = c.session_id OR e.device_id = c.device_id OR e.ipnet = c.ipnet
+        OR (e.net = c.net AND e.user_agent = c.user_agent))
+  GROUP BY c.event_id
+), f AS (
+  SELECT c.*, {INFRA_BITS_SQL} AS infra_bits,
+         COALESCE(b.n, 0) AS burst_accounts, COALESCE(b.accts, []) AS burst_accts,
+         COALESCE(b.evs, []) AS burst_events,
+         COALESCE(w.evs, []) AS owner_events, COALESCE(x.evs, []) AS follow_events
+  FROM mfa_done c
+  LEFT JOIN burst b ON b.event_id = c.event_id
+  LEFT JOIN owner w ON w.event_id = c.event_id
+  LEFT JOIN follow x ON x.event_id = c.event_id
+)
+SELECT f.*, infra_bits + {CORROBORATION_BITS_SQL} AS relay_bits FROM f
+"""
+
+
+def stage_sessions(con: duckdb.DuckDBPyConnection) -> None:
+    """``sess_void``; the password successes of sessions whose MFA never passed become pending."""
+    con.execute(SESS_VOID_SQL)
+    con.execute(VOID_EV_SQL)
+
+
+def stage_relay(con: duckdb.DuckDBPyConnection) -> None:
+    """``tenant_known``, the tenant columns of ``evf``, ``mfa_done`` and ``relay_signin``."""
+    con.execute(TENANT_KNOWN_SQL)
+    con.execute(EVF_TENANT_SQL)
+    con.execute(MFA_DONE_SQL)
+    con.execute(RELAY_SIGNIN_SQL)

@@ -1,0 +1,214 @@
+"""Credential-relay (adversary-in-the-middle) detections vs. travellers, VPNs, SSO helpers, new phones.
+
+A relay replays the victim's password and one-time code from the operator's infrastructure within
+minutes: in the logs a password step and a passed MFA challenge in one session, from a network the
+account (and its tenant) never used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from det_kit import UA_EVIL_BROWSER, UA_OWNER, UA_PHONE, alerted_accounts, alerts_of, ev, history
+
+RELAY = "compromise_relay_mfa_signin"
+SHARED = "compromise_relay_shared_infrastructure"
+OWNER = "compromise_relay_owner_concurrent"
+FOLLOW = "persist_after_relay_signin"
+ALL = (RELAY, SHARED, OWNER, FOLLOW)
+
+
+def mfa_login(
+    hours: float,
+    account: str,
+    *,
+    net: str,
+    session: str,
+    ua: str | None = UA_EVIL_BROWSER,
+    device: str | None = "dev-operator",
+    method: str = "totp",
+    **cols: Any,
+) -> list[dict[str, Any]]:
+    """A password step logged as pending, then the second factor passed, in one session."""
+    kw = {"net": net, "ua": ua, "device": device, "session_id": session, **cols}
+    return [
+        ev(hours, account, "sign_in", "pending", **kw),
+        ev(hours + 0.01, account, "mfa_challenge", "success", method=method, **kw),
+    ]
+
+
+def quiet_everywhere(store) -> None:
+    for det in ALL:
+        assert alerted_accounts(store, det) == set(), det
+
+
+def test_relay_from_fresh_hosting_abroad_fires(build):
+    events = history("alice@corp.org") + mfa_login(500, "alice@corp.org", net="evil_de", session="s1")
+    alerts = alerts_of(build(events), RELAY)
+    assert [a["accounts"] for a in alerts] == [["alice@corp.org"]]
+    assert alerts[0]["src_ips"] == ["51.91.200.147"]
+    assert "relay odds 2^6" in alerts[0]["detail"]
+
+
+def test_relay_quiet_on_phishing_resistant_factor(build):
+    """FIDO2 signs the site's origin: a relay cannot complete it, whoever signs in."""
+    events = history("alice@corp.org") + mfa_login(
+        500, "alice@corp.org", net="evil_de", session="s1", method="fido2"
+    )
+    assert alerted_accounts(build(events), RELAY) == set()
+
+
+def test_relay_quiet_on_traveller_on_hotel_wifi(build):
+    """Abroad on their own laptop, or on a new phone: a residential network, nothing corroborating."""
+    events = (
+        history("bob@corp.org")
+        + mfa_login(500, "bob@corp.org", net="hotel_fr", session="s1", ua=UA_OWNER, device="dev-owner")
+        + mfa_login(501, "bob@corp.org", net="hotel_fr", session="s2", ua=UA_PHONE, device="dev-new-phone")
+    )
+    quiet_everywhere(build(events))
+
+
+def test_relay_quiet_on_new_phone_at_home(build):
+    """The owner sets up a new phone on the carrier while the laptop signs in at home, and registers
+    it as an authenticator: same country, no rented server."""
+    acct = "carol@corp.org"
+    events = (
+        history(acct)
+        + [ev(500, acct, "sign_in", device="dev-owner", session_id="s0")]
+        + mfa_login(
+            500.05, acct, net="mobile", session="s1", ua=UA_PHONE, device="dev-new-phone", method="push"
+        )
+        + [
+            ev(500.1, acct, "mfa_method_change", net="mobile", ua=UA_PHONE, device="dev-new-phone",
+               session_id="s1", detail="added authenticator app")
+        ]
+    )  # fmt: skip
+    quiet_everywhere(build(events))
+
+
+def test_relay_quiet_on_new_account_not_warmed_up(build):
+    """An account the store has known for a day has no usual places yet: not judged."""
+    events = history("dan@corp.org", days=1, start=480) + mfa_login(
+        500, "dan@corp.org", net="evil_de", session="s1"
+    )
+    assert alerted_accounts(build(events), RELAY) == set()
+
+
+def _victims() -> list[str]:
+    return ["ann@ngo.org", "ben@press.net", "cy@gov.example"]
+
+
+def test_one_relay_replaying_unrelated_accounts_fires_per_block(build):
+    """A US rented server (5 bits each: not enough alone) replays three organisations' victims
+    within the hour from addresses of one /24."""
+    events = []
+    for k, acct in enumerate(_victims()):
+        events += history(acct)
+        events += mfa_login(
+            500 + 0.3 * k, acct, net="vps_us", session=f"s{k}", src_ip=f"159.203.40.{11 + k}", method="sms"
+        )
+    store = build(events)
+    alerts = alerts_of(store, SHARED)
+    assert len(alerts) == 1 and sorted(alerts[0]["accounts"]) == sorted(_victims())
+    assert alerted_accounts(store, RELAY) == set(_victims())
+
+
+def test_one_relay_victim_alone_on_a_us_server_is_below_the_odds(build):
+    events = history("ann@ngo.org") + mfa_login(500, "ann@ngo.org", net="vps_us", session="s1")
+    assert alerted_accounts(build(events), RELAY) == set()
+
+
+def _colleagues(n: int = 6) -> list[str]:
+    return [f"u{i}@acme.com" for i in range(n)]
+
+
+def test_relay_quiet_on_corporate_vpn_serving_colleagues_daily(build):
+    """One tenant's staff complete push MFA through the corporate VPN exit every day, on their devices."""
+    events = []
+    for i, acct in enumerate(_colleagues()):
+        events += history(acct, device=f"dev-{i}")
+        for day in range(20):
+            events += mfa_login(
+                day * 24 + 9 + 0.05 * i, acct, net="vpn_nl", session=f"v{i}-{day}", ua=UA_OWNER,
+                device=f"dev-{i}", method="push",
+            )  # fmt: skip
+    quiet_everywhere(build(events))
+
+
+def test_relay_quiet_on_sso_helper_signing_its_tenant_in(build):
+    """A cloud SSO / password-manager helper completes push sign-ins for its tenant's users daily."""
+    events = []
+    for i, acct in enumerate(_colleagues()):
+        events += history(acct, device=f"dev-{i}")
+        for day in range(20):
+            events += mfa_login(
+                day * 24 + 8.5 + 0.02 * i, acct, net="sso_cloud", session=f"h{i}-{day}",
+                ua="SSOHelper/3.2", device=None, method="push",
+            )  # fmt: skip
+    quiet_everywhere(build(events))
+
+
+def test_owner_at_home_in_the_same_minutes_as_a_relay_fires(build):
+    """The victim types into the fake page from home (their attempt is logged) while the operator
+    replays the code from a US server: not enough alone, the concurrent owner makes it."""
+    acct = "eve@corp.org"
+    events = (
+        history(acct)
+        + [ev(499.95, acct, "sign_in", "pending", device="dev-owner", session_id="s0")]
+        + mfa_login(500, acct, net="vps_us", session="s1")
+    )
+    store = build(events)
+    alerts = alerts_of(store, OWNER)
+    assert [a["accounts"] for a in alerts] == [[acct]]
+    assert "73.10.20.30" in alerts[0]["src_ips"] and len(alerts[0]["event_ids"]) == 2
+    assert alerted_accounts(store, RELAY) == {acct}
+
+
+def test_owner_concurrent_quiet_without_the_owner(build):
+    acct = "eve@corp.org"
+    events = history(acct) + mfa_login(500, acct, net="vps_us", session="s1")
+    assert alerted_accounts(build(events), OWNER) == set()
+
+
+def test_follow_on_changes_after_a_relay_fire(build):
+    """The operator registers their own authenticator and a forwarding rule in the relayed session."""
+    acct = "fay@corp.org"
+    kw = {"net": "vps_us", "ua": UA_EVIL_BROWSER, "device": "dev-operator", "session_id": "s1"}
+    events = (
+        history(acct)
+        + mfa_login(500, acct, net="vps_us", session="s1")
+        + [
+            ev(500.2, acct, "mfa_method_change", detail="added authenticator app", **kw),
+            ev(500.3, acct, "mailbox_rule", detail="forward to x@proton.me", **kw),
+        ]
+    )
+    alerts = alerts_of(build(events), FOLLOW)
+    assert [a["accounts"] for a in alerts] == [[acct]]
+    assert len(alerts[0]["event_ids"]) == 3
+    assert "mailbox_rule" in alerts[0]["detail"] and "mfa_method_change" in alerts[0]["detail"]
+
+
+def test_relay_quiet_on_an_sso_helpers_first_day(build):
+    """The day a tenant deploys a cloud SSO helper it signs all its staff in, new to each and to the
+    tenant: colleagues signed in together are the organisation's doing, not unrelated victims."""
+    events, directory = [], []
+    for i, acct in enumerate(_colleagues()):
+        events += history(acct, device=f"dev-{i}")
+        directory.append({"account": acct, "tenant": "acme.com", "category": "business"})
+        events += mfa_login(
+            500 + 0.02 * i, acct, net="sso_cloud", session=f"h{i}", ua="SSOHelper/3.2", device=None,
+            method="push",
+        )  # fmt: skip
+    quiet_everywhere(build(events, directory=directory))
+
+
+def test_one_relay_replaying_a_mail_providers_users_fires(build):
+    """Individuals of one consumer mail provider are unrelated people, whatever their shared domain."""
+    victims = ["ann@mail.example", "ben@mail.example", "cy@mail.example"]
+    events, directory = [], []
+    for k, acct in enumerate(victims):
+        events += history(acct)
+        directory.append({"account": acct, "tenant": "mail.example", "category": "consumer"})
+        events += mfa_login(500 + 0.3 * k, acct, net="vps_us", session=f"s{k}", method="sms")
+    alerts = alerts_of(build(events, directory=directory), SHARED)
+    assert len(alerts) == 1 and sorted(alerts[0]["accounts"]) == victims
