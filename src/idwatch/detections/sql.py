@@ -16,7 +16,7 @@ tables instead of the Parquet files (scan sharing + column pruning). The tables 
 ``src_rep``  per (source address, UTC day): accounts it touched with attack-like events vs.
             accounts that signed in from it, over the last days (:data:`SOURCE_REPUTATION_SQL`).
 ``typos``   events on identifiers that do not exist which their typist corrected (:data:`TYPOS_SQL`).
-``own_ok``  successful sign-ins on a client the account had settled on (:data:`OWN_CLIENTS_SQL`).
+``own_dev`` / ``own_ip``  clients the account had settled on (:data:`OWN_CLIENTS_SQL`).
 ``intel_indicators``  (kind, value, intrusion_set) from the imported STIX bundles.
 ``signin_risk``       from the risk model (empty when the model is unavailable).
 
@@ -328,20 +328,31 @@ JOIN got_in g ON g.src_ip = m.src_ip AND g.account <> m.account
  AND LEVENSHTEIN(SPLIT_PART(g.account, '@', 1), SPLIT_PART(m.account, '@', 1)) <= {TYPO_EDITS}
 """
 
-#: ``own_ok``: successful sign-ins on a client the account had already used for ``SETTLE_HOURS``
-#: (its device id, or without one its network): people's everyday clients. An event from such a
-#: device, or without a device id from a non-anonymising address with such a sign-in that UTC day,
-#: is ``own_client`` in ``evf``: somebody's own phone or office line, whose failed lookups are
-#: typos and forgotten addresses rather than enumeration.
+#: Successful sign-ins on a client the account had already used for ``SETTLE_HOURS`` (its device
+#: id, or without one its network) are people's everyday clients. An event from such a device, or
+#: without a device id from a non-anonymising address with such a sign-in that UTC day, is
+#: ``own_client`` in ``evf``: somebody's own phone or office line, whose failed lookups are typos
+#: and forgotten addresses rather than enumeration. Kept as the two distinct sets ``evf`` joins on
+#: (``own_dev``: device ids; ``own_ip``: address and day), and only for the devices / addresses
+#: ``evf`` holds, so the sign-ins are never materialised one row each.
 OWN_CLIENTS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE own_ok AS
-SELECT s.device_id, s.src_ip, s.network_type, CAST(FLOOR(EPOCH(s.time) / 86400) AS BIGINT) AS day
+CREATE OR REPLACE TEMP TABLE own_dev AS
+SELECT DISTINCT s.device_id
 FROM ev s
 JOIN known k ON k.account = s.account AND k.tenant IS NOT DISTINCT FROM s.tenant
- AND k.kind = CASE WHEN s.device_id IS NULL THEN 'net' ELSE 'device' END
- AND k.value = COALESCE(s.device_id, s.net)
+ AND k.kind = 'device' AND k.value = s.device_id
  AND k.first_seen < s.time - INTERVAL '{SETTLE_HOURS}' HOUR
-WHERE s.activity = 'sign_in' AND s.outcome = 'success'
+WHERE s.activity = 'sign_in' AND s.outcome = 'success' AND s.device_id IS NOT NULL
+  AND s.device_id IN (SELECT device_id FROM evf WHERE device_id IS NOT NULL);
+CREATE OR REPLACE TEMP TABLE own_ip AS
+SELECT DISTINCT s.src_ip, CAST(FLOOR(EPOCH(s.time) / 86400) AS BIGINT) AS day
+FROM ev s
+JOIN known k ON k.account = s.account AND k.tenant IS NOT DISTINCT FROM s.tenant
+ AND k.kind = 'net' AND k.value = s.net
+ AND k.first_seen < s.time - INTERVAL '{SETTLE_HOURS}' HOUR
+WHERE s.activity = 'sign_in' AND s.outcome = 'success' AND s.device_id IS NULL
+  AND COALESCE(s.network_type, 'unknown') NOT IN {RISKY_NETWORK_TYPES}
+  AND s.src_ip IN (SELECT src_ip FROM evf WHERE device_id IS NULL)
 """
 
 #: How new an event's infrastructure is to its account, as one number (0 = all familiar):
@@ -396,11 +407,8 @@ LEFT JOIN shared_exits x ON x.src_ip = f.src_ip
 LEFT JOIN client_rep c ON c.src_ip = f.src_ip AND c.user_agent = f.user_agent
       AND c.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT)
 LEFT JOIN typos t ON t.event_id = f.event_id
-LEFT JOIN (SELECT DISTINCT device_id FROM own_ok WHERE device_id IS NOT NULL) od
-       ON od.device_id = f.device_id
-LEFT JOIN (SELECT DISTINCT src_ip, day FROM own_ok
-           WHERE device_id IS NULL AND COALESCE(network_type, 'unknown') NOT IN {RISKY_NETWORK_TYPES}) oi
-       ON f.device_id IS NULL AND oi.src_ip = f.src_ip
+LEFT JOIN own_dev od ON od.device_id = f.device_id
+LEFT JOIN own_ip oi ON f.device_id IS NULL AND oi.src_ip = f.src_ip
       AND oi.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT);
 """
 
