@@ -198,7 +198,7 @@ def _stage(
     with _Timer(summary, "stage_familiarity"):
         con.execute(stage.stage_evf_sql())
         con.execute(stage.UNFAMILIARITY_SQL)
-        con.execute("DROP TABLE evf0")
+        con.execute("DROP TABLE IF EXISTS evf0")
     intel = indicator_rows(store.intel_bundles())
     con.register("__intel", intel)
     con.execute("CREATE OR REPLACE TEMP TABLE intel_indicators AS SELECT * FROM __intel")

@@ -158,8 +158,12 @@ LEFT JOIN base b ON b.account = s.account AND b.tenant IS NOT DISTINCT FROM s.te
 """
 
 #: Familiarity of one event as of its time: joins against ``known`` with ``first_seen < time``.
+#: Written straight into ``evf`` with the unfamiliarity columns of :data:`UNFAMILIARITY_SQL`
+#: (one copy of the wide rows instead of two).
 STAGE_EVF_TEMPLATE = f"""
-CREATE OR REPLACE TEMP TABLE evf0 AS
+CREATE OR REPLACE TEMP TABLE evf AS
+SELECT f.*, {{unfam}}
+FROM (
 WITH unusual AS (
   SELECT e.*
   FROM ev e
@@ -203,6 +207,7 @@ LEFT JOIN known kf ON kf.account = r.account AND kf.tenant IS NOT DISTINCT FROM 
      AND kf.kind = 'uafam' AND kf.value = COALESCE(r.ua_family, '?') || '/' || COALESCE(r.ua_os, '?')
      AND kf.first_seen < r.time - INTERVAL '{{settle}}' HOUR
 LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
+) f
 """
 
 #: Events that look like someone else's doing when they come from a network new to the account:
@@ -371,9 +376,7 @@ WHERE s.activity = 'sign_in' AND s.outcome = 'success' AND s.device_id IS NULL
 _BY_CLIENT = (
     "f.user_agent IS NOT NULL AND (x.src_ip IS NOT NULL OR COALESCE(f.network_type, 'unknown') <> 'hosting')"
 )
-UNFAMILIARITY_SQL = f"""
-CREATE OR REPLACE TEMP TABLE evf AS
-SELECT f.*,
+UNFAMILIARITY_COLUMNS = f"""
        COALESCE(f.network_type, 'unknown') IN {RISKY_NETWORK_TYPES} AS risky_net,
        CASE WHEN f.net_known THEN 0 ELSE 1 END + CASE WHEN f.country_known THEN 0 ELSE 1 END
        + CASE WHEN f.device_id IS NOT NULL AND f.dev_known THEN -2
@@ -381,7 +384,8 @@ SELECT f.*,
        + CASE WHEN COALESCE(f.network_type, 'unknown') IN {RISKY_NETWORK_TYPES} THEN 1 ELSE 0 END
          AS unfam_score,
        (f.dev_known OR (f.device_id IS NULL AND f.ua_known)) AS client_known
-FROM evf0 f;
+"""
+UNFAMILIARITY_SQL = f"""
 {SOURCE_REPUTATION_SQL};
 CREATE OR REPLACE TEMP TABLE shared_exits AS
 SELECT e.src_ip FROM ev e JOIN (SELECT DISTINCT src_ip FROM evf) i ON i.src_ip = e.src_ip
@@ -415,7 +419,9 @@ LEFT JOIN own_ip oi ON f.device_id IS NULL AND oi.src_ip = f.src_ip
 
 def stage_evf_sql(settle_hours: float = SETTLE_HOURS) -> str:
     """``evf`` with familiarity flags; values first used less than ``settle_hours`` ago are new."""
-    return STAGE_EVF_TEMPLATE.replace("{settle}", str(int(settle_hours)))
+    return STAGE_EVF_TEMPLATE.replace("{settle}", str(int(settle_hours))).replace(
+        "{unfam}", UNFAMILIARITY_COLUMNS
+    )
 
 
 #: Empty stand-in used when the risk model is unavailable, so queries still bind.

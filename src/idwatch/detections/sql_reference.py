@@ -9,6 +9,7 @@ reference=True)``) evaluates the suite the plain way, and the tests compare both
 
 from __future__ import annotations
 
+from idwatch.detections import sql
 from idwatch.detections.sql import *  # noqa: F403 - the unchanged statements and constants
 from idwatch.detections.sql import (
     CLIENT_REPUTATION_SQL,
@@ -18,6 +19,55 @@ from idwatch.detections.sql import (
     SOURCE_REPUTATION_SQL,
     TYPOS_SQL,
 )
+
+#: Familiarity of one event as of its time: joins against ``known`` with ``first_seen < time``.
+STAGE_EVF_TEMPLATE = f"""
+CREATE OR REPLACE TEMP TABLE evf0 AS
+WITH unusual AS (
+  SELECT e.*
+  FROM ev e
+  WHERE NOT {sql.ROUTINE_SUCCESS.replace("activity", "e.activity").replace("outcome", "e.outcome")}
+), suspect AS (
+  SELECT DISTINCT u.account, u.tenant
+  FROM unusual u
+  LEFT JOIN known k ON k.account = u.account AND k.tenant IS NOT DISTINCT FROM u.tenant
+       AND k.kind = 'net' AND k.value = u.net AND k.first_seen < u.time - INTERVAL '{{settle}}' HOUR
+  WHERE (k.account IS NULL AND (u.outcome = 'failure' OR u.activity = 'account_lookup'))
+     OR u.activity IN ('password_reset', 'account_recovery', 'mfa_method_change',
+                       'recovery_info_change', 'mailbox_rule', 'password_change')
+), rows_ AS (
+  SELECT * FROM unusual
+  UNION ALL
+  SELECT e.* FROM ev e
+  JOIN suspect s ON s.account = e.account AND s.tenant IS NOT DISTINCT FROM e.tenant
+  WHERE {sql.ROUTINE_SUCCESS.replace("activity", "e.activity").replace("outcome", "e.outcome")}
+)
+SELECT r.*,
+       a.exists_ AS acct_exists, COALESCE(a.watchlist, FALSE) AS watchlist, a.category,
+       a.dir_contact_hash, a.home_country,
+       (a.first_ok IS NOT NULL AND a.first_ok < r.time - INTERVAL '{{settle}}' HOUR) AS has_baseline,
+       (kn.account IS NOT NULL) AS net_known,
+       (kc.account IS NOT NULL OR (r.country IS NOT NULL AND r.country = a.home_country)) AS country_known,
+       (kd.account IS NOT NULL) AS dev_known,
+       (ku.account IS NOT NULL) AS ua_known,
+       (kf.account IS NOT NULL) AS uafam_known,
+       sr.risk AS risk
+FROM rows_ r
+LEFT JOIN acct a ON a.account = r.account AND a.tenant IS NOT DISTINCT FROM r.tenant
+LEFT JOIN known kn ON kn.account = r.account AND kn.tenant IS NOT DISTINCT FROM r.tenant
+     AND kn.kind = 'net' AND kn.value = r.net AND kn.first_seen < r.time - INTERVAL '{{settle}}' HOUR
+LEFT JOIN known kc ON kc.account = r.account AND kc.tenant IS NOT DISTINCT FROM r.tenant
+     AND kc.kind = 'country' AND kc.value = r.country AND kc.first_seen < r.time - INTERVAL '{{settle}}' HOUR
+LEFT JOIN known kd ON kd.account = r.account AND kd.tenant IS NOT DISTINCT FROM r.tenant
+     AND kd.kind = 'device' AND kd.value = r.device_id AND kd.first_seen < r.time - INTERVAL '{{settle}}' HOUR
+LEFT JOIN known ku ON ku.account = r.account AND ku.tenant IS NOT DISTINCT FROM r.tenant
+     AND ku.kind = 'ua' AND ku.value = r.user_agent AND ku.first_seen < r.time - INTERVAL '{{settle}}' HOUR
+LEFT JOIN known kf ON kf.account = r.account AND kf.tenant IS NOT DISTINCT FROM r.tenant
+     AND kf.kind = 'uafam' AND kf.value = COALESCE(r.ua_family, '?') || '/' || COALESCE(r.ua_os, '?')
+     AND kf.first_seen < r.time - INTERVAL '{{settle}}' HOUR
+LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
+"""
+
 
 #: ``own_ok``: successful sign-ins on a client the account had already used for ``SETTLE_HOURS``
 #: (its device id, or without one its network): people's everyday clients. An event from such a
@@ -81,3 +131,8 @@ LEFT JOIN (SELECT DISTINCT src_ip, day FROM own_ok
        ON f.device_id IS NULL AND oi.src_ip = f.src_ip
       AND oi.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT);
 """
+
+
+def stage_evf_sql(settle_hours: float = SETTLE_HOURS) -> str:
+    """``evf`` with familiarity flags; values first used less than ``settle_hours`` ago are new."""
+    return STAGE_EVF_TEMPLATE.replace("{settle}", str(int(settle_hours)))
