@@ -24,8 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from idwatch.detections import sessions_sql
-from idwatch.detections import sql as stage
+from idwatch.detections import sessions_sql, sql, sql_reference
 from idwatch.detections.indicators import indicator_rows
 from idwatch.detections.known_state import stage_known
 from idwatch.detections.model import OUTPUT_COLUMNS, Detection, load_library
@@ -162,6 +161,13 @@ def _scan_bounds(
     return since_eff, until, scan_start, max_ing, day_counts
 
 
+def _reference_wanted(reference: bool | None) -> bool:
+    """The plain staging path (:mod:`sql_reference`): asked for, or ``IDWATCH_DETECT_REFERENCE=1``."""
+    if reference is not None:
+        return reference
+    return os.environ.get("IDWATCH_DETECT_REFERENCE", "") not in ("", "0")
+
+
 def _stage(
     con: duckdb.DuckDBPyConnection,
     store: Store,
@@ -170,9 +176,12 @@ def _stage(
     summary: DetectSummary,
     config: dict[str, Any] | None,
     keep_from: datetime | None = None,
+    reference: bool = False,
 ) -> None:
     """Build the shared tables; ``keep_from`` set = a default run that reuses and updates the
-    incremental state (``state/detect/``) and keeps risk scores from that instant on."""
+    incremental state (``state/detect/``) and keeps risk scores from that instant on.
+    ``reference``: the plain statements of :mod:`sql_reference` (same tables, slower)."""
+    stage = sql_reference if reference else sql
     end = _iso(until)
     with _Timer(summary, "stage_events"):
         con.execute(stage.stage_events_sql("events", _iso(scan_start), end))
@@ -190,7 +199,7 @@ def _stage(
     with _Timer(summary, "stage_familiarity"):
         con.execute(stage.stage_evf_sql())
         con.execute(stage.UNFAMILIARITY_SQL)
-        con.execute("DROP TABLE evf0")
+        con.execute("DROP TABLE IF EXISTS evf0")
         sessions_sql.stage_relay(con)  # tenant networks, MFA completions judged for relay
     intel = indicator_rows(store.intel_bundles())
     con.register("__intel", intel)
@@ -246,7 +255,7 @@ def _stage_signin_risk(
         msg = f"login-risk model unavailable ({type(exc).__name__}: {exc}); risk-based checks skipped"
         summary.warnings.append(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
-        con.execute(stage.EMPTY_SIGNIN_RISK_SQL)
+        con.execute(sql.EMPTY_SIGNIN_RISK_SQL)
         summary.skipped["signin_risk"] = msg
 
 
@@ -408,8 +417,13 @@ def run_detections(
     only: list[str] | None = None,
     config: dict[str, Any] | None = None,
     threads: int | None = None,
+    reference: bool | None = None,
 ) -> DetectSummary:
-    """Run the detection suite over the store and write ``state/alerts.parquet``."""
+    """Run the detection suite over the store and write ``state/alerts.parquet``.
+
+    ``reference``: stage the shared tables the plain way (:mod:`sql_reference`; default from
+    ``IDWATCH_DETECT_REFERENCE``), which must give the very same alerts, only slower.
+    """
     t0 = _time.perf_counter()
     dets = select_detections(only)
     overrides = _detection_overrides(config)
@@ -430,7 +444,7 @@ def run_detections(
     summary.since, summary.until, summary.scan_start = _iso(since_eff), _iso(until_eff), _iso(scan_start)
     default_run = since is None and until is None and not only
     keep_from = until_eff - lookback - timedelta(hours=KEEP_MARGIN_HOURS) if default_run else None
-    _stage(con, store, scan_start, until_eff, summary, config, keep_from)
+    _stage(con, store, scan_start, until_eff, summary, config, keep_from, _reference_wanted(reference))
     summary.events_scanned = con.execute("SELECT COUNT(*) FROM ev").fetchall()[0][0]
     risk_ok = "signin_risk" not in summary.skipped
     tables: list[pa.Table] = []

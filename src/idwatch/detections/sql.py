@@ -16,7 +16,7 @@ tables instead of the Parquet files (scan sharing + column pruning). The tables 
 ``src_rep``  per (source address, UTC day): accounts it touched with attack-like events vs.
             accounts that signed in from it, over the last days (:data:`SOURCE_REPUTATION_SQL`).
 ``typos``   events on identifiers that do not exist which their typist corrected (:data:`TYPOS_SQL`).
-``own_ok``  successful sign-ins on a client the account had settled on (:data:`OWN_CLIENTS_SQL`).
+``own_dev`` / ``own_ip``  clients the account had settled on (:data:`OWN_CLIENTS_SQL`).
 ``intel_indicators``  (kind, value, intrusion_set) from the imported STIX bundles.
 ``signin_risk``       from the risk model (empty when the model is unavailable).
 
@@ -158,8 +158,12 @@ LEFT JOIN base b ON b.account = s.account AND b.tenant IS NOT DISTINCT FROM s.te
 """
 
 #: Familiarity of one event as of its time: joins against ``known`` with ``first_seen < time``.
+#: Written straight into ``evf`` with the unfamiliarity columns of :data:`UNFAMILIARITY_SQL`
+#: (one copy of the wide rows instead of two).
 STAGE_EVF_TEMPLATE = f"""
-CREATE OR REPLACE TEMP TABLE evf0 AS
+CREATE OR REPLACE TEMP TABLE evf AS
+SELECT f.*, {{unfam}}
+FROM (
 WITH unusual AS (
   SELECT e.*
   FROM ev e
@@ -203,6 +207,7 @@ LEFT JOIN known kf ON kf.account = r.account AND kf.tenant IS NOT DISTINCT FROM 
      AND kf.kind = 'uafam' AND kf.value = COALESCE(r.ua_family, '?') || '/' || COALESCE(r.ua_os, '?')
      AND kf.first_seen < r.time - INTERVAL '{{settle}}' HOUR
 LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
+) f
 """
 
 #: Events that look like someone else's doing when they come from a network new to the account:
@@ -328,20 +333,31 @@ JOIN got_in g ON g.src_ip = m.src_ip AND g.account <> m.account
  AND LEVENSHTEIN(SPLIT_PART(g.account, '@', 1), SPLIT_PART(m.account, '@', 1)) <= {TYPO_EDITS}
 """
 
-#: ``own_ok``: successful sign-ins on a client the account had already used for ``SETTLE_HOURS``
-#: (its device id, or without one its network): people's everyday clients. An event from such a
-#: device, or without a device id from a non-anonymising address with such a sign-in that UTC day,
-#: is ``own_client`` in ``evf``: somebody's own phone or office line, whose failed lookups are
-#: typos and forgotten addresses rather than enumeration.
+#: Successful sign-ins on a client the account had already used for ``SETTLE_HOURS`` (its device
+#: id, or without one its network) are people's everyday clients. An event from such a device, or
+#: without a device id from a non-anonymising address with such a sign-in that UTC day, is
+#: ``own_client`` in ``evf``: somebody's own phone or office line, whose failed lookups are typos
+#: and forgotten addresses rather than enumeration. Kept as the two distinct sets ``evf`` joins on
+#: (``own_dev``: device ids; ``own_ip``: address and day), and only for the devices / addresses
+#: ``evf`` holds, so the sign-ins are never materialised one row each.
 OWN_CLIENTS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE own_ok AS
-SELECT s.device_id, s.src_ip, s.network_type, CAST(FLOOR(EPOCH(s.time) / 86400) AS BIGINT) AS day
+CREATE OR REPLACE TEMP TABLE own_dev AS
+SELECT DISTINCT s.device_id
 FROM ev s
 JOIN known k ON k.account = s.account AND k.tenant IS NOT DISTINCT FROM s.tenant
- AND k.kind = CASE WHEN s.device_id IS NULL THEN 'net' ELSE 'device' END
- AND k.value = COALESCE(s.device_id, s.net)
+ AND k.kind = 'device' AND k.value = s.device_id
  AND k.first_seen < s.time - INTERVAL '{SETTLE_HOURS}' HOUR
-WHERE s.activity = 'sign_in' AND s.outcome = 'success'
+WHERE s.activity = 'sign_in' AND s.outcome = 'success' AND s.device_id IS NOT NULL
+  AND s.device_id IN (SELECT device_id FROM evf WHERE device_id IS NOT NULL);
+CREATE OR REPLACE TEMP TABLE own_ip AS
+SELECT DISTINCT s.src_ip, CAST(FLOOR(EPOCH(s.time) / 86400) AS BIGINT) AS day
+FROM ev s
+JOIN known k ON k.account = s.account AND k.tenant IS NOT DISTINCT FROM s.tenant
+ AND k.kind = 'net' AND k.value = s.net
+ AND k.first_seen < s.time - INTERVAL '{SETTLE_HOURS}' HOUR
+WHERE s.activity = 'sign_in' AND s.outcome = 'success' AND s.device_id IS NULL
+  AND COALESCE(s.network_type, 'unknown') NOT IN {RISKY_NETWORK_TYPES}
+  AND s.src_ip IN (SELECT src_ip FROM evf WHERE device_id IS NULL)
 """
 
 #: How new an event's infrastructure is to its account, as one number (0 = all familiar):
@@ -360,9 +376,7 @@ WHERE s.activity = 'sign_in' AND s.outcome = 'success'
 _BY_CLIENT = (
     "f.user_agent IS NOT NULL AND (x.src_ip IS NOT NULL OR COALESCE(f.network_type, 'unknown') <> 'hosting')"
 )
-UNFAMILIARITY_SQL = f"""
-CREATE OR REPLACE TEMP TABLE evf AS
-SELECT f.*,
+UNFAMILIARITY_COLUMNS = f"""
        COALESCE(f.network_type, 'unknown') IN {RISKY_NETWORK_TYPES} AS risky_net,
        CASE WHEN f.net_known THEN 0 ELSE 1 END + CASE WHEN f.country_known THEN 0 ELSE 1 END
        + CASE WHEN f.device_id IS NOT NULL AND f.dev_known THEN -2
@@ -370,7 +384,8 @@ SELECT f.*,
        + CASE WHEN COALESCE(f.network_type, 'unknown') IN {RISKY_NETWORK_TYPES} THEN 1 ELSE 0 END
          AS unfam_score,
        (f.dev_known OR (f.device_id IS NULL AND f.ua_known)) AS client_known
-FROM evf0 f;
+"""
+UNFAMILIARITY_SQL = f"""
 {SOURCE_REPUTATION_SQL};
 CREATE OR REPLACE TEMP TABLE shared_exits AS
 SELECT e.src_ip FROM ev e JOIN (SELECT DISTINCT src_ip FROM evf) i ON i.src_ip = e.src_ip
@@ -396,18 +411,17 @@ LEFT JOIN shared_exits x ON x.src_ip = f.src_ip
 LEFT JOIN client_rep c ON c.src_ip = f.src_ip AND c.user_agent = f.user_agent
       AND c.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT)
 LEFT JOIN typos t ON t.event_id = f.event_id
-LEFT JOIN (SELECT DISTINCT device_id FROM own_ok WHERE device_id IS NOT NULL) od
-       ON od.device_id = f.device_id
-LEFT JOIN (SELECT DISTINCT src_ip, day FROM own_ok
-           WHERE device_id IS NULL AND COALESCE(network_type, 'unknown') NOT IN {RISKY_NETWORK_TYPES}) oi
-       ON f.device_id IS NULL AND oi.src_ip = f.src_ip
+LEFT JOIN own_dev od ON od.device_id = f.device_id
+LEFT JOIN own_ip oi ON f.device_id IS NULL AND oi.src_ip = f.src_ip
       AND oi.day = CAST(FLOOR(EPOCH(f.time) / 86400) AS BIGINT);
 """
 
 
 def stage_evf_sql(settle_hours: float = SETTLE_HOURS) -> str:
     """``evf`` with familiarity flags; values first used less than ``settle_hours`` ago are new."""
-    return STAGE_EVF_TEMPLATE.replace("{settle}", str(int(settle_hours)))
+    return STAGE_EVF_TEMPLATE.replace("{settle}", str(int(settle_hours))).replace(
+        "{unfam}", UNFAMILIARITY_COLUMNS
+    )
 
 
 #: Empty stand-in used when the risk model is unavailable, so queries still bind.
