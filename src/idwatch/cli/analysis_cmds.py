@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -141,11 +142,19 @@ def campaigns(
     if json_out:
         print(json.dumps([contract_campaign(c, full=full) for c in items], default=json_default))
         return
-    table = Table(title=f"{len(items)} campaign(s)")
+    table = Table(
+        title=f"{len(items)} campaign(s)",
+        caption="compr. = accounts compromised; conf = attribution confidence (0-100)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
     table.add_column("id", no_wrap=True, min_width=id_width(c["id"] for c in items))
-    for col in ("kind", "actor", "conf", "probes", "attacked", "compromised", "period", "ips"):
-        right = col in ("conf", "probes", "attacked", "compromised", "ips")
-        table.add_column(col, justify="right" if right else "left", overflow="fold")
+    table.add_column("kind", no_wrap=True, min_width=8)
+    table.add_column("actor", min_width=6)
+    wide = console.width >= 90  # the address count only where there is room for it
+    for col in ("conf", "probes", "attacked", "compr.", "period", "ips")[: None if wide else -1]:
+        table.add_column(col, justify="left" if col == "period" else "right", no_wrap=True)
     for c in items:
         actor = c.get("actor") or {}
         n = c["counts"]
@@ -157,8 +166,8 @@ def campaigns(
             f"{n['probes']:,}",
             f"{n['accounts_attacked']:,}",
             f"{n['accounts_compromised']:,}",
-            f"{(c.get('first_seen') or '')[:10]}..{(c.get('last_seen') or '')[:10]}",
-            str(len(c["infrastructure"]["ips"])),
+            f"{(c.get('first_seen') or '?')[:10]}\n{(c.get('last_seen') or '?')[:10]}",
+            *([str(len(c["infrastructure"]["ips"]))] if wide else []),
         )
     console.print(table)
 

@@ -9,6 +9,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -127,24 +128,30 @@ def alerts(
     if json_out:
         print(json.dumps(rows, default=json_default))
         return
-    table = Table(title=f"{len(rows)} alerts")
+    table = Table(title=f"{len(rows)} alerts", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     shown = rows[:limit]
-    for col in ("last_seen", "stage", "detection", "score", "accounts", "sources", "detail"):
-        if col == "detection":
-            table.add_column(col, no_wrap=True, min_width=id_width(r["detection_id"] for r in shown))
-        else:
-            table.add_column(col, overflow="fold")
+    wide = console.width >= 120  # the sources column only where there is room for it
+    table.add_column("last seen (UTC)", no_wrap=True)
+    table.add_column("stage", no_wrap=True)
+    table.add_column("detection", no_wrap=True, min_width=id_width(r["detection_id"] for r in shown))
+    table.add_column("score", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("accounts", overflow="fold")
+        table.add_column("sources", overflow="fold")
+    table.add_column("detail", overflow="fold", min_width=10)
     for r in shown:
         accounts = r["accounts"] or []
-        table.add_row(
-            str(r["last_seen"])[:19],
+        cells = [
+            str(r["last_seen"])[:16],
             r["stage"],
             r["detection_id"],
             str(r["score"]),
-            ", ".join(accounts[:3]) + (f" +{len(accounts) - 3}" if len(accounts) > 3 else ""),
-            ", ".join((r["src_ips"] or [])[:2]),
-            r["detail"] or "",
-        )
+        ]
+        if wide:
+            cells.append(", ".join(accounts[:2]) + (f" +{len(accounts) - 2}" if len(accounts) > 2 else ""))
+            cells.append(", ".join((r["src_ips"] or [])[:2]))
+        cells.append(r["detail"] or "")
+        table.add_row(*cells)
     console.print(table)
 
 
@@ -175,14 +182,15 @@ def list_detections(json_out: JsonOpt = False) -> None:
         )
         return
     table = Table(title=f"{len(lib)} detections")
-    for col in ("id", "stage", "techniques", "severity", "parameters"):
-        if col == "id":
-            table.add_column(col, no_wrap=True, min_width=id_width(d.id for d in lib))
-        else:
-            table.add_column(col, overflow="fold")
+    wide = console.width >= 120  # parameters only where there is room for them
+    table.add_column("id", no_wrap=True, min_width=id_width(d.id for d in lib))
+    for col in ("stage", "techniques", "severity", *(["parameters"] if wide else [])):
+        table.add_column(col, overflow="fold")
     for d in lib:
         params = ", ".join(f"{k}={v}" for k, v in d.parameters.items())
         if d.watchlist:
             params += " | watchlist: " + ", ".join(f"{k}={v}" for k, v in d.watchlist.items())
-        table.add_row(d.id, d.stage, " ".join(d.techniques), d.severity, params)
+        table.add_row(d.id, d.stage, " ".join(d.techniques), d.severity, *([params] if wide else []))
     console.print(table)
+    if not wide:
+        console.print("parameters: `idwatch detections list --json` (or a terminal of 120 columns)")
