@@ -85,6 +85,32 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+#: What a directory says about an account beyond its name: a file where every row leaves all of
+#: these empty describes nobody (an events file read as a directory has account and tenant only).
+DESCRIBING_COLUMNS = (
+    "display_name",
+    "category",
+    "watchlist",
+    "home_country",
+    "contact_hash",
+    "contact",
+    "notify",
+)
+
+
+def _check_is_directory(path: str, raw_rows: list[Any]) -> None:
+    """Refuse a file whose rows describe no account (e.g. an events file given as the directory)."""
+    rows = [r for r in raw_rows if isinstance(r, dict)]
+    if not rows or any(r.get(c) not in (None, "") for r in rows for c in DESCRIBING_COLUMNS):
+        return
+    seen = sorted({k for r in rows[:1000] for k in r})
+    hint = "; it looks like an events file (use `idwatch ingest`)" if "activity" in seen else ""
+    raise DirectoryError(
+        f"{path}: not an account directory: the columns {', '.join(DESCRIBING_COLUMNS)} are missing "
+        f"or empty in all {len(rows):,} rows (columns found: {', '.join(seen[:12])}){hint}"
+    )
+
+
 def _row(raw: Any, n: int) -> tuple[dict[str, Any] | None, str | None]:
     """A directory row in DIRECTORY_SCHEMA shape, or the reason it is rejected."""
     if not isinstance(raw, dict):
@@ -133,6 +159,7 @@ def import_directory(store: Store, path: str) -> int:
         raise DirectoryError(f"{path}: {exc.strerror or exc}") from exc
     except ValueError as exc:
         raise DirectoryError(f"{path}: {exc}") from exc
+    _check_is_directory(path, raw_rows)
     rows, problems = [], []
     for n, raw in enumerate(raw_rows, 1):
         row, problem = _row(raw, n)

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from idwatch.cli.app import JsonOpt, StoreOpt, app
+from idwatch.cli.app import JsonOpt, StoreOpt, app, id_width
+from idwatch.report.jsonreport import json_default
 from idwatch.store import Store, StoreError
 
 console = Console()
@@ -62,39 +64,69 @@ def _load_campaigns(st: Store) -> list[dict[str, Any]]:
     return campaigns
 
 
-def _print_summary(summary: Any) -> None:
-    data = summary.to_dict()
+def _analysed_store(path: str | None) -> Store:
+    """The store to analyse: it must exist and hold events (nothing is created on the way)."""
+    st = _store(path, create=False)
+    if not st.events_dir.is_dir():
+        err_console.print(
+            f"[red]error:[/red] no store at {st.root}: ingest events first (`idwatch ingest FILE "
+            "--store DIR`), or name the store with --store / $IDWATCH_STORE."
+        )
+        raise typer.Exit(2)
+    if next(st.events_dir.rglob("*.parquet"), None) is None:
+        err_console.print(f"[red]error:[/red] the store {st.root} holds no events: nothing to analyse.")
+        raise typer.Exit(2)
+    return st
+
+
+def _print_summary(data: dict[str, Any]) -> None:
     kinds = ", ".join(f"{n} {k}" for k, n in data["by_kind"].items()) or "none"
     console.print(
         f"[bold]analysis[/bold]: {data['alerts']:,} alerts -> {data['incidents']:,} incidents -> "
         f"{data['campaigns']} campaign(s) ({kinds}), "
-        f"{data['attributed']} attributed; {data['accounts']:,} accounts ({data['seconds']} s)"
+        f"{data['attributed']} attributed; {data['accounts']:,} accounts"
     )
+    stages = data.get("seconds_by_stage")
+    if stages:
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+        console.print(f"  wall time {data['seconds']:.1f} s: {parts}")
+    else:
+        console.print(f"  wall time {data['seconds']:.1f} s")
+    if data["incidents"] > data["alerts"]:
+        console.print(
+            "  (more incidents than alerts: one alert can name many accounts, a spray or a stuffing "
+            "run names every account it tried, and each account gets its own incident)"
+        )
 
 
 @app.command()
 def analyze(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     """Run detections, correlation and attribution over the store."""
-    from idwatch.correlate.pipeline import analyze as run_analysis
+    from idwatch.cli.stages import run_analysis
 
-    st = _store(store)
-    summary = run_analysis(st, progress=not json_out)
+    st = _analysed_store(store)
+    data = run_analysis(st, console=None if json_out else err_console)
     if json_out:
-        print(json.dumps(summary.to_dict(), default=str))
+        print(json.dumps(data, default=json_default))
     else:
-        _print_summary(summary)
+        _print_summary(data)
 
 
 @app.command()
 def correlate(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     """Correlate and attribute the existing alerts (without re-running the detections)."""
+    import time
+
     from idwatch.correlate.pipeline import correlate as run_correlation
 
-    summary = run_correlation(_store(store))
+    st = _analysed_store(store)
+    started = time.perf_counter()
+    data = run_correlation(st).to_dict()
+    data["seconds"] = round(time.perf_counter() - started, 2)
     if json_out:
-        print(json.dumps(summary.to_dict(), default=str))
+        print(json.dumps(data, default=json_default))
     else:
-        _print_summary(summary)
+        _print_summary(data)
 
 
 @app.command()
@@ -108,13 +140,21 @@ def campaigns(
     """List the campaigns (EVENTS.md section 5 with --json)."""
     items = _load_campaigns(_store(store, create=False))
     if json_out:
-        print(json.dumps([contract_campaign(c, full=full) for c in items], default=str))
+        print(json.dumps([contract_campaign(c, full=full) for c in items], default=json_default))
         return
-    table = Table(title=f"{len(items)} campaign(s)")
-    for col in ("id", "kind", "actor", "conf", "probes", "attacked", "compromised", "period", "ips"):
-        table.add_column(
-            col, justify="right" if col in ("conf", "probes", "attacked", "compromised", "ips") else "left"
-        )
+    table = Table(
+        title=f"{len(items)} campaign(s)",
+        caption="compr. = accounts compromised; conf = attribution confidence (0-100)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    table.add_column("id", no_wrap=True, min_width=id_width(c["id"] for c in items))
+    table.add_column("kind", no_wrap=True, min_width=8)
+    table.add_column("actor", min_width=6)
+    wide = console.width >= 90  # the address count only where there is room for it
+    for col in ("conf", "probes", "attacked", "compr.", "period", "ips")[: None if wide else -1]:
+        table.add_column(col, justify="left" if col == "period" else "right", no_wrap=True)
     for c in items:
         actor = c.get("actor") or {}
         n = c["counts"]
@@ -126,8 +166,8 @@ def campaigns(
             f"{n['probes']:,}",
             f"{n['accounts_attacked']:,}",
             f"{n['accounts_compromised']:,}",
-            f"{(c.get('first_seen') or '')[:10]}..{(c.get('last_seen') or '')[:10]}",
-            str(len(c["infrastructure"]["ips"])),
+            f"{(c.get('first_seen') or '?')[:10]}\n{(c.get('last_seen') or '?')[:10]}",
+            *([str(len(c["infrastructure"]["ips"]))] if wide else []),
         )
     console.print(table)
 
@@ -141,15 +181,15 @@ def accounts(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
         err_console.print("[yellow]no analysis yet:[/yellow] run `idwatch analyze` first.")
         raise typer.Exit(1)
     if json_out:
-        print(json.dumps([{k: a.get(k) for k in ACCOUNT_KEYS} for a in items], default=str))
+        print(json.dumps([{k: a.get(k) for k in ACCOUNT_KEYS} for a in items], default=json_default))
         return
     table = Table(title=f"{len(items):,} account(s)")
     for col in ACCOUNT_KEYS:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for a in items[:200]:
         table.add_row(
             a["account"],
-            str(a.get("tenant")),
+            a.get("tenant") or "-",
             a["status"],
             str(a["risk"]),
             ", ".join(a["campaigns"]),
@@ -157,7 +197,7 @@ def accounts(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
         )
     console.print(table)
     if len(items) > 200:
-        console.print(f"... {len(items) - 200:,} more (use --json).")
+        console.print(f"... {len(items) - 200:,} more: `idwatch accounts --json` lists them all.")
 
 
 @app.command("campaign")
@@ -182,7 +222,7 @@ def campaign_cmd(
         raise typer.Exit(1)
     camp = matches[0]
     if json_out:
-        print(json.dumps(contract_campaign(camp, full=True), default=str))
+        print(json.dumps(contract_campaign(camp, full=True), default=json_default))
         return
     view = build_report(st, campaign_ids=[camp["id"]]).campaigns[0]
     console.print(campaign_panel(view, detail=True))
@@ -208,18 +248,20 @@ def campaign_cmd(
     console.print(f"[bold]tenants[/bold]: {', '.join(camp.get('tenants') or [])}")
     stages = Table(title="accounts (furthest stage)")
     for col in ("account", "tenant", "stage", "first seen", "last seen"):
-        stages.add_column(col)
+        stages.add_column(col, overflow="fold")
     for acc in camp["accounts"][:50]:
         stages.add_row(
             acc["account"],
-            str(acc["tenant"]),
+            acc.get("tenant") or "-",
             acc["stage"],
             str(acc["first_seen"])[:19],
             str(acc["last_seen"])[:19],
         )
     console.print(stages)
     if len(camp["accounts"]) > 50:
-        console.print(f"... {len(camp['accounts']) - 50} more (use --json).")
+        console.print(
+            f"... {len(camp['accounts']) - 50:,} more: `idwatch campaign {camp['id']} --json` lists them all."
+        )
 
 
 @app.command()
@@ -267,27 +309,41 @@ def _write_html(st: Store, path: Path) -> Path:
 
 
 def _ingest_and_analyze(st: Store, events: list[str], directory: str | None, intel: list[str]) -> None:
-    from idwatch.correlate.pipeline import analyze as run_analysis
+    from idwatch.cli.stages import run_analysis
+    from idwatch.directory import DirectoryError, import_directory
     from idwatch.ingest import ingest_paths
+    from idwatch.intel import IntelError, import_intel
     from idwatch.report.model import build_report
     from idwatch.report.terminal import print_report
+    from idwatch.sources import UnknownFormatError
+    from idwatch.sources.base import SourceError
 
-    summary = ingest_paths(st, events, progress=True)
+    try:
+        summary = ingest_paths(st, events, progress=True)
+    except (SourceError, UnknownFormatError, StoreError, OSError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     data = summary.to_dict()
     console.print(
         f"[bold]ingest[/bold]: {data['records']:,} records, {data['stored']:,} stored, "
         f"{data['duplicates']:,} duplicates, {data['quarantined']:,} quarantined, "
         f"{data['skipped']:,} skipped"
     )
-    if directory:
-        from idwatch.directory import import_directory
-
-        console.print(f"[bold]directory[/bold]: {import_directory(st, directory):,} accounts")
-    for path in intel:
-        from idwatch.intel import import_intel
-
-        console.print(f"[bold]intel[/bold]: {import_intel(st, path):,} STIX objects from {path}")
-    _print_summary(run_analysis(st, progress=True))
+    if summary.files == 0:
+        err_console.print(
+            f"[red]error:[/red] no data files in {', '.join(events)} (read: *.json, *.jsonl, *.ndjson, "
+            "*.log, *.csv, *.tsv, *.parquet, plain or .gz)"
+        )
+        raise typer.Exit(1)
+    try:
+        if directory:
+            console.print(f"[bold]directory[/bold]: {import_directory(st, directory):,} accounts")
+        for path in intel:
+            console.print(f"[bold]intel[/bold]: {import_intel(st, path):,} STIX objects from {path}")
+    except (DirectoryError, IntelError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    _print_summary(run_analysis(_analysed_store(str(st.root)), console=err_console))
     print_report(build_report(st), console)
 
 
@@ -299,10 +355,17 @@ def run(
     store: StoreOpt = None,
 ) -> None:
     """One command: ingest, import directory and intel, analyze, report."""
+    from idwatch.sources.base import SourceError, expand_paths
+
+    try:  # before the store is made: a typo in a path must not leave an empty store behind
+        expand_paths([p for p in events if p != "-"])
+    except SourceError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     st = _store(store)
     _ingest_and_analyze(st, events, directory, intel or [])
     html = _write_html(st, st.root / "report.html")
-    console.print(f"HTML report: [bold]{html}[/bold]")
+    console.print(f"HTML report: [bold]{html}[/bold] (open it in a browser)")
 
 
 @app.command()
@@ -313,7 +376,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed")] = 1,
     scale: Annotated[float, typer.Option("--scale")] = 1.0,
 ) -> None:
-    """Simulate the `demo` scenario into a fresh store, analyze it and show the headline."""
+    """Simulate the `demo` scenario (61 days) into a fresh store, analyze it and show the headline."""
     from idwatch.simulate import simulate
 
     root = Path(out) if out else Path(tempfile.mkdtemp(prefix="idwatch-demo-"))
@@ -326,5 +389,6 @@ def demo(
     _ingest_and_analyze(st, [str(p) for p in events], directory, intel)
     html = _write_html(st, root / "report.html")
     console.print(
-        f"HTML report: [bold]{html}[/bold]  (store: {st.root}; try `idwatch campaigns --store {st.root}`)"
+        f"HTML report: [bold]{html}[/bold] (open it in a browser)\n"
+        f"store: {st.root}; try `idwatch campaigns --store {st.root}`"
     )

@@ -6,6 +6,9 @@ parse, call the core, print.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Optional
 
 import typer
@@ -30,3 +33,34 @@ StoreOpt = Annotated[
     typer.Option("--store", help="Store directory (default: $IDWATCH_STORE, else ./idwatch-data)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+WHEN_HELP = (
+    "RFC 3339 (2019-09-30T14:00:00Z, or a date 2019-09-30), or relative to now: 30m, 24h, 7d, 2w, "
+    "today, yesterday."
+)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """A point in time from an option: RFC 3339 (UTC when no offset) or a relative form.
+
+    Raises ValueError with a message that lists the forms accepted.
+    """
+    now = now or datetime.now(UTC)
+    value = text.strip().lower()
+    if value in ("today", "yesterday"):
+        midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight - timedelta(days=1 if value == "yesterday" else 0)
+    match = re.fullmatch(r"(\d+)\s*([mhdw])", value)
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        ts = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"cannot read the time {text!r}; expected {WHEN_HELP}") from None
+    return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def id_width(ids: Iterable[str]) -> int:
+    """The width an id column needs so that no id is cut (ids are what users copy from tables)."""
+    return max((len(i) for i in ids), default=4)

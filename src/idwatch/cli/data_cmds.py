@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from idwatch.cli.app import JsonOpt, StoreOpt, app, directory_app, intel_app
+from idwatch.report.jsonreport import json_default
 from idwatch.sources import UnknownFormatError
 from idwatch.sources.base import SourceError
 from idwatch.store import Store, StoreError
@@ -61,8 +62,16 @@ def ingest(
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     data = summary.to_dict()
+    if summary.files == 0:
+        err_console.print(
+            f"[yellow]warning:[/yellow] no data files in {', '.join(paths)}: nothing ingested "
+            "(read: *.json, *.jsonl, *.ndjson, *.log, *.csv, *.tsv, *.parquet, plain or .gz; no dotfiles)"
+        )
     if json_out:
         print(json.dumps(data))
+    if summary.files == 0:
+        raise typer.Exit(1)
+    if json_out:
         return
     table = Table(title=f"ingest into {st.root}", show_header=False)
     for key in ("records", "stored", "duplicates", "quarantined", "skipped"):
@@ -84,7 +93,7 @@ def stats(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
 
     data = store_stats(_open_store(store, create=False))
     if json_out:
-        print(json.dumps(data, default=str))
+        print(json.dumps(data, default=json_default))
         return
     head = Table(title="store", show_header=False)
     head.add_row("events", f"{data['events']:,}")

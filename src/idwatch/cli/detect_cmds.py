@@ -9,10 +9,12 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from idwatch.cli.app import JsonOpt, StoreOpt, app, detections_app
+from idwatch.cli.app import WHEN_HELP, JsonOpt, StoreOpt, app, detections_app, id_width, parse_when
+from idwatch.report.jsonreport import json_default
 from idwatch.store import Store, StoreError
 
 console = Console()
@@ -44,10 +46,12 @@ def _load_config(st: Store | None, path: str | None) -> dict[str, Any] | None:
 @app.command()
 def detect(
     store: StoreOpt = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only findings from this time (RFC 3339).")] = (
-        None
-    ),
-    until: Annotated[str | None, typer.Option("--until", help="Ignore events after this time.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help=f"Only findings from this time: {WHEN_HELP}")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help=f"Ignore events after this time: {WHEN_HELP}")
+    ] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Run only these detection ids.")] = None,
     config: Annotated[str | None, typer.Option("--config", help="idwatch.toml with overrides.")] = None,
     json_out: JsonOpt = False,
@@ -55,19 +59,25 @@ def detect(
     """Run the detection library over the store and write alerts (incremental, no duplicates)."""
     from idwatch.detections.engine import run_detections
 
+    try:
+        since_ts = parse_when(since) if since else None
+        until_ts = parse_when(until) if until else None
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] --since / --until: {exc}")
+        raise typer.Exit(2) from exc
     st = _open_store(store)
     try:
         cfg = _load_config(st, config)
-        summary = run_detections(st, since=since, until=until, only=only or None, config=cfg)
+        summary = run_detections(st, since=since_ts, until=until_ts, only=only or None, config=cfg)
     except ValueError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     data = summary.to_dict()
     if json_out:
-        print(json.dumps(data, default=str))
+        print(json.dumps(data, default=json_default))
         return
     table = Table(title=f"detect over {st.root}", show_header=True)
-    table.add_column("detection")
+    table.add_column("detection", no_wrap=True, min_width=id_width(summary.detections_run))
     table.add_column("alerts", justify="right")
     table.add_column("seconds", justify="right")
     table.add_column("CPU s", justify="right")
@@ -116,22 +126,32 @@ def alerts(
     ]
     rows.sort(key=lambda r: (r["last_seen"] is None, r["last_seen"]), reverse=True)
     if json_out:
-        print(json.dumps(rows, default=str))
+        print(json.dumps(rows, default=json_default))
         return
-    table = Table(title=f"{len(rows)} alerts")
-    for col in ("last_seen", "stage", "detection", "score", "accounts", "sources", "detail"):
-        table.add_column(col)
-    for r in rows[:limit]:
+    table = Table(title=f"{len(rows)} alerts", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    shown = rows[:limit]
+    wide = console.width >= 120  # the sources column only where there is room for it
+    table.add_column("last seen (UTC)", no_wrap=True)
+    table.add_column("stage", no_wrap=True)
+    table.add_column("detection", no_wrap=True, min_width=id_width(r["detection_id"] for r in shown))
+    table.add_column("score", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("accounts", overflow="fold")
+        table.add_column("sources", overflow="fold")
+    table.add_column("detail", overflow="fold", min_width=10)
+    for r in shown:
         accounts = r["accounts"] or []
-        table.add_row(
-            str(r["last_seen"])[:19],
+        cells = [
+            str(r["last_seen"])[:16],
             r["stage"],
             r["detection_id"],
             str(r["score"]),
-            ", ".join(accounts[:3]) + (f" +{len(accounts) - 3}" if len(accounts) > 3 else ""),
-            ", ".join((r["src_ips"] or [])[:2]),
-            r["detail"] or "",
-        )
+        ]
+        if wide:
+            cells.append(", ".join(accounts[:2]) + (f" +{len(accounts) - 2}" if len(accounts) > 2 else ""))
+            cells.append(", ".join((r["src_ips"] or [])[:2]))
+        cells.append(r["detail"] or "")
+        table.add_row(*cells)
     console.print(table)
 
 
@@ -162,11 +182,15 @@ def list_detections(json_out: JsonOpt = False) -> None:
         )
         return
     table = Table(title=f"{len(lib)} detections")
-    for col in ("id", "stage", "techniques", "severity", "parameters"):
-        table.add_column(col)
+    wide = console.width >= 120  # parameters only where there is room for them
+    table.add_column("id", no_wrap=True, min_width=id_width(d.id for d in lib))
+    for col in ("stage", "techniques", "severity", *(["parameters"] if wide else [])):
+        table.add_column(col, overflow="fold")
     for d in lib:
         params = ", ".join(f"{k}={v}" for k, v in d.parameters.items())
         if d.watchlist:
             params += " | watchlist: " + ", ".join(f"{k}={v}" for k, v in d.watchlist.items())
-        table.add_row(d.id, d.stage, " ".join(d.techniques), d.severity, params)
+        table.add_row(d.id, d.stage, " ".join(d.techniques), d.severity, *([params] if wide else []))
     console.print(table)
+    if not wide:
+        console.print("parameters: `idwatch detections list --json` (or a terminal of 120 columns)")

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from idwatch.cli.app import JsonOpt, StoreOpt, app, export_app, intel_app
+from idwatch.report.jsonreport import json_default
 from idwatch.store import Store, StoreError
 
 console = Console()
@@ -146,24 +147,32 @@ def notify(
     summary = run_notify(st, options)
     data = summary.to_dict()
     if json_out:
-        print(json.dumps(data, default=str))
+        print(json.dumps(data, default=json_default))
     else:
         table = Table(title=f"notify{' (dry run)' if dry_run else ''}: {st.root}")
         for col in ("status", "audience", "tenant", "to", "why"):
             table.add_column(col)
+        to_outbox = outbox is not None and not dry_run
         for n in summary.notices:
             table.add_row(
-                n["status"],
+                "written to outbox" if to_outbox and n["status"] == "sent" else n["status"],
                 n["audience"],
                 n["tenant"],
                 n["to"],
                 n["why"] + (f" [{n['error']}]" if n["error"] else ""),
             )
         console.print(table)
-        console.print(
-            f"planned {summary.planned}, sent {summary.sent} (retried {summary.retried}), "
-            f"pending {summary.pending}" + (f"; outbox {outbox}" if outbox and not dry_run else "")
-        )
+        if to_outbox:
+            console.print(
+                f"planned {summary.planned}, written to outbox {summary.sent} (retried {summary.retried}), "
+                f"pending {summary.pending}; nothing was sent: the messages are files in {outbox} "
+                "(deliver with --smtp HOST:PORT or --webhook URL)"
+            )
+        else:
+            console.print(
+                f"planned {summary.planned}, sent {summary.sent} (retried {summary.retried}), "
+                f"pending {summary.pending}"
+            )
         for u in summary.unreachable:
             err_console.print(
                 f"[yellow]unreachable:[/yellow] {u['tenant']}: {u['reason']} ({u['accounts']} account(s))"
@@ -195,8 +204,12 @@ def respond(
     ] = None,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
+    limit: Annotated[int, typer.Option("--limit", help="Actions listed in the table view.")] = 30,
 ) -> None:
-    """Protective actions per campaign / account (revoke, reset, MFA re-registration, blocks) as JSON."""
+    """Protective actions per campaign / account (revoke, reset, MFA re-registration, blocks).
+
+    Prints a summary per action type and the most urgent actions; --json (or --out) has all of them.
+    """
     from idwatch.respond.actions import run_respond
     from idwatch.store import atomic_write_bytes
 
@@ -216,19 +229,41 @@ def respond(
     if out:
         atomic_write_bytes(out, json.dumps(data, indent=2).encode())
     if json_out:
-        print(json.dumps(data))
+        print(json.dumps(data, default=json_default))
     else:
-        table = Table(
-            title=f"respond{' (dry run)' if summary.dry_run else ''}: {len(summary.actions)} action(s)"
-        )
-        for col in ("status", "priority", "type", "target", "campaign"):
-            table.add_column(col)
-        for a in summary.actions:
-            target = a["target"].get("account") or a["target"].get("ip") or f"AS{a['target'].get('asn')}"
-            table.add_row(a["status"], a["priority"], a["type"], str(target), a["campaign"])
-        console.print(table)
+        _print_actions(summary.actions, dry_run=summary.dry_run, limit=limit)
     if summary.pending:
         raise typer.Exit(1)
+
+
+_PRIORITY = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+def _print_actions(actions: list[dict[str, Any]], *, dry_run: bool, limit: int) -> None:
+    """A count per type and status, then the first ``limit`` actions by priority (never silently cut)."""
+    from collections import Counter
+
+    counts = Counter((a["type"], a["priority"], a["status"]) for a in actions)
+    summary = Table(title=f"respond{' (dry run)' if dry_run else ''}: {len(actions):,} action(s)")
+    for col in ("type", "priority", "status", "actions"):
+        summary.add_column(col, justify="right" if col == "actions" else "left")
+    for (kind, priority, status), n in sorted(
+        counts.items(), key=lambda kv: (_PRIORITY.get(kv[0][1], 9), kv[0])
+    ):
+        summary.add_row(kind, priority, status, f"{n:,}")
+    console.print(summary)
+    ordered = sorted(actions, key=lambda a: _PRIORITY.get(a["priority"], 9))
+    table = Table(title=f"first {min(limit, len(actions))} by priority")
+    for col in ("status", "priority", "type", "target", "campaign"):
+        table.add_column(col, no_wrap=col == "campaign", overflow="fold")
+    for a in ordered[:limit]:
+        target = a["target"].get("account") or a["target"].get("ip") or f"AS{a['target'].get('asn')}"
+        table.add_row(a["status"], a["priority"], a["type"], str(target), a["campaign"])
+    console.print(table)
+    if len(actions) > limit:
+        console.print(
+            f"... {len(actions) - limit:,} more: `idwatch respond --json` (or --out FILE) lists them all."
+        )
 
 
 def _write_or_print(out: Path | None, obj: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from idwatch.cli.app import JsonOpt, StoreOpt, app
+from idwatch.report.jsonreport import json_default
 
 
 def read_attempt(source: str | None) -> dict[str, Any]:
@@ -82,6 +83,6 @@ def score(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if json_out:
-        typer.echo(json.dumps(result, default=str))
+        typer.echo(json.dumps(result, default=json_default))
     else:
         _print_human(result)

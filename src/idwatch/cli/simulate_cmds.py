@@ -49,6 +49,9 @@ def simulate(
     from idwatch.simulate import simulate as run
     from idwatch.simulate.scenario import ScenarioError, builtin_names, load_scenario
 
+    if list_ and json_out:
+        print(json.dumps([{"name": n, "description": load_scenario(n).description} for n in builtin_names()]))
+        return
     if list_:
         for name in builtin_names():
             console.print(f"[bold]{name}[/bold]: {load_scenario(name).description}")

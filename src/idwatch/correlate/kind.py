@@ -60,10 +60,12 @@ def kind_features(p: CampaignProfile, base_high_risk: float) -> list[KindFeature
                 )
             )
         elif hr <= base_high_risk + 0.15:
+            # mirrors the state side's 1.5: targets chosen against high-risk people (under half
+            # their share of all accounts) are as clearly untargeted as 70 % high-risk is targeted
             out.append(
                 KindFeature(
                     "criminal",
-                    1.0,
+                    1.5 if hr <= base_high_risk / 2 else 1.0,
                     f"targets look random: {hr:.0%} high-risk vs {base_high_risk:.0%} of all accounts",
                 )
             )

@@ -15,6 +15,7 @@ import resource
 import tempfile
 import time as _time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,7 +67,7 @@ class DetectSummary:
 
 
 def _iso(ts: datetime | None) -> str | None:
-    return ts.astimezone(UTC).isoformat() if ts else None
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z") if ts else None
 
 
 def _parse_time(value: str | datetime | None) -> datetime | None:
@@ -418,11 +419,13 @@ def run_detections(
     config: dict[str, Any] | None = None,
     threads: int | None = None,
     reference: bool | None = None,
+    on_detection: Callable[[str, int, int], None] | None = None,
 ) -> DetectSummary:
     """Run the detection suite over the store and write ``state/alerts.parquet``.
 
     ``reference``: stage the shared tables the plain way (:mod:`sql_reference`; default from
     ``IDWATCH_DETECT_REFERENCE``), which must give the very same alerts, only slower.
+    ``on_detection(id, done, total)`` is called after each detection (the CLI's progress bar).
     """
     t0 = _time.perf_counter()
     dets = select_detections(only)
@@ -461,6 +464,8 @@ def run_detections(
         summary.detections_run.append(det.id)
         summary.alerts_by_detection[det.id] = table.num_rows
         tables.append(table)
+        if on_detection is not None:
+            on_detection(det.id, len(summary.detections_run) + len(summary.skipped), len(dets))
     new = pa.concat_tables(tables) if tables else ALERT_SCHEMA.empty_table()
     merged = _merge_alerts(store, new, summary)
     store.write_state_table("alerts", merged)

@@ -7,6 +7,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from idwatch.report.charts import funnel_svg, timeline_svg
 from idwatch.report.model import Report
 
+#: Account rows per campaign in the page (a browser stays responsive); the rest are counted and
+#: pointed to, never dropped silently.
+MAX_ACCOUNTS = 500
+
 
 def render_html(report: Report) -> str:
     env = Environment(loader=PackageLoader("idwatch.report", "templates"), autoescape=select_autoescape())
@@ -15,4 +19,5 @@ def render_html(report: Report) -> str:
         report=report,
         timeline_svg=timeline_svg(report.campaigns),
         funnel_svg=funnel_svg(report.campaigns),
+        max_accounts=MAX_ACCOUNTS,
     )

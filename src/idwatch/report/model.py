@@ -9,6 +9,7 @@ drops every tenant and account name and suppresses target categories with fewer 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,8 @@ COUNTRY_ADJECTIVE = {
     "KR": "South Korea",
 }
 SUPPRESSED = "other categories (suppressed)"
+#: The report's order: the state actors are the story, mass abuse and the unexplained follow.
+KIND_ORDER = {"state": 0, "criminal": 1, "unknown": 2}
 
 
 @dataclass
@@ -52,6 +55,16 @@ class CampaignView:
     headline: str = ""
     attribution: str = ""
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    top_evidence: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.actor["name"] if self.actor else f"unattributed ({self.kind})"
+
+    @property
+    def closest(self) -> dict[str, Any] | None:
+        """The best-scoring known intrusion set (for an unattributed campaign: below threshold)."""
+        return next((h for h in self.hypotheses if h.get("stix_id")), None)
 
     @property
     def period(self) -> str:
@@ -160,11 +173,53 @@ def attribution_sentence(c: CampaignView) -> str:
     if top:
         best_known = next((h for h in c.hypotheses if h.get("stix_id")), None)
         if best_known:
+            # ICD 203 words describe how likely a judgement is; "unattributed" is the judgement here,
+            # so the candidate's words go in brackets as its score, never as "X is almost no chance".
             return (
-                f"Not attributed: the best candidate, {best_known['name']}, is {best_known['words']} "
-                f"({best_known['confidence']}/100), below the attribution threshold."
+                f"Unattributed; the closest candidate, {best_known['name']}, scored "
+                f"{best_known['confidence']}/100 ({best_known['words']}), below the attribution threshold."
             )
     return "Not attributed: no intrusion set in the imported intelligence fits."
+
+
+def _short(text: str, limit: int = 110) -> str:
+    return text if len(text) <= limit else text[: text.rfind(" ", 0, limit - 1)].rstrip(",;:") + " ..."
+
+
+def top_evidence(c: CampaignView) -> list[str]:
+    """The two strongest reasons for what the campaign is: attribution evidence, then its profile."""
+    chosen = next((h for h in c.hypotheses if c.actor and h.get("stix_id") == c.actor.get("stix_id")), None)
+    items = [e for e in (chosen or {}).get("evidence", []) if e.get("weight", 0) > 0]
+    items.sort(key=lambda e: -float(e.get("likelihood_ratio") or 0))
+    out = [f"{_short(e['detail'])} (x{e['likelihood_ratio']:g})" for e in items[:1]]
+    profile = [e["detail"] for e in c.evidence if e.get("kind") == "campaign_profile"]
+    return out + [_short(p) for p in profile[: 2 - len(out)]]
+
+
+def _tenant_lookup(store: Store) -> Callable[[str, str | None], str]:
+    """A tenant for every account: the event's, else the directory's, else the account's domain."""
+    con = store.connect()
+    try:
+        rows = con.execute(
+            "SELECT lower(account), any_value(tenant) FROM directory WHERE tenant IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    known = dict(rows)
+
+    def tenant_of(account: str, tenant: str | None) -> str:
+        if tenant:
+            return tenant
+        return known.get(account.lower()) or (account.rsplit("@", 1)[1] if "@" in account else "-")
+
+    return tenant_of
+
+
+def _tenants(c: dict[str, Any], tenant_of: Callable[[str, str | None], str]) -> list[str]:
+    return sorted(
+        {tenant_of(a["account"], a.get("tenant")) for a in c.get("accounts", [])}
+        | set(c.get("tenants") or [])
+    )
 
 
 def _public_categories(categories: dict[str, int], k: int) -> dict[str, int]:
@@ -195,6 +250,8 @@ def build_report(
             row["day"] = str(row["day"])
             days.setdefault(row.pop("campaign_id"), []).append(row)
     countries = _actor_countries(store)
+    tenant_of = _tenant_lookup(store)
+    accounts = [{**a, "tenant": tenant_of(a["account"], a.get("tenant"))} for a in accounts]
     views: list[CampaignView] = []
     for c in campaigns:
         if campaign_ids and c["id"] not in campaign_ids:
@@ -208,8 +265,10 @@ def build_report(
             first_seen=c.get("first_seen"),
             last_seen=c.get("last_seen"),
             categories=_public_categories(cats, k) if public else cats,
-            tenants=[] if public else c.get("tenants", []),
-            accounts=[] if public else c.get("accounts", []),
+            tenants=[] if public else _tenants(c, tenant_of),
+            accounts=[]
+            if public
+            else [{**a, "tenant": tenant_of(a["account"], a.get("tenant"))} for a in c.get("accounts", [])],
             infrastructure=c.get("infrastructure", {}),
             techniques=c.get("techniques", []),
             hypotheses=_public_hypotheses(c.get("hypotheses", [])) if public else c.get("hypotheses", []),
@@ -219,7 +278,9 @@ def build_report(
         country = countries.get((c.get("actor") or {}).get("stix_id") or "")
         view.headline = headline(view, country)
         view.attribution = attribution_sentence(view)
+        view.top_evidence = top_evidence(view)
         views.append(view)
+    views.sort(key=lambda v: KIND_ORDER.get(v.kind, len(KIND_ORDER)))  # stable: correlate's order within
     totals = {
         "campaigns": len(views),
         "attributed": sum(1 for v in views if v.actor),

@@ -1,0 +1,191 @@
+"""What a new user reads: clean errors instead of tracebacks, nothing silently empty, honest words.
+
+Each test is one finding of issue #19 (items 3, 4, 5, 7, 9) stated as the behaviour we want.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from idwatch.cli.main import app
+
+runner = CliRunner()
+
+
+def _invoke(*args: str, env: dict[str, str] | None = None):
+    return runner.invoke(app, list(args), env=env)
+
+
+def _text(result) -> str:
+    """The output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
+@pytest.fixture
+def store_copy(analysed_store, tmp_path):
+    """A private copy of the analysed world (commands here rewrite its state)."""
+    root = tmp_path / "store"
+    shutil.copytree(analysed_store.root, root)
+    return root
+
+
+# ------------------------------------------------------------------ item 3, 4: errors, not silence
+
+
+def test_run_on_a_missing_file_is_a_clean_error_and_creates_no_store(tmp_path):
+    store = tmp_path / "st"
+    result = _invoke("run", str(tmp_path / "nosuch.jsonl"), "--store", str(store))
+    assert result.exit_code == 2
+    assert "no such file" in _text(result) and "Traceback" not in result.output
+    assert not store.exists()
+
+
+def test_ingest_of_a_folder_without_data_files_warns_and_fails(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "README.txt").write_text("not a log\n")
+    result = _invoke("ingest", str(folder), "--store", str(tmp_path / "st"))
+    assert result.exit_code == 1
+    assert "no data files" in _text(result)
+
+
+def test_analyze_on_a_missing_store_says_so_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IDWATCH_STORE", raising=False)
+    result = _invoke("analyze")
+    assert result.exit_code == 2
+    assert "no store at" in _text(result) and "idwatch ingest" in _text(result)
+    assert not (tmp_path / "idwatch-data").exists()
+
+
+def test_analyze_on_an_empty_store_is_a_clear_error(tmp_path):
+    for sub in ("events", "state"):
+        (tmp_path / "st" / sub).mkdir(parents=True)
+    result = _invoke("analyze", "--store", str(tmp_path / "st"))
+    assert result.exit_code == 2
+    assert "holds no events" in _text(result)
+
+
+def test_an_events_file_is_refused_as_a_directory(tmp_path):
+    events = tmp_path / "events.jsonl"
+    rows = [
+        {"time": "2024-03-01T10:00:00Z", "account": f"u{i}@x.org", "tenant": "x.org", "activity": "sign_in"}
+        for i in range(50)
+    ]
+    events.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = _invoke("directory", "import", str(events), "--store", str(tmp_path / "st"))
+    assert result.exit_code == 2
+    assert "not an account directory" in _text(result) and "events file" in _text(result)
+
+
+def test_a_real_directory_still_imports(tmp_path):
+    directory = tmp_path / "accounts.csv"
+    directory.write_text("account,tenant,category\na@x.org,x.org,journalist\nb@x.org,x.org,\n")
+    result = _invoke("directory", "import", str(directory), "--store", str(tmp_path / "st"))
+    assert result.exit_code == 0, result.output
+
+
+# ------------------------------------------------------------------ item 5: honest messages
+
+
+def test_analyze_prints_the_wall_time_of_the_step_and_of_each_stage(store_copy):
+    result = _invoke("analyze", "--store", str(store_copy), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.strip().splitlines()[-1])
+    stages = data["seconds_by_stage"]
+    assert list(stages) == ["detections", "incidents", "campaigns", "attribution"]
+    assert data["seconds"] >= sum(stages.values()) - 0.05  # the whole step, not one part of it
+    human = _invoke("analyze", "--store", str(store_copy))
+    assert human.exit_code == 0, human.output
+    assert "wall time" in _text(human)
+    for stage in stages:
+        assert f"{stage} " in _text(human)
+
+
+def test_more_incidents_than_alerts_is_explained(capsys):
+    from idwatch.cli.analysis_cmds import _print_summary
+
+    summary = {"alerts": 3, "incidents": 40, "campaigns": 1, "by_kind": {"criminal": 1}, "attributed": 0}
+    _print_summary({**summary, "accounts": 40, "seconds": 1.0})
+    out = capsys.readouterr().out
+    assert "one alert can name many accounts" in " ".join(out.split())
+
+
+def test_outbox_writes_are_not_called_sent(store_copy):
+    result = _invoke("notify", "--store", str(store_copy), "--outbox", str(store_copy / "box"))
+    assert result.exit_code == 0, result.output
+    assert "written to outbox" in _text(result)
+    assert " sent " not in _text(result).replace("nothing was sent", "")
+
+
+def test_since_accepts_rfc3339_and_relative_forms():
+    from idwatch.cli.app import parse_when
+
+    now = datetime(2019, 9, 30, 14, 30, tzinfo=UTC)
+    assert parse_when("2019-09-29T08:00:00Z", now) == datetime(2019, 9, 29, 8, tzinfo=UTC)
+    assert parse_when("2019-09-29", now) == datetime(2019, 9, 29, tzinfo=UTC)
+    assert parse_when("24h", now) == datetime(2019, 9, 29, 14, 30, tzinfo=UTC)
+    assert parse_when("7d", now) == datetime(2019, 9, 23, 14, 30, tzinfo=UTC)
+    assert parse_when("yesterday", now) == datetime(2019, 9, 29, tzinfo=UTC)
+
+
+def test_detect_since_nonsense_says_what_is_expected(store_copy):
+    result = _invoke("detect", "--since", "last tuesday", "--store", str(store_copy))
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "RFC 3339" in text and "yesterday" in text and "24h" in text
+    assert "Invalid isoformat" not in text
+    assert _invoke("detect", "--since", "yesterday", "--store", str(store_copy)).exit_code == 0
+
+
+# ------------------------------------------------------------------ item 7: ids never cut at 80 columns
+
+
+def test_campaign_and_detection_ids_are_whole_at_80_columns(store_copy):
+    env = {"COLUMNS": "80"}
+    ids = [c["id"] for c in json.loads(_invoke("campaigns", "--json", "--store", str(store_copy)).output)]
+    table = _invoke("campaigns", "--store", str(store_copy), env=env).output
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert all(i in table for i in ids)
+    alerts = json.loads(_invoke("alerts", "--json", "--store", str(store_copy)).output)
+    shown = _invoke("alerts", "--store", str(store_copy), "--limit", "50", env=env).output
+    assert all(a["detection_id"] in shown for a in alerts[:50])
+    listed = _invoke("detections", "list", env=env).output
+    library = json.loads(_invoke("detections", "list", "--json").output)
+    assert all(d["id"] in listed for d in library)
+
+
+# ------------------------------------------------------------------ item 9: one time format
+
+
+def test_json_times_are_rfc3339_with_z(store_copy):
+    alerts = json.loads(_invoke("alerts", "--json", "--store", str(store_copy)).output)
+    assert alerts
+    for a in alerts:
+        for key in ("first_seen", "last_seen"):
+            assert a[key] is None or (a[key].endswith("Z") and "T" in a[key]), a[key]
+    detect = json.loads(_invoke("detect", "--json", "--store", str(store_copy)).output)
+    assert detect["until"].endswith("Z")
+
+
+def test_simulate_list_json_is_json():
+    data = json.loads(_invoke("simulate", "--list", "--json").output)
+    assert {"name", "description"} <= set(data[0])
+    assert "demo" in {d["name"] for d in data}
+
+
+# ------------------------------------------------------------------ respond: a summary, nothing silently cut
+
+
+def test_respond_table_summarises_and_points_to_the_full_list(store_copy):
+    full = json.loads(_invoke("respond", "--json", "--store", str(store_copy)).output)
+    assert len(full["actions"]) > 1
+    result = _invoke("respond", "--limit", "1", "--store", str(store_copy))
+    assert result.exit_code == 0, result.output
+    assert f"{len(full['actions']) - 1:,} more" in _text(result)
+    assert "idwatch respond --json" in _text(result)
