@@ -125,7 +125,7 @@ def select_sql(view: str) -> str:
                      WHEN ge_activity IS NULL OR NOT in_scope
                        THEN 'gworkspace:' || app || ':' || coalesce(ev_name, '?') END""",
         "_error": """CASE WHEN app IS NULL
-                        THEN 'not a Google Workspace activity: no id.applicationName / protoPayload.serviceName'
+                        THEN 'not a Google Workspace activity: no application / serviceName'
                       WHEN in_scope AND ev_name IS NULL THEN 'activity without an event name' END""",
     }
 
