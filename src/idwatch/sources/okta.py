@@ -66,6 +66,9 @@ def select_sql(view: str) -> str:
     wrappers = ", ".join(lit(f"$.{k}") for k in m.WRAPPER_KEYS)
     placeholders = ", ".join(lit(u) for u in m.PLACEHOLDER_UUIDS)
     no_ip = ", ".join(lit(v) for v in m.NO_ADDRESS)
+    slots = range(2, len(m.WRAPPER_KEYS) + 2)  # positions of the wrapper keys in ``_w``
+    wrapped_when = " ".join(f"WHEN json_type(_w[{i}]) = 'OBJECT' THEN [_w[{i}]::VARCHAR]" for i in slots)
+    wrapped_any = " OR ".join(f"json_type(_w[{i}]) = 'OBJECT'" for i in slots)
 
     event_map = rules_table("et", m.EVENT_TYPES)
     result_map = values_table("rs", ("rs_key", "rs_outcome"), m.RESULTS)
@@ -126,9 +129,9 @@ e AS (
     unnest(CASE
       WHEN json_type(_w[1]) = 'ARRAY' AND json_array_length(_w[1]) > 0
         THEN list_transform(json_extract(_w[1], '$[*]'), lambda v: v::VARCHAR)
-      {" ".join(f"WHEN json_type(_w[{i + 2}]) = 'OBJECT' THEN [_w[{i + 2}]::VARCHAR]" for i in range(len(m.WRAPPER_KEYS)))}
+      {wrapped_when}
       ELSE [rec] END) AS ev,
-    _w[1] IS NOT NULL OR {" OR ".join(f"json_type(_w[{i + 2}]) = 'OBJECT'" for i in range(len(m.WRAPPER_KEYS)))}
+    _w[1] IS NOT NULL OR {wrapped_any}
       AS wrapped
   FROM w
 ),
