@@ -43,7 +43,7 @@ from idwatch.sources.base import (
 )
 from idwatch.sources.typed_json import TypedLines
 from idwatch.sources.validate import validated_sql
-from idwatch.store import Store
+from idwatch.store import OTHER_SCHEMA, Store
 
 #: What the parse thread hands back: the fast path's rows, the lines left for the careful path,
 #: and the seconds it took.
@@ -146,6 +146,11 @@ class _Ingest:
         stored = store.existing_event_ids(self.con).column("event_id")
         if len(stored):  # distinct unless an older version stored one twice: keep the first
             self.seen.first_unseen(stored, np.arange(len(stored)))
+        # skipped records are kept in the store's side table, idempotent like events
+        self.seen_other = SeenIds(self.con)
+        kept = store.existing_other_ids(self.con).column("event_id")
+        if len(kept):
+            self.seen_other.first_unseen(kept, np.arange(len(kept)))
         # one chunk's Parquet write runs in the background while the next chunk is parsed
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="idwatch-write")
         self._pending: Future[float] | None = None
@@ -259,11 +264,10 @@ class _Ingest:
         mapped from ``chunk.view``.
         """
         n_fast = fast.num_rows if fast is not None else 0
-        self.summary.records += chunk.records + chunk.rejected + n_fast
+        self.summary.records += chunk.rejected
         self._quarantine(chunk.quarantine)
         if chunk.records + n_fast == 0:
             return
-        self.formats_seen[module.NAME] += chunk.records + n_fast
         parts = [conform(fast)] if fast is not None and n_fast else []
         if chunk.records:
             mapped = f"({module.select_sql(chunk.view)})"
@@ -274,6 +278,11 @@ class _Ingest:
                 sql = validated_sql(mapped, time_type[0][0] if time_type else "VARCHAR")
                 parts.append(conform(self.con.sql(sql).to_arrow_table()))
         val = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        # a record a format maps to several events (a Google activity's events, an envelope of
+        # records, an Entra sign-in and its second factor) counts once per event: records are
+        # what the format produced, each ending in exactly one bucket
+        self.summary.records += val.num_rows
+        self.formats_seen[module.NAME] += val.num_rows
         self._store(chunk.file, val, module.NAME)
 
     def _store(self, file: str, val: pa.Table, source_name: str) -> None:
@@ -295,6 +304,9 @@ class _Ingest:
         for kind, n in rows.skipped.items():
             self.skipped[kind] += n
             self.summary.skipped += n
+        if rows.skipped:
+            with self._stage("keep_skipped"):
+                self._keep_skipped(val, source_name)
         good = rows.good.num_rows
         if good == 0:
             return
@@ -312,6 +324,43 @@ class _Ingest:
             self._append(rows)
             self.summary.stored += rows.num_rows
         self.summary.duplicates += good - table.num_rows
+
+    def _keep_skipped(self, val: pa.Table, source_name: str) -> None:
+        """Store the skipped rows of ``val`` in ``other/`` (each id once, across runs too).
+
+        ``_skip`` reads ``<source>:<kind>``; the side table keeps the kind without its source.
+        """
+        mask = pc.and_(pc.is_valid(val.column("_skip")), pc.is_null(val.column("_reject")))
+        rows = val.filter(mask)
+        eids = self._event_ids(rows)
+        keep = self.seen_other.first_unseen(eids, rows.column("_line").to_numpy())
+        if not keep.any():
+            return
+        rows, eids = rows.filter(pa.array(keep)), pc.filter(eids, pa.array(keep))
+        source = pc.coalesce(rows.column("source"), pa.scalar(source_name))
+        skip = rows.column("_skip")
+        prefixed = pc.starts_with(skip, pattern=source_name + ":")
+        kind = pc.if_else(prefixed, pc.utf8_slice_codeunits(skip, len(source_name) + 1), skip)
+        account = pc.utf8_lower(pc.utf8_trim(rows.column("account"), " "))
+        stamp = int(time.time() * 1_000_000)
+        table = pa.table(
+            {
+                "time": rows.column("_ts"),
+                "event_id": eids,
+                "source": source,
+                "kind": kind,
+                "tenant": rows.column("tenant"),
+                "account": account,
+                "src_ip": rows.column("src_ip"),
+                "raw": rows.column("_raw"),
+                "ingested_at": pa.array(np.full(rows.num_rows, stamp), pa.int64()),
+            }
+        )
+        self.store.append_other(
+            pa.Table.from_arrays(
+                [pc.cast(table.column(f.name), f.type) for f in OTHER_SCHEMA], schema=OTHER_SCHEMA
+            )
+        )
 
     def _append(self, rows: pa.Table) -> None:
         """Write ``rows`` in the background (pyarrow releases the GIL) after the previous write.

@@ -3,6 +3,7 @@
 Layout of a store directory::
 
     events/day=YYYY-MM-DD/part-*.parquet   canonical events (STORED_EVENT_SCHEMA)
+    other/day=YYYY-MM-DD/part-*.parquet    valid records of kinds idwatch does not model (OTHER_SCHEMA)
     quarantine/*.jsonl                    rejected records with their reason
     state/<name>.parquet | <name>.json     alerts, incidents, campaigns, watermarks ...
     directory.parquet                      EVENTS.md section 2
@@ -30,9 +31,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from idwatch.schema import ALERT_SCHEMA, STORED_EVENT_SCHEMA
+from idwatch.schema import ALERT_SCHEMA, STORED_EVENT_SCHEMA, TIME_TYPE
 
 DEFAULT_STORE = "./idwatch-data"
+
+#: Skipped records, kept (view ``other_events``): a vendor record of a kind with no canonical
+#: activity (a Google government-backed attack warning, a Drive edit, a sign-up) is not lost,
+#: and later stages can read it by ``kind``. ``time`` is null when the record's time did not parse.
+OTHER_SCHEMA = pa.schema(
+    [
+        pa.field("time", TIME_TYPE),
+        pa.field("event_id", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("tenant", pa.string()),
+        pa.field("account", pa.string()),
+        pa.field("src_ip", pa.string()),
+        pa.field("raw", pa.large_string()),
+        pa.field("ingested_at", TIME_TYPE),
+    ]
+)
 
 
 class StoreError(RuntimeError):
@@ -143,6 +161,13 @@ class Store:
         return self.root / "quarantine"
 
     @property
+    def other_dir(self) -> Path:
+        return self.root / "other"
+
+    def other_files(self) -> list[Path]:
+        return sorted(self.other_dir.glob("day=*/*.parquet"))
+
+    @property
     def state_dir(self) -> Path:
         return self.root / "state"
 
@@ -173,6 +198,7 @@ class Store:
             con.execute(f"SET threads = {int(threads)}")
         con.execute("SET TimeZone = 'UTC'")
         self._register_parquet_view(con, "events", self.event_files(), STORED_EVENT_SCHEMA)
+        self._register_parquet_view(con, "other_events", self.other_files(), OTHER_SCHEMA)
         directory = [self.directory_path] if self.directory_path.exists() else []
         self._register_parquet_view(con, "directory", directory, DIRECTORY_SCHEMA)
         for path in sorted(self.state_dir.glob("*.parquet")):
@@ -190,7 +216,7 @@ class Store:
             con.execute(
                 f"CREATE OR REPLACE VIEW {name} AS SELECT * EXCLUDE (day) "
                 f"FROM read_parquet([{listing}], hive_partitioning = true, union_by_name = true)"
-                if name == "events"
+                if name in ("events", "other_events")
                 else f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{listing}])"
             )
         elif schema is not None:
@@ -243,6 +269,45 @@ class Store:
             raise
         return table.num_rows
 
+    # ---------------------------------------------------------------- skipped records, kept
+    def existing_other_ids(self, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+        """The ids of the kept skipped records (one column ``event_id``)."""
+        files = self.other_files()
+        if not files:
+            return pa.table({"event_id": pa.array([], pa.string())})
+        own = con or duckdb.connect(":memory:")
+        listing = ", ".join(_sql_str(str(p)) for p in files)
+        return own.sql(f"SELECT event_id FROM read_parquet([{listing}])").to_arrow_table()
+
+    def append_other(self, table: pa.Table) -> int:
+        """Write already-deduplicated skipped records (OTHER_SCHEMA), one file per day, atomically.
+
+        Records whose time did not parse go to ``day=undated``.
+        """
+        if table.num_rows == 0:
+            return 0
+        table = table.select(OTHER_SCHEMA.names).cast(OTHER_SCHEMA)
+        micros = table.column("time").combine_chunks().cast(pa.int64()).fill_null(-(1 << 62))
+        days = micros.to_numpy(zero_copy_only=False) // _MICROS_PER_DAY
+        stamp = uuid.uuid4().hex
+        written: list[tuple[Path, Path]] = []
+        try:
+            for day, part in _day_slices(table, days):
+                name = "undated" if day < -(1 << 40) else str(np.datetime64(int(day), "D"))
+                folder = self.other_dir / f"day={name}"
+                tmp = folder / f"{_STAGED_PREFIX}{stamp}{_STAGED_SUFFIX}"
+                written.append((tmp, folder / f"part-{stamp}-part-0.parquet"))
+                folder.mkdir(parents=True, exist_ok=True)
+                pq.write_table(part, tmp, compression="zstd", compression_level=1)
+            for tmp, target in written:
+                os.replace(tmp, target)
+        except BaseException:
+            for tmp, _ in written:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            raise
+        return table.num_rows
+
     def clean_staging(self, older_than_s: float = 3600.0) -> None:
         """Remove the temporary day files a killed ingest left behind (never visible to readers).
 
@@ -253,7 +318,11 @@ class Store:
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime > older_than_s:
                     shutil.rmtree(path, ignore_errors=True)
-        for path in self.events_dir.glob(f"day=*/{_STAGED_PREFIX}*{_STAGED_SUFFIX}"):
+        staged = [
+            *self.events_dir.glob(f"day=*/{_STAGED_PREFIX}*{_STAGED_SUFFIX}"),
+            *self.other_dir.glob(f"day=*/{_STAGED_PREFIX}*{_STAGED_SUFFIX}"),
+        ]
+        for path in staged:
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime > older_than_s:
                     path.unlink()

@@ -36,7 +36,8 @@ def test_panther_gsuite_records_map_per_event_name(vx):
             continue
         seen.add(name)
         if name in SKIPPED_IN_SCOPE:
-            assert row["_skip"] == f"gworkspace:{app}:{name}"
+            kind = name if name == "gov_attack_warning" else f"{app}:{name}"
+            assert row["_skip"] == f"gworkspace:{kind}"
             continue
         assert (row["activity"], row["outcome"], row["reason"]) == PANTHER_EVENTS[name], name
         params = record.get("parameters") or {}
@@ -69,11 +70,12 @@ def test_reports_api_activities(vx):
     first = rows[0]
     assert first["account"] == "maria.lopez@example.org"
     assert first["tenant"] == "C03az79cb"
-    assert first["event_id"] == "login:2024-05-06T07:01:11.512Z:-7312000000000001"
+    # application, time, uniqueQualifier, event name and its index in ``events``
+    assert first["event_id"] == "login:2024-05-06T07:01:11.512000Z:-7312000000000001:login_success:0"
     assert first["time"] == "2024-05-06T07:01:11.512000Z"
     assert rows[1]["detail"] == "marked suspicious by Google"
     assert rows[4]["account"] == "maria.lopez@example.org"  # affected_email_address
-    assert rows[5]["_skip"] == "gworkspace:login:gov_attack_warning"
+    assert rows[5]["_skip"] == "gworkspace:gov_attack_warning"
     assert rows[8]["detail"] == "disabled: hijacked"
     assert rows[9]["detail"] == "forward to drop.box@example.net"
     assert rows[10]["_skip"] == "gworkspace:drive:view"
@@ -84,4 +86,101 @@ def test_activities_ingest_end_to_end(vx, ingest):
     summary, store = ingest(vx.fixture("gworkspace", "activities.json"), array=True)
     assert summary.formats == {"gworkspace": 11}
     assert (summary.stored, summary.skipped, summary.quarantined) == (9, 2, 0)
-    assert summary.skipped_by_kind == {"gworkspace:login:gov_attack_warning": 1, "gworkspace:drive:view": 1}
+    assert summary.skipped_by_kind == {"gworkspace:gov_attack_warning": 1, "gworkspace:drive:view": 1}
+
+
+def _in_order(rows: list[dict]) -> list[dict]:
+    """Rows by record, then by the event's index in ``events`` (the last part of its id)."""
+    return sorted(rows, key=lambda r: (r["_line"], int(r["event_id"].rsplit(":", 1)[1])))
+
+
+def test_every_event_of_an_activity_is_its_own_event(vx, ingest):
+    """Google logs several events per activity (a challenge, then the sign-in it guards); two
+    activities may even share time and uniqueQualifier. Each event is kept, none is a duplicate."""
+    records = vx.fixture("gworkspace", "multi_event_activities.json")
+    rows = _in_order(vx.run(gworkspace, records))
+    assert [vx.canon(r) for r in rows] == [
+        {
+            "activity": "mfa_challenge",
+            "step": "verify",
+            "method": "sms",
+            "outcome": "success",
+            "reason": None,
+        },
+        {
+            "activity": "mfa_challenge",
+            "step": "verify",
+            "method": "totp",
+            "outcome": "failure",
+            "reason": "verification_failed",
+        },
+        {"activity": "sign_in", "step": None, "method": "password", "outcome": "success", "reason": None},
+        {
+            "activity": "sign_in",
+            "step": None,
+            "method": "password",
+            "outcome": "failure",
+            "reason": "bad_password",
+        },
+        {"activity": None, "step": None, "method": None, "outcome": "pending", "reason": None},
+    ]
+    assert len({r["event_id"] for r in rows}) == 5
+    assert rows[2]["event_id"] == "login:2024-06-03T09:15:00.100000Z:5521000000000001:login_success:2"
+    summary, store = ingest(records, array=True)
+    assert (summary.records, summary.stored, summary.duplicates, summary.skipped) == (5, 4, 0, 1)
+    assert summary.balanced
+    again, _ = ingest(records, array=True, name="again.json")
+    assert (again.stored, again.duplicates, again.skipped) == (0, 4, 1)
+
+
+def test_gov_attack_warning_is_kept_for_attribution(vx, ingest):
+    """Google's state-actor warning is no attempt (skipped), but it is kept in ``other_events``."""
+    records = vx.fixture("gworkspace", "multi_event_activities.json")
+    summary, store = ingest(records, array=True)
+    assert summary.skipped_by_kind == {"gworkspace:gov_attack_warning": 1}
+    query = "SELECT time, source, kind, tenant, account, src_ip FROM other_events"
+    (row,) = store.connect().execute(query).fetchall()
+    assert row[1:] == (
+        "gworkspace",
+        "gov_attack_warning",
+        "C03az79cb",
+        "ana.silva@example.org",
+        "198.51.100.7",
+    )
+    assert row[0].isoformat() == "2024-06-03T10:00:00+00:00"
+    ingest(records, array=True, name="again.json")  # idempotent like events
+    assert store.connect().execute("SELECT count(*) FROM other_events").fetchone() == (1,)
+
+
+def test_cloud_logging_entries(vx):
+    """Workspace login audit routed to Cloud Logging: protoPayload.metadata.event[], parameter[]."""
+    records = vx.fixture("gworkspace", "cloud_logging.jsonl")
+    assert all(gworkspace.sniff(r) for r in records)
+    rows = _in_order(vx.run(gworkspace, records))
+    assert [vx.canon(r) for r in rows] == [
+        {
+            "activity": "sign_in",
+            "step": None,
+            "method": "password",
+            "outcome": "failure",
+            "reason": "bad_password",
+        },
+        {
+            "activity": "mfa_challenge",
+            "step": "verify",
+            "method": "fido2",
+            "outcome": "success",
+            "reason": None,
+        },
+        {"activity": "sign_in", "step": None, "method": "password", "outcome": "success", "reason": None},
+        {"activity": None, "step": None, "method": None, "outcome": "pending", "reason": None},
+    ]
+    first = rows[0]
+    assert first["time"] == "2024-06-03T09:15:00.100000Z"  # activityId.timeUsec
+    assert first["account"] == "ana.silva@example.org"
+    assert first["src_ip"] == "2001:db8::17"
+    assert first["tenant"] == "123456789012"
+    assert first["detail"] == "marked suspicious by Google"
+    assert first["event_id"] == "login:2024-06-03T09:15:00.100000Z:5521000000000003:login_failure:0"
+    assert rows[3]["_skip"] == "gworkspace:gov_attack_warning"
+    assert all(r["_error"] is None for r in rows)

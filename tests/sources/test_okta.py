@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from idwatch.sources import okta
 
 # eventType -> activity expected for the event types occurring in the Panther samples.
@@ -134,3 +136,54 @@ def test_not_okta(vx):
     assert not okta.sniff({"eventType": "AwsConsoleSignIn", "eventTime": "2024-01-01T00:00:00Z"})
     (row,) = vx.run(okta, [{"published": "2024-01-01T00:00:00Z"}])
     assert row["_error"] == "not an Okta System Log event: no eventType"
+
+
+def test_event_hook_delivery_is_one_event_per_element(vx, ingest):
+    """Okta event hooks POST ``{eventType: com.okta.event_hook, data: {events: [...]}}``."""
+    (hook,) = vx.fixture("okta", "event_hook.json")
+    assert okta.sniff(hook)
+    page = vx.fixture("okta", "system_log_page.json")
+    api = vx.run(okta, [page[0], page[7]])
+    rows = sorted(vx.run(okta, [hook]), key=lambda r: r["time"])
+    assert len(rows) == 2
+    for got, bare in zip(rows, api, strict=True):
+        same = ("time", "event_id", "account", "activity", "step", "method", "outcome", "reason", "src_ip")
+        assert {k: got[k] for k in same} == {k: bare[k] for k in same}
+        assert got["tenant"] == "example-org.okta.com"  # the org the hook came from
+    assert {json.loads(r["_raw"])["uuid"] for r in rows} == {page[0]["uuid"], page[7]["uuid"]}
+    summary, _ = ingest([hook])
+    assert (summary.records, summary.stored, summary.quarantined) == (2, 2, 0)
+
+
+def test_log_streaming_and_siem_forwarder_wrappers(vx):
+    """EventBridge log streaming (``detail``) and Splunk HEC (``event``) wrap one LogEvent each."""
+    bridge, hec = vx.fixture("okta", "forwarders.jsonl")
+    assert okta.sniff(bridge) and okta.sniff(hec)
+    page = vx.fixture("okta", "system_log_page.json")
+    a, b = vx.run(okta, [bridge, hec])
+    bare_a, bare_b = vx.run(okta, [page[0], page[7]])
+    assert vx.canon(a) == vx.canon(bare_a) and a["event_id"] == bare_a["event_id"]
+    assert vx.canon(b) == vx.canon(bare_b) and b["src_ip"] == bare_b["src_ip"]
+    assert a["tenant"] == "example-org"  # aws.partner/okta.com/<org>/...
+    assert b["tenant"] == "example.org"  # no org named: the account's domain
+    assert json.loads(a["_raw"]) == page[0]  # raw is the LogEvent itself
+
+
+def test_null_address_falls_back_to_the_proxy_chain(vx):
+    nullip, _, _ = vx.fixture("okta", "edge_cases.jsonl")
+    row = vx.one(okta, nullip)
+    assert row["src_ip"] == "192.0.2.77" and row["_error"] is None
+    assert vx.canon(row) == vx.canon(vx.one(okta, vx.fixture("okta", "system_log_page.json")[0]))
+
+
+def test_a_shared_placeholder_uuid_does_not_drop_distinct_events(vx, ingest):
+    _, ph1, ph2 = vx.fixture("okta", "edge_cases.jsonl")
+    a, b = vx.run(okta, [ph1, ph2])
+    assert a["event_id"].startswith("AbC-123-XyZ#") and a["event_id"] != b["event_id"]
+    summary, _ = ingest([ph1, ph2, ph1])  # the same body twice is still one event
+    assert (summary.stored, summary.duplicates) == (2, 1)
+
+
+def test_tenant_is_the_accounts_domain_for_bare_log_events(vx):
+    row = vx.one(okta, vx.fixture("okta", "system_log_page.json")[0])
+    assert row["tenant"] == "example.org"

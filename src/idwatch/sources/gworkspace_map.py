@@ -11,24 +11,53 @@ from idwatch.sources.vendor_sql import DocTable, Rule, pairs_doc, rules_doc
 TITLE = "Google Workspace connector"
 
 INTRO = """
-`--format gworkspace`. Reads Admin SDK Reports API activities (`kind: admin#reports#activity`,
-`activities.list` items: JSON Lines, a JSON array, one object, or a whole response page
-`{"kind": "admin#reports#activities", "items": [...]}`) of the applications listed
-below. Both the API's own shape (`events: [{type, name, parameters: [{name, value | multiValue |
-boolValue | intValue}]}]`) and the flattened shape of SIEM exports (`name`, `type`,
-`parameters: {name: value}` at the top level) are read. An activity is one event: the first
-entry of `events` is mapped (the login and user_accounts applications log one per activity).
+`--format gworkspace`. Reads Google Workspace login / user_accounts activities in the shapes they
+are exported in (see "Accepted export shapes" below). Every element of an activity's `events`
+list is its own canonical event (Google logs several events per activity, e.g. a challenge and
+the sign-in it guards).
 
 The account is `parameters.affected_email_address` when present (account warnings), else
-`actor.email`. `tenant` is `id.customerId`; `event_id` is built from `id.applicationName`,
-`id.time` and `id.uniqueQualifier` (unique together, per Google). Google does not log the
-recovery phone / email values, so `recovery_info_change` events carry no `contact_hash`.
-Activities of other applications (drive, admin, calendar, token, saml, ...) are skipped and
-counted as `gworkspace:<application>:<event name>`.
+`actor.email` (`authenticationInfo.principalEmail` in Cloud Logging). `tenant` is `id.customerId`
+(Cloud Logging: the organization of `logName`); `event_id` is built from the application,
+the normalized time, `id.uniqueQualifier` (Cloud Logging: `activityId.uniqQualifier`), the event
+name and its index in `events`, so the same activity read through either shape gets the same ids.
+Google does not log the recovery phone / email values, so `recovery_info_change` events carry no
+`contact_hash`. Activities of other applications (drive, admin, calendar, token, saml, ...) are
+skipped and counted as `gworkspace:<application>:<event name>`; skipped records are kept in the
+store's `other_events` table. Google's government-backed attack warning (`gov_attack_warning`) is
+not an attempt, so it is no canonical event: it is kept there as kind `gov_attack_warning`,
+evidence for attribution.
 """
 
 #: Applications whose events are mapped by name below.
 APPLICATIONS = ("login", "user_accounts")
+
+#: Cloud Logging ``protoPayload.serviceName`` of a Workspace application: ``<application>`` + this.
+CLOUD_SERVICE_SUFFIX = ".googleapis.com"
+
+#: Event names kept (skipped, stored in ``other_events``) under their own kind, not
+#: ``<application>:<name>``: evidence other stages read by name.
+KEPT_KINDS = ("gov_attack_warning",)
+
+#: Export shapes the connector accepts (sniffed per file).
+SHAPES: list[tuple[str, str]] = [
+    (
+        "Admin SDK Reports API activity",
+        "`activities.list` items (`kind: admin#reports#activity`, `id`, `actor`, `ipAddress`, "
+        "`events[{type, name, parameters[{name, value|multiValue|boolValue|intValue}]}]`): JSON Lines, "
+        'a JSON array, or a whole response page `{"items": [...]}`',
+    ),
+    (
+        "Flattened SIEM export",
+        "one event per record with `name` and `parameters: {name: value}` at the top level beside `id`",
+    ),
+    (
+        "Cloud Logging / Cloud Audit entry",
+        "`protoPayload` (`@type` AuditLog) with `serviceName` `login.googleapis.com`, "
+        "`authenticationInfo.principalEmail`, `requestMetadata.callerIp` and "
+        "`metadata.event[{eventName, eventType, parameter[{name, value|multiStrValue|boolValue|intValue}]}]`",
+    ),
+]
 
 #: Event name -> canonical values. Not listed: skipped.
 EVENTS: list[Rule] = [
@@ -90,7 +119,8 @@ EVENTS: list[Rule] = [
     Rule(
         "gov_attack_warning",
         None,
-        note="Google's government-backed attack warning: no canonical activity (not an attempt)",
+        note="Google's government-backed attack warning: not an attempt; kept in other_events "
+        "as kind gov_attack_warning (attribution evidence)",
     ),
     Rule("logout", None),
     Rule("risky_sensitive_action_allowed", None),
@@ -143,6 +173,7 @@ CHALLENGE_STATUS: list[tuple[str, str]] = [
 
 def doc_tables() -> list[DocTable]:
     return [
+        pairs_doc("Accepted export shapes", SHAPES, ("shape", "what it looks like")),
         rules_doc(
             "Events of the login and user_accounts applications",
             EVENTS,

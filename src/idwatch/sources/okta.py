@@ -9,6 +9,7 @@ from idwatch.sources.vendor_sql import (
     Extract,
     account_sql,
     case_like,
+    lit,
     output_select,
     rfc3339,
     rules_table,
@@ -19,18 +20,31 @@ from idwatch.sources.vendor_sql import (
 NAME = "okta"
 
 
-def sniff(record: dict[str, Any]) -> bool:
-    """An Okta LogEvent: eventType plus one of Okta's own keys (keys in any case).
-
-    AWS CloudTrail also has an ``eventType``, but none of published / displayMessage /
-    legacyEventType / outcome.
-    """
+def _is_log_event(record: Any) -> bool:
+    if not isinstance(record, dict):
+        return False
     keys = {k.lower() for k in record}
     return "eventtype" in keys and bool(keys & {"published", "displaymessage", "legacyeventtype", "outcome"})
 
 
+def sniff(record: dict[str, Any]) -> bool:
+    """An Okta LogEvent (keys in any case), bare or in one of the envelopes of ``okta_map.SHAPES``.
+
+    AWS CloudTrail also has an ``eventType``, but none of published / displayMessage /
+    legacyEventType / outcome.
+    """
+    if _is_log_event(record):
+        return True
+    data = record.get("data")
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        return str(record.get("eventType", "")).startswith("com.okta.event_hook") or any(
+            _is_log_event(e) for e in data["events"][:1]
+        )
+    return any(_is_log_event(record.get(key)) for key in m.WRAPPER_KEYS)
+
+
 def select_sql(view: str) -> str:
-    x = Extract(fold=True)
+    x = Extract(column="ev", fold=True)
     event_type = x("$.eventType")
     published = x("$.published")
     uuid = x("$.uuid")
@@ -39,7 +53,8 @@ def select_sql(view: str) -> str:
     targets = x("$.target")
     result = x("$.outcome.result")
     reason_text = x("$.outcome.reason")
-    ip = x("$.client.ipAddress", "$.request.ipChain[0].ip")
+    client_ip = x("$.client.ipAddress")
+    chain_ip = x("$.request.ipChain[0].ip")
     ua = x("$.client.userAgent.rawUserAgent")
     session = x("$.authenticationContext.externalSessionId", "$.debugContext.debugData.rootSessionId")
     device = x("$.device.id", "$.debugContext.debugData.deviceFingerprint")
@@ -48,6 +63,12 @@ def select_sql(view: str) -> str:
     as_org = x("$.securityContext.asOrg")
     is_proxy = x("$.securityContext.isProxy")
     display = x("$.displayMessage")
+    wrappers = ", ".join(lit(f"$.{k}") for k in m.WRAPPER_KEYS)
+    placeholders = ", ".join(lit(u) for u in m.PLACEHOLDER_UUIDS)
+    no_ip = ", ".join(lit(v) for v in m.NO_ADDRESS)
+    slots = range(2, len(m.WRAPPER_KEYS) + 2)  # positions of the wrapper keys in ``_w``
+    wrapped_when = " ".join(f"WHEN json_type(_w[{i}]) = 'OBJECT' THEN [_w[{i}]::VARCHAR]" for i in slots)
+    wrapped_any = " OR ".join(f"json_type(_w[{i}]) = 'OBJECT'" for i in slots)
 
     event_map = rules_table("et", m.EVENT_TYPES)
     result_map = values_table("rs", ("rs_key", "rs_outcome"), m.RESULTS)
@@ -55,7 +76,12 @@ def select_sql(view: str) -> str:
 
     out = {
         "time": rfc3339("published"),
-        "event_id": "uuid",
+        "event_id": f"""CASE WHEN uuid IS NULL THEN NULL
+            WHEN regexp_full_match(lower(uuid), '{m.UUID_PATTERN}') AND lower(uuid) NOT IN ({placeholders})
+              AND uuid_bodies = 1 THEN uuid
+            ELSE uuid || '#' || left(sha256(body_key), 16) END""",
+        "tenant": """coalesce(org,
+            nullif(split_part(lower(trim(coalesce(tgt_user, actor_alt))), '@', 2), ''))""",
         "account": account_sql("coalesce(tgt_user, actor_alt)"),
         "account_exists": """CASE WHEN lower(actor_id) = 'unknown' THEN FALSE
                               WHEN tgt_user IS NOT NULL THEN CASE WHEN tgt_user_id LIKE '00u%' THEN TRUE END
@@ -91,20 +117,55 @@ def select_sql(view: str) -> str:
     }
 
     return f"""
-WITH s AS (
-  SELECT _file, _line, _raw, {x.select()} FROM {view}
+WITH w AS (
+  -- envelopes (event hook / log streaming data.events[], SIEM forwarders' event / detail): one row
+  -- per LogEvent, its own text as raw; a bare LogEvent is its own only element
+  SELECT _file, _line, _raw, rec, json_extract(rec, ['$.data.events', {wrappers}]) AS _w,
+    json_extract_string(rec, ['$.source', '$.data.source']) AS _src
+  FROM {view}
+),
+e AS (
+  SELECT _file, _line, _raw, _src,
+    unnest(CASE
+      WHEN json_type(_w[1]) = 'ARRAY' AND json_array_length(_w[1]) > 0
+        THEN list_transform(json_extract(_w[1], '$[*]'), lambda v: v::VARCHAR)
+      {wrapped_when}
+      ELSE [rec] END) AS ev,
+    _w[1] IS NOT NULL OR {wrapped_any}
+      AS wrapped
+  FROM w
+),
+s AS (
+  SELECT _file, CASE WHEN wrapped THEN ev ELSE _raw END AS _raw, _line, ev,
+    regexp_extract(coalesce(_src[1], _src[2]), '{m.ORG_FROM_SOURCE}', 1) AS org, {x.select()}
+  FROM e
 ),
 f AS (
-  SELECT _file, _line, _raw,
+  SELECT _file, _line, _raw, ev, nullif(org, '') AS org,
     {event_type} AS event_type, {published} AS published, {uuid} AS uuid,
     {actor_id} AS actor_id, {actor_alt} AS actor_alt, {targets} AS targets,
-    upper({result}) AS result, {reason_text} AS reason_text, {ip} AS ip, {ua} AS ua,
+    upper({result}) AS result, {reason_text} AS reason_text,
+    -- Okta writes a missing address as the string "null": the proxy chain may still have it
+    coalesce(CASE WHEN lower({client_ip}) NOT IN ({no_ip}) THEN {client_ip} END,
+             CASE WHEN lower({chain_ip}) NOT IN ({no_ip}) THEN {chain_ip} END) AS ip, {ua} AS ua,
     {session} AS session, {device} AS device, {factor} AS factor, {asn} AS asn, {as_org} AS as_org,
     {is_proxy} AS is_proxy, {display} AS display
   FROM s
 ),
+fk AS (
+  -- what tells two events apart, whatever their spelling (key case, envelope, whitespace)
+  SELECT f.*, concat_ws('|', published, event_type, actor_id, actor_alt, result, reason_text, ip,
+                        session, targets, display) AS body_key
+  FROM f
+),
 tl AS (
-  SELECT f.*, {sub_list("targets")} AS target_list FROM f
+  SELECT fk.*, {sub_list("targets")} AS target_list,
+    -- one uuid over distinct bodies (a placeholder, or a test / replay tool's constant)
+    CASE WHEN uuid IS NULL THEN 0
+         WHEN min(hash(body_key)) OVER (PARTITION BY uuid) = max(hash(body_key)) OVER (PARTITION BY uuid)
+           THEN 1
+         ELSE 2 END AS uuid_bodies
+  FROM fk
 ),
 t AS (
   SELECT tl.*,

@@ -26,6 +26,40 @@ true. `src_ip` is `client.ipAddress`
 `user.authentication.verify` failures whose reason says the user rejected the push.
 """
 
+#: Keys under which SIEM forwarders wrap one LogEvent (Splunk HEC ``event``, Amazon EventBridge
+#: log streaming ``detail``); event hooks deliver ``data.events[]``.
+WRAPPER_KEYS = ("event", "detail")
+
+#: Export shapes the connector accepts (sniffed per file).
+SHAPES: list[tuple[str, str]] = [
+    (
+        "System Log API LogEvent",
+        "`GET /api/v1/logs` objects (`uuid, published, eventType, actor, client, outcome, target, "
+        "request.ipChain, securityContext, debugContext`): JSON Lines, a JSON array page, one object",
+    ),
+    (
+        "Event hook delivery",
+        "`{eventType: com.okta.event_hook, source, data: {events: [LogEvent, ...]}}`: one event per element",
+    ),
+    (
+        "Log streaming to Amazon EventBridge",
+        "`{detail-type, source: aws.partner/okta.com/<org>/..., detail: LogEvent}`",
+    ),
+    ("SIEM forwarder wrapper", "`{time, sourcetype, event: LogEvent}` (Splunk HEC and the like)"),
+]
+
+#: A real Okta uuid (lower-cased); anything else, a placeholder, or one uuid over distinct bodies
+#: in a batch gets ``<uuid>#<sha256 of the body>`` as event id, so distinct events never collide.
+UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+PLACEHOLDER_UUIDS = ("00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff")
+
+#: client.ipAddress / ipChain values meaning "no address" (then the next source is read).
+NO_ADDRESS = ("null", "none", "unknown", "undefined")
+
+#: The org (tenant) from an envelope's ``source``: an event hook's URL host, or the org of an
+#: EventBridge partner source. Bare LogEvents name no org: the account's domain is used.
+ORG_FROM_SOURCE = r"(?:https?://|aws\.partner/okta\.com/)([^/:]+)"
+
 #: eventType -> canonical values. Not listed: skipped, counted as okta:<eventType>.
 EVENT_TYPES: list[Rule] = [
     Rule("user.session.start", "sign_in", method="password", note="primary authentication"),
@@ -238,6 +272,7 @@ FACTORS: list[tuple[str, str]] = [
 
 def doc_tables() -> list[DocTable]:
     return [
+        pairs_doc("Accepted export shapes", SHAPES, ("shape", "what it looks like")),
         rules_doc(
             "Event types",
             EVENT_TYPES,
