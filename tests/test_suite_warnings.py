@@ -36,5 +36,5 @@ def test_runs():
 def test_nothing_is_said_when_no_test_needed_it(pytester):
     pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
     pytester.makepyfile(test_y="def test_runs():\n    pass\n")
-    result = pytester.runpytest("-p", "no:cacheprovider", "-n", "0")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "-n", "0")
     assert "shared data" not in result.stdout.str()
