@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from idwatch.canonical import candidate_ips, canonical, conform, triage
 from idwatch.enrich.ip import IpEnricher
 from idwatch.enrich.useragent import parse_agents
+from idwatch.ingest_progress import IngestProgress
 from idwatch.seen_ids import SeenIds
 from idwatch.sources import available_formats, get_format, sniff_format
 from idwatch.sources.base import (
@@ -461,13 +462,16 @@ def ingest_paths(
     run = _Ingest(store, fmt, ip_enricher)
     tmpdir = new_tmpdir()
     reader = Reader(run.con, tmpdir)
+    shown = IngestProgress(inputs, progress)
     try:
-        for inp in _progress(inputs, progress):
+        for inp in inputs:
+            shown.start_file(inp)
             run.summary.files += 1
             module: ModuleType | None = run.forced
             # one chunk parses in the parse thread while the one before it is stored
             previous: tuple[Chunk, ModuleType, Future[_Parsed] | None] | None = None
             for chunk in _timed(reader.chunks(inp), run):
+                shown.advance(chunk)
                 if module is None:
                     module = sniff_format(_sample_records(run.con, chunk), run.formats)
                     module = module or run.formats.get("native") or get_format("native")
@@ -479,6 +483,7 @@ def ingest_paths(
                 _settle_and_store(run, reader, *previous)
         summary = run.finish()
     finally:
+        shown.stop()
         with contextlib.suppress(Exception):  # after an error: only wait for a write in flight
             run.close()
         remove_tmpdir(tmpdir)
@@ -502,14 +507,6 @@ def _timed(chunks: Iterator[Chunk], run: _Ingest) -> Iterator[Chunk]:
         if chunk is None:
             return
         yield chunk
-
-
-def _progress(inputs: list, enabled: bool):  # noqa: ANN202 - a plain iterator either way
-    if not enabled or len(inputs) < 2:
-        return inputs
-    from rich.progress import track
-
-    return track(inputs, description="ingesting", transient=True)
 
 
 __all__ = ["IngestSummary", "ingest_paths"]

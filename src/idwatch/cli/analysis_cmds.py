@@ -189,7 +189,7 @@ def accounts(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     for a in items[:200]:
         table.add_row(
             a["account"],
-            a.get("tenant") or "-",
+            a.get("tenant") or a["account"].rpartition("@")[2] or "-",
             a["status"],
             str(a["risk"]),
             ", ".join(a["campaigns"]),
@@ -252,7 +252,7 @@ def campaign_cmd(
     for acc in camp["accounts"][:50]:
         stages.add_row(
             acc["account"],
-            acc.get("tenant") or "-",
+            acc.get("tenant") or acc["account"].rpartition("@")[2] or "-",
             acc["stage"],
             str(acc["first_seen"])[:19],
             str(acc["last_seen"])[:19],

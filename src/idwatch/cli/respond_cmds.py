@@ -310,7 +310,9 @@ def export_stix(
     if validate:
         from stix2validator import ValidationOptions, validate_string
 
-        result = validate_string(json.dumps(bundle), ValidationOptions(strict=False))
+        n = len(bundle["objects"])
+        with err_console.status(f"validating {n:,} STIX objects with stix2-validator ..."):
+            result = validate_string(json.dumps(bundle), ValidationOptions(strict=False))
         if not result.is_valid:
             errors = [str(e) for o in result.object_results for e in o.errors]
             err_console.print(f"[red]error:[/red] bundle failed validation: {errors[:5]}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.console import Console
 
 from idwatch.cli.app import JsonOpt, StoreOpt, app
 from idwatch.report.jsonreport import json_default
@@ -34,7 +35,6 @@ def read_attempt(source: str | None) -> dict[str, Any]:
 
 
 def _print_human(result: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     console = Console()
@@ -78,7 +78,8 @@ def score(
 
     try:
         obj = read_attempt(attempt)
-        result = score_attempt(Store(store, create=False), obj)
+        with Console(stderr=True).status(f"scoring {obj.get('account')!s} against the store's history ..."):
+            result = score_attempt(Store(store, create=False), obj)
     except (ValueError, StoreError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
