@@ -194,7 +194,7 @@ def _stage(
             con.execute(stage.stage_known_sql(None if scan_start is None else "events", end))
         con.execute(stage.STAGE_ACCT_SQL)
     with _Timer(summary, "risk_model"):
-        _stage_signin_risk(con, store, summary, config, scan_start, keep_from, reference)
+        _stage_signin_risk(con, store, summary, config, scan_start, keep_from)
     with _Timer(summary, "stage_familiarity"):
         con.execute(stage.stage_evf_sql())
         con.execute(stage.UNFAMILIARITY_SQL)
@@ -225,7 +225,6 @@ def _stage_signin_risk(
     config: dict[str, Any] | None,
     scan_start: datetime | None,
     keep_from: datetime | None,
-    reference: bool = False,
 ) -> None:
     """Ask the risk model for ``signin_risk``; fall back to an empty table with a warning.
 
@@ -245,9 +244,6 @@ def _stage_signin_risk(
                 params=params,
                 need_from=scan_start,
                 keep_from=keep_from,
-                # ev holds every event from scan_start through the store's last (a default run)
-                staged=None if reference else "ev",
-                staged_from=scan_start,
             )
             summary.state["risk_model"] = update.reason or update.mode
         else:

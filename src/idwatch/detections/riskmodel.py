@@ -159,9 +159,6 @@ class Window:
     ``narrow``: output only event_id, account, tenant, time and risk (what detections join).
     ``score_after``: only sign-ins after this instant need correct scores (the caller keeps
     earlier ones from a previous run), so earlier rows skip most of the ``base`` lookups.
-    ``source``: the relation the events are read from: ``events`` (the store), or a staged
-    copy holding every event the build reads (the engine's ``ev``, already decoded and pruned
-    to the columns used, which spares decoding the Parquet files three more times).
     """
 
     start: str | None = None
@@ -170,7 +167,6 @@ class Window:
     save_before: str | None = None
     narrow: bool = False
     score_after: str | None = None
-    source: str = "events"
 
 
 def build_signin_risk(
@@ -222,7 +218,7 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
     since = f" AND time >= {w.start}" if w.start else ""
     # Only the keys are materialized; the text columns are read again at the end, in the
     # same (insertion) order, instead of being carried through the pipeline.
-    signins = f"(SELECT {_KEY_INPUT_COLUMNS} FROM {w.source} WHERE {SUCCESSFUL_SIGNIN}{since})"
+    signins = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN}{since})"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __rm_keys AS "
         f"SELECT time, {', '.join(key_names())}, true AS learn "
@@ -252,7 +248,7 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
         f"""
         CREATE OR REPLACE TABLE signin_risk AS
         SELECT e.*, {result}
-        FROM (SELECT {identity} FROM {w.source} WHERE {SUCCESSFUL_SIGNIN}{since}) e POSITIONAL JOIN __rm_terms
+        FROM (SELECT {identity} FROM events WHERE {SUCCESSFUL_SIGNIN}{since}) e POSITIONAL JOIN __rm_terms
         WHERE e.time = __time
         """
     )
@@ -400,7 +396,7 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, sinc
         tables.append("base")
     if p.reputation_weight or w.save_before:
         pop_keys = ", ".join(f"k_{n}" for n in LEVEL_NAMES)
-        failures = f"(SELECT {_KEY_INPUT_COLUMNS} FROM {w.source} WHERE {FAILED_SIGNIN}{since})"
+        failures = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {FAILED_SIGNIN}{since})"
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE __rm_attempts AS

@@ -114,15 +114,11 @@ def update_signin_risk(
     params: dict | None = None,
     need_from: datetime | None = None,
     keep_from: datetime | None = None,
-    staged: str | None = None,
-    staged_from: datetime | None = None,
 ) -> RiskUpdate:
     """Create table ``signin_risk`` (event_id, account, tenant, time, risk), reusing ``state_dir``.
 
     ``need_from``: the table must hold every successful sign-in from this instant on (None: all).
     ``keep_from``: scores to keep for the next run (from its ``need_from`` on).
-    ``staged``: a relation with the same rows as ``events`` from ``staged_from`` on (None:
-    all of them), read instead of the store when it holds every row the build needs.
     Scores equal :func:`build_signin_risk`'s over the whole store.
     """
     p = RiskParams.from_dict(params)
@@ -136,8 +132,7 @@ def update_signin_risk(
     cut = until - timedelta(hours=p.settle_hours)
     keep_from = min(keep_from or cut, cut)
     if reason:
-        source = staged if staged and staged_from is None else "events"
-        window = Window(save_before=_lit(cut), narrow=True, source=source)
+        window = Window(save_before=_lit(cut), narrow=True)
     else:
         assert meta is not None
         con.execute(
@@ -145,11 +140,8 @@ def update_signin_risk(
             f"SELECT * FROM read_parquet({_sql_path(state_dir / meta['counts'])})"
         )
         users = con.execute(f"SELECT count(*) FROM __rm_base_counts WHERE level = {_S_ALL}").fetchall()[0][0]
-        start = datetime.fromisoformat(meta["cut"])
-        covered = staged and (staged_from is None or staged_from <= start)
         window = Window(
-            source=staged if covered else "events",
-            start=_lit(start),
+            start=_lit(datetime.fromisoformat(meta["cut"])),
             base="__rm_base_counts",
             base_totals=(meta["g_all"], meta["a_all"], users),
             save_before=_lit(cut),
