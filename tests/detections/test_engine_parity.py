@@ -83,3 +83,11 @@ def test_incremental_run_alerts_equal_the_plain_staging_row_for_row(tiny_files: 
     plain, fast = _both(tiny_files, tmp_path, incremental=True)
     assert len(plain) >= 20
     assert fast == plain
+
+
+def test_the_reference_path_really_is_the_plain_staging() -> None:
+    """Otherwise the two tests above would compare the fast path with itself."""
+    from idwatch.detections import sql, sql_reference
+
+    assert sql_reference.stage_evf_sql() != sql.stage_evf_sql()
+    assert "own_ok" in sql_reference.UNFAMILIARITY_SQL and "own_ok" not in sql.UNFAMILIARITY_SQL
