@@ -248,7 +248,7 @@ def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str,
                 )
             ]
         return []
-    matches.sort(key=lambda m: -m[0])
+    matches.sort(key=lambda m: (-m[0], m[2]))  # ties by value: the same store, the same words
     mass = sum(s for s, _, _ in matches)
     log_lr = math.log(INDICATOR_BASE_LR) * mass / (1 + mass / INDICATOR_SATURATION)
     lr = min(INDICATOR_MAX_LR, math.exp(log_lr))
