@@ -95,3 +95,35 @@ def test_a_mass_campaign_on_the_same_people_stays_criminal():
         categories=Counter({"consumer": 3000}),
     )
     assert verdict(score_campaign(profile, [ACTOR], profile_kind="criminal", extra=extra)) is None
+
+
+def _days(first: str, last: str, per_day: int, holidays: set[str], on_holiday: int) -> Counter[str]:
+    from datetime import date, timedelta
+
+    out: Counter[str] = Counter()
+    d = date.fromisoformat(first)
+    while d <= date.fromisoformat(last):
+        if d.isoweekday() in (6, 7, 1, 2, 3):  # Tehran's week
+            out[d.isoformat()] = on_holiday if d.isoformat() in holidays else per_day
+        d += timedelta(days=1)
+    return out
+
+
+NOWRUZ = {"2020-03-21", "2020-03-22", "2020-03-23", "2020-03-24", "2020-04-01", "2020-04-02"}
+
+
+def _holiday_lr(days: Counter[str]) -> float | None:
+    hyps = score_campaign(_new_infrastructure(days=days), [ACTOR], profile_kind="state")
+    return next((e.lr for h in hyps for e in h.evidence if e.kind == "holidays"), None)
+
+
+def test_an_office_that_closes_for_nowruz_speaks_for_an_iranian_actor():
+    assert _holiday_lr(_days("2020-03-01", "2020-04-20", 20, NOWRUZ, 0)) > 1
+
+
+def test_working_through_nowruz_speaks_against_it():
+    assert _holiday_lr(_days("2020-03-01", "2020-04-20", 20, NOWRUZ, 20)) < 1
+
+
+def test_a_campaign_that_spans_no_holiday_says_nothing_about_them():
+    assert _holiday_lr(_days("2020-08-01", "2020-09-20", 20, set(), 0)) is None

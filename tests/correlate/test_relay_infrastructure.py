@@ -19,6 +19,8 @@ RELAY_IP = "192.0.2.90"
 RELAY_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.1 Safari/605.1.15"
 OFFICE_LINE = "192.0.2.140"
 SINGLE_USE = "198.18.44.4"
+PERSIST_SERVER = "198.18.90.9"
+PERSIST_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:91.0) Gecko/20100101 Firefox/91.0"
 
 
 def build_relay_world():
@@ -88,6 +90,27 @@ def build_relay_world():
         **kw,
     )
     w.alert("recovery.reset_abuse", "recovery", ["T1586.002"], [once], 70)
+    # ... and signs in to a taken-over account from another intel-named server, once, to plant a rule
+    victim = sorted(w.truth["compromised"])[0]
+    got_in = [
+        w.ev(
+            T0 + timedelta(days=9, hours=6, minutes=m),
+            victim,
+            act,
+            "success",
+            PERSIST_SERVER,
+            user_agent=PERSIST_UA,
+            network_type="hosting",
+            asn=64510,
+            detail=detail,
+            **kw,
+        )
+        for m, act, detail in (
+            (0, "sign_in", None),
+            (3, "mailbox_rule", "forward to keep.copy@outlook-verify.net"),
+        )
+    ]
+    w.alert("persistence.forwarding_rule", "persistence", ["T1114.003"], got_in, 85)
     w.victims, w.colleagues = victims, colleagues
     return w
 
@@ -97,7 +120,7 @@ def relayed(tmp_path_factory):
     from idwatch.correlate.pipeline import correlate
 
     world = build_relay_world()
-    intel = intel_bundle(state_ips=[STATE_IPS[1], SINGLE_USE])
+    intel = intel_bundle(state_ips=[STATE_IPS[1], SINGLE_USE, PERSIST_SERVER])
     store = world.write(tmp_path_factory.mktemp("relay"), [intel])
     correlate(store)
     return world, store.read_state_json("campaigns")
@@ -125,3 +148,11 @@ def test_an_intel_named_single_use_address_stays_in_its_campaign(relayed):
     assert SINGLE_USE in state[0]["infrastructure"]["ips"]
     refs = [r for e in state[0]["evidence"] if e["kind"] == "indicator_match" for r in e.get("refs", [])]
     assert SINGLE_USE in refs
+
+
+def test_an_intel_named_server_that_only_planted_persistence_stays_too(relayed):
+    """It does something else than the rest of the infrastructure (no probes, no resets), and
+    links to it by nothing but the account: the intel's word keeps it in."""
+    _world, campaigns = relayed
+    held = [c for c in campaigns if PERSIST_SERVER in c["infrastructure"]["ips"]]
+    assert len(held) == 1 and STATE_IPS[0] in held[0]["infrastructure"]["ips"]

@@ -14,7 +14,7 @@ relative to the unknown-actor hypothesis (whose LR is therefore always 1):
   techniques the actor is not known for count mildly against.
 * targeting: share of targets in the sectors the actor is known to target.
 * working hours: office hours in the actor's home time zone and work week for,
-  elsewhere against.
+  elsewhere against; quiet on the fixed public holidays of its country for, busy against.
 * campaign profile: mass criminal tradecraft against a state hypothesis and vice versa.
 * lineage: targets, or an operator's browser string, shared with a campaign already
   attributed to the actor that came before (:mod:`idwatch.correlate.lineage`).
@@ -36,7 +36,14 @@ from typing import Any
 
 from idwatch.correlate.actors import ActorProfile, technique_name, technique_spread
 from idwatch.correlate.features import CampaignProfile
-from idwatch.correlate.timing import FRIDAY_WEEKEND_DAYS, MON_FRI, best_offset, fmt_offset, office_share
+from idwatch.correlate.timing import (
+    FRIDAY_WEEKEND_DAYS,
+    MON_FRI,
+    best_offset,
+    fmt_offset,
+    holiday_rate,
+    office_share,
+)
 
 UNKNOWN = "unknown actor"
 PRIOR_UNKNOWN = 0.6
@@ -248,7 +255,7 @@ def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str,
                 )
             ]
         return []
-    matches.sort(key=lambda m: -m[0])
+    matches.sort(key=lambda m: (-m[0], m[2]))  # ties by value: the same store, the same words
     mass = sum(s for s, _, _ in matches)
     log_lr = math.log(INDICATOR_BASE_LR) * mass / (1 + mass / INDICATOR_SATURATION)
     lr = min(INDICATOR_MAX_LR, math.exp(log_lr))
@@ -366,6 +373,47 @@ def timing_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
     ]
 
 
+#: Holidays on work days a campaign's span must cover before their quiet says anything.
+HOLIDAY_MIN_DAYS = 2
+#: A government office works on its country's public holidays at a small fraction of a normal
+#: day (duty staff); anyone else works them as any other day. Activity on the actor's holidays
+#: below QUIET of a normal work day is what its office would show (about 1 in 4 other
+#: operators' campaigns would be as quiet on those dates by chance: LR ~2); at NORMAL or
+#: more, the office was not closed (under the actor, perhaps 1 in 3 campaigns: LR ~0.5).
+HOLIDAY_QUIET, HOLIDAY_NORMAL = 0.3, 0.8
+HOLIDAY_QUIET_LR, HOLIDAY_BUSY_LR = 2.0, 0.5
+
+
+def holiday_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
+    """Quiet on the public holidays of the actor's country, or busy through them."""
+    from idwatch.correlate.actors import FRIDAY_WEEKEND
+
+    if not a.country or c.n_events < MIN_TIMING_EVENTS:
+        return []
+    days = FRIDAY_WEEKEND_DAYS if a.country in FRIDAY_WEEKEND else MON_FRI
+    found = holiday_rate(c.days, a.country, days)
+    if found is None or found[0] < HOLIDAY_MIN_DAYS:
+        return []
+    n, rate = found
+    if rate <= HOLIDAY_QUIET:
+        return [
+            Evidence(
+                "holidays",
+                f"quiet on {n} public holidays of {a.country} ({rate:.0%} of a work day)",
+                HOLIDAY_QUIET_LR,
+            )
+        ]
+    if rate >= HOLIDAY_NORMAL:
+        return [
+            Evidence(
+                "holidays",
+                f"as busy on {n} public holidays of {a.country} as on work days ({rate:.0%})",
+                HOLIDAY_BUSY_LR,
+            )
+        ]
+    return []
+
+
 def profile_evidence(profile_kind: str, a: ActorProfile) -> list[Evidence]:
     if profile_kind == "criminal" and a.kind == "state":
         return [
@@ -408,6 +456,7 @@ def score_campaign(
             + technique_evidence(c, a)
             + targeting_evidence(c, a)
             + timing_evidence(c, a)
+            + holiday_evidence(c, a)
             + profile_evidence(profile_kind, a)
             + [e for sid in sorted({a.stix_id, *a.stix_ids}) for e in extra.get(sid, [])]
         )

@@ -12,13 +12,13 @@ then she signs in from a hotel): the success comes from the campaign's own infra
 address of it that nobody else uses, or a data-centre neighbour of one; a shared exit is
 everybody's, and a residential /24 is an ISP's pool of thousands of homes), or uses its client (a
 device id its attempts carried to several victims, a browser of its attempts that few people use
-and the owner never did: a common browser string is everybody's),
-or follows a credential step the attacker passed on this account (a password accepted, then
-stopped at MFA; a reset code verified), or is cited by a takeover-stage alert after an attack
-that was aimed at this account (more than a spray's guesses, or a recovery / MFA step), unless
-it is the owner's own browser from anywhere but a data centre. Nothing from an address, or (but
-for the campaign's own data-centre infrastructure) a device, the owner signed in from before the
-attack is the attacker's.
+and the owner never did: a common browser string is everybody's), or follows a credential step
+the attacker passed on this account (a password accepted, then stopped at MFA; a reset code
+verified), or is cited by a takeover-stage alert after an attack aimed at this account (more than
+a spray's guesses, or a recovery / MFA step) and comes from a data centre or proxy (elsewhere a
+new browser is as often the owner's new laptop). Nothing from an address, or (but for the
+campaign's own data-centre infrastructure) a device, the owner signed in from before the attack
+is the attacker's.
 
 When a chain is found, what the owner's baseline learned after the attack began is revoked: an
 operator who keeps its browser, or a stolen session cookie carrying the victim's device id, signs
@@ -35,6 +35,10 @@ from idwatch.correlate.entities import NET_SQL, POPULARITY_SCALE
 #: policies allow a handful of failures, and a sprayer stays under them). More attempts than this
 #: on one account, or any recovery / MFA step, is an attack aimed at that account.
 SPRAY_GUESSES = 2
+
+#: Networks where a takeover alert alone links a success to the attack: data centres and proxies
+#: serve operators and relays, hardly anyone's own sign-in.
+ALERT_LINK_NETWORKS = "'hosting', 'proxy'"
 
 #: Alert stages that say the account was being taken over (a takeover alert after an aimed attack).
 TAKEOVER_ALERT_STAGES = "'compromise', 'persistence'"
@@ -133,11 +137,12 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
                            THEN 3
                            WHEN NOT owner_dev
                                 AND (client_dev OR (client_ua AND NOT owner_ua) OR passed) THEN 2
-                           -- the owner's own browser through a VPN / Tor exit or a hotel line is the
-                           -- owner's (a takeover alert on it is a false alarm); a relay replaying her
-                           -- browser string runs in a data centre
+                           -- an alert alone links only a success from a rented server or proxy (where
+                           -- relays run): on a home, office, hotel or mobile line, or through a VPN or
+                           -- Tor exit people use for themselves, a new browser is the owner's new
+                           -- laptop as often as not, and a takeover alert on it a false alarm
                            WHEN NOT owner_dev AND alerted AND aimed
-                                AND (NOT owner_ua OR coalesce(network_type, '') = 'hosting') THEN 1
+                                AND coalesce(network_type, '') IN ({ALERT_LINK_NETWORKS}) THEN 1
                            ELSE 0 END AS strength
             FROM judged
         )

@@ -43,6 +43,7 @@ class CampaignProfile:
     dedicated_ips: int = 0
     network_types: Counter[str] = field(default_factory=Counter)  # per distinct IP
     how: Counter[tuple[int, int]] = field(default_factory=Counter)  # (iso dow 1-7, hour) UTC -> events
+    days: Counter[str] = field(default_factory=Counter)  # UTC date (ISO) -> events
     techniques: list[str] = field(default_factory=list)
     categories: Counter[str] = field(default_factory=Counter)  # of attacked (else probed) accounts
     home_countries: Counter[str] = field(default_factory=Counter)
@@ -103,6 +104,11 @@ def build_profiles(con: duckdb.DuckDBPyConnection, campaign_ids: list[str]) -> d
     ).fetchall():
         if cid in prof:
             prof[cid].how[(int(dow), int(hour))] += int(n)
+    for cid, day, n in con.execute(
+        "SELECT campaign_id, strftime(time, '%Y-%m-%d'), count(*) FROM camp_events GROUP BY 1, 2"
+    ).fetchall():
+        if cid in prof:
+            prof[cid].days[day] += int(n)
     for row in con.execute(
         """
         SELECT campaign_id, count(*), min(time), max(time),
