@@ -116,6 +116,21 @@ def test_more_incidents_than_alerts_is_explained(capsys):
     assert "one alert can name many accounts" in " ".join(out.split())
 
 
+def test_analyze_says_how_the_headline_adds_up_from_the_campaigns(store_copy):
+    result = _invoke("analyze", "--store", str(store_copy), "--json")
+    assert result.exit_code == 0, result.output
+    head = json.loads(result.output.strip().splitlines()[-1])["headline"]
+    for key in ("accounts_attacked", "accounts_compromised"):
+        total = head["campaign_sum"][key] - head["shared"][key] + head["outside_campaigns"][key]
+        assert head["total"][key] == total
+    accounts = json.loads(_invoke("accounts", "--store", str(store_copy), "--json").output)
+    compromised = sum(1 for a in accounts if a["status"] == "compromised")
+    assert head["total"]["accounts_compromised"] == compromised
+    human = " ".join(_text(_invoke("analyze", "--store", str(store_copy))).split())
+    assert f"{head['total']['accounts_compromised']:,} compromised = " in human
+    assert "in no campaign" in human
+
+
 def test_outbox_writes_are_not_called_sent(store_copy):
     result = _invoke("notify", "--store", str(store_copy), "--outbox", str(store_copy / "box"))
     assert result.exit_code == 0, result.output

@@ -79,6 +79,19 @@ def _analysed_store(path: str | None) -> Store:
     return st
 
 
+def headline_sentence(head: dict[str, Any]) -> str:
+    """How the headline adds up: the sum over campaigns, less accounts two campaigns share, plus
+    the accounts no campaign holds (the figures ``idwatch accounts`` reports)."""
+    parts = []
+    for key, word in (("accounts_attacked", "attacked"), ("accounts_compromised", "compromised")):
+        total, camp = head["total"].get(key, 0), head["campaign_sum"].get(key, 0)
+        shared, outside = head["shared"].get(key, 0), head["outside_campaigns"].get(key, 0)
+        parts.append(
+            f"{total:,} {word} = {camp:,} in campaigns - {shared:,} shared + {outside:,} in no campaign"
+        )
+    return "accounts: " + "; ".join(parts)
+
+
 def _print_summary(data: dict[str, Any]) -> None:
     kinds = ", ".join(f"{n} {k}" for k, n in data["by_kind"].items()) or "none"
     console.print(
@@ -92,6 +105,9 @@ def _print_summary(data: dict[str, Any]) -> None:
         console.print(f"  wall time {data['seconds']:.1f} s: {parts}")
     else:
         console.print(f"  wall time {data['seconds']:.1f} s")
+    head = data.get("headline") or {}
+    if head.get("total"):
+        console.print("  " + headline_sentence(head))
     if data["incidents"] > data["alerts"]:
         console.print(
             "  (more incidents than alerts: one alert can name many accounts, a spray or a stuffing "
