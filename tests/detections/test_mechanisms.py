@@ -6,7 +6,7 @@ would get wrong without the mechanism.
 
 from __future__ import annotations
 
-from det_kit import UA_EVIL_BROWSER, UA_OWNER, UA_PHONE, alerted_accounts, ev, history
+from det_kit import UA_EVIL_BROWSER, UA_OWNER, UA_PHONE, alerted_accounts, ev, history, wrong_passwords
 
 UNFAMILIAR = "compromise_unfamiliar_signin_after_attack"
 TRAVEL = "compromise_impossible_travel"
@@ -185,3 +185,30 @@ def test_traveller_on_own_laptop_is_not_re_judged(build):
         + _works_through(330, "hotel_fr", 5, ua=UA_OWNER)
     )
     assert alerted_accounts(build(events), LATE) == set()
+
+
+def _botnet_guesses(account: str, n: int, start: float) -> list[dict]:
+    """``n`` wrong passwords on one account, each from another residential proxy address."""
+    return [
+        ev(start + 0.2 * k, account, "sign_in", "failure", net="home2", src_ip=f"81.{k}.7.9", asn=3300 + k,
+           ua="python-requests/2.22.0", reason="bad_password")
+        for k in range(n)
+    ]  # fmt: skip
+
+
+def test_botnet_guesses_then_the_owners_new_phone_is_no_guessed_password(build):
+    events = (
+        history("dora@corp.org")
+        + _botnet_guesses("dora@corp.org", 6, 400)
+        + [ev(405, "dora@corp.org", "sign_in", net="vpn_nl", ua=UA_PHONE, device="dev-new-phone")]
+    )
+    assert alerted_accounts(build(events), "cred_success_after_attack") == set()
+
+
+def test_guesses_then_a_success_from_the_guessing_address_is_a_guessed_password(build):
+    events = (
+        history("dora@corp.org")
+        + wrong_passwords("dora@corp.org", 6, start=400, every=0.2, net="evil", ua=UA_EVIL_BROWSER)
+        + [ev(402, "dora@corp.org", "sign_in", net="evil", ua=UA_EVIL_BROWSER)]
+    )
+    assert alerted_accounts(build(events), "cred_success_after_attack") == {"dora@corp.org"}
