@@ -212,3 +212,66 @@ def test_one_relay_replaying_a_mail_providers_users_fires(build):
         events += mfa_login(500 + 0.3 * k, acct, net="vps_us", session=f"s{k}", method="sms")
     alerts = alerts_of(build(events, directory=directory), SHARED)
     assert len(alerts) == 1 and sorted(alerts[0]["accounts"]) == victims
+
+
+# ------------------------------------------------- relayed attempts that did not complete
+
+ATTEMPT = "cred_relay_attempt_owner_concurrent"
+
+
+def test_relayed_wrong_password_with_the_owner_at_home_fires(build):
+    """The victim mistypes into the fake page, the server replays it, the victim lands on the real
+    sign-in from home: no takeover, but the relay and its target are in the logs."""
+    acct = "gil@corp.org"
+    events = history(acct) + [
+        ev(500, acct, "sign_in", "failure", net="evil_de", ua=UA_EVIL_BROWSER, reason="bad_password"),
+        ev(500.05, acct, "sign_in", device="dev-owner"),
+    ]
+    alerts = alerts_of(build(events), ATTEMPT)
+    assert [a["accounts"] for a in alerts] == [[acct]]
+    assert "51.91.200.147" in alerts[0]["src_ips"] and len(alerts[0]["event_ids"]) == 2
+    assert alerts[0]["detail"].startswith("failure password attempt from hosting DE")
+
+
+def test_relayed_attempt_quiet_without_the_owner_nearby(build):
+    acct = "gil@corp.org"
+    events = history(acct) + [
+        ev(500, acct, "sign_in", "failure", net="evil_de", ua=UA_EVIL_BROWSER, reason="bad_password"),
+        ev(503, acct, "sign_in", device="dev-owner"),
+    ]
+    assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+def test_relayed_attempt_quiet_on_the_tenants_own_cloud_proxy(build):
+    """A security proxy in a data centre that two colleagues already sign in through is the
+    organisation's egress: a colleague's first sign-in through it, phone at home, is routine."""
+    events = []
+    for i, acct in enumerate(_colleagues()):
+        events += history(acct, device=f"dev-{i}")
+        if i < 2:
+            events += [ev(24 * d + 10, acct, "sign_in", net="sso_cloud") for d in range(3, 20)]
+    newcomer = _colleagues()[2]
+    events += [ev(500, newcomer, "sign_in", net="sso_cloud"), ev(500.05, newcomer, "sign_in", device="dev-2")]
+    assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+def test_relayed_attempt_quiet_on_a_commercial_vpn_exit(build):
+    """VPN users sign in through exits new to them while their phone polls at home."""
+    acct = "gil@corp.org"
+    events = history(acct) + [
+        ev(500, acct, "sign_in", net="vpn_nl", device="dev-owner"),
+        ev(500.05, acct, "sign_in", net="mobile", ua=UA_PHONE),
+    ]
+    assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+def test_a_sprayers_server_is_no_relay_when_an_owner_happens_to_sign_in(build):
+    """A server that works through many accounts meets some owners signing in by chance."""
+    events = []
+    for i, acct in enumerate(_colleagues(8)):
+        events += history(acct, device=f"dev-{i}")
+        events.append(
+            ev(500 + i, acct, "sign_in", "failure", net="evil_de", ua=UA_EVIL_BROWSER, reason="bad_password")
+        )
+    events.append(ev(500.05, _colleagues(8)[0], "sign_in", device="dev-0"))
+    assert alerted_accounts(build(events), ATTEMPT) == set()

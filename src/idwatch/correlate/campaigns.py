@@ -125,6 +125,29 @@ def _features(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
     return out
 
 
+#: Detections that name a credential relay's own server: their account is the relay's victim, so
+#: the server belongs in the graph however few accounts it touched (a relay rents one per victim).
+RELAY_DETECTIONS = (
+    "compromise_relay_mfa_signin",
+    "compromise_relay_owner_concurrent",
+    "compromise_relay_shared_infrastructure",
+    "cred_relay_attempt_owner_concurrent",
+)
+
+
+def relay_servers(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Rented-server addresses whose events a relay detection cites (the owner's own are not)."""
+    names = ", ".join(f"'{d}'" for d in RELAY_DETECTIONS)
+    rows = con.execute(
+        f"""SELECT DISTINCT s.src_ip
+            FROM (SELECT unnest(event_ids) AS event_id FROM alerts WHERE detection_id IN ({names})) a
+            JOIN sus s ON s.event_id = a.event_id
+            WHERE s.network_type = 'hosting'
+            ORDER BY 1"""
+    ).fetchall()
+    return {ip for (ip,) in rows}
+
+
 def build_graph(con: duckdb.DuckDBPyConnection, keep: set[str] | None = None) -> nx.Graph:
     """The IP graph over the ``sus`` table (needs the ``pop_*`` tables).
 

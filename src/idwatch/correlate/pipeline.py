@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from idwatch.correlate import attribution, chain, counts, entities, features, incidents, kind, lineage, marks
 from idwatch.correlate.actors import ActorProfile, build_profiles
-from idwatch.correlate.campaigns import build_graph, cluster
+from idwatch.correlate.campaigns import build_graph, cluster, relay_servers
 from idwatch.store import Store, atomic_write_bytes
 
 #: A cluster becomes a campaign when it touched at least this many accounts (or got into one).
@@ -145,7 +145,7 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
         for k, n in con.execute("SELECT k, n FROM pop_ip").fetchall()
     }
     ip_marks = marks.indicator_marks(con, actors, ip_weight)
-    graph = build_graph(con, keep=set(ip_marks))
+    graph = build_graph(con, keep=set(ip_marks) | relay_servers(con))
     clusters = cluster(graph, con, ip_marks)
 
     say("campaign counts")

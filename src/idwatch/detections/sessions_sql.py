@@ -236,6 +236,72 @@ SELECT f.*, infra_bits + {CORROBORATION_BITS_SQL} AS relay_bits FROM f
 """
 
 
+#: Minutes around a relayed attempt within which the owner's own attempt from a usual network
+#: counts for an attempt that did NOT complete (the victim typed a wrong or expired credential
+#: into the fake page, or the second factor stopped the replay): the page forwards the victim to
+#: the real sign-in, so their own attempt follows within the minutes a lure takes to load.
+ATTEMPT_OWNER_MINUTES = OWNER_MINUTES
+
+#: Accounts a server may have attempted in the scan for an owner nearby to mean a relay: a relay
+#: rents a server per victim or a handful (one lure wave), while a sprayer's server goes through
+#: hundreds, and among hundreds some owners sign in within minutes by chance (a person signs in
+#: about twice a day: ~2 % of 15-minute windows), which is coincidence, not corroboration.
+ATTEMPT_MAX_SERVER_ACCOUNTS = 3
+
+RELAY_ATTEMPT_SQL = f"""
+CREATE OR REPLACE TEMP TABLE relay_attempt0 AS
+WITH c0 AS (
+  -- the first password attempt of each rented server on each account (any outcome: a relay is
+  -- an attack whether or not the victim's credential was right); phishing kits run on servers,
+  -- so commercial VPN / proxy exits, where people also sign in, are left to the other rules
+  SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.account, e.src_ip ORDER BY e.time, e.event_id) AS rn
+  FROM ev e
+  WHERE e.activity = 'sign_in' AND COALESCE(e.method, 'password') = 'password'
+    AND e.network_type = 'hosting' AND COALESCE(e.account_exists, TRUE)
+), served AS (
+  SELECT src_ip FROM c0 GROUP BY src_ip HAVING COUNT(DISTINCT account) <= {ATTEMPT_MAX_SERVER_ACCOUNTS}
+), c AS (SELECT * FROM c0 SEMI JOIN served USING (src_ip) WHERE rn = 1)
+SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
+       c.country, c.network_type, c.user_agent, c.device_id, c.outcome, a.category,
+       (kc.account IS NOT NULL OR COALESCE(c.country = a.home_country, FALSE)) AS country_known,
+       (kd.account IS NOT NULL) AS dev_known,
+       (kd.account IS NOT NULL OR (c.device_id IS NULL AND ku.account IS NOT NULL)) AS client_known,
+       (tn.tenant IS NOT NULL) AS tenant_net_known,
+       (tc.tenant IS NOT NULL) AS tenant_country_known
+FROM c
+JOIN acct a ON a.account = c.account AND a.tenant IS NOT DISTINCT FROM c.tenant
+{_known("kn", "net", "c.net")}
+{_known("kc", "country", "c.country")}
+{_known("kd", "device", "c.device_id")}
+{_known("ku", "ua", "c.user_agent")}
+LEFT JOIN tenant_known tn ON tn.tenant = c.tenant AND tn.kind = 'net' AND tn.value = c.net
+     AND tn.learned_at < c.time - INTERVAL '{SETTLE_HOURS}' HOUR
+LEFT JOIN tenant_known tc ON tc.tenant = c.tenant AND tc.kind = 'country' AND tc.value = c.country
+     AND tc.learned_at < c.time - INTERVAL '{SETTLE_HOURS}' HOUR
+WHERE kn.account IS NULL AND tn.tenant IS NULL
+  AND a.first_ok IS NOT NULL AND a.first_ok < c.time - INTERVAL '{WARMUP_HOURS}' HOUR
+"""
+
+RELAY_ATTEMPT_OWNER_SQL = f"""
+CREATE OR REPLACE TEMP TABLE relay_attempt AS
+WITH owner AS (
+  -- the owner's own attempt from one of its usual networks in the same minutes
+  SELECT c.event_id, list(DISTINCT e.event_id) AS evs
+  FROM relay_attempt0 c
+  JOIN ev e ON e.account = c.account AND e.tenant IS NOT DISTINCT FROM c.tenant
+   AND e.activity IN ('sign_in', 'mfa_challenge') AND e.ipnet <> c.ipnet
+   AND e.time BETWEEN c.time - INTERVAL '{ATTEMPT_OWNER_MINUTES}' MINUTE
+                  AND c.time + INTERVAL '{ATTEMPT_OWNER_MINUTES}' MINUTE
+  JOIN known k ON k.account = e.account AND k.tenant IS NOT DISTINCT FROM e.tenant AND k.kind = 'net'
+   AND k.value = e.net AND k.first_seen < e.time - INTERVAL '{SETTLE_HOURS}' HOUR
+  GROUP BY c.event_id
+)
+SELECT c.*, {INFRA_BITS_SQL} AS infra_bits, COALESCE(w.evs, []) AS owner_events,
+       {INFRA_BITS_SQL} + CASE WHEN w.evs IS NOT NULL THEN 3 ELSE 0 END AS relay_bits
+FROM relay_attempt0 c LEFT JOIN owner w ON w.event_id = c.event_id
+"""
+
+
 def stage_sessions(con: duckdb.DuckDBPyConnection) -> None:
     """``sess_void``; the password successes of sessions whose MFA never passed become pending."""
     con.execute(SESS_VOID_SQL)
@@ -243,8 +309,12 @@ def stage_sessions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def stage_relay(con: duckdb.DuckDBPyConnection) -> None:
-    """``tenant_known``, the tenant columns of ``evf``, ``mfa_done`` and ``relay_signin``."""
+    """``tenant_known``, the tenant columns of ``evf``, ``mfa_done``, ``relay_signin`` and
+    ``relay_attempt`` (password attempts from rented servers new to the account and its tenant)."""
     con.execute(TENANT_KNOWN_SQL)
     con.execute(EVF_TENANT_SQL)
     con.execute(MFA_DONE_SQL)
     con.execute(RELAY_SIGNIN_SQL)
+    con.execute(RELAY_ATTEMPT_SQL)
+    con.execute(RELAY_ATTEMPT_OWNER_SQL)
+    con.execute("DROP TABLE relay_attempt0")
