@@ -86,7 +86,7 @@ def select_sql(view: str) -> str:
                           CASE WHEN mo_key = 'UserLoggedIn' THEN 'success' END, ec_outcome, 'failure')
                         ELSE coalesce(am_outcome, rs_outcome, 'success') END""",
         "reason": """CASE WHEN kind = 'signin' AND mo_key = 'UserLoginFailed'
-                          THEN CASE WHEN ec_reason IS NOT NULL THEN ec_reason ELSE 'other' END
+                          THEN coalesce(ec_reason, CASE WHEN ec_key = '500121' THEN 'mfa_denied' END, 'other')
                         WHEN kind <> 'signin' AND coalesce(am_outcome, rs_outcome) = 'failure'
                           THEN 'other' END""",
         "src_ip": "ip",

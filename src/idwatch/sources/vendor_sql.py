@@ -286,3 +286,49 @@ def output_select(exprs: dict[str, str], source: str) -> str:
         typ = _TYPES.get(c, "VARCHAR")
         cols.append(f"CAST({exprs.get(c, 'NULL')} AS {typ}) AS {c}")
     return ",\n  ".join(cols)
+
+
+# --------------------------------------------------------------------------- envelopes
+
+
+def unnest_envelopes(view: str, list_paths: Sequence[str] = (), object_paths: Sequence[str] = ()) -> str:
+    """SELECT over ``view`` with one row per record inside an envelope, the same columns.
+
+    A record whose ``list_paths`` element is a non-empty JSON array (an Event Hub message's
+    ``records``, an Okta event hook's ``data.events``) becomes one row per element; one whose
+    ``object_paths`` element is an object (a forwarder's ``event``) becomes that object. Such a
+    row's ``_raw`` and ``rec`` are the inner record's text. Any other record passes unchanged.
+    Only records whose text names one of the keys are parsed for it (a cheap ``strpos``), so bare
+    records cost nothing extra.
+    """
+    paths = [*list_paths, *object_paths]
+    if not paths:
+        return f"SELECT _file, _line, _raw, rec FROM {view}"
+    keys = {p.rsplit(".", 1)[-1] for p in paths}
+    probe = " OR ".join(f"strpos(rec, {lit(chr(34) + k + chr(34))}) > 0" for k in sorted(keys))
+    listing = ", ".join(lit(p) for p in paths)
+    whens = [
+        f"WHEN json_type(_w[{i}]) = 'ARRAY' AND json_array_length(_w[{i}]) > 0 "
+        f"THEN list_transform(json_extract(_w[{i}], '$[*]'), lambda v: v::VARCHAR)"
+        for i in range(1, len(list_paths) + 1)
+    ]
+    whens += [
+        f"WHEN json_type(_w[{i}]) = 'OBJECT' THEN [_w[{i}]::VARCHAR]"
+        for i in range(len(list_paths) + 1, len(paths) + 1)
+    ]
+    return f"""
+SELECT _file, _line, CASE WHEN _wrapped THEN _inner ELSE _raw END AS _raw,
+  CASE WHEN _wrapped THEN _inner ELSE rec END AS rec
+FROM (
+  SELECT _file, _line, _raw, rec, _elems IS NOT NULL AS _wrapped,
+    unnest(coalesce(_elems, [NULL::VARCHAR])) AS _inner
+  FROM (
+    SELECT _file, _line, _raw, rec,
+      CASE WHEN _w IS NOT NULL THEN CASE {" ".join(whens)} END END AS _elems
+    FROM (
+      SELECT _file, _line, _raw, rec,
+        CASE WHEN {probe} THEN json_extract(rec, [{listing}]) END AS _w
+      FROM {view}
+    )
+  )
+)"""
