@@ -66,6 +66,7 @@ def select_sql(view: str) -> str:
     status_map = values_table("rs", ("rs_key", "rs_outcome"), m365_map.RESULT_STATUS)
     forwarding = ", ".join(lit(p) for p in m365_map.FORWARDING_PARAMETERS)
     no_user = ", ".join(lit(u) for u in m365_map.NO_USER_IDS)
+    logout = case_like("request_type", [(p, "x") for p in m365_map.LOGOUT_REQUEST_TYPES])
 
     out = {
         "time": rfc3339("created"),
@@ -100,7 +101,7 @@ def select_sql(view: str) -> str:
                        WHEN am_key = 'Update user' THEN 'changed ' || changed_props END""",
         "_skip": f"""CASE WHEN op IS NULL THEN NULL
             WHEN kind = 'skip' THEN 'm365:' || op
-            WHEN mo_key = 'UserLoggedIn' AND {case_like("request_type", [(p, "x") for p in m365_map.LOGOUT_REQUEST_TYPES])} = 'x'
+            WHEN mo_key = 'UserLoggedIn' AND {logout} = 'x'
               THEN 'm365:UserLoggedIn:logout'
             WHEN mo_key = 'UserLoggedIn' AND lower(trim(coalesce(user_id, ''))) IN ({no_user})
               THEN 'm365:UserLoggedIn:no_user'
