@@ -40,10 +40,10 @@ def test_management_api_log_page(vx):
         return {"activity": activity, "step": step, "method": method, "outcome": outcome, "reason": reason}
 
     assert [vx.canon(r) for r in rows] == [
-        c("sign_in", None, None, "success"),
+        c("sign_in", None, "password", "success"),  # strategy_type database
         c("sign_in", None, "password", "failure", "bad_password"),
-        c("sign_in", None, None, "failure", "unknown_account"),
-        c("sign_in", None, None, "failure", "blocked"),  # skipped below: no account
+        c("sign_in", None, "password", "failure", "unknown_account"),
+        c("sign_in", None, "password", "failure", "blocked"),  # skipped below: no account
         c("mfa_challenge", "start", "sms", "pending"),
         c("mfa_challenge", "verify", "push", "failure", "mfa_denied"),
         c("mfa_method_change", None, "sms", "success"),
@@ -73,3 +73,27 @@ def test_log_stream_wrapping_and_end_to_end(vx, ingest):
     assert summary.formats == {"auth0": 10}
     assert (summary.stored, summary.skipped, summary.quarantined) == (8, 2, 0)
     assert summary.skipped_by_kind == {"auth0:sapi": 1, "auth0:limit_mu:no_account": 1}
+
+
+def test_failure_reasons_methods_and_the_identifier_tried(vx, ingest):
+    """``f`` reasons from details.error.message; sign-in methods from the connection or prompts."""
+    rows = vx.run(auth0, vx.fixture("auth0", "failures_and_methods.json"))
+    got = [vx.canon(r, "activity", "method", "outcome", "reason") for r in rows]
+
+    def c(method, outcome, reason=None):
+        return {"activity": "sign_in", "method": method, "outcome": outcome, "reason": reason}
+
+    assert got == [
+        c("password", "failure", "bad_password"),  # "Wrong email or password."
+        c("password", "failure", "locked"),  # "user is blocked"
+        c("password", "failure", "verification_failed"),
+        c("password", "failure", "other"),
+        c("passwordless", "success"),  # strategy_type passwordless
+        c("token", "success"),  # social connection
+        c("password", "success"),  # no connection named: the password prompt
+        c("password", "failure", "bad_password"),
+    ]
+    # no user_name / user_id, but the identifier tried is in the request: an event, not skipped
+    assert rows[7]["account"] == "ghost@example.com" and rows[7]["_skip"] is None
+    summary, _ = ingest(vx.fixture("auth0", "failures_and_methods.json"), array=True)
+    assert (summary.stored, summary.skipped, summary.quarantined) == (8, 0, 0)

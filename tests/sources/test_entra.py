@@ -132,7 +132,7 @@ def test_graph_signins_map_error_codes_not_text(vx):
         "05": ("sign_in", None, None, "failure", "disabled"),
         "06": ("mfa_challenge", None, "push", "failure", "mfa_denied"),
         "07": ("sign_in", None, "password", "pending", None),
-        "08": ("sign_in", None, None, "failure", "other"),
+        "08": ("sign_in", None, None, "pending", None),  # 50140 "keep me signed in": an interrupt
         "09": ("sign_in", None, "token", "success", None),
     }
     for key, (activity, step, method, outcome, reason) in expect.items():
@@ -146,7 +146,7 @@ def test_graph_signins_map_error_codes_not_text(vx):
     assert rows["03"]["account_exists"] is False
     assert rows["02"]["account_exists"] is True
     assert rows["01"]["account"] == "alice.example@contoso.com"  # trimmed, lower-cased
-    assert rows["08"]["detail"] == "error 50140 (Office 365 Exchange Online)"
+    assert rows["08"]["detail"] == "Office 365 Exchange Online"
     assert rows["01"]["country"] == "DE"
     assert rows["01"]["session_id"] == "c0ffee00-0000-4000-8000-000000000001"
 
@@ -326,3 +326,77 @@ def test_sentinel_csv_export(vx, tmp_path):
             r["LocationDetails"]["countryOrRegion"],
             "sign_in",
         )
+
+
+def test_graph_beta_second_factors_interrupts_and_unknown_tenants(vx):
+    """Graph beta signIn (authenticationDetails, mfaDetail, signInEventTypes), by documented code."""
+    records = vx.fixture("entra", "graph_beta_signins.json")
+    # key: the id's last two digits, ":mfa" for the second-factor event
+    rows = {r["event_id"][34:]: r for r in vx.run(entra, records)}
+
+    def c(activity, step, method, outcome, reason=None):
+        return {"activity": activity, "step": step, "method": method, "outcome": outcome, "reason": reason}
+
+    # a sign-in that passed a second factor is also that factor's success (id <id>:mfa)
+    assert vx.canon(rows["01"]) == c("sign_in", None, "password", "success")
+    assert vx.canon(rows["01:mfa"]) == c("mfa_challenge", "verify", "push", "success")
+    assert vx.canon(rows["02:mfa"]) == c("mfa_challenge", "verify", "sms", "success")  # mfaDetail
+    assert rows["01:mfa"]["time"] == rows["01"]["time"]
+    assert rows["01:mfa"]["account"] == rows["01"]["account"] == "alice.example@contoso.com"
+    # MFA satisfied by the token, or a non-interactive sign-in: no challenge
+    assert "03:mfa" not in rows and "04:mfa" not in rows
+    assert vx.canon(rows["04"]) == c("sign_in", None, "token", "success")  # nonInteractiveUser
+    # 500121: declined vs no response / not completed
+    assert vx.canon(rows["05"]) == c("mfa_challenge", None, None, "failure", "mfa_denied")
+    assert vx.canon(rows["06"]) == c("mfa_challenge", None, None, "failure", "mfa_timeout")
+    assert vx.canon(rows["07"]) == c("mfa_challenge", None, None, "failure", "mfa_timeout")
+    # interrupts are not failures: the flow goes on
+    for key in ("08", "09", "10", "11", "12", "13", "14"):
+        assert (rows[key]["outcome"], rows[key]["reason"]) == ("pending", None), key
+    # no tenant for the domain / no tenant information: an identifier that is no account
+    for key in ("15", "16"):
+        assert (rows[key]["outcome"], rows[key]["reason"], rows[key]["account_exists"]) == (
+            "failure",
+            "unknown_account",
+            False,
+        ), key
+    assert len(rows) == 18
+
+
+def test_graph_beta_mfa_success_follows_failures_in_the_store(vx, ingest):
+    summary, store = ingest(vx.fixture("entra", "graph_beta_signins.json"), array=True)
+    assert (summary.records, summary.stored, summary.quarantined, summary.skipped) == (18, 18, 0, 0)
+    con = store.connect()
+    got = con.execute(
+        "SELECT method FROM events WHERE activity = 'mfa_challenge' AND outcome = 'success' ORDER BY time"
+    ).fetchall()
+    assert got == [("push",), ("sms",)]
+
+
+def test_event_hub_messages_one_per_line(vx, ingest):
+    """Event Hub delivers ``{"records": [...]}`` messages, one per line: every record is read."""
+    messages = vx.fixture("entra", "eventhub_messages.jsonl")
+    assert all(entra.sniff(m) for m in messages)
+    bare = vx.fixture("entra", "diagnostic.jsonl")
+    inner = vx.run(entra, messages)
+    direct = vx.run(entra, bare)
+    key = ("event_id", "account", "activity", "step", "method", "outcome", "reason", "src_ip", "_skip")
+    assert sorted(tuple(str(r[k]) for k in key) for r in inner) == sorted(
+        tuple(str(r[k]) for k in key) for r in direct
+    )
+    assert {json.loads(r["_raw"])["time"] for r in inner} == {b["time"] for b in bare}  # raw: the record
+    summary, _ = ingest(messages)
+    assert summary.records == len(bare) and summary.balanced and summary.quarantined == 0
+
+
+def test_adfs_sign_ins_are_sign_ins(vx):
+    """Federated (AD FS) sign-ins: Sentinel ADFSSignInLogs rows and diagnostic records."""
+    rows = vx.run(entra, vx.fixture("entra", "adfs_signins.jsonl"))
+    assert [vx.canon(r, "activity", "method", "outcome", "reason") for r in rows] == [
+        {"activity": "sign_in", "method": "password", "outcome": "success", "reason": None},
+        {"activity": "sign_in", "method": "password", "outcome": "failure", "reason": "bad_password"},
+        {"activity": "sign_in", "method": "password", "outcome": "failure", "reason": "bad_password"},
+    ]
+    assert [r["src_ip"] for r in rows] == ["198.51.100.90", "198.51.100.90", "198.51.100.91"]
+    assert {r["account"] for r in rows} == {"gina@contoso.com"}
+    assert all(r["_skip"] is None and r["_error"] is None for r in rows)

@@ -93,3 +93,21 @@ def test_ingest_end_to_end(vx, ingest):
     assert summary.formats == {"m365": 9}
     assert (summary.stored, summary.skipped, summary.quarantined) == (7, 2, 0)
     assert {e["activity"] for e in vx.stored(store)} >= {"sign_in", "mailbox_rule", "recovery_info_change"}
+
+
+def test_sign_outs_are_not_sign_ins_and_interrupts_are_pending(vx, ingest):
+    """Azure AD logs a sign-out as UserLoggedIn (RequestType OAuth2:Logout, user often "Unknown")."""
+    records = vx.fixture("m365", "logout_and_interrupts.json")
+    logout, unknown, kmsi = vx.run(m365, records)
+    assert logout["_skip"] == "m365:UserLoggedIn:logout"
+    assert unknown["_skip"] == "m365:UserLoggedIn:no_user"
+    assert kmsi["_skip"] is None
+    assert vx.canon(kmsi, "activity", "outcome", "reason") == {
+        "activity": "sign_in",
+        "outcome": "pending",  # 50140 "keep me signed in": the flow goes on
+        "reason": None,
+    }
+    summary, store = ingest(records)
+    assert (summary.stored, summary.skipped, summary.quarantined) == (1, 2, 0)
+    kinds = store.connect().execute("SELECT kind FROM other_events ORDER BY kind").fetchall()
+    assert kinds == [("UserLoggedIn:logout",), ("UserLoggedIn:no_user",)]

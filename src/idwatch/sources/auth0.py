@@ -14,6 +14,8 @@ from idwatch.sources.vendor_sql import (
     output_select,
     rfc3339,
     rules_table,
+    sub_list,
+    values_table,
 )
 
 NAME = "auth0"
@@ -46,22 +48,34 @@ def select_sql(view: str) -> str:
     country = both("location_info.country_code")
     description = both("description")
     phone = both("details.authenticator.phone_number")
+    strategy_type = both("strategy_type")
+    strategy = both("strategy")
+    error_message = both("details.error.message")
+    prompts = both("details.prompts")
+    fallback = x(*(f"$.data.{p}" for p in m.ACCOUNT_FALLBACKS), *(f"$.{p}" for p in m.ACCOUNT_FALLBACKS))
     session = both("details.session_id")
 
     type_map = rules_table("a0", m.TYPES)
+    enrolled = case_like("description", m.ENROLL_METHODS)
+    strategy_map = values_table("sm", ("sm_key", "s_method"), m.STRATEGY_METHODS)
+    type_strategy_map = values_table("st", ("st_key", "st_method"), m.STRATEGY_METHODS)
+    prompt_names = f"array_to_string(list_transform({sub_list('prompts')}, lambda p: p->>'name'), ' ')"
 
     out = {
         "time": rfc3339("date"),
         "event_id": "log_id",
         "tenant": "tenant",
-        "account": account_sql("coalesce(user_name, user_id)"),
-        "account_exists": "CASE WHEN a0_key = 'fu' THEN FALSE WHEN user_id IS NOT NULL THEN TRUE END",
+        "account": account_sql("coalesce(user_name, user_id, fallback)"),
+        "account_exists": """CASE WHEN a0_key = 'fu' OR reason = 'unknown_account' THEN FALSE
+                              WHEN user_id IS NOT NULL THEN TRUE END""",
         "activity": "a0_activity",
         "step": "a0_step",
-        "method": f"""coalesce(a0_method, CASE WHEN a0_activity = 'mfa_method_change'
-                       THEN {case_like("description", m.ENROLL_METHODS)} END)""",
+        "method": f"""coalesce(a0_method,
+                       CASE WHEN a0_activity = 'mfa_method_change' THEN {enrolled}
+                            WHEN a0_activity = 'sign_in' THEN coalesce(st_method, s_method, prompt_method)
+                       END)""",
         "outcome": "a0_outcome",
-        "reason": "a0_reason",
+        "reason": "reason",
         "src_ip": "ip",
         "user_agent": "ua",
         "session_id": "session",
@@ -69,7 +83,7 @@ def select_sql(view: str) -> str:
         "contact_hash": f"CASE WHEN a0_activity = 'mfa_method_change' THEN {contact_hash('phone')} END",
         "detail": f"CASE WHEN a0_key = 'ublkdu' THEN 'unblocked' ELSE {mask_phones('description')} END",
         "_skip": """CASE WHEN code IS NOT NULL AND a0_activity IS NULL THEN 'auth0:' || code
-                     WHEN code IS NOT NULL AND coalesce(user_name, user_id) IS NULL
+                     WHEN code IS NOT NULL AND coalesce(user_name, user_id, fallback) IS NULL
                        THEN 'auth0:' || code || ':no_account' END""",
         "_error": "CASE WHEN code IS NULL THEN 'not an Auth0 log event: no type' END",
     }
@@ -81,11 +95,28 @@ f AS (
   SELECT _file, _line, _raw,
     {code} AS code, {date} AS date, {log_id} AS log_id, {user_name} AS user_name, {user_id} AS user_id,
     {ip} AS ip, {ua} AS ua, {tenant} AS tenant, {country} AS country, {description} AS description,
-    {phone} AS phone, {session} AS session
+    {phone} AS phone, {session} AS session, lower({strategy_type}) AS strategy_type,
+    lower({strategy}) AS strategy, {error_message} AS error_message, {fallback} AS fallback,
+    {prompts} AS prompts
   FROM s
+),
+j AS (
+  SELECT f.*, a0.*, st.st_method, sm.s_method,
+    {case_like(prompt_names, m.PROMPT_METHODS)} AS prompt_method,
+    {case_like("coalesce(error_message, description)", m.ERROR_MESSAGES)} AS msg_reason
+  FROM f
+  LEFT JOIN {type_map} ON a0_key = code
+  LEFT JOIN {type_strategy_map} ON st.st_key = strategy_type
+  LEFT JOIN {strategy_map} ON sm.sm_key = strategy
+),
+k AS (
+  SELECT j.*,
+    CASE WHEN a0_outcome = 'failure' THEN
+      CASE WHEN a0_reason IS NULL OR a0_reason = 'other' THEN coalesce(msg_reason, a0_reason, 'other')
+           ELSE a0_reason END END AS reason
+  FROM j
 )
 SELECT
   {output_select(out, NAME)}
-FROM f
-LEFT JOIN {type_map} ON a0_key = code
+FROM k
 """

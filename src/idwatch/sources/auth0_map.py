@@ -15,7 +15,10 @@ INTRO = """
 user_id, user_name, connection, client_id, details, log_id, ...}`) and as delivered by log
 streams, which wrap each event as `{"log_id": ..., "data": {...}}`.
 
-The account is `user_name` (what the client typed, trimmed and lower-cased), else `user_id`.
+The account is `user_name` (what the client typed, trimmed and lower-cased), else `user_id`, else
+the identifier in the request (`details.body.username` / `email`). A sign-in's method comes from
+its type, else the connection's `strategy_type` / `strategy`, else `details.prompts`; the reason of
+a failure its type does not fix, from `details.error.message` (tables below).
 `fu` (unknown user) sets `account_exists = false`; other events with a `user_id` set it true.
 Events that name no account at all (an IP-level `limit_mu` block) are skipped as
 `auth0:<type>:no_account`.
@@ -28,7 +31,7 @@ enrollment (`details.authenticator.phone_number`) becomes `contact_hash`.
 TYPES: list[Rule] = [
     Rule("s", "sign_in", outcome="success", note="successful login"),
     Rule("scoa", "sign_in", outcome="success", note="successful cross-origin authentication"),
-    Rule("f", "sign_in", outcome="failure", reason="other", note="failed login"),
+    Rule("f", "sign_in", outcome="failure", note="failed login; reason from details.error.message"),
     Rule(
         "fp",
         "sign_in",
@@ -44,7 +47,12 @@ TYPES: list[Rule] = [
         reason="unknown_account",
         note="invalid email / username (account_exists = false)",
     ),
-    Rule("fcoa", "sign_in", outcome="failure", reason="other", note="failed cross-origin authentication"),
+    Rule(
+        "fcoa",
+        "sign_in",
+        outcome="failure",
+        note="failed cross-origin authentication; reason from details.error.message",
+    ),
     Rule(
         "limit_mu",
         "sign_in",
@@ -161,6 +169,69 @@ TYPES: list[Rule] = [
     Rule("ferrt", None, note="refresh token reuse detected"),
 ]
 
+#: ``strategy_type`` (else ``strategy``) of the connection -> method of a sign-in whose type fixes none.
+STRATEGY_METHODS: list[tuple[str, str]] = [
+    ("database", "password"),
+    ("auth0", "password"),
+    ("passwordless", "passwordless"),
+    ("sms", "passwordless"),
+    ("email", "passwordless"),
+    ("social", "token"),
+    ("enterprise", "token"),
+    ("samlp", "token"),
+    ("waad", "token"),
+    ("adfs", "token"),
+    ("oidc", "token"),
+]
+
+#: ``details.prompts[].name`` (lower case LIKE) -> method, when the connection says nothing.
+PROMPT_METHODS: list[tuple[str, str]] = [
+    ("%password%", "password"),
+    ("%passwordless%", "passwordless"),
+    ("%webauthn%", "fido2"),
+    ("%otp%", "totp"),
+]
+
+#: ``details.error.message`` (else the description; lower case LIKE) -> reason of a failure
+#: whose type fixes none (``f``, ``fcoa``), first match wins; anything else: ``other``.
+ERROR_MESSAGES: list[tuple[str, str]] = [
+    ("%wrong email or password%", "bad_password"),
+    ("%wrong username or password%", "bad_password"),
+    ("%invalid username or password%", "bad_password"),
+    ("%wrong password%", "bad_password"),
+    ("%invalid_grant%", "bad_password"),
+    ("%user does not exist%", "unknown_account"),
+    ("%no such user%", "unknown_account"),
+    ("%unknown user%", "unknown_account"),
+    ("%user is blocked%", "locked"),
+    ("%too many%attempts%", "locked"),
+    ("%account%locked%", "locked"),
+    ("%password%expired%", "expired"),
+    ("%expired%", "expired"),
+    ("%blocked%", "blocked"),
+    ("%disabled%", "disabled"),
+    ("%mfa%", "verification_failed"),
+    ("%multifactor%", "verification_failed"),
+    ("%unauthorized%", "blocked"),
+    ("%access denied%", "blocked"),
+]
+
+#: Where an event without ``user_name`` / ``user_id`` may still name the identifier tried.
+ACCOUNT_FALLBACKS = ("details.body.username", "details.body.email", "details.request.body.username")
+
+#: Export shapes the connector accepts (sniffed per file).
+SHAPES: list[tuple[str, str]] = [
+    (
+        "Management API log event",
+        "`GET /api/v2/logs` objects (`date, type, description, ip, user_agent, user_id, user_name, "
+        "connection, strategy, strategy_type, details, log_id`): JSON Lines, a JSON array, one object",
+    ),
+    (
+        "Log stream envelope",
+        '`{"log_id": ..., "data": {log event}}` (custom webhook, EventBridge, Event Grid)',
+    ),
+]
+
 #: Text patterns (description, lower case) -> method for gd_enrollment_complete / gd_unenroll.
 ENROLL_METHODS: list[tuple[str, str]] = [
     ("%(sms)%", "sms"),
@@ -175,11 +246,26 @@ ENROLL_METHODS: list[tuple[str, str]] = [
 
 def doc_tables() -> list[DocTable]:
     return [
+        pairs_doc("Accepted export shapes", SHAPES, ("shape", "what it looks like")),
         rules_doc(
             "Log event types",
             TYPES,
             key_header="type",
             intro="Codes not listed are skipped and counted as `auth0:<type>`.",
+        ),
+        pairs_doc(
+            "Sign-in method from the connection",
+            STRATEGY_METHODS,
+            ("strategy_type / strategy", "method"),
+            intro="For sign-in types that fix no method; else from `details.prompts[].name` (below).",
+        ),
+        pairs_doc("Sign-in method from the prompts", PROMPT_METHODS, ("prompt name pattern", "method")),
+        pairs_doc(
+            "Failure reason from the error message",
+            ERROR_MESSAGES,
+            ("details.error.message pattern (lower case)", "reason"),
+            intro="For failure types that fix no reason (`f`, `fcoa`, `fcp`, ...); no match: `other`. "
+            "`unknown_account` also sets `account_exists = false`.",
         ),
         pairs_doc("Enrolled factor", ENROLL_METHODS, ("description pattern (lower case)", "method")),
     ]

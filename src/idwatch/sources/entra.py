@@ -23,6 +23,7 @@ from idwatch.sources.vendor_sql import (
     rules_table,
     sub,
     sub_list,
+    unnest_envelopes,
     values_table,
 )
 
@@ -59,7 +60,16 @@ def _ci(record: dict[str, Any], key: str) -> Any:
 
 
 def sniff(record: dict[str, Any]) -> bool:
-    """Graph signIn / directoryAudit, diagnostic record, or Sentinel SigninLogs / AuditLogs row."""
+    """Graph signIn / directoryAudit, diagnostic record, or Sentinel SigninLogs / AuditLogs row,
+    bare or in an Event Hub message (``{"records": [...]}``)."""
+    for key in m.ENVELOPE_LISTS:
+        inner = record.get(key.removeprefix("$."))
+        if isinstance(inner, list) and inner and isinstance(inner[0], dict):
+            return _sniff_one(inner[0])
+    return _sniff_one(record)
+
+
+def _sniff_one(record: dict[str, Any]) -> bool:
     table = _ci(record, "Type")
     if isinstance(table, str) and (
         table in m.SIGNIN_TABLES or table in m.AUDIT_TABLES or table in m.SKIPPED_SIGNIN_TABLES
@@ -141,6 +151,8 @@ def select_sql(view: str) -> str:
     )
     user_id = x("$.userId", "$.properties.userId", "$.UserId")
     status_text = x("$.Status")
+    status_details = x("$.status.additionalDetails", "$.properties.status.additionalDetails")
+    event_types = x("$.signInEventTypes", "$.properties.signInEventTypes", "$.SignInEventTypes")
     code = x(
         "$.status.errorCode", "$.properties.status.errorCode", "$.ResultType", "$.resultType", "$.resulttype"
     )
@@ -209,10 +221,13 @@ def select_sql(view: str) -> str:
     audit_map = rules_table("am", m.AUDIT_ACTIVITIES)
     result_map = values_table("ar", ("ar_key", "ar_outcome"), m.AUDIT_RESULTS)
 
+    not_second = ", ".join(lit(v) for v in m.NOT_SECOND_FACTOR)
+    details = f"coalesce(status_details, {sub('status_text', '$.additionalDetails')})"
+    mfa_failure_reason = case_like(details, m.MFA_FAILURE_DETAILS, "'mfa_denied'")
     signin_method = f"""coalesce(ec_method,
         CASE WHEN ec_activity = 'mfa_challenge'
-               THEN {case_like("coalesce(mfa_method, auth_last)", m.AUTH_METHODS)}
-             WHEN {_in("tbl", noninteractive)} OR lower(interactive) = 'false' THEN 'token'
+               THEN nullif({case_like("coalesce(mfa_method, auth_last)", m.AUTH_METHODS)}, 'password')
+             WHEN noninteractive THEN 'token'
              ELSE {case_like("auth_first", m.AUTH_METHODS)} END)"""
 
     audit_step = f"""(CASE WHEN am_key = 'Self-service password reset flow activity progress'
@@ -226,7 +241,8 @@ def select_sql(view: str) -> str:
         "account": f"""CASE WHEN fam = 'audit' THEN {account_sql("coalesce(tgt_upn, init_upn)")}
                         ELSE {account_sql("coalesce(upn, alt_name)")} END""",
         "account_exists": """CASE WHEN fam = 'audit' AND tgt_upn IS NOT NULL THEN TRUE
-                              WHEN fam <> 'signin' THEN NULL WHEN code = '50034' THEN FALSE
+                              WHEN fam <> 'signin' THEN NULL
+                              WHEN code IN ('50034', '50128', '50059') THEN FALSE
                               WHEN user_id IS NOT NULL AND user_id NOT LIKE '00000000-0000-%'
                                 THEN TRUE END""",
         "activity": """CASE WHEN fam = 'signin' THEN coalesce(ec_activity, 'sign_in')
@@ -243,7 +259,10 @@ def select_sql(view: str) -> str:
                        WHEN coalesce(am_outcome, ar_outcome) = 'success' AND {audit_step} = 'start'
                          THEN 'pending'
                        ELSE coalesce(am_outcome, ar_outcome) END""",
-        "reason": f"""CASE WHEN fam = 'signin' THEN CASE WHEN ec_key IS NULL THEN 'other' ELSE ec_reason END
+        "reason": f"""CASE WHEN fam = 'signin' THEN CASE WHEN ec_key IS NULL THEN 'other'
+                        WHEN ec_key = '500121'
+                          THEN {mfa_failure_reason}
+                        ELSE ec_reason END
                       WHEN coalesce(am_outcome, ar_outcome) = 'failure'
                         THEN CASE WHEN {audit_step} = 'verify' THEN 'verification_failed' ELSE 'other' END
                    END""",
@@ -277,15 +296,29 @@ def select_sql(view: str) -> str:
           END""",
     }
 
+    mfa_values = {
+        "event_id": "coalesce(ev_id, sha256(_raw)) || ':mfa'",
+        "activity": "'mfa_challenge'",
+        "step": "'verify'",
+        "method": "second_method",
+        "outcome": "'success'",
+        "reason": "NULL",
+        "detail": "app",
+    }
+    for col, value in mfa_values.items():
+        out[col] = f"CASE WHEN mfa_row THEN {value} ELSE ({out[col]}) END"
+
     return f"""
-WITH s AS (
-  SELECT _file, _line, _raw, {x.select()} FROM {view}
+WITH r AS ({unnest_envelopes(view, m.ENVELOPE_LISTS)}),
+s AS (
+  SELECT _file, _line, _raw, {x.select()} FROM r
 ),
 f AS (
   SELECT _file, _line, _raw,
     coalesce({table}, CASE WHEN {props} IS NOT NULL THEN {category} END) AS tbl,
     {activity_name} AS activity_name, {op_name} AS op_name,
     {si_time} AS si_time, {au_time} AS au_time, {ev_id} AS ev_id,
+    {status_details} AS status_details, {event_types} AS event_types,
     {upn} AS upn, {alt_name} AS alt_name, {user_id} AS user_id,
     {code} AS code_raw, {status_text} AS status_text,
     {si_ip} AS si_ip, {ua} AS ua, {device} AS device, {device_text} AS device_text,
@@ -303,6 +336,12 @@ g AS (
     coalesce(mfa_method_raw, {sub("mfa_text", "$.authMethod")}) AS mfa_method,
     {sub("auth_details", "$[0].authenticationMethod")} AS auth_first,
     {sub("auth_details", "$[#-1].authenticationMethod")} AS auth_last,
+    list_filter({sub_list("auth_details")}, lambda e: lower(e->>'succeeded') = 'true'
+        AND NOT starts_with(lower(coalesce(e->>'authenticationStepRequirement', '')), 'primary')
+        AND {case_like("e->>'authenticationMethod'", m.AUTH_METHODS, "''")} NOT IN ('', {not_second}))[-1]
+        ->>'authenticationMethod' AS auth_second,
+    {_in("tbl", noninteractive)} OR lower(interactive) = 'false'
+      OR coalesce(strpos(event_types, 'nonInteractiveUser') > 0, FALSE) AS noninteractive,
     coalesce(country, {sub("location_text", "$.countryOrRegion")}, location_code) AS country_any
   FROM f
 ),
@@ -317,11 +356,21 @@ a AS (
     CASE WHEN fam = 'audit' THEN {sub_list("targets", "$[0].modifiedProperties[*]")} END AS mods
   FROM g
 ),
-{update_user_ctes("a", "mods", "displayName", "newValue")}
+{update_user_ctes("a", "mods", "displayName", "newValue")},
+fin AS (
+  SELECT upd_w.*, ec.*, am.*, ar_outcome,
+    {case_like("coalesce(mfa_method, auth_second)", m.AUTH_METHODS)} AS second_method,
+    -- a successful sign-in that passed a second factor is also that factor's success
+    unnest(CASE WHEN fam = 'signin' AND ec_key = '0' AND NOT coalesce(noninteractive, FALSE)
+                  AND {case_like("coalesce(mfa_method, auth_second)", m.AUTH_METHODS, "''")}
+                      NOT IN ('', {not_second})
+                THEN [FALSE, TRUE] ELSE [FALSE] END) AS mfa_row
+  FROM upd_w
+  LEFT JOIN {code_map} ON fam = 'signin' AND ec_key = code
+  LEFT JOIN {audit_map} ON fam = 'audit' AND am_key = trim(activity_name)
+  LEFT JOIN {result_map} ON fam = 'audit' AND ar_key = lower(result)
+)
 SELECT
   {output_select(out, NAME)}
-FROM upd_w
-LEFT JOIN {code_map} ON fam = 'signin' AND ec_key = code
-LEFT JOIN {audit_map} ON fam = 'audit' AND am_key = trim(activity_name)
-LEFT JOIN {result_map} ON fam = 'audit' AND ar_key = lower(result)
+FROM fin
 """

@@ -41,6 +41,7 @@ SIGNIN_TABLES: dict[str, str] = {
     "SigninLogs": "interactive",
     "NonInteractiveUserSignInLogs": "noninteractive",
     "AADNonInteractiveUserSignInLogs": "noninteractive",
+    "ADFSSignInLogs": "federated",
 }
 AUDIT_TABLES = ("AuditLogs",)
 
@@ -78,8 +79,7 @@ ERROR_CODES: list[Rule] = [
         "500121",
         "mfa_challenge",
         outcome="failure",
-        reason="mfa_denied",
-        note="strong authentication failed: MFA denied / not completed",
+        note="strong authentication failed: reason from status.additionalDetails (table below)",
     ),
     Rule(
         "50074",
@@ -96,11 +96,147 @@ ERROR_CODES: list[Rule] = [
         note="MFA required by policy or location: the password was right, MFA comes next",
     ),
     Rule(
+        "50128",
+        "sign_in",
+        outcome="failure",
+        reason="unknown_account",
+        note="invalid domain name: no tenant for the identifier's domain (account_exists = false)",
+    ),
+    Rule(
+        "50059",
+        "sign_in",
+        outcome="failure",
+        reason="unknown_account",
+        note="no tenant-identifying information in the request or the credentials (account_exists = false)",
+    ),
+    Rule(
+        "50056",
+        "sign_in",
+        method="password",
+        outcome="failure",
+        reason="bad_password",
+        note="no password stored",
+    ),
+    Rule(
+        "50064",
+        "sign_in",
+        method="password",
+        outcome="failure",
+        reason="bad_password",
+        note="credential validation failed",
+    ),
+    Rule(
+        "50144", "sign_in", method="password", outcome="failure", reason="expired", note="AD password expired"
+    ),
+    Rule(
+        "50133",
+        "sign_in",
+        outcome="failure",
+        reason="expired",
+        note="session invalid: password changed or expired",
+    ),
+    Rule(
+        "50173",
+        "sign_in",
+        outcome="failure",
+        reason="expired",
+        note="fresh auth token needed (grant revoked)",
+    ),
+    Rule("50089", "sign_in", outcome="failure", reason="expired", note="flow token expired"),
+    Rule("50131", "sign_in", outcome="failure", reason="blocked", note="Conditional Access failed"),
+    Rule("53000", "sign_in", outcome="failure", reason="blocked", note="device not compliant / not managed"),
+    Rule("53001", "sign_in", outcome="failure", reason="blocked", note="device not domain joined"),
+    Rule(
+        "53002",
+        "sign_in",
+        outcome="failure",
+        reason="blocked",
+        note="application not approved for the device",
+    ),
+    Rule(
+        "50105", "sign_in", outcome="failure", reason="blocked", note="user not assigned to the application"
+    ),
+    Rule("50155", "sign_in", outcome="failure", reason="blocked", note="device authentication failed"),
+    Rule(
+        "50088",
+        "mfa_challenge",
+        outcome="failure",
+        reason="blocked",
+        note="limit on telecom MFA calls or messages reached",
+    ),
+    Rule(
+        "50140",
+        "sign_in",
+        outcome="pending",
+        note='interrupt: the "keep me signed in" prompt (not a failure)',
+    ),
+    Rule("50199", "sign_in", outcome="pending", note="interrupt: user confirmation required (not a failure)"),
+    Rule("50125", "sign_in", outcome="pending", note="interrupt: password reset or registration required"),
+    Rule("50072", "sign_in", outcome="pending", note="interrupt: the user must enrol in MFA"),
+    Rule("50079", "sign_in", outcome="pending", note="interrupt: MFA registration required"),
+    Rule("50097", "sign_in", outcome="pending", note="interrupt: device authentication required"),
+    Rule(
+        "16000",
+        "sign_in",
+        outcome="pending",
+        note="interrupt: account selection (several accounts signed in)",
+    ),
+    Rule(
         "50158",
         "mfa_challenge",
         outcome="failure",
         reason="verification_failed",
         note="external security challenge not satisfied",
+    ),
+]
+
+#: 500121 ``status.additionalDetails`` (lower-cased LIKE pattern) -> reason; anything else
+#: (or no details) is ``mfa_denied``, what the code itself says.
+MFA_FAILURE_DETAILS: list[tuple[str, str]] = [
+    ("%declined%", "mfa_denied"),
+    ("%denied%fraud%", "mfa_denied"),
+    ("%fraud%", "mfa_denied"),
+    ("%did not respond%", "mfa_timeout"),
+    ("%no response%", "mfa_timeout"),
+    ("%not completed%", "mfa_timeout"),
+    ("%did not complete%", "mfa_timeout"),
+    ("%timed out%", "mfa_timeout"),
+    ("%timeout%", "mfa_timeout"),
+    ("%incorrect%code%", "verification_failed"),
+    ("%invalid%code%", "verification_failed"),
+]
+
+#: A successful sign-in that passed a second factor (``mfaDetail.authMethod``, or a succeeded
+#: ``authenticationDetails`` step that is not the password) also yields an ``mfa_challenge``
+#: success (event id ``<id>:mfa``): "failures, then a success" rules need the success. Steps whose
+#: method maps to one of these are not a second factor.
+NOT_SECOND_FACTOR = ("password", "token")
+
+#: Envelopes whose array holds records (an Event Hub message, one per line): one row per element.
+ENVELOPE_LISTS = ("$.records",)
+
+#: Export shapes the connector accepts (sniffed per file).
+SHAPES: list[tuple[str, str]] = [
+    (
+        "Microsoft Graph v1.0 signIn / directoryAudit",
+        "`/auditLogs/signIns`, `/auditLogs/directoryAudits` objects (camelCase: `createdDateTime, "
+        "userPrincipalName, status{errorCode, additionalDetails}, ipAddress, location, deviceDetail`): "
+        'JSON Lines, a JSON array, or a page `{"value": [...]}`',
+    ),
+    (
+        "Microsoft Graph beta signIn",
+        "the v1.0 fields plus `authenticationDetails[]`, `mfaDetail`, `authenticationRequirement`, "
+        "`signInEventTypes` (`nonInteractiveUser` -> method token), `isInteractive`",
+    ),
+    (
+        "Azure diagnostic settings / Event Hub",
+        "`{time, category, tenantId, resultType, callerIpAddress, properties: {...}}`, one per line or "
+        'as an Event Hub message `{"records": [...]}`',
+    ),
+    (
+        "Sentinel / Log Analytics rows",
+        "`SigninLogs`, `AADNonInteractiveUserSignInLogs`, `ADFSSignInLogs`, `AuditLogs` (PascalCase "
+        "columns, `Type`; nested columns may be JSON text)",
     ),
 ]
 
@@ -134,7 +270,10 @@ AUTH_METHODS: list[tuple[str, str]] = [
     ("%office phone%", "voice"),
     ("%email%", "email"),
     ("%security question%", "kba"),
-    ("password%", "password"),
+    ("%password%", "password"),
+    ("%pass-through%", "password"),
+    ("%forms authentication%", "password"),
+    ("federat%", "token"),
     ("%previously satisfied%", "token"),
     ("%satisfied by token%", "token"),
 ]
@@ -213,6 +352,7 @@ AUDIT_RESULTS: list[tuple[str, str]] = [
 
 def doc_tables() -> list[DocTable]:
     return [
+        pairs_doc("Accepted export shapes", SHAPES, ("shape", "what it looks like")),
         rules_doc(
             "Sign-ins by status.errorCode",
             ERROR_CODES,
@@ -223,11 +363,20 @@ def doc_tables() -> list[DocTable]:
             "managed-identity sign-ins are skipped: " + ", ".join(SKIPPED_SIGNIN_TABLES) + ".",
         ),
         pairs_doc(
+            "500121: reason from status.additionalDetails",
+            MFA_FAILURE_DETAILS,
+            ("additionalDetails pattern (lower case)", "reason"),
+            intro="No details, or details matching nothing: `mfa_denied`.",
+        ),
+        pairs_doc(
             "Authentication method names",
             AUTH_METHODS,
             ("text pattern (lower case)", "method"),
             intro="Method of an MFA event from `mfaDetail.authMethod` or the second "
-            "`authenticationDetails` step; of a first-factor sign-in from the first step.",
+            "`authenticationDetails` step; of a first-factor sign-in from the first step. A successful "
+            "sign-in whose second factor (`mfaDetail.authMethod`, else the last succeeded "
+            "`authenticationDetails` step whose method is not " + " / ".join(NOT_SECOND_FACTOR) + ") "
+            "is known also gives an `mfa_challenge` / `verify` / `success` event with id `<id>:mfa`.",
         ),
         rules_doc(
             "Audit activities (activityDisplayName)",

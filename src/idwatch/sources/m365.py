@@ -10,6 +10,7 @@ from idwatch.sources.entra import update_user_ctes
 from idwatch.sources.vendor_sql import (
     Extract,
     account_sql,
+    case_like,
     contact_hash,
     lit,
     output_select,
@@ -64,6 +65,8 @@ def select_sql(view: str) -> str:
     logon_map = values_table("le", ("le_key", "le_code"), m365_map.LOGON_ERRORS)
     status_map = values_table("rs", ("rs_key", "rs_outcome"), m365_map.RESULT_STATUS)
     forwarding = ", ".join(lit(p) for p in m365_map.FORWARDING_PARAMETERS)
+    no_user = ", ".join(lit(u) for u in m365_map.NO_USER_IDS)
+    logout = case_like("request_type", [(p, "x") for p in m365_map.LOGOUT_REQUEST_TYPES])
 
     out = {
         "time": rfc3339("created"),
@@ -86,7 +89,8 @@ def select_sql(view: str) -> str:
                           CASE WHEN mo_key = 'UserLoggedIn' THEN 'success' END, ec_outcome, 'failure')
                         ELSE coalesce(am_outcome, rs_outcome, 'success') END""",
         "reason": """CASE WHEN kind = 'signin' AND mo_key = 'UserLoginFailed'
-                          THEN CASE WHEN ec_reason IS NOT NULL THEN ec_reason ELSE 'other' END
+                          AND coalesce(ec_outcome, 'failure') = 'failure'
+                          THEN coalesce(ec_reason, CASE WHEN ec_key = '500121' THEN 'mfa_denied' END, 'other')
                         WHEN kind <> 'signin' AND coalesce(am_outcome, rs_outcome) = 'failure'
                           THEN 'other' END""",
         "src_ip": "ip",
@@ -95,8 +99,12 @@ def select_sql(view: str) -> str:
         "detail": """CASE WHEN kind = 'mailbox' THEN concat_ws(' ', op, nullif(rule_params, ''))
                        WHEN kind = 'signin' AND code IS NOT NULL AND code <> '0' THEN 'error ' || code
                        WHEN am_key = 'Update user' THEN 'changed ' || changed_props END""",
-        "_skip": """CASE WHEN op IS NULL THEN NULL
+        "_skip": f"""CASE WHEN op IS NULL THEN NULL
             WHEN kind = 'skip' THEN 'm365:' || op
+            WHEN mo_key = 'UserLoggedIn' AND {logout} = 'x'
+              THEN 'm365:UserLoggedIn:logout'
+            WHEN mo_key = 'UserLoggedIn' AND lower(trim(coalesce(user_id, ''))) IN ({no_user})
+              THEN 'm365:UserLoggedIn:no_user'
             WHEN kind = 'directory' AND (am_key IS NULL OR am_activity IS NULL) THEN 'm365:' || op
             WHEN kind = 'directory' AND am_key = 'Update user' AND upd_activity IS NULL THEN 'm365:' || op
             WHEN kind = 'directory' AND ip IS NULL THEN 'm365:' || op || ':no_client_ip'
@@ -129,6 +137,7 @@ g AS (
     regexp_replace(regexp_replace(client_ip, '^\\[(.*)\\]:[0-9]+$', '\\1'),
                    '^([0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+):[0-9]+$', '\\1') AS ip,
     list_filter({sub_list("extended")}, lambda e: e->>'Name' = 'UserAgent')[1]->>'Value' AS ua,
+    list_filter({sub_list("extended")}, lambda e: e->>'Name' = 'RequestType')[1]->>'Value' AS request_type,
     list_filter({sub_list("parameters")}, lambda q: q->>'Name' IN ('Identity', 'Mailbox'))[1]->>'Value'
       AS mailbox_param,
     {_param_list("parameters")} AS rule_params,

@@ -29,6 +29,9 @@ The account of a mailbox change is the mailbox (`Identity` / `Mailbox` parameter
 when it is an address), else `UserId`. `ClientIP` values with a port (`1.2.3.4:5678`,
 `[2001:db8::1]:443`) are cut to the address. Operations not listed are skipped as
 `m365:<Operation>`; directory operations without a client IP as `m365:<Operation>:no_client_ip`.
+A `UserLoggedIn` of a sign-out (`RequestType` `OAuth2:Logout`) or of no user (`UserId` `Unknown`)
+is no sign-in: skipped as `m365:UserLoggedIn:logout` / `m365:UserLoggedIn:no_user`. A failed
+sign-in whose code is an interrupt (e.g. 50140) is `pending` without a reason.
 """
 
 #: Operation -> canonical values (Azure AD directory operations: see entra_map.AUDIT_ACTIVITIES).
@@ -44,6 +47,26 @@ OPERATIONS: list[Rule] = [
         note="only with ForwardingSmtpAddress / ForwardingAddress / DeliverToMailboxAndForward; else skipped",
     ),
     Rule("MailItemsAccessed", None, note="mailbox access (not modelled)"),
+]
+
+#: A ``UserLoggedIn`` that is no sign-in: Azure AD logs the sign-out as ``UserLoggedIn`` with
+#: ``ExtendedProperties.RequestType`` ``OAuth2:Logout`` and often ``UserId`` ``Unknown``. Skipped
+#: as ``m365:UserLoggedIn:logout`` (RequestType LIKE pattern) / ``m365:UserLoggedIn:no_user``.
+LOGOUT_REQUEST_TYPES = ("%logout%", "%signout%")
+NO_USER_IDS = ("unknown", "not available", "")
+
+#: Export shapes the connector accepts (sniffed per file).
+SHAPES: list[tuple[str, str]] = [
+    (
+        "Office 365 Management Activity API record",
+        "common schema (`Id, RecordType, CreationTime, Operation, Workload, UserId, ClientIP, "
+        "ResultStatus`, `ExtendedProperties`, `Parameters`, `ModifiedProperties`; keys in any case): "
+        "JSON Lines, a JSON array (a content blob), one object",
+    ),
+    (
+        "Sentinel OfficeActivity row",
+        "`Type: OfficeActivity`, `OfficeWorkload`, `Client_IPAddress`, `TimeGenerated`",
+    ),
 ]
 
 #: Parameters reported in detail as Name=Value, in the record's order.
@@ -90,6 +113,7 @@ RESULT_STATUS: list[tuple[str, str]] = [
 
 def doc_tables() -> list[DocTable]:
     return [
+        pairs_doc("Accepted export shapes", SHAPES, ("shape", "what it looks like")),
         rules_doc("Operations", OPERATIONS, key_header="Operation"),
         pairs_doc(
             "LogonError of UserLoginFailed",

@@ -14,6 +14,7 @@ from idwatch.sources.vendor_sql import (
     rfc3339,
     rules_table,
     sub_list,
+    unnest_envelopes,
     values_table,
 )
 
@@ -63,12 +64,8 @@ def select_sql(view: str) -> str:
     as_org = x("$.securityContext.asOrg")
     is_proxy = x("$.securityContext.isProxy")
     display = x("$.displayMessage")
-    wrappers = ", ".join(lit(f"$.{k}") for k in m.WRAPPER_KEYS)
     placeholders = ", ".join(lit(u) for u in m.PLACEHOLDER_UUIDS)
     no_ip = ", ".join(lit(v) for v in m.NO_ADDRESS)
-    slots = range(2, len(m.WRAPPER_KEYS) + 2)  # positions of the wrapper keys in ``_w``
-    wrapped_when = " ".join(f"WHEN json_type(_w[{i}]) = 'OBJECT' THEN [_w[{i}]::VARCHAR]" for i in slots)
-    wrapped_any = " OR ".join(f"json_type(_w[{i}]) = 'OBJECT'" for i in slots)
 
     event_map = rules_table("et", m.EVENT_TYPES)
     result_map = values_table("rs", ("rs_key", "rs_outcome"), m.RESULTS)
@@ -117,27 +114,9 @@ def select_sql(view: str) -> str:
     }
 
     return f"""
-WITH w AS (
-  -- envelopes (event hook / log streaming data.events[], SIEM forwarders' event / detail): one row
-  -- per LogEvent, its own text as raw; a bare LogEvent is its own only element
-  SELECT _file, _line, _raw, rec, json_extract(rec, ['$.data.events', {wrappers}]) AS _w,
-    json_extract_string(rec, ['$.source', '$.data.source']) AS _src
-  FROM {view}
-),
-e AS (
-  SELECT _file, _line, _raw, _src,
-    unnest(CASE
-      WHEN json_type(_w[1]) = 'ARRAY' AND json_array_length(_w[1]) > 0
-        THEN list_transform(json_extract(_w[1], '$[*]'), lambda v: v::VARCHAR)
-      {wrapped_when}
-      ELSE [rec] END) AS ev,
-    _w[1] IS NOT NULL OR {wrapped_any}
-      AS wrapped
-  FROM w
-),
+WITH e AS ({unnest_envelopes(view, ["$.data.events"], [f"$.{k}" for k in m.WRAPPER_KEYS], ["$.source"])}),
 s AS (
-  SELECT _file, CASE WHEN wrapped THEN ev ELSE _raw END AS _raw, _line, ev,
-    regexp_extract(coalesce(_src[1], _src[2]), '{m.ORG_FROM_SOURCE}', 1) AS org, {x.select()}
+  SELECT _file, _raw, _line, rec AS ev, regexp_extract(_env[1], '{m.ORG_FROM_SOURCE}', 1) AS org, {x.select()}
   FROM e
 ),
 f AS (
@@ -177,13 +156,14 @@ t AS (
 ),
 tu AS (
   SELECT t.* EXCLUDE (target_list, tgt_user_obj),
-    tgt_user_obj->>'alternateId' AS tgt_user, tgt_user_obj->>'id' AS tgt_user_id
+    tgt_user_obj->>'alternateId' AS tgt_user, tgt_user_obj->>'id' AS tgt_user_id,
+    lower({factor_text}) AS factor_low, lower(reason_text) AS reason_low
   FROM t
 ),
 j AS (
   SELECT tu.*, et.*, rs_outcome,
-    {case_like(factor_text, m.FACTORS)} AS factor_method,
-    {case_like("reason_text", m.REASONS)} AS mapped_reason
+    {case_like("factor_low", m.FACTORS, lowered=True)} AS factor_method,
+    {case_like("reason_low", m.REASONS, lowered=True)} AS mapped_reason
   FROM tu
   LEFT JOIN {event_map} ON et_key = event_type
   LEFT JOIN {result_map} ON rs_key = result

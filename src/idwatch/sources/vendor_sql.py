@@ -37,9 +37,16 @@ def values_table(alias: str, columns: Sequence[str], rows: Iterable[Sequence[obj
     return f"(VALUES {body}) AS {alias}({', '.join(columns)})"
 
 
-def case_like(expr: str, patterns: Iterable[tuple[str, str]], default: str = "NULL") -> str:
-    """``CASE WHEN lower(expr) LIKE p1 THEN v1 ...`` for ordered (pattern, value) rules."""
-    whens = " ".join(f"WHEN lower({expr}) LIKE {lit(p)} THEN {lit(v)}" for p, v in patterns)
+def case_like(
+    expr: str, patterns: Iterable[tuple[str, str]], default: str = "NULL", *, lowered: bool = False
+) -> str:
+    """``CASE WHEN lower(expr) LIKE p1 THEN v1 ...`` for ordered (pattern, value) rules.
+
+    ``lowered``: ``expr`` is already lower case (a column computed once), so each pattern does
+    not lower the text again.
+    """
+    text = expr if lowered else f"lower({expr})"
+    whens = " ".join(f"WHEN {text} LIKE {lit(p)} THEN {lit(v)}" for p, v in patterns)
     return f"(CASE {whens} ELSE {default} END)"
 
 
@@ -286,3 +293,55 @@ def output_select(exprs: dict[str, str], source: str) -> str:
         typ = _TYPES.get(c, "VARCHAR")
         cols.append(f"CAST({exprs.get(c, 'NULL')} AS {typ}) AS {c}")
     return ",\n  ".join(cols)
+
+
+# --------------------------------------------------------------------------- envelopes
+
+
+def unnest_envelopes(
+    view: str,
+    list_paths: Sequence[str] = (),
+    object_paths: Sequence[str] = (),
+    envelope_fields: Sequence[str] = (),
+) -> str:
+    """SELECT over ``view`` with one row per record inside an envelope, the same columns.
+
+    A record whose ``list_paths`` element is a non-empty JSON array (an Event Hub message's
+    ``records``, an Okta event hook's ``data.events``) becomes one row per element; one whose
+    ``object_paths`` element is an object (a forwarder's ``event``) becomes that object. Such a
+    row's ``_raw`` and ``rec`` are the inner record's text. Any other record passes unchanged.
+    Only records whose text names one of the keys are parsed for it (a cheap ``strpos``), so bare
+    records cost nothing extra. ``envelope_fields`` are read from the envelope itself into the
+    list column ``_env`` (NULL for a bare record), e.g. the org an event hook came from.
+    """
+    paths = [*list_paths, *object_paths]
+    if not paths:
+        return f"SELECT _file, _line, _raw, rec, NULL::VARCHAR[] AS _env FROM {view}"
+    keys = {p.rsplit(".", 1)[-1] for p in paths}
+    probe = " OR ".join(f"strpos(rec, {lit(chr(34) + k + chr(34))}) > 0" for k in sorted(keys))
+    listing = ", ".join(lit(p) for p in paths)
+    env_listing = ", ".join(lit(p) for p in envelope_fields) or "'$.__none__'"
+    whens = [
+        f"WHEN json_type(_w[{i}]) = 'ARRAY' AND json_array_length(_w[{i}]) > 0 "
+        f"THEN list_transform(json_extract(_w[{i}], '$[*]'), lambda v: v::VARCHAR)"
+        for i in range(1, len(list_paths) + 1)
+    ]
+    whens += [
+        f"WHEN json_type(_w[{i}]) = 'OBJECT' THEN [_w[{i}]::VARCHAR]"
+        for i in range(len(list_paths) + 1, len(paths) + 1)
+    ]
+    # bare records pass without an unnest (which would copy their text); envelopes are unnested
+    return f"""
+WITH _probe AS (
+  SELECT _file, _line, _raw, rec,
+    CASE WHEN {probe} THEN json_extract(rec, [{listing}]) END AS _w,
+    CASE WHEN {probe} THEN json_extract_string(rec, [{env_listing}]) END AS _env
+  FROM {view}
+),
+_split AS (
+  SELECT *, CASE WHEN _w IS NOT NULL THEN CASE {" ".join(whens)} END END AS _elems FROM _probe
+)
+SELECT _file, _line, _raw, rec, NULL::VARCHAR[] AS _env FROM _split WHERE _elems IS NULL
+UNION ALL
+SELECT _file, _line, _inner AS _raw, _inner AS rec, _env
+FROM (SELECT _file, _line, _env, unnest(_elems) AS _inner FROM _split WHERE _elems IS NOT NULL)"""
