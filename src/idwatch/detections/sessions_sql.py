@@ -150,18 +150,9 @@ def _known(alias: str, kind: str, value: str) -> str:
     )
 
 
-MFA_DONE_SQL = f"""
-CREATE OR REPLACE TEMP TABLE mfa_done AS
-WITH c0 AS (
-  SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.account, COALESCE(e.session_id, e.event_id)
-                                 ORDER BY e.time, e.event_id) AS rn
-  FROM ev e
-  WHERE e.outcome = 'success' AND e.activity IN ('mfa_challenge', 'sign_in')
-    AND e.method IN {RELAYABLE_METHODS}
-), c AS (SELECT * FROM c0 WHERE rn = 1)
-SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
-       c.country, COALESCE(c.network_type, 'unknown') AS network_type, c.user_agent, c.device_id,
-       c.method, a.category,
+#: How familiar a candidate row ``c`` (an event of ``ev``) is to its account and tenant, as of its
+#: time: the select-list tail and the joins it needs (``kn`` is the account's known network).
+_FAMILIARITY = f"""\
        (kc.account IS NOT NULL OR COALESCE(c.country = a.home_country, FALSE)) AS country_known,
        (kd.account IS NOT NULL) AS dev_known,
        (kd.account IS NOT NULL OR (c.device_id IS NULL AND ku.account IS NOT NULL)
@@ -178,7 +169,22 @@ JOIN acct a ON a.account = c.account AND a.tenant IS NOT DISTINCT FROM c.tenant
 LEFT JOIN tenant_known tn ON tn.tenant = c.tenant AND tn.kind = 'net' AND tn.value = c.net
      AND tn.learned_at < c.time - INTERVAL '{SETTLE_HOURS}' HOUR
 LEFT JOIN tenant_known tc ON tc.tenant = c.tenant AND tc.kind = 'country' AND tc.value = c.country
-     AND tc.learned_at < c.time - INTERVAL '{SETTLE_HOURS}' HOUR
+     AND tc.learned_at < c.time - INTERVAL '{SETTLE_HOURS}' HOUR"""
+
+
+MFA_DONE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE mfa_done AS
+WITH c0 AS (
+  SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.account, COALESCE(e.session_id, e.event_id)
+                                 ORDER BY e.time, e.event_id) AS rn
+  FROM ev e
+  WHERE e.outcome = 'success' AND e.activity IN ('mfa_challenge', 'sign_in')
+    AND e.method IN {RELAYABLE_METHODS}
+), c AS (SELECT * FROM c0 WHERE rn = 1)
+SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
+       c.country, COALESCE(c.network_type, 'unknown') AS network_type, c.user_agent, c.device_id,
+       c.method, a.category,
+{_FAMILIARITY}
 WHERE kn.account IS NULL
   AND a.first_ok IS NOT NULL AND a.first_ok < c.time - INTERVAL '{WARMUP_HOURS}' HOUR
 """
@@ -263,21 +269,7 @@ WITH c0 AS (
 ), c AS (SELECT * FROM c0 SEMI JOIN served USING (src_ip) WHERE rn = 1)
 SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
        c.country, c.network_type, c.user_agent, c.device_id, c.outcome, a.category,
-       (kc.account IS NOT NULL OR COALESCE(c.country = a.home_country, FALSE)) AS country_known,
-       (kd.account IS NOT NULL) AS dev_known,
-       (kd.account IS NOT NULL OR (c.device_id IS NULL AND ku.account IS NOT NULL)) AS client_known,
-       (tn.tenant IS NOT NULL) AS tenant_net_known,
-       (tc.tenant IS NOT NULL) AS tenant_country_known
-FROM c
-JOIN acct a ON a.account = c.account AND a.tenant IS NOT DISTINCT FROM c.tenant
-{_known("kn", "net", "c.net")}
-{_known("kc", "country", "c.country")}
-{_known("kd", "device", "c.device_id")}
-{_known("ku", "ua", "c.user_agent")}
-LEFT JOIN tenant_known tn ON tn.tenant = c.tenant AND tn.kind = 'net' AND tn.value = c.net
-     AND tn.learned_at < c.time - INTERVAL '{SETTLE_HOURS}' HOUR
-LEFT JOIN tenant_known tc ON tc.tenant = c.tenant AND tc.kind = 'country' AND tc.value = c.country
-     AND tc.learned_at < c.time - INTERVAL '{SETTLE_HOURS}' HOUR
+{_FAMILIARITY}
 WHERE kn.account IS NULL AND tn.tenant IS NULL
   AND a.first_ok IS NOT NULL AND a.first_ok < c.time - INTERVAL '{WARMUP_HOURS}' HOUR
 """
