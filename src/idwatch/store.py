@@ -83,6 +83,15 @@ def atomic_write_parquet(path: Path, table: pa.Table) -> None:
     os.replace(tmp, path)
 
 
+def _event_ids_of(files: list[Path], con: duckdb.DuckDBPyConnection | None) -> pa.Table:
+    """The ``event_id`` column of these Parquet files (empty table when there are none)."""
+    if not files:
+        return pa.table({"event_id": pa.array([], pa.string())})
+    own = con or duckdb.connect(":memory:")
+    listing = ", ".join(_sql_str(str(p)) for p in files)
+    return own.sql(f"SELECT event_id FROM read_parquet([{listing}])").to_arrow_table()
+
+
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -226,12 +235,7 @@ class Store:
     # ---------------------------------------------------------------- events
     def existing_event_ids(self, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
         """All stored event ids (one column ``event_id``)."""
-        files = self.event_files()
-        if not files:
-            return pa.table({"event_id": pa.array([], pa.string())})
-        own = con or duckdb.connect(":memory:")
-        listing = ", ".join(_sql_str(str(p)) for p in files)
-        return own.sql(f"SELECT event_id FROM read_parquet([{listing}])").to_arrow_table()
+        return _event_ids_of(self.event_files(), con)
 
     def append_events(self, table: pa.Table) -> int:
         """Write already-deduplicated canonical events, one new file per day, atomically.
@@ -272,12 +276,7 @@ class Store:
     # ---------------------------------------------------------------- skipped records, kept
     def existing_other_ids(self, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
         """The ids of the kept skipped records (one column ``event_id``)."""
-        files = self.other_files()
-        if not files:
-            return pa.table({"event_id": pa.array([], pa.string())})
-        own = con or duckdb.connect(":memory:")
-        listing = ", ".join(_sql_str(str(p)) for p in files)
-        return own.sql(f"SELECT event_id FROM read_parquet([{listing}])").to_arrow_table()
+        return _event_ids_of(self.other_files(), con)
 
     def append_other(self, table: pa.Table) -> int:
         """Write already-deduplicated skipped records (OTHER_SCHEMA), one file per day, atomically.
