@@ -15,7 +15,7 @@ with ``idwatch.evaluate``. Printed per seed and over all seeds of a family:
 - whether ``accounts.json`` and the campaigns agree.
 
 Seeds 1001..1010 with ``--vary`` are the HELD-OUT seeds: no rule is written or tuned on them, and
-they run only with ``--heldout`` (the lead runs them once, after merging). Development seeds are
+they run only with ``--heldout`` (to judge a finished change, never while writing one). Development seeds are
 1..99.
 """
 
