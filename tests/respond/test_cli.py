@@ -25,9 +25,28 @@ def test_notify_dry_run_then_outbox_then_nothing_new(store, tmp_path):
     assert dry["planned"] == 3 and dry["sent"] == 0
     out = tmp_path / "outbox"
     sent = json.loads(_run("notify", "--outbox", str(out), "--json", "--store", root).stdout)
-    assert sent["sent"] == 3 and len(list(out.glob("*.eml"))) == 3
+    assert sent["queued"] == 3 and sent["sent"] == 0 and len(list(out.glob("*.eml"))) == 3
     again = json.loads(_run("notify", "--outbox", str(out), "--json", "--store", root).stdout)
     assert again["planned"] == 0 and again["sent"] == 0
+
+
+def _line(result) -> str:
+    return " ".join(result.stdout.split())
+
+
+def test_notify_outbox_then_smtp_prints_counts_that_add_up(store, tmp_path, smtp_server):
+    handler, controller = smtp_server
+    root, out = str(store.root), str(tmp_path / "outbox")
+    written = _line(_run("notify", "--outbox", out, "--store", root))
+    assert "3 new + 0 from earlier runs = 3 written to outbox + 0 pending; nothing was sent" in written
+    assert " sent " not in written.replace("was sent", "")
+    relay = f"{controller.hostname}:{controller.port}"
+    delivered = _line(_run("notify", "--smtp", relay, "--store", root))
+    assert "0 new + 3 from earlier runs = 3 sent + 0 pending" in delivered
+    assert len(handler.mails) == 3
+    assert "0 new + 0 from earlier runs = 0 sent + 0 pending" in _line(
+        _run("notify", "--smtp", relay, "--store", root)
+    )
 
 
 def test_notify_exits_nonzero_while_messages_are_pending(store):

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from idwatch.respond.audit import AuditLog
 from idwatch.respond.delivery import (
@@ -25,33 +19,6 @@ from idwatch.respond.policy import NotifyPolicy
 
 TARGETED_TENANT_CONTACTS = {"security@campaign.org", "soc@newsroom.net", "it@ngo-rights.org"}
 NO_SLEEP = RetryPolicy(attempts=3, base_delay=0.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Collect:
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.mails.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    handler = _Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield handler, controller
-    finally:
-        controller.stop()
 
 
 class _Hook:
@@ -151,15 +118,38 @@ def test_audit_log_says_what_to_whom_when_and_why(store, tmp_path):
     records = AuditLog(store).records.values()
     assert {r["to"] for r in records} == TARGETED_TENANT_CONTACTS
     for r in records:
-        assert (
-            r["status"] == "sent"
-            and r["sent_at"]
-            and r["why"]
-            and r["subject"]
-            and r["key"].startswith("ntf-")
-        )
-        assert r["delivered_via"] == str(tmp_path / "outbox")
+        # an outbox file is not a delivered message: queued, with its message kept for a relay
+        assert r["status"] == "queued" and r["queued_at"] and r["why"] and r["subject"]
+        assert r["key"].startswith("ntf-") and "sent_at" not in r and r["message"]["eml"]
+        assert r["outbox"] == str(tmp_path / "outbox")
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+
+
+def test_outbox_messages_are_queued_then_delivered_by_a_later_smtp_run(store, tmp_path, smtp_server):
+    handler, controller = smtp_server
+    outbox = tmp_path / "outbox"
+    written = run_notify(store, NotifyOptions(outbox=outbox, retry=NO_SLEEP))
+    assert (written.planned, written.queued, written.sent, written.pending) == (3, 3, 0, 0)
+    assert {n["status"] for n in written.notices} == {"queued"}
+    # another outbox run writes nothing again; a dry run still lists them as queued
+    again = run_notify(store, NotifyOptions(outbox=outbox, retry=NO_SLEEP))
+    assert (again.planned, again.earlier, again.queued) == (0, 0, 0)
+    dry = run_notify(store, NotifyOptions(dry_run=True))
+    assert dry.planned == 0 and [n["status"] for n in dry.notices] == ["queued"] * 3
+
+    relay = NotifyOptions(smtp=SmtpTransport(controller.hostname, controller.port), retry=NO_SLEEP)
+    delivered = run_notify(store, relay)
+    assert (delivered.planned, delivered.earlier, delivered.sent, delivered.retried) == (0, 3, 3, 3)
+    assert delivered.planned + delivered.earlier == delivered.sent + delivered.queued + delivered.pending
+    assert sorted(rcpts[0] for rcpts, _ in handler.mails) == sorted(TARGETED_TENANT_CONTACTS)
+    keys = {msg["X-Idwatch-Notification-Key"] for _, msg in handler.mails}
+    records = AuditLog(store).records
+    assert keys == set(records)
+    for r in records.values():
+        assert r["status"] == "sent" and r["delivered_via"].startswith("smtp://") and "message" not in r
+    assert list(outbox.iterdir()) == []  # delivered messages leave the outbox
+
+    assert run_notify(store, relay).sent == 0 and len(handler.mails) == 3
 
 
 def test_an_account_moving_to_compromised_gets_a_new_notice_with_only_that_news(
@@ -174,7 +164,7 @@ def test_an_account_moving_to_compromised_gets_a_new_notice_with_only_that_news(
     campaigns[0]["id"] = "cmp-renamed-by-reclustering"
     store.write_state_json("campaigns", campaigns)
     again = run_notify(store, options)
-    assert again.sent == 1
+    assert again.planned == 1 and again.queued == 1
     (only,) = again.notices
     assert only["to"] == "security@campaign.org" and "1 account(s) compromised" in only["why"]
 

@@ -80,6 +80,24 @@ def _config_section(store: Store, *names: str) -> dict[str, Any]:
     return section if isinstance(section, dict) else {}
 
 
+#: How a notice's audit status reads in the table: an outbox file is not a delivered message.
+_STATUS_WORDS = {"queued": "written to outbox (queued)"}
+
+
+def _notify_counts(summary: Any, outbox: Path | None) -> str:
+    """One line whose figures add up: new + earlier = sent (or written to outbox) + pending."""
+    if summary.dry_run:
+        return f"dry run: {summary.planned} new notice(s) would be sent; nothing was sent or recorded"
+    head = f"{summary.planned} new + {summary.earlier} from earlier runs = "
+    if outbox is not None:
+        return (
+            head + f"{summary.queued} written to outbox + {summary.pending} pending; nothing was sent: "
+            f"the messages are files in {outbox}, queued until a run with --smtp HOST:PORT or "
+            "--webhook URL delivers them"
+        )
+    return head + f"{summary.sent} sent + {summary.pending} pending"
+
+
 @app.command()
 def notify(
     dry_run: Annotated[
@@ -152,27 +170,16 @@ def notify(
         table = Table(title=f"notify{' (dry run)' if dry_run else ''}: {st.root}")
         for col in ("status", "audience", "tenant", "to", "why"):
             table.add_column(col)
-        to_outbox = outbox is not None and not dry_run
         for n in summary.notices:
             table.add_row(
-                "written to outbox" if to_outbox and n["status"] == "sent" else n["status"],
+                _STATUS_WORDS.get(n["status"], n["status"]),
                 n["audience"],
                 n["tenant"],
                 n["to"],
                 n["why"] + (f" [{n['error']}]" if n["error"] else ""),
             )
         console.print(table)
-        if to_outbox:
-            console.print(
-                f"planned {summary.planned}, written to outbox {summary.sent} (retried {summary.retried}), "
-                f"pending {summary.pending}; nothing was sent: the messages are files in {outbox} "
-                "(deliver with --smtp HOST:PORT or --webhook URL)"
-            )
-        else:
-            console.print(
-                f"planned {summary.planned}, sent {summary.sent} (retried {summary.retried}), "
-                f"pending {summary.pending}"
-            )
+        console.print(_notify_counts(summary, outbox if not dry_run else None))
         for u in summary.unreachable:
             err_console.print(
                 f"[yellow]unreachable:[/yellow] {u['tenant']}: {u['reason']} ({u['accounts']} account(s))"

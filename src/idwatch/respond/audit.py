@@ -17,6 +17,9 @@ from idwatch.store import Store
 
 SENT = "sent"
 PENDING = "pending"
+#: Written to an outbox folder for another system to send: not delivered, so a later run with a
+#: relay (``--smtp``, ``--webhook``) delivers it; an outbox run does not write it again.
+QUEUED = "queued"
 
 
 def utcnow() -> str:
@@ -24,7 +27,7 @@ def utcnow() -> str:
 
 
 class AuditLog:
-    """Records keyed by their stable ``key``; ``status`` is ``sent`` or ``pending``."""
+    """Records keyed by their stable ``key``; ``status`` is ``sent``, ``queued`` or ``pending``."""
 
     def __init__(self, store: Store, name: str = "notifications") -> None:
         self.store = store
@@ -38,6 +41,9 @@ class AuditLog:
     def pending(self) -> list[dict[str, Any]]:
         return [r for r in self.records.values() if r.get("status") == PENDING]
 
+    def queued(self) -> list[dict[str, Any]]:
+        return [r for r in self.records.values() if r.get("status") == QUEUED]
+
     def upsert(self, record: dict[str, Any]) -> None:
         self.records[record["key"]] = record
         self.save()
@@ -47,10 +53,11 @@ class AuditLog:
         self.store.write_state_json(self.name, {"version": 1, "records": ordered})
 
     def told(self) -> dict[tuple[str, str, str, str], int]:
-        """``(audience, scope, account, actor) -> furthest stage rank`` over sent and pending notices."""
+        """``(audience, scope, account, actor) -> furthest stage rank`` over sent, queued and pending
+        notices (each is told, or will be by a later run: none is planned a second time)."""
         out: dict[tuple[str, str, str, str], int] = {}
         for r in self.records.values():
-            if r.get("status") not in (SENT, PENDING):
+            if r.get("status") not in (SENT, QUEUED, PENDING):
                 continue
             for account, stage, actor in r.get("facts", []):
                 k = (r["audience"], r["scope"], account, actor)

@@ -179,6 +179,11 @@ class OutboxTransport:
             raise DeliveryError(f"outbox {self.folder}: {exc}") from exc
         return str(self.folder)
 
+    def remove(self, key: str) -> None:
+        """Take a message out once delivered, so the folder holds only what still waits."""
+        for suffix in (".json", ".eml"):
+            (self.folder / f"{key}{suffix}").unlink(missing_ok=True)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:

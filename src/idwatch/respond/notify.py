@@ -3,7 +3,9 @@
 One run: retry what earlier runs could not deliver, plan the notices still owed (see
 :mod:`idwatch.respond.plan`), render them, deliver each with back-off, and record every
 outcome in the audit log. A failed delivery is recorded as pending with its whole message,
-reported in the summary, and retried by the next run; nothing is silently dropped.
+reported in the summary, and retried by the next run; nothing is silently dropped. A message
+written to an outbox folder is *queued*, not sent: it keeps its message, and the next run
+with a relay (SMTP or a webhook) delivers it and takes its files out of the outbox.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from idwatch.respond.audit import PENDING, SENT, AuditLog, utcnow
+from idwatch.respond.audit import PENDING, QUEUED, SENT, AuditLog, utcnow
 from idwatch.respond.delivery import (
     DeliveryError,
     OutboxTransport,
@@ -54,11 +56,19 @@ class NotifyOptions:
 
 @dataclass
 class NotifySummary:
-    """What one run did; ``pending`` > 0 means some messages still wait for a later run."""
+    """What one run did: ``planned + earlier == sent + queued + pending`` (outside a dry run).
+
+    ``planned`` are this run's new notices, ``earlier`` the messages of earlier runs it tried
+    again (pending ones; queued ones too when it delivers), ``retried`` those of them that went
+    out. ``queued`` > 0: messages are files in the outbox, not delivered; ``pending`` > 0: some
+    failed and wait for a later run.
+    """
 
     dry_run: bool
     planned: int = 0
+    earlier: int = 0
     sent: int = 0
+    queued: int = 0
     retried: int = 0
     pending: int = 0
     unreachable: list[dict[str, Any]] = field(default_factory=list)
@@ -68,7 +78,9 @@ class NotifySummary:
         return {
             "dry_run": self.dry_run,
             "planned": self.planned,
+            "earlier": self.earlier,
             "sent": self.sent,
+            "queued": self.queued,
             "retried": self.retried,
             "pending": self.pending,
             "unreachable": self.unreachable,
@@ -86,10 +98,13 @@ def run_notify(
     audit = AuditLog(store)
     summary = NotifySummary(dry_run=options.dry_run)
 
-    for record in audit.pending():
+    # An outbox run leaves queued messages where they are; a run that delivers sends them.
+    earlier = audit.pending() + (audit.queued() if options.outbox is None else [])
+    for record in earlier:
         if options.dry_run:
-            summary.notices.append(_brief(record, "pending"))
+            summary.notices.append(_brief(record, record["status"]))
         else:
+            summary.earlier += 1
             _attempt(record, options, audit, summary, sleep, retry_of_earlier_run=True)
 
     campaigns = load_campaigns(store)
@@ -153,7 +168,13 @@ def _attempt(
     where, attempts, error = with_retry(send, options.retry, sleep=sleep)
     record["attempts"] = int(record.get("attempts", 0)) + attempts
     record["last_attempt_at"] = utcnow()
-    if where is not None:
+    if where is not None and options.outbox is not None:
+        record.update(status=QUEUED, queued_at=utcnow(), outbox=where, last_error=None)
+        summary.queued += 1
+        summary.retried += int(retry_of_earlier_run)
+    elif where is not None:
+        if record.get("status") == QUEUED:
+            OutboxTransport(Path(record["outbox"])).remove(record["key"])
         record.update(status=SENT, sent_at=utcnow(), delivered_via=where, last_error=None)
         record.pop("message", None)
         summary.sent += 1
