@@ -63,51 +63,76 @@ def hash_contact(value: str, region: str | None = None) -> str | None:
     return hashlib.sha256(norm.encode()).hexdigest() if norm else None
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
+#: The columns a directory file may have (EVENTS.md section 2, plus a plain ``contact`` that is
+#: hashed here); any other column is refused, never silently dropped.
+DIRECTORY_COLUMNS: tuple[str, ...] = (*DIRECTORY_SCHEMA.names, "contact")
+#: Columns only an events file has (EVENTS.md section 1): they name what was handed in by mistake.
+_EVENT_COLUMNS = frozenset({"time", "activity", "outcome", "src_ip", "event_id", "user_agent"})
+_BINARY_KINDS = {b"PAR1": "a Parquet file", b"\x1f\x8b": "gzip-compressed", b"PK": "a zip archive"}
+
+
+def _read_rows(path: Path) -> tuple[list[Any], list[str]]:
+    """The file's rows and its columns (CSV: the header; JSON: every key any row has)."""
     data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    for magic, kind in _BINARY_KINDS.items():
+        if data.startswith(magic):
+            raise DirectoryError(
+                f"{path}: {kind}, not an account directory: a directory is CSV (header row) or JSON "
+                "Lines, one account per row (docs/EVENTS.md section 2)"
+            )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DirectoryError(f"{path}: not UTF-8: {exc}") from exc
     first = text.lstrip()[:1]
-    if first in ("{", "["):
-        if first == "[":
-            rows = json.loads(text)
-        else:
-            rows = []
-            for n, line in enumerate(text.splitlines(), 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except ValueError as exc:
-                        raise DirectoryError(f"{path}:{n}: not JSON: {exc}") from exc
-        return rows
-    return list(csv.DictReader(io.StringIO(text)))
+    if first not in ("{", "["):
+        reader = csv.DictReader(io.StringIO(text))
+        rows: list[Any] = list(reader)
+        return rows, [c for c in reader.fieldnames or [] if c is not None]
+    try:
+        whole = json.loads(text)  # a JSON array, or one object (which may span lines)
+    except ValueError:
+        whole = None
+    if isinstance(whole, list):
+        rows = whole
+    elif isinstance(whole, dict):
+        rows = [whole]
+    else:
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as exc:
+                    raise DirectoryError(f"{path}:{n}: not JSON: {exc}") from exc
+    columns = sorted({k for r in rows if isinstance(r, dict) for k in r})
+    return rows, columns
 
 
-#: What a directory says about an account beyond its name: a file where every row leaves all of
-#: these empty describes nobody (an events file read as a directory has account and tenant only).
-DESCRIBING_COLUMNS = (
-    "display_name",
-    "category",
-    "watchlist",
-    "home_country",
-    "contact_hash",
-    "contact",
-    "notify",
-)
+def _check_shape(path: str, rows: list[Any], columns: list[str]) -> None:
+    """Refuse a file that is not shaped like a directory, whatever its values look like.
 
-
-def _check_is_directory(path: str, raw_rows: list[Any]) -> None:
-    """Refuse a file whose rows describe no account (e.g. an events file given as the directory)."""
-    rows = [r for r in raw_rows if isinstance(r, dict)]
-    if not rows or any(r.get(c) not in (None, "") for r in rows for c in DESCRIBING_COLUMNS):
+    A directory has an ``account`` column and only directory columns. Anything else (an events
+    file, labels, a STIX bundle, an HR export with columns of its own) is refused whole, naming
+    the columns that do not belong, instead of being read as rows of nulls.
+    """
+    if not rows:
+        raise DirectoryError(f"{path}: holds no rows: nothing to import")
+    unknown = [c for c in columns if c not in DIRECTORY_COLUMNS]
+    if "account" in columns and not unknown:
         return
-    seen = sorted({k for r in rows[:1000] for k in r})
-    hint = "; it looks like an events file (use `idwatch ingest`)" if "activity" in seen else ""
+    if _EVENT_COLUMNS & set(unknown):
+        hint = "; it looks like an events file (use `idwatch ingest`)"
+    elif any(isinstance(r, dict) and r.get("type") == "bundle" for r in rows[:1]):
+        hint = "; it is a STIX bundle (use `idwatch intel import`)"
+    else:
+        hint = ""
+    problem = f"column(s) {', '.join(unknown[:12])}{', ...' if len(unknown) > 12 else ''} unknown"
+    if "account" not in columns:
+        problem = "no account column" + (f", {problem}" if unknown else "")
     raise DirectoryError(
-        f"{path}: not an account directory: the columns {', '.join(DESCRIBING_COLUMNS)} are missing "
-        f"or empty in all {len(rows):,} rows (columns found: {', '.join(seen[:12])}){hint}"
+        f"{path}: not an account directory: {problem}; a directory has the columns "
+        f"{', '.join(DIRECTORY_COLUMNS)} (account required; docs/EVENTS.md section 2){hint}"
     )
 
 
@@ -115,6 +140,8 @@ def _row(raw: Any, n: int) -> tuple[dict[str, Any] | None, str | None]:
     """A directory row in DIRECTORY_SCHEMA shape, or the reason it is rejected."""
     if not isinstance(raw, dict):
         return None, f"row {n}: not an object"
+    if None in raw:  # csv.DictReader's key for cells beyond the header
+        return None, f"row {n}: more cells than the header has columns"
     account = raw.get("account")
     if not isinstance(account, str) or not account.strip():
         return None, f"row {n}: missing account"
@@ -154,12 +181,14 @@ def import_directory(store: Store, path: str) -> int:
     """Import a CSV / JSONL directory file; returns the number of rows imported."""
     src = Path(path)
     try:
-        raw_rows = _read_rows(src)
+        raw_rows, columns = _read_rows(src)
     except OSError as exc:
         raise DirectoryError(f"{path}: {exc.strerror or exc}") from exc
+    except DirectoryError:
+        raise
     except ValueError as exc:
         raise DirectoryError(f"{path}: {exc}") from exc
-    _check_is_directory(path, raw_rows)
+    _check_shape(path, raw_rows, columns)
     rows, problems = [], []
     for n, raw in enumerate(raw_rows, 1):
         row, problem = _row(raw, n)

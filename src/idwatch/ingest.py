@@ -44,7 +44,7 @@ from idwatch.sources.base import (
 )
 from idwatch.sources.typed_json import TypedLines
 from idwatch.sources.validate import validated_sql
-from idwatch.store import OTHER_SCHEMA, Store
+from idwatch.store import DIRECTORY_SCHEMA, OTHER_SCHEMA, Store
 
 #: What the parse thread hands back: the fast path's rows, the lines left for the careful path,
 #: and the seconds it took.
@@ -68,6 +68,8 @@ class IngestSummary:
     files: int = 0
     formats: dict[str, int] = field(default_factory=dict)  # records per format
     quarantine_files: list[str] = field(default_factory=list)
+    #: files not read because their records are in no event format ({"file", "reason"})
+    refused: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)  # wall seconds per step (tuning)
 
@@ -473,7 +475,12 @@ def ingest_paths(
             for chunk in _timed(reader.chunks(inp), run):
                 shown.advance(chunk)
                 if module is None:
-                    module = sniff_format(_sample_records(run.con, chunk), run.formats)
+                    sample = _sample_records(run.con, chunk)
+                    module = sniff_format(sample, run.formats)
+                    if module is None and sample:  # records, but of no event format: wrong file
+                        run.summary.refused.append({"file": inp.name, "reason": not_events_reason(sample)})
+                        reader.drop(chunk)
+                        break
                     module = module or run.formats.get("native") or get_format("native")
                 parsing = run.parse_ahead(reader, chunk, module)
                 if previous is not None:
@@ -489,6 +496,27 @@ def ingest_paths(
         remove_tmpdir(tmpdir)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def not_events_reason(sample: list[dict]) -> str:
+    """Why a file whose records no format recognises is refused whole, not quarantined per record.
+
+    Its records parse, so it is another kind of file (an account directory, labels, a STIX
+    bundle, a report); quarantining each record as "missing required field" would hide that.
+    """
+    keys = sorted({k for r in sample for k in r})
+    shown = ", ".join(keys[:12]) + (", ..." if len(keys) > 12 else "")
+    if any(r.get("type") == "bundle" for r in sample):
+        hint = "; it is a STIX bundle (use `idwatch intel import`)"
+    elif "account" in keys and set(keys) <= set(DIRECTORY_SCHEMA.names) | {"contact"}:
+        hint = "; it is an account directory (use `idwatch directory import`)"
+    else:
+        hint = ""
+    return (
+        f"not an events file: no record of it ({len(sample):,} read) is in an event format idwatch "
+        f"reads (keys: {shown}); native events carry time, account, activity, outcome, src_ip "
+        f"(docs/EVENTS.md section 1){hint}; --format FORMAT reads it anyway"
+    )
 
 
 def _settle_and_store(

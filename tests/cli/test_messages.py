@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -71,23 +72,110 @@ def test_analyze_on_an_empty_store_is_a_clear_error(tmp_path):
     assert "holds no events" in _text(result)
 
 
-def test_an_events_file_is_refused_as_a_directory(tmp_path):
-    events = tmp_path / "events.jsonl"
-    rows = [
-        {"time": "2024-03-01T10:00:00Z", "account": f"u{i}@x.org", "tenant": "x.org", "activity": "sign_in"}
-        for i in range(50)
+def _events(n: int = 50, **extra: str) -> list[dict]:
+    return [
+        {
+            "time": "2024-03-01T10:00:00Z",
+            "account": f"u{i}@x.org",
+            "tenant": "x.org",
+            "activity": "sign_in",
+            "outcome": "success",
+            "src_ip": "198.51.100.7",
+            **extra,
+        }
+        for i in range(n)
     ]
+
+
+def test_an_events_file_is_refused_as_a_directory_however_full_its_columns(tmp_path):
+    # the events carry directory-looking values too: the file's shape, not its values, decides
+    events = tmp_path / "events.jsonl"
+    rows = _events(category="journalist", display_name="Ann", watchlist="true")
     events.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     result = _invoke("directory", "import", str(events), "--store", str(tmp_path / "st"))
     assert result.exit_code == 2
-    assert "not an account directory" in _text(result) and "events file" in _text(result)
+    text = _text(result)
+    assert "not an account directory" in text and "events file" in text and "activity" in text
+    assert not (tmp_path / "st" / "directory.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("extra.csv", "account,tenant,department\na@x.org,x.org,press\n", "department unknown"),
+        ("noacct.csv", "user,tenant\na@x.org,x.org\n", "no account column"),
+        ("bundle.json", json.dumps({"type": "bundle", "id": "bundle--1", "objects": []}, indent=1), "STIX"),
+        ("empty.csv", "", "holds no rows"),
+        ("wide.csv", "account,tenant\na@x.org,x.org,surplus\n", "more cells than the header"),
+    ],
+)
+def test_a_file_not_shaped_like_a_directory_is_refused(tmp_path, name, content, says):
+    path = tmp_path / name
+    path.write_text(content)
+    result = _invoke("directory", "import", str(path), "--store", str(tmp_path / "st"))
+    assert result.exit_code == 2 and says in _text(result), result.output
+
+
+def test_a_parquet_file_is_refused_as_a_directory(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "accounts.parquet"
+    pq.write_table(pa.table({"account": ["a@x.org"], "tenant": ["x.org"]}), path)
+    result = _invoke("directory", "import", str(path), "--store", str(tmp_path / "st"))
+    assert result.exit_code == 2 and "a Parquet file, not an account directory" in _text(result)
 
 
 def test_a_real_directory_still_imports(tmp_path):
     directory = tmp_path / "accounts.csv"
-    directory.write_text("account,tenant,category\na@x.org,x.org,journalist\nb@x.org,x.org,\n")
+    directory.write_text(
+        "account,tenant,display_name,category,watchlist,home_country,contact,notify\n"
+        "a@x.org,x.org,Ann,journalist,true,US,(202) 555-0143,soc@x.org\nb@x.org,x.org,,,,,,\n"
+    )
     result = _invoke("directory", "import", str(directory), "--store", str(tmp_path / "st"))
     assert result.exit_code == 0, result.output
+    assert "imported 2 directory rows" in _text(result)
+
+
+def test_ingest_refuses_files_that_are_not_events_and_stores_the_events(tmp_path):
+    """A simulation's folder holds events beside a directory, labels and a STIX bundle."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "sim"
+    folder.mkdir()
+    (folder / "events.jsonl").write_text("\n".join(json.dumps(r) for r in _events(20)) + "\n")
+    (folder / "directory.csv").write_text("account,tenant,category\nu1@x.org,x.org,journalist\n")
+    (folder / "intel.json").write_text(json.dumps({"type": "bundle", "id": "bundle--1", "objects": []}))
+    pq.write_table(
+        pa.table({"event_id": ["e1"], "actor": ["x"], "kind": ["state"]}), folder / "labels.parquet"
+    )
+    result = _invoke("ingest", str(folder), "--store", str(tmp_path / "st"), "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["stored"] == 20 and summary["quarantined"] == 0 and summary["records"] == 20
+    refused = {Path(r["file"]).name: r["reason"] for r in summary["refused"]}
+    assert set(refused) == {"directory.csv", "intel.json", "labels.parquet"}
+    assert "account directory" in refused["directory.csv"] and "STIX bundle" in refused["intel.json"]
+    assert all(r.startswith("not an events file") for r in refused.values())
+    forced = _invoke(
+        "ingest", str(folder / "labels.parquet"), "--format", "native", "--store", str(tmp_path / "st")
+    )
+    assert "quarantined" in _text(forced)  # --format reads it anyway: every row quarantined, counted
+
+
+def test_run_stops_before_analysis_when_an_input_is_not_events(tmp_path):
+    (tmp_path / "directory.csv").write_text("account,tenant\nu1@x.org,x.org\n")
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(r) for r in _events(5)) + "\n")
+    result = _invoke(
+        "run",
+        str(tmp_path / "events.jsonl"),
+        str(tmp_path / "directory.csv"),
+        "--store",
+        str(tmp_path / "st"),
+    )
+    assert result.exit_code == 1
+    assert "not an events file" in _text(result) and "nothing analysed" in _text(result)
 
 
 # ------------------------------------------------------------------ item 5: honest messages

@@ -74,11 +74,12 @@ def test_every_kind_of_bad_record_is_quarantined_with_exact_counts(store, tmp_pa
 
 def test_quarantine_keeps_file_line_and_raw_text(store, tmp_path, event, quarantined):
     path = tmp_path / "q.jsonl"
-    path.write_bytes(b'{"a": 1}\r\n' + b"caf\xe9 au lait\r\n")
+    record = '{"account": "a@x.org", "activity": "sign_in"}'  # an event, its other fields missing
+    path.write_bytes(record.encode() + b"\r\n" + b"caf\xe9 au lait\r\n")
     summary = ingest_paths(store, [str(path)])
     assert (summary.records, summary.quarantined) == (2, 2)
     rows = quarantined()
-    assert rows[0] == {"file": str(path), "line": 1, "reason": rows[0]["reason"], "raw": '{"a": 1}'}
+    assert rows[0] == {"file": str(path), "line": 1, "reason": rows[0]["reason"], "raw": record}
     assert rows[1]["raw"] == "caf\\xe9 au lait"  # bytes that are not UTF-8, escaped
     assert rows[1]["reason"] == "not valid UTF-8"
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from idwatch.cli.app import JsonOpt, StoreOpt, app, id_width
@@ -349,6 +350,13 @@ def _ingest_and_analyze(st: Store, events: list[str], directory: str | None, int
         err_console.print(
             f"[red]error:[/red] no data files in {', '.join(events)} (read: *.json, *.jsonl, *.ndjson, "
             "*.log, *.csv, *.tsv, *.parquet, plain or .gz)"
+        )
+        raise typer.Exit(1)
+    for refused in summary.refused:
+        err_console.print(f"[red]error:[/red] {escape(refused['file'])}: {escape(refused['reason'])}")
+    if summary.refused:
+        err_console.print(
+            "nothing analysed: give only event files (the directory with --directory, intel with --intel)"
         )
         raise typer.Exit(1)
     try:

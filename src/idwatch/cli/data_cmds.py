@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from idwatch.cli.app import JsonOpt, StoreOpt, app, directory_app, intel_app
@@ -67,11 +68,15 @@ def ingest(
             f"[yellow]warning:[/yellow] no data files in {', '.join(paths)}: nothing ingested "
             "(read: *.json, *.jsonl, *.ndjson, *.log, *.csv, *.tsv, *.parquet, plain or .gz; no dotfiles)"
         )
+    for refused in summary.refused:
+        err_console.print(f"[red]error:[/red] {escape(refused['file'])}: {escape(refused['reason'])}")
     if json_out:
         print(json.dumps(data))
     if summary.files == 0:
         raise typer.Exit(1)
     if json_out:
+        if summary.refused:
+            raise typer.Exit(1)
         return
     table = Table(title=f"ingest into {st.root}", show_header=False)
     for key in ("records", "stored", "duplicates", "quarantined", "skipped"):
@@ -84,6 +89,9 @@ def ingest(
     console.print(table)
     if summary.quarantine_files:
         console.print(f"quarantined records are in {st.quarantine_dir}")
+    if summary.refused:
+        err_console.print(f"{len(summary.refused)} file(s) refused, nothing of them stored (errors above)")
+        raise typer.Exit(1)
 
 
 @app.command()
