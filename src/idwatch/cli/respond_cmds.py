@@ -315,14 +315,17 @@ def export_stix(
         if not validate:
             err_console.print(f"{len(bundle['objects'])} objects: not validated (use --validate to force)")
     if validate:
-        from stix2validator import ValidationOptions, validate_string
+        from idwatch.cli.progress import counted, shows_progress
+        from idwatch.share.validate import validate_bundle
 
         n = len(bundle["objects"])
-        with err_console.status(f"validating {n:,} STIX objects with stix2-validator ..."):
-            result = validate_string(json.dumps(bundle), ValidationOptions(strict=False))
-        if not result.is_valid:
-            errors = [str(e) for o in result.object_results for e in o.errors]
-            err_console.print(f"[red]error:[/red] bundle failed validation: {errors[:5]}")
+        label = "validating STIX objects (stix2-validator)"
+        with counted(label, n, console=err_console, enabled=shows_progress(err_console)) as bar:
+            errors = validate_bundle(bundle, on_object=bar.update)
+        if errors:
+            err_console.print(
+                f"[red]error:[/red] bundle failed validation ({len(errors)} error(s)): {errors[:5]}"
+            )
             raise typer.Exit(2)
     _write_or_print(out, bundle)
     if out is not None:

@@ -73,13 +73,18 @@ def score(
     now), tenant, user_agent, country, asn, asn_org, ua_family, ua_os are optional and are
     looked up from the store when missing.
     """
+    from idwatch.cli.progress import MeteredStore, metered, shows_progress
     from idwatch.detections.riskmodel import score_attempt
-    from idwatch.store import Store, StoreError
+    from idwatch.store import StoreError
 
+    err = Console(stderr=True)
     try:
         obj = read_attempt(attempt)
-        with Console(stderr=True).status(f"scoring {obj.get('account')!s} against the store's history ..."):
-            result = score_attempt(Store(store, create=False), obj)
+        shown = shows_progress(err, json_out)
+        st = MeteredStore(store, create=False, track=shown)
+        label = "scoring (events read)"
+        with metered(st, label, st.event_count() if shown else 0, console=err, enabled=shown):
+            result = score_attempt(st, obj)
     except (ValueError, StoreError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
