@@ -292,3 +292,32 @@ def test_respond_table_summarises_and_points_to_the_full_list(store_copy):
     assert result.exit_code == 0, result.output
     assert f"{len(full['actions']) - 1:,} more" in _text(result)
     assert "idwatch respond --json" in _text(result)
+
+
+# ------------------------------------------------------------------ libraries: optional extras
+
+
+@pytest.fixture
+def without_matplotlib(monkeypatch):
+    """An install without the `report` extra: importing matplotlib fails."""
+    import sys
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"]:
+        monkeypatch.delitem(sys.modules, name)
+    for name in ("idwatch.report.html", "idwatch.report.charts"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+def test_the_html_report_without_the_report_extra_names_the_extra(store_copy, without_matplotlib, capsys):
+    result = _invoke("report", "--format", "html", "--store", str(store_copy))
+    assert result.exit_code == 2
+    assert "pip install 'idwatch[report]'" in _text(result) and "Traceback" not in result.output
+    assert _invoke("report", "--format", "md", "--store", str(store_copy)).exit_code == 0  # others work
+
+    from idwatch.cli.analysis_cmds import _write_html
+    from idwatch.store import Store
+
+    _write_html(Store(store_copy, create=False), store_copy / "report.html")  # what run and demo call
+    assert "idwatch[report]" in " ".join(capsys.readouterr().err.split())
+    assert not (store_copy / "report.html").exists()

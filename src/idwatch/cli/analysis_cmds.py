@@ -297,7 +297,7 @@ def report(
 ) -> None:
     """Report the campaigns: headline figures, timeline and funnel charts, attribution evidence."""
     from idwatch.report.model import build_report
-    from idwatch.report.render import FORMATS, render
+    from idwatch.report.render import FORMATS, MissingExtra, render
     from idwatch.report.terminal import print_report
 
     if format not in FORMATS and format != "markdown":
@@ -309,7 +309,11 @@ def report(
     if format == "terminal" and out is None:
         print_report(model, console)
         return
-    text = render(model, format)
+    try:
+        text = render(model, format)
+    except MissingExtra as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
     if out:
         Path(out).write_text(text, encoding="utf-8")
         err_console.print(f"report written to {out}")
@@ -317,12 +321,17 @@ def report(
         print(text, end="")
 
 
-def _write_html(st: Store, path: Path) -> Path:
+def _write_html(st: Store, path: Path) -> None:
+    """Write the HTML report and name it; without the ``report`` extra, say how to get it."""
     from idwatch.report.model import build_report
-    from idwatch.report.render import render
+    from idwatch.report.render import MissingExtra, render
 
-    path.write_text(render(build_report(st), "html"), encoding="utf-8")
-    return path
+    try:
+        path.write_text(render(build_report(st), "html"), encoding="utf-8")
+    except MissingExtra as exc:
+        err_console.print(f"[yellow]no HTML report:[/yellow] {escape(str(exc))}")
+        return
+    console.print(f"HTML report: [bold]{path}[/bold] (open it in a browser)")
 
 
 def _ingest_and_analyze(st: Store, events: list[str], directory: str | None, intel: list[str]) -> None:
@@ -388,8 +397,7 @@ def run(
         raise typer.Exit(2) from exc
     st = _store(store)
     _ingest_and_analyze(st, events, directory, intel or [])
-    html = _write_html(st, st.root / "report.html")
-    console.print(f"HTML report: [bold]{html}[/bold] (open it in a browser)")
+    _write_html(st, st.root / "report.html")
 
 
 @app.command()
@@ -411,8 +419,5 @@ def demo(
     directory = next((str(p) for p in sim_dir.iterdir() if p.name.startswith("directory.")), None)
     intel = [str(p) for p in sim_dir.iterdir() if p.name.startswith("intel") and p.suffix == ".json"]
     _ingest_and_analyze(st, [str(p) for p in events], directory, intel)
-    html = _write_html(st, root / "report.html")
-    console.print(
-        f"HTML report: [bold]{html}[/bold] (open it in a browser)\n"
-        f"store: {st.root}; try `idwatch campaigns --store {st.root}`"
-    )
+    _write_html(st, root / "report.html")
+    console.print(f"store: {st.root}; try `idwatch campaigns --store {st.root}`")

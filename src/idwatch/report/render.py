@@ -7,10 +7,21 @@ from idwatch.report.model import Report
 FORMATS = ("terminal", "html", "md", "json")
 
 
+class MissingExtra(ImportError):
+    """The HTML report's charts need matplotlib, which comes with the ``report`` extra."""
+
+
 def render(report: Report, fmt: str) -> str:
     if fmt == "html":
-        from idwatch.report.html import render_html
-
+        try:
+            from idwatch.report.html import render_html
+        except ImportError as exc:
+            if exc.name is None or not exc.name.startswith("matplotlib"):
+                raise
+            raise MissingExtra(
+                "the HTML report's charts need the 'report' extra (matplotlib is missing): "
+                "pip install 'idwatch[report]'"
+            ) from exc
         return render_html(report)
     if fmt in ("md", "markdown"):
         from idwatch.report.markdown import render_markdown
