@@ -73,8 +73,8 @@ def store_stats(store: Store) -> dict[str, Any]:
         return {
             "events": int(total),
             "accounts": int(accounts),
-            "first": first.isoformat() if first else None,
-            "last": last.isoformat() if last else None,
+            "first": first,  # datetimes: the command writes them as RFC 3339 UTC with Z
+            "last": last,
             "quarantined": quarantined,
             "by_day": [(str(k), n) for k, n in by("strftime(time, '%Y-%m-%d')")],
             "by_activity": by("activity"),

@@ -6,6 +6,7 @@ Each test is one finding of issue #19 (items 3, 4, 5, 7, 9) stated as the behavi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -274,6 +275,30 @@ def test_json_times_are_rfc3339_with_z(store_copy):
             assert a[key] is None or (a[key].endswith("Z") and "T" in a[key]), a[key]
     detect = json.loads(_invoke("detect", "--json", "--store", str(store_copy)).output)
     assert detect["until"].endswith("Z")
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:?\d\d|Z)?")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stats", "--json"],
+        ["campaigns", "--json"],
+        ["accounts", "--json"],
+        ["alerts", "--json"],
+        ["respond", "--json"],
+        ["notify", "--dry-run", "--json"],
+        ["report", "--format", "json"],
+        ["query", "--json", "SELECT time, account FROM events LIMIT 5"],
+    ],
+)
+def test_every_time_in_json_output_is_rfc3339_utc_with_z(store_copy, command):
+    result = _invoke(*command, "--store", str(store_copy))
+    assert result.exit_code == 0, result.output
+    times = [m.group(0) for m in _TIMESTAMP.finditer(result.stdout)]
+    assert times or command[0] in ("respond", "notify", "accounts")
+    assert [t for t in times if not (t.endswith("Z") and "T" in t)] == []
 
 
 def test_simulate_list_json_is_json():

@@ -106,8 +106,8 @@ def stats(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     head = Table(title="store", show_header=False)
     head.add_row("events", f"{data['events']:,}")
     head.add_row("accounts", f"{data['accounts']:,}")
-    head.add_row("first event", str(data["first"] or "-"))
-    head.add_row("last event", str(data["last"] or "-"))
+    head.add_row("first event", str(json_default(data["first"])) if data["first"] else "-")
+    head.add_row("last event", str(json_default(data["last"])) if data["last"] else "-")
     head.add_row("quarantined records", f"{data['quarantined']:,}")
     console.print(head)
     for key, title in (
