@@ -259,6 +259,9 @@ def test_campaign_and_detection_ids_are_whole_at_80_columns(store_copy):
     alerts = json.loads(_invoke("alerts", "--json", "--store", str(store_copy)).output)
     shown = _invoke("alerts", "--store", str(store_copy), "--limit", "50", env=env).output
     assert all(a["detection_id"] in shown for a in alerts[:50])
+    assert "…" not in shown  # nor are times, stages or scores
+    told = _invoke("notify", "--dry-run", "--store", str(store_copy), env=env).output
+    assert "…" not in told  # tenants and addresses fold, never cut
     listed = _invoke("detections", "list", env=env).output
     library = json.loads(_invoke("detections", "list", "--json").output)
     assert all(d["id"] in listed for d in library)

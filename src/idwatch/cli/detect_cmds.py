@@ -131,14 +131,17 @@ def alerts(
     table = Table(title=f"{len(rows)} alerts", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     shown = rows[:limit]
     wide = console.width >= 120  # the sources column only where there is room for it
-    table.add_column("last seen (UTC)", no_wrap=True)
-    table.add_column("stage", no_wrap=True)
+    # below 100 columns time, stage, id and score fill the line: the detail would cut them
+    with_detail = console.width >= 100
+    table.add_column("last seen (UTC)", no_wrap=True, min_width=16)
+    table.add_column("stage", no_wrap=True, min_width=max((len(r["stage"]) for r in shown), default=5))
     table.add_column("detection", no_wrap=True, min_width=id_width(r["detection_id"] for r in shown))
-    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True, min_width=5)
     if wide:
         table.add_column("accounts", overflow="fold")
         table.add_column("sources", overflow="fold")
-    table.add_column("detail", overflow="fold", min_width=10)
+    if with_detail:
+        table.add_column("detail", overflow="fold", min_width=10)
     for r in shown:
         accounts = r["accounts"] or []
         cells = [
@@ -150,9 +153,12 @@ def alerts(
         if wide:
             cells.append(", ".join(accounts[:2]) + (f" +{len(accounts) - 2}" if len(accounts) > 2 else ""))
             cells.append(", ".join((r["src_ips"] or [])[:2]))
-        cells.append(r["detail"] or "")
+        if with_detail:
+            cells.append(r["detail"] or "")
         table.add_row(*cells)
     console.print(table)
+    if not with_detail and shown:
+        console.print("(each alert's detail: a terminal of 100+ columns, or --json)")
 
 
 @detections_app.command("list")

@@ -169,7 +169,7 @@ def notify(
     else:
         table = Table(title=f"notify{' (dry run)' if dry_run else ''}: {st.root}")
         for col in ("status", "audience", "tenant", "to", "why"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")  # tenants and addresses are copied: never cut
         for n in summary.notices:
             table.add_row(
                 _STATUS_WORDS.get(n["status"], n["status"]),
