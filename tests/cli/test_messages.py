@@ -65,6 +65,32 @@ def test_analyze_on_a_missing_store_says_so_and_creates_nothing(tmp_path, monkey
     assert not (tmp_path / "idwatch-data").exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["detect"],
+        ["alerts"],
+        ["stats"],
+        ["query", "SELECT 1"],
+        ["score", '{"account": "a@x.org", "src_ip": "203.0.113.9"}'],
+    ],
+)
+def test_reading_commands_on_a_missing_store_say_so_and_create_nothing(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IDWATCH_STORE", raising=False)
+    result = _invoke(*command)
+    assert result.exit_code == 2, result.output
+    assert "no store at" in _text(result)
+    assert not (tmp_path / "idwatch-data").exists()
+
+
+@pytest.mark.parametrize("kind", ["directory", "intel"])
+def test_importing_a_missing_file_is_an_error_and_makes_no_store(tmp_path, kind):
+    result = _invoke(kind, "import", str(tmp_path / "nosuch.json"), "--store", str(tmp_path / "st"))
+    assert result.exit_code == 2 and "no such file" in _text(result)
+    assert not (tmp_path / "st").exists()
+
+
 def test_analyze_on_an_empty_store_is_a_clear_error(tmp_path):
     for sub in ("events", "state"):
         (tmp_path / "st" / sub).mkdir(parents=True)

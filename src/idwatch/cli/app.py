@@ -7,11 +7,13 @@ parse, call the core, print.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Optional
 
 import typer
+
+from idwatch.store import Store, StoreError
 
 app = typer.Typer(
     name="idwatch",
@@ -59,6 +61,29 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     except ValueError:
         raise ValueError(f"cannot read the time {text!r}; expected {WHEN_HELP}") from None
     return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def existing_store(path: str | None, factory: Callable[..., Store] = Store) -> Store:
+    """The store a reading command works on: it must exist (nothing is created on the way).
+
+    A mistyped ``--store`` or a command run in the wrong folder is a clear error (exit 2),
+    never an empty ``./idwatch-data`` with a successful, empty answer.
+    """
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    try:
+        st = factory(path, create=False)
+    except StoreError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if not st.root.is_dir():
+        err.print(
+            f"[red]error:[/red] no store at {st.root}: ingest events first (`idwatch ingest FILE "
+            "--store DIR`), or name the store with --store / $IDWATCH_STORE."
+        )
+        raise typer.Exit(2)
+    return st
 
 
 def id_width(ids: Iterable[str]) -> int:

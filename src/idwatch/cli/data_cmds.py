@@ -6,6 +6,7 @@ Thin on purpose: parse options, call the core (``idwatch.ingest`` ...), print.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from idwatch.cli.app import JsonOpt, StoreOpt, app, directory_app, intel_app
+from idwatch.cli.app import JsonOpt, StoreOpt, app, directory_app, existing_store, intel_app
 from idwatch.report.jsonreport import json_default
 from idwatch.sources import UnknownFormatError
 from idwatch.sources.base import SourceError
@@ -29,6 +30,14 @@ def _open_store(store: str | None, *, create: bool = True) -> Store:
     except StoreError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+def _readable(file: str) -> str:
+    """The file to import, checked before a store is made for it (a typo must leave nothing behind)."""
+    if not Path(file).is_file():
+        err_console.print(f"[red]error:[/red] {file}: no such file")
+        raise typer.Exit(2)
+    return file
 
 
 @app.command()
@@ -99,7 +108,7 @@ def stats(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     """Events per day, activity, outcome and source."""
     from idwatch.query import store_stats
 
-    data = store_stats(_open_store(store, create=False))
+    data = store_stats(existing_store(store))
     if json_out:
         print(json.dumps(data, default=json_default))
         return
@@ -138,7 +147,7 @@ def query(
     from idwatch.query import QueryRefused, run_query
 
     try:
-        result = run_query(_open_store(store, create=False), sql)
+        result = run_query(existing_store(store), sql)
     except QueryRefused as exc:
         err_console.print(f"[red]refused:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -192,7 +201,8 @@ def directory_import(
     from idwatch.directory import DirectoryError, import_directory
 
     try:
-        n = import_directory(_open_store(store), file)
+        path = _readable(file)
+        n = import_directory(_open_store(store), path)
     except DirectoryError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -212,7 +222,8 @@ def intel_import(
     from idwatch.intel import IntelError, import_intel
 
     try:
-        n = import_intel(_open_store(store), file)
+        path = _readable(file)
+        n = import_intel(_open_store(store), path)
     except IntelError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

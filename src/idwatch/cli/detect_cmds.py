@@ -13,20 +13,25 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from idwatch.cli.app import WHEN_HELP, JsonOpt, StoreOpt, app, detections_app, id_width, parse_when
+from idwatch.cli.app import (
+    WHEN_HELP,
+    JsonOpt,
+    StoreOpt,
+    app,
+    detections_app,
+    existing_store,
+    id_width,
+    parse_when,
+)
 from idwatch.report.jsonreport import json_default
-from idwatch.store import Store, StoreError
+from idwatch.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def _open_store(store: str | None) -> Store:
-    try:
-        return Store(store)
-    except StoreError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    return existing_store(store)
 
 
 def _load_config(st: Store | None, path: str | None) -> dict[str, Any] | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
-from idwatch.cli.app import JsonOpt, StoreOpt, app
+from idwatch.cli.app import JsonOpt, StoreOpt, app, existing_store
 from idwatch.report.jsonreport import json_default
 
 
@@ -81,7 +82,7 @@ def score(
     try:
         obj = read_attempt(attempt)
         shown = shows_progress(err, json_out)
-        st = MeteredStore(store, create=False, track=shown)
+        st = existing_store(store, partial(MeteredStore, track=shown))
         label = "scoring (events read)"
         with metered(st, label, st.event_count() if shown else 0, console=err, enabled=shown):
             result = score_attempt(st, obj)
