@@ -40,6 +40,8 @@ def test_notify_outbox_then_smtp_prints_counts_that_add_up(store, tmp_path, smtp
     written = _line(_run("notify", "--outbox", out, "--store", root))
     assert "3 new + 0 from earlier runs = 3 written to outbox + 0 pending; nothing was sent" in written
     assert " sent " not in written.replace("was sent", "")
+    dry = json.loads(_run("notify", "--dry-run", "--json", "--store", root).stdout)
+    assert dry["planned"] == 0 and [n["status"] for n in dry["notices"]] == ["queued"] * 3
     relay = f"{controller.hostname}:{controller.port}"
     delivered = _line(_run("notify", "--smtp", relay, "--store", root))
     assert "0 new + 3 from earlier runs = 3 sent + 0 pending" in delivered

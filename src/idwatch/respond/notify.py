@@ -98,8 +98,10 @@ def run_notify(
     audit = AuditLog(store)
     summary = NotifySummary(dry_run=options.dry_run)
 
-    # An outbox run leaves queued messages where they are; a run that delivers sends them.
-    earlier = audit.pending() + (audit.queued() if options.outbox is None else [])
+    # An outbox run leaves queued messages where they are; a run that delivers sends them
+    # (a dry run lists them either way).
+    delivers = options.outbox is None or options.dry_run
+    earlier = audit.pending() + (audit.queued() if delivers else [])
     for record in earlier:
         if options.dry_run:
             summary.notices.append(_brief(record, record["status"]))
