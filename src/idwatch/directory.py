@@ -179,6 +179,17 @@ def _row(raw: Any, n: int) -> tuple[dict[str, Any] | None, str | None]:
 
 def import_directory(store: Store, path: str) -> int:
     """Import a CSV / JSONL directory file; returns the number of rows imported."""
+    return write_directory(store, read_directory(path))
+
+
+def write_directory(store: Store, new: pa.Table) -> int:
+    """Merge rows read by :func:`read_directory` into the store's directory; returns their number."""
+    store.write_directory(_merge(store, new))
+    return new.num_rows
+
+
+def read_directory(path: str) -> pa.Table:
+    """A directory file checked whole (shape, then every row) before any store is touched."""
     src = Path(path)
     try:
         raw_rows, columns = _read_rows(src)
@@ -200,10 +211,7 @@ def import_directory(store: Store, path: str) -> int:
         shown = "; ".join(problems[:10]) + (f"; ... {len(problems) - 10} more" if len(problems) > 10 else "")
         raise DirectoryError(f"{path}: {len(problems)} bad row(s), nothing imported: {shown}")
     latest = {(r["account"], r["tenant"]): r for r in rows}  # a later row for the same account wins
-    new = pa.Table.from_pylist(list(latest.values()), schema=DIRECTORY_SCHEMA)
-    merged = _merge(store, new)
-    store.write_directory(merged)
-    return len(rows)
+    return pa.Table.from_pylist(list(latest.values()), schema=DIRECTORY_SCHEMA)
 
 
 def _merge(store: Store, new: pa.Table) -> pa.Table:

@@ -123,7 +123,7 @@ def test_an_events_file_is_refused_as_a_directory_however_full_its_columns(tmp_p
     assert result.exit_code == 2
     text = _text(result)
     assert "not an account directory" in text and "events file" in text and "activity" in text
-    assert not (tmp_path / "st" / "directory.parquet").exists()
+    assert not (tmp_path / "st").exists()  # refused before a store is made for it
 
 
 @pytest.mark.parametrize(
@@ -141,6 +141,7 @@ def test_a_file_not_shaped_like_a_directory_is_refused(tmp_path, name, content, 
     path.write_text(content)
     result = _invoke("directory", "import", str(path), "--store", str(tmp_path / "st"))
     assert result.exit_code == 2 and says in _text(result), result.output
+    assert not (tmp_path / "st").exists()  # refused before a store is made for it
 
 
 def test_a_parquet_file_is_refused_as_a_directory(tmp_path):

@@ -198,11 +198,11 @@ def directory_import(
     json_out: JsonOpt = False,
 ) -> None:
     """Import (or update) the account directory."""
-    from idwatch.directory import DirectoryError, import_directory
+    from idwatch.directory import DirectoryError, read_directory, write_directory
 
     try:
-        path = _readable(file)
-        n = import_directory(_open_store(store), path)
+        rows = read_directory(_readable(file))  # checked whole before a store is made for it
+        n = write_directory(_open_store(store), rows)
     except DirectoryError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
