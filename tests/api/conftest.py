@@ -37,3 +37,22 @@ def store(built_store, tmp_path):
 
     shutil.copytree(built_store.root, tmp_path / "store")
     return Store(tmp_path / "store")
+
+
+@pytest.fixture
+def tokens(store):
+    """An analyst's and a viewer's token for the store."""
+    from idwatch.api.users import add_user
+
+    return {"analyst": add_user(store, "ana", "analyst"), "viewer": add_user(store, "vic", "viewer")}
+
+
+@pytest.fixture
+def client(store):
+    """The real app over the store, called in-process (no network)."""
+    from fastapi.testclient import TestClient
+
+    from idwatch.api.app import create_app
+
+    with TestClient(create_app(store)) as c:
+        yield c
