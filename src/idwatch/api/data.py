@@ -16,7 +16,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from idwatch.analyst_marks import current_marks
 from idwatch.query import read_only_connection
@@ -63,6 +65,42 @@ class Page:
         }
 
 
+def _all(table: pa.Table) -> np.ndarray:
+    return np.ones(table.num_rows, dtype=bool)
+
+
+def _filled(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A boolean column as numpy, null (unknown) as False."""
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _equal(table: pa.Table, column: str, value: Any) -> np.ndarray:
+    return _filled(pc.equal(table.column(column), value))
+
+
+def _is_in(table: pa.Table, column: str, values: list[str]) -> np.ndarray:
+    return _filled(pc.is_in(table.column(column), value_set=pa.array(values, pa.string())))
+
+
+def _list_has(table: pa.Table, column: str, values: list[str]) -> np.ndarray:
+    """Rows whose list column holds any of the values (vectorized over the flattened lists)."""
+    lists = table.column(column).combine_chunks()
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    hits = _filled(pc.is_in(flat, value_set=pa.array(values, pa.string())))
+    mask = np.zeros(table.num_rows, dtype=bool)
+    mask[parents[hits]] = True
+    return mask
+
+
+def _page(table: pa.Table, mask: np.ndarray, limit: int, offset: int) -> Page:
+    """The rows of the mask, in the table's order, from ``offset``: only those rows are copied out."""
+    rows = np.flatnonzero(mask)
+    chosen = rows[offset : offset + limit]
+    items = table.take(pa.array(chosen, pa.int64())).to_pylist() if len(chosen) else []
+    return Page(int(len(rows)), limit, offset, items)
+
+
 def _mark_brief(mark: dict[str, Any] | None) -> dict[str, Any] | None:
     if not mark:
         return None
@@ -76,6 +114,7 @@ class Catalog:
         self.store = store
         self._cache: dict[str, tuple[tuple[int, int], Any]] = {}
         self._lock = threading.Lock()
+        self._base: tuple[Any, duckdb.DuckDBPyConnection] | None = None
 
     def _cached(self, key: str, files: list[str], load: Callable[[], T]) -> T:
         stamp = []
@@ -92,6 +131,13 @@ class Catalog:
         with self._lock:
             self._cache[key] = (version, value)
         return value
+
+    def warm(self) -> None:
+        """Load what the first requests need (100k accounts take seconds to read), before serving."""
+        self._accounts_table()
+        self._alerts_table()
+        self.report()
+        self._con().close()
 
     # ---------------------------------------------------------------- marks
     def marks(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -251,44 +297,25 @@ class Catalog:
         limit: int,
         offset: int,
     ) -> Page:
-        where, params = ["TRUE"], []
+        table = self._accounts_table()
+        mask = _all(table)
         for column, value in (("status", status), ("tenant", tenant), ("category", category)):
             if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+                mask &= _equal(table, column, value)
         if campaign is not None:
-            where.append("list_contains(campaigns, ?)")
-            params.append(campaign)
+            mask &= _list_has(table, "campaigns", [campaign])
         if q:
-            where.append("contains(account, lower(?))")
-            params.append(q)
-        return self._page("acc", self._accounts_table(), " AND ".join(where), params, limit, offset, "")
-
-    def _page(
-        self, name: str, table: pa.Table, where: str, params: list[Any], limit: int, offset: int, order: str
-    ) -> Page:
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.register(name, table)
-            total = con.sql(f"SELECT count(*) FROM {name} WHERE {where}", params=params).fetchall()[0][0]
-            rows = (
-                con.sql(
-                    f"SELECT * FROM {name} WHERE {where} {order} LIMIT ? OFFSET ?",
-                    params=[*params, limit, offset],
-                )
-                .to_arrow_table()
-                .to_pylist()
-            )
-        finally:
-            con.close()
-        return Page(int(total), limit, offset, rows)
+            mask &= _filled(pc.match_substring(table.column("account"), q.lower()))
+        return _page(table, mask, limit, offset)
 
     # ---------------------------------------------------------------- alerts
     def _alerts_table(self) -> pa.Table:
         def load() -> pa.Table:
+            # sorted once, newest first: a page is then a filter and a slice
             table = self.store.read_state_table("alerts")
-            return table if table is not None else ALERT_SCHEMA.empty_table()
+            if table is None:
+                return ALERT_SCHEMA.empty_table()
+            return table.sort_by([("last_seen", "descending"), ("alert_id", "ascending")])
 
         return self._cached("alerts", ["alerts.parquet"], load)
 
@@ -312,43 +339,39 @@ class Catalog:
         limit: int,
         offset: int,
     ) -> Page:
-        where, params = ["TRUE"], []
+        table = self._alerts_table()
+        mask = _all(table)
         for column, value in (("stage", stage), ("detection_id", detection), ("tenant", tenant)):
             if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+                mask &= _equal(table, column, value)
         if account is not None:
-            where.append("list_contains(accounts, lower(?))")
-            params.append(account)
+            mask &= _list_has(table, "accounts", [account.lower()])
         if min_score is not None:
-            where.append("score >= ?")
-            params.append(min_score)
+            mask &= _filled(pc.greater_equal(table.column("score"), min_score))
         if since is not None:
-            where.append("last_seen >= ?")
-            params.append(since)
+            mask &= _filled(
+                pc.greater_equal(
+                    table.column("last_seen"), pa.scalar(since, table.schema.field("last_seen").type)
+                )
+            )
         if until is not None:
-            where.append("first_seen < ?")
-            params.append(until)
+            mask &= _filled(
+                pc.less(table.column("first_seen"), pa.scalar(until, table.schema.field("first_seen").type))
+            )
         if campaign is not None:
             c = next((c for c in self._campaigns() if c["id"] == campaign), None)
-            where.append("list_contains(?, alert_id)")
-            params.append(list((c or {}).get("alert_ids") or []))
+            mask &= _is_in(table, "alert_id", list((c or {}).get("alert_ids") or []))
         marks = self.marks("alert")
         if mark is not None:
-            ids = [a for a, m in marks.items() if m["verdict"] == mark] if mark != "unmarked" else list(marks)
-            where.append(("NOT " if mark == "unmarked" else "") + "list_contains(?, alert_id)")
-            params.append(ids)
-        page = self._page(
-            "al",
-            self._alerts_table(),
-            " AND ".join(where),
-            params,
-            limit,
-            offset,
-            "ORDER BY last_seen DESC, alert_id",
-        )
+            marked = _is_in(
+                table, "alert_id", [a for a, m in marks.items() if mark in ("unmarked", m["verdict"])]
+            )
+            mask &= ~marked if mark == "unmarked" else marked
+        page = _page(table, mask, limit, offset)
+        spans = [(a["first_seen"], a["last_seen"]) for a in page.items if a["first_seen"] and a["last_seen"]]
+        around = (min(f for f, _ in spans), max(last for _, last in spans)) if spans else None
         evidence = self.events_by_ids(
-            [e for a in page.items for e in (a["event_ids"] or [])[:EVIDENCE_PER_ALERT]]
+            [e for a in page.items for e in (a["event_ids"] or [])[:EVIDENCE_PER_ALERT]], around=around
         )
         for a in page.items:
             ids = a["event_ids"] or []
@@ -378,21 +401,49 @@ class Catalog:
 
     # ---------------------------------------------------------------- events
     def _con(self) -> duckdb.DuckDBPyConnection:
-        return read_only_connection(self.store)
+        """A cursor on the store's read-only connection, made again when files came or went."""
+        files = (
+            tuple(self.store.event_files()),
+            tuple(sorted(p.name for p in self.store.state_dir.glob("*.parquet"))),
+        )
+        with self._lock:
+            if self._base is None or self._base[0] != files:
+                # the old connection is not closed: a request may still hold a cursor on it
+                self._base = (files, read_only_connection(self.store))
+            return self._base[1].cursor()
 
-    def events_by_ids(self, ids: list[str], *, raw: bool = False) -> dict[str, dict[str, Any]]:
-        if not ids:
+    def events_by_ids(
+        self, ids: list[str], *, raw: bool = False, around: tuple[datetime, datetime] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Events by id. ``around``: where they probably are (the alerts' own time span), looked at
+        first, so the day files' time statistics spare the scan of the others; ids not found
+        there are then looked for everywhere, so the answer is exact either way."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
             return {}
+        cols = "*" if raw else EVIDENCE_COLUMNS
+        found: dict[str, dict[str, Any]] = {}
         con = self._con()
         try:
-            con.register("wanted", pa.table({"event_id": list(dict.fromkeys(ids))}))
-            cols = "*" if raw else EVIDENCE_COLUMNS
-            table = con.sql(
-                f"SELECT {cols} FROM events WHERE event_id IN (SELECT event_id FROM wanted) ORDER BY time"
-            ).to_arrow_table()
+            if around is not None:
+                con.register("wanted", pa.table({"event_id": wanted}))
+                table = con.sql(
+                    f"SELECT {cols} FROM events WHERE time BETWEEN ? AND ? "
+                    "AND event_id IN (SELECT event_id FROM wanted)",
+                    params=list(around),
+                ).to_arrow_table()
+                found = {r["event_id"]: r for r in table.to_pylist()}
+                wanted = [e for e in wanted if e not in found]
+                con.unregister("wanted")
+            if wanted:
+                con.register("wanted", pa.table({"event_id": wanted}))
+                table = con.sql(
+                    f"SELECT {cols} FROM events WHERE event_id IN (SELECT event_id FROM wanted)"
+                ).to_arrow_table()
+                found.update({r["event_id"]: r for r in table.to_pylist()})
         finally:
             con.close()
-        return {r["event_id"]: r for r in table.to_pylist()}
+        return dict(sorted(found.items(), key=lambda kv: (kv[1]["time"] is None, kv[1]["time"])))
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         row = self.events_by_ids([event_id], raw=True).get(event_id)

@@ -110,5 +110,7 @@ def serve(
         err_console.print(
             f"[yellow]warning:[/yellow] listening on {host}, reachable from other machines; plain HTTP"
         )
+    api = create_app(st, secure_cookies=secure_cookies)
+    api.state.catalog.warm()
     err_console.print(f"idwatch console on http://{host}:{port}/ (store {st.root})")
-    uvicorn.run(create_app(st, secure_cookies=secure_cookies), host=host, port=port, log_level="info")
+    uvicorn.run(api, host=host, port=port, log_level="info")
