@@ -181,6 +181,9 @@ def main() -> None:
                 f"{base}/alerts?limit=50&offset={o}" for o in range(0, deep + 1, max(1, deep // 20))
             ],
             "alerts of one account": [f"{base}/alerts?account=user77@tenant77.example"],
+            "one campaign's story (2,000 accounts with chains)": [f"{base}/campaigns/cmp-{k}" for k in range(5)],
+            "campaigns list": [f"{base}/campaigns"],
+            "search": [f"{base}/search?q=user1234"],
         }
         print(f"{'page':52} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
         for name, urls in kinds.items():

@@ -50,3 +50,15 @@ def test_the_cli_prints_the_token_once_and_lists_no_secret(store):
     assert json.loads(listed.stdout) == list_users(store) and token not in listed.stdout
     bad = runner.invoke(app, ["users", "add", "bob", "--role", "root", "--store", str(store.root)])
     assert bad.exit_code == 2 and "role" in bad.output
+
+
+def test_serve_and_users_refuse_a_store_that_does_not_exist(tmp_path):
+    from typer.testing import CliRunner
+
+    from idwatch.cli.main import app
+
+    runner = CliRunner()
+    for args in (["serve"], ["users", "add", "ana"]):
+        out = runner.invoke(app, [*args, "--store", str(tmp_path / "nope")])
+        assert out.exit_code == 2 and "no store" in out.output
+    assert not (tmp_path / "nope").exists()

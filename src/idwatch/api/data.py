@@ -232,34 +232,25 @@ class Catalog:
 
     def chains(self, accounts: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Each account's alerts in time order: the steps of what happened to it."""
-        if not accounts:
+        table = self._alerts_table()
+        if not accounts or table.num_rows == 0:
             return {}
-        con = self._con()
-        try:
-            con.register("wanted", pa.table({"account": accounts}))
-            rows = con.execute(
-                """SELECT w.account, a.alert_id, a.detection_id, a.stage, a.title, a.score,
-                          a.first_seen, a.last_seen
-                   FROM alerts a, unnest(a.accounts) AS u(account) JOIN wanted w ON w.account = u.account
-                   ORDER BY w.account, a.first_seen, a.alert_id"""
-            ).fetchall()
-        finally:
-            con.close()
+        lists = table.column("accounts").combine_chunks()
+        flat = pc.list_flatten(lists)
+        hits = pc.fill_null(pc.is_in(flat, value_set=pa.array(accounts, pa.string())), False)
+        rows = pc.filter(pc.list_parent_indices(lists), hits)
+        steps = table.select(
+            ["alert_id", "detection_id", "stage", "title", "score", "first_seen", "last_seen"]
+        )
+        steps = steps.take(rows).append_column("account", pc.filter(flat, hits))
+        steps = steps.sort_by(
+            [("account", "ascending"), ("first_seen", "ascending"), ("alert_id", "ascending")]
+        )
         marks = self.marks("alert")
         out: dict[str, list[dict[str, Any]]] = {}
-        for acc, aid, det, stage, title, score, first, last in rows:
-            out.setdefault(acc, []).append(
-                {
-                    "alert_id": aid,
-                    "detection_id": det,
-                    "stage": stage,
-                    "title": title,
-                    "score": score,
-                    "first_seen": first,
-                    "last_seen": last,
-                    "mark": _mark_brief(marks.get(aid)),
-                }
-            )
+        for step in steps.to_pylist():
+            step["mark"] = _mark_brief(marks.get(step["alert_id"]))
+            out.setdefault(step.pop("account"), []).append(step)
         return out
 
     # ---------------------------------------------------------------- accounts
