@@ -181,7 +181,7 @@ def main() -> None:
                 f"{base}/alerts?limit=50&offset={o}" for o in range(0, deep + 1, max(1, deep // 20))
             ],
             "alerts of one account": [f"{base}/alerts?account=user77@tenant77.example"],
-            "one campaign's story (2,000 accounts with chains)": [f"{base}/campaigns/cmp-{k}" for k in range(5)],
+            "a campaign's story (2,000 accounts, chains)": [f"{base}/campaigns/cmp-{k}" for k in range(5)],
             "campaigns list": [f"{base}/campaigns"],
             "search": [f"{base}/search?q=user1234"],
         }
