@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from idwatch.analyst_marks import false_positive_campaigns
 from idwatch.respond.audit import PENDING, QUEUED, SENT, AuditLog, utcnow
 from idwatch.respond.delivery import (
     DeliveryError,
@@ -109,7 +110,8 @@ def run_notify(
             summary.earlier += 1
             _attempt(record, options, audit, summary, sleep, retry_of_earlier_run=True)
 
-    campaigns = load_campaigns(store)
+    dismissed = false_positive_campaigns(store)  # an analyst's "false positive" mark: nobody is told
+    campaigns = [c for c in load_campaigns(store) if c.id not in dismissed]
     tenants = [
         a.tenant
         for c in campaigns
