@@ -19,7 +19,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from idwatch.sigma.backend import IdwatchSqlBackend
-from idwatch.sigma.pipelines import column_name, pipeline_for, source_of
+from idwatch.sigma.pipelines import pipeline_for, source_of
 
 _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$")
 _DRL = "DRL-1.1"
@@ -156,7 +156,7 @@ def convert_text(text: str, path: Path) -> list[SigmaConversion]:
             out.append(conv)
             continue
         conv.predicate = queries[0] if len(queries) == 1 else "(" + " OR ".join(queries) + ")"
-        conv.fields = sorted({column_name(f) + "=" + f for f in sigma_fields})
+        conv.fields = sigma_fields
         conv.seconds = round(time.perf_counter() - t0, 4)
         out.append(conv)
     if collection.errors and not collection.rules:

@@ -231,7 +231,6 @@ ENTRA_RISK: dict[str, FieldColumn] = {
 GWORKSPACE: dict[str, FieldColumn] = {
     "protopayload.servicename": FieldColumn("g_service", note="serviceName, or <applicationName>.googleapis.com"),
     "protopayload.metadata.event.eventname": FieldColumn("g_event", note="the row's own event name"),
-    "protopayload.metadata.event.eventtype": FieldColumn("g_event_type", note="the row's own event type"),
     "protopayload.authenticationinfo.principalemail": FieldColumn(
         one("$.protoPayload.authenticationInfo.principalEmail", "$.actor.email")
     ),

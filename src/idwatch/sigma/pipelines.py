@@ -50,9 +50,9 @@ DESCRIPTION: dict[str, str] = {
 }
 
 
-def column_name(field: str) -> str:
-    """The staged column of a Sigma field (lower-cased, safe as an identifier)."""
-    return "f_" + re.sub(r"[^a-z0-9]+", "_", field.lower()).strip("_")
+def column_name(source: str, field: str) -> str:
+    """The staged column of a Sigma field of one rule source (lower-cased, a safe identifier)."""
+    return f"f_{source}__" + re.sub(r"[^a-z0-9]+", "_", field.lower()).strip("_")
 
 
 def source_of(product: str | None, service: str | None) -> str | None:
@@ -70,7 +70,7 @@ def pipeline_for(source: str) -> ProcessingPipeline:
             raise SigmaTransformationError(
                 f"field {field!r} has no documented place in {DESCRIPTION[source]} records"
             )
-        return (MANY if col.many else ONE) + column_name(field)
+        return (MANY if col.many else ONE) + column_name(source, field)
 
     return ProcessingPipeline(
         name=f"idwatch {source}",
