@@ -8,6 +8,7 @@ from idwatch.cli import (  # noqa: F401 - imported for their command registratio
     detect_cmds,
     respond_cmds,
     score_cmds,
+    sigma_cmds,
     simulate_cmds,
 )
 from idwatch.cli.app import app
