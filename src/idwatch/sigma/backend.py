@@ -88,7 +88,9 @@ class IdwatchSqlBackend(Backend):
             return field[len(ONE) :], False
         if field.startswith(MANY):
             return field[len(MANY) :], True
-        raise SigmaFeatureNotSupportedByBackendError(f"field {field!r} is not mapped by the source's pipeline")
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"field {field!r} is not mapped by the source's pipeline"
+        )
 
     def _match(self, field: str | None, test: str) -> str:
         """``test`` (a template over ``X``) applied to the field, two-valued, any element of a list."""
@@ -113,8 +115,10 @@ class IdwatchSqlBackend(Backend):
         pattern, wild = like_pattern(value)
         if cased:
             raw_pattern = "".join(
-                "%" if p == SpecialChars.WILDCARD_MULTI
-                else "_" if p == SpecialChars.WILDCARD_SINGLE
+                "%"
+                if p == SpecialChars.WILDCARD_MULTI
+                else "_"
+                if p == SpecialChars.WILDCARD_SINGLE
                 else p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 for p in value.s
             )

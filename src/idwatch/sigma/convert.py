@@ -16,9 +16,11 @@ from typing import Any
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
-from sigma.rule import SigmaRule
+from sigma.rule import SigmaDetectionItem, SigmaRule
+from sigma.types import SigmaString
 
 from idwatch.sigma.backend import IdwatchSqlBackend
+from idwatch.sigma.fields import lookup
 from idwatch.sigma.pipelines import pipeline_for, source_of
 
 _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$")
@@ -118,13 +120,41 @@ def _fields_of(rule: SigmaRule) -> list[str]:
     return sorted(names)
 
 
+def _contradiction(rule: SigmaRule, source: str) -> str | None:
+    """Why a rule can never match here: one map asks two of its fields, which are the same
+    record field for this source, for two different exact values."""
+    for name, det in rule.detection.detections.items():
+        wanted: dict[str, dict[str, str]] = {}
+        for item in det.detection_items:
+            value = item.value[0] if len(getattr(item, "value", []) or []) == 1 else None
+            if not isinstance(item, SigmaDetectionItem) or item.field is None or item.modifiers:
+                continue
+            if not isinstance(value, SigmaString) or value.contains_special():
+                continue
+            col = lookup(source, item.field)
+            if col is not None and not col.many:
+                wanted.setdefault(col.sql, {})[item.field] = str(value).lower()
+        for fields in wanted.values():
+            if len(set(fields.values())) > 1:
+                names = " and ".join(repr(f) for f in fields)
+                return (
+                    f"{name}: {names} are one field of {source} records and the rule wants two "
+                    "different exact values: it can never match"
+                )
+    return None
+
+
 def convert_text(text: str, path: Path) -> list[SigmaConversion]:
     """Convert the rules of one YAML text (a file may hold several documents)."""
     t0 = time.perf_counter()
     try:
         collection = SigmaCollection.from_yaml(text, collect_errors=True)
     except (SigmaError, yaml.YAMLError) as exc:
-        return [SigmaConversion(rule_id=path.stem, title=path.stem, path=str(path), reason=f"not a Sigma rule: {exc}")]
+        return [
+            SigmaConversion(
+                rule_id=path.stem, title=path.stem, path=str(path), reason=f"not a Sigma rule: {exc}"
+            )
+        ]
     out: list[SigmaConversion] = []
     for rule in collection.rules:
         if not isinstance(rule, SigmaRule):
@@ -148,6 +178,10 @@ def convert_text(text: str, path: Path) -> list[SigmaConversion]:
             out.append(conv)
             continue
         sigma_fields = _fields_of(rule)
+        conv.reason = _contradiction(rule, conv.source)
+        if conv.reason:
+            out.append(conv)
+            continue
         try:
             backend = IdwatchSqlBackend(processing_pipeline=pipeline_for(conv.source))
             queries = backend.convert_rule(rule)

@@ -84,10 +84,15 @@ def _prop(path: str) -> str:
 # Entra ID sign-in logs (Graph signIn, SignInLogs diagnostic, Sentinel SigninLogs)
 _CODE = one("$.status.errorCode", "$.properties.status.errorCode", "$.resultType", "$.ResultType")
 _FAILURE = one(
-    "$.status.failureReason", "$.properties.status.failureReason", "$.resultDescription",
-    "$.ResultDescription", "$.Status>$.failureReason",
+    "$.status.failureReason",
+    "$.properties.status.failureReason",
+    "$.resultDescription",
+    "$.ResultDescription",
+    "$.Status>$.failureReason",
 )
-_DETAILS = one("$.status.additionalDetails", "$.properties.status.additionalDetails", "$.Status>$.additionalDetails")
+_DETAILS = one(
+    "$.status.additionalDetails", "$.properties.status.additionalDetails", "$.Status>$.additionalDetails"
+)
 
 ENTRA_SIGNIN: dict[str, FieldColumn] = {
     "resulttype": FieldColumn(_CODE, note="status.errorCode / resultType"),
@@ -125,8 +130,11 @@ ENTRA_SIGNIN: dict[str, FieldColumn] = {
 # ---------------------------------------------------------------------------------------------
 # Entra ID audit logs (Graph directoryAudit, AuditLogs diagnostic, Sentinel AuditLogs)
 _ACTIVITY = one(
-    "$.activityDisplayName", "$.properties.activityDisplayName", "$.ActivityDisplayName",
-    "$.OperationName", "$.operationName",
+    "$.activityDisplayName",
+    "$.properties.activityDisplayName",
+    "$.ActivityDisplayName",
+    "$.OperationName",
+    "$.operationName",
 )
 _TARGETS = ("$.targetResources", "$.properties.targetResources")
 
@@ -138,15 +146,23 @@ def _targets(rest: str) -> str:
 
 _RESULT = one("$.result", "$.properties.result", "$.Result")
 _REASON = one("$.resultReason", "$.properties.resultReason", "$.ResultReason")
-_EXTRA = many("$.additionalDetails[*].value", "$.properties.additionalDetails[*].value", "$.AdditionalDetails>$[*].value")
-_MODIFIED = "list_concat(" + ", ".join(
-    [f"coalesce(json_extract(raw, {_q(t + '[*].modifiedProperties[*]')}), [])" for t in _TARGETS]
-    + [
-        "CASE WHEN json_valid(json_extract_string(raw, '$.TargetResources')) THEN "
-        "coalesce(json_extract(json_extract_string(raw, '$.TargetResources'), '$[*].modifiedProperties[*]'), []) "
-        "ELSE [] END"
-    ]
-) + ")"
+_EXTRA = many(
+    "$.additionalDetails[*].value",
+    "$.properties.additionalDetails[*].value",
+    "$.AdditionalDetails>$[*].value",
+)
+_MODIFIED = (
+    "list_concat("
+    + ", ".join(
+        [f"coalesce(json_extract(raw, {_q(t + '[*].modifiedProperties[*]')}), [])" for t in _TARGETS]
+        + [
+            "CASE WHEN json_valid(json_extract_string(raw, '$.TargetResources')) THEN "
+            "coalesce(json_extract(json_extract_string(raw, '$.TargetResources'), '$[*].modifiedProperties[*]'), []) "
+            "ELSE [] END"
+        ]
+    )
+    + ")"
+)
 
 ENTRA_AUDIT: dict[str, FieldColumn] = {
     "activitydisplayname": FieldColumn(_ACTIVITY),
@@ -161,7 +177,9 @@ ENTRA_AUDIT: dict[str, FieldColumn] = {
     "result": FieldColumn(_RESULT),
     "resultreason": FieldColumn(_REASON),
     "status": FieldColumn(
-        f"list_filter([{_RESULT}, {_REASON}], lambda s: s IS NOT NULL)", many=True, note="result, resultReason"
+        f"list_filter([{_RESULT}, {_REASON}], lambda s: s IS NOT NULL)",
+        many=True,
+        note="result, resultReason",
     ),
     "failure_status_reason": FieldColumn(
         f"list_filter(list_concat([{_REASON}], {_EXTRA}), lambda s: s IS NOT NULL)",
@@ -204,9 +222,12 @@ ENTRA_AUDIT: dict[str, FieldColumn] = {
     ),
     "initiatedby": FieldColumn(
         many(
-            "$.initiatedBy.user.userPrincipalName", "$.properties.initiatedBy.user.userPrincipalName",
-            "$.InitiatedBy>$.user.userPrincipalName", "$.initiatedBy.app.displayName",
-            "$.properties.initiatedBy.app.displayName", "$.InitiatedBy>$.app.displayName",
+            "$.initiatedBy.user.userPrincipalName",
+            "$.properties.initiatedBy.user.userPrincipalName",
+            "$.InitiatedBy>$.user.userPrincipalName",
+            "$.initiatedBy.app.displayName",
+            "$.properties.initiatedBy.app.displayName",
+            "$.InitiatedBy>$.app.displayName",
         ),
         many=True,
         note="initiatedBy.user.userPrincipalName / app.displayName",
@@ -229,12 +250,16 @@ ENTRA_RISK: dict[str, FieldColumn] = {
 # ---------------------------------------------------------------------------------------------
 # Google Workspace login audit (Reports API activity or Cloud Logging entry; one row per event)
 GWORKSPACE: dict[str, FieldColumn] = {
-    "protopayload.servicename": FieldColumn("g_service", note="serviceName, or <applicationName>.googleapis.com"),
+    "protopayload.servicename": FieldColumn(
+        "g_service", note="serviceName, or <applicationName>.googleapis.com"
+    ),
     "protopayload.metadata.event.eventname": FieldColumn("g_event", note="the row's own event name"),
     "protopayload.authenticationinfo.principalemail": FieldColumn(
         one("$.protoPayload.authenticationInfo.principalEmail", "$.actor.email")
     ),
-    "protopayload.requestmetadata.callerip": FieldColumn(one("$.protoPayload.requestMetadata.callerIp", "$.ipAddress")),
+    "protopayload.requestmetadata.callerip": FieldColumn(
+        one("$.protoPayload.requestMetadata.callerIp", "$.ipAddress")
+    ),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -281,9 +306,21 @@ M365: dict[str, FieldColumn] = {
 # ---------------------------------------------------------------------------------------------
 # Okta System Log: Sigma names are the documented LogEvent paths; target is a list.
 _OKTA_TOP = (
-    "uuid", "published", "eventtype", "version", "severity", "legacyeventtype", "displaymessage",
-    "actor", "client", "outcome", "transaction", "debugcontext", "authenticationcontext",
-    "securitycontext", "request",
+    "uuid",
+    "published",
+    "eventtype",
+    "version",
+    "severity",
+    "legacyeventtype",
+    "displaymessage",
+    "actor",
+    "client",
+    "outcome",
+    "transaction",
+    "debugcontext",
+    "authenticationcontext",
+    "securitycontext",
+    "request",
 )
 
 

@@ -70,7 +70,9 @@ def load_rules(store: Store) -> list[SigmaConversion]:
     for path in sorted(folder.glob("*.yml")):
         meta = index.get(path.name, {})
         for c in convert_text(path.read_text("utf-8"), path):
-            c.license = c.license if c.license and c.license != _licence_near(path) else meta.get("license", "")
+            c.license = (
+                c.license if c.license and c.license != _licence_near(path) else meta.get("license", "")
+            )
             c.path = meta.get("source", str(path))
             out.append(c)
     return out

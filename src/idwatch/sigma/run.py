@@ -57,8 +57,11 @@ _DERIVED: dict[str, dict[str, str]] = {
         "g_event": "CASE WHEN kind IS NOT NULL THEN regexp_extract(kind, '[^:]*$') "
         "WHEN len(string_split(event_id, ':')) >= 5 THEN string_split(event_id, ':')[-2] "
         "ELSE " + one("$.events[0].name", "$.protoPayload.metadata.event[0].eventName", "$.name") + " END",
-        "g_service": "coalesce(" + one("$.protoPayload.serviceName") + ", "
-        + one("$.id.applicationName") + " || '.googleapis.com')",
+        "g_service": "coalesce("
+        + one("$.protoPayload.serviceName")
+        + ", "
+        + one("$.id.applicationName")
+        + " || '.googleapis.com')",
     },
 }
 
@@ -85,9 +88,7 @@ def stage_vendor(
             col = lookup(rule.source or "", f)
             if col is not None:
                 cols[column_name(rule.source or "", f)] = col.sql
-    fam = " ".join(
-        f"WHEN {FAMILY[s]} THEN '{s}'" for s in dict.fromkeys(r.source for r in rules if r.source)
-    )
+    fam = " ".join(f"WHEN {FAMILY[s]} THEN '{s}'" for s in dict.fromkeys(r.source for r in rules if r.source))
     bounds = f"time >= coalesce({_ts(since)}, time) AND time <= coalesce({_ts(until)}, time)"
     derived = _DERIVED.get(vendor, {})
     base = f"""
