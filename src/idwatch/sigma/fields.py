@@ -55,7 +55,8 @@ def many(*paths: str) -> str:
             top, rest = p.split(">", 1)
             parts.append(
                 f"CASE WHEN json_valid(json_extract_string(raw, {_q(top)})) THEN coalesce("
-                f"json_extract_string(json_extract_string(raw, {_q(top)}), {_q(rest)})::VARCHAR[], []) ELSE [] END"
+                f"json_extract_string(json_extract_string(raw, {_q(top)}), {_q(rest)})::VARCHAR[], []) "
+                "ELSE [] END"
                 if "[*]" in rest
                 else f"list_filter([{_sub(top, rest)}], lambda s: s IS NOT NULL)"
             )
@@ -157,7 +158,8 @@ _MODIFIED = (
         [f"coalesce(json_extract(raw, {_q(t + '[*].modifiedProperties[*]')}), [])" for t in _TARGETS]
         + [
             "CASE WHEN json_valid(json_extract_string(raw, '$.TargetResources')) THEN "
-            "coalesce(json_extract(json_extract_string(raw, '$.TargetResources'), '$[*].modifiedProperties[*]'), []) "
+            "coalesce(json_extract(json_extract_string(raw, '$.TargetResources'), "
+            "'$[*].modifiedProperties[*]'), []) "
             "ELSE [] END"
         ]
     )
@@ -215,7 +217,8 @@ ENTRA_AUDIT: dict[str, FieldColumn] = {
     ),
     # A consent's flags are modified properties named ConsentContext.<flag>, values quoted.
     "consentcontext.isadminconsent": FieldColumn(
-        f"list_transform(list_filter({_MODIFIED}, lambda p: p->>'displayName' = 'ConsentContext.IsAdminConsent'), "
+        f"list_transform(list_filter({_MODIFIED}, "
+        "lambda p: p->>'displayName' = 'ConsentContext.IsAdminConsent'), "
         "lambda p: trim(p->>'newValue', '\"'))",
         many=True,
         note="modifiedProperties ConsentContext.IsAdminConsent newValue",
@@ -276,7 +279,8 @@ M365: dict[str, FieldColumn] = {
     "objectid": FieldColumn(one("$.ObjectId")),
     "applicationid": FieldColumn(one("$.ApplicationId")),
     "requesttype": FieldColumn(
-        "(SELECT max(e->>'Value') FROM (SELECT unnest(coalesce(json_extract(raw, '$.ExtendedProperties[*]'), [])) AS e) "
+        "(SELECT max(e->>'Value') FROM "
+        "(SELECT unnest(coalesce(json_extract(raw, '$.ExtendedProperties[*]'), [])) AS e) "
         "WHERE e->>'Name' = 'RequestType')",
         note="ExtendedProperties[Name=RequestType].Value",
     ),

@@ -44,9 +44,11 @@ def import_rules(store: Store, paths: list[str | Path]) -> list[SigmaConversion]
         convs = convert_text(text, path)
         ident = convs[0].rule_id if convs else path.stem
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", ident)[:80] + ".yml"
-        if name in index and index[name].get("sha256") != hashlib.sha256(data).hexdigest():
-            if index[name].get("source") != str(path.resolve()):
-                name = f"{name[:-4]}-{hashlib.sha256(data).hexdigest()[:8]}.yml"
+        known = index.get(name, {})
+        if known and known.get("sha256") != hashlib.sha256(data).hexdigest() and (
+            known.get("source") != str(path.resolve())
+        ):
+            name = f"{name[:-4]}-{hashlib.sha256(data).hexdigest()[:8]}.yml"
         atomic_write_bytes(rules_dir(store) / name, data)
         index[name] = {
             "source": str(path.resolve()),

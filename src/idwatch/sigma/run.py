@@ -137,8 +137,8 @@ SELECT sha256({_lit(did + "|")} || key) AS alert_id, {_lit(did)} AS detection_id
        CAST({LEVEL_SCORE.get(rule.level, 50)} AS INTEGER) AS score,
        first_seen, last_seen, tenant, accounts, src_ips, asns, user_agents, device_ids,
        CAST([] AS VARCHAR[]) AS contact_hashes, event_ids,
-       {_lit(detail_of(rule))} || ' (' || CAST(n AS VARCHAR) || ' record' || CASE WHEN n > 1 THEN 's' ELSE '' END
-         || ')' AS detail,
+       {_lit(detail_of(rule))} || ' (' || CAST(n AS VARCHAR) || ' record'
+         || CASE WHEN n > 1 THEN 's' ELSE '' END || ')' AS detail,
        CAST(now() AS TIMESTAMPTZ) AS created_at
 FROM (
   SELECT coalesce(account, '-') || '|' || coalesce(tenant, '-') || '|'
