@@ -54,7 +54,8 @@ def fired(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[list[str]]
     ).fetchall()
     marks = dict(
         con.execute(
-            "SELECT event_id, raw FROM events UNION ALL SELECT event_id, CAST(raw AS VARCHAR) FROM other_events"
+            "SELECT event_id, raw FROM events "
+            "UNION ALL SELECT event_id, CAST(raw AS VARCHAR) FROM other_events"
         ).fetchall()
     )
     return {d: [[marks[e] for e in ids] for ids in alerts] for d, alerts in rows}
