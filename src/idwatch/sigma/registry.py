@@ -45,8 +45,10 @@ def import_rules(store: Store, paths: list[str | Path]) -> list[SigmaConversion]
         ident = convs[0].rule_id if convs else path.stem
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", ident)[:80] + ".yml"
         known = index.get(name, {})
-        if known and known.get("sha256") != hashlib.sha256(data).hexdigest() and (
-            known.get("source") != str(path.resolve())
+        if (
+            known
+            and known.get("sha256") != hashlib.sha256(data).hexdigest()
+            and (known.get("source") != str(path.resolve()))
         ):
             name = f"{name[:-4]}-{hashlib.sha256(data).hexdigest()[:8]}.yml"
         atomic_write_bytes(rules_dir(store) / name, data)
