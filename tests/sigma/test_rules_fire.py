@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.sigma.records import build, load
+from sigma_records import build, load
 
 from idwatch.detections.engine import run_detections
 from idwatch.ingest import ingest_paths
@@ -17,9 +17,9 @@ from idwatch.sigma.pipelines import VENDOR
 from idwatch.sigma.registry import import_rules
 from idwatch.store import Store
 
-RULES = Path("/work/shared/data/sigma")
+RULES = Path(__file__).resolve().parents[3] / "shared" / "data" / "sigma"
 if not RULES.is_dir():  # the rules travel with the team's shared data, not the repository
-    pytest.skip("SigmaHQ test rules not available", allow_module_level=True)
+    pytest.skip("shared samples not available (SigmaHQ rules)", allow_module_level=True)
 
 CONVERSIONS = {Path(c.path).name: c for c in convert_paths([RULES])}
 CONVERTED = sorted(n for n, c in CONVERSIONS.items() if c.converted)

@@ -45,6 +45,7 @@ class SigmaConversion:
     source: str | None = None
     predicate: str | None = None
     fields: list[str] = field(default_factory=list)
+    keywords: bool = False  # values bound to no field: the rule searches the whole record
     reason: str | None = None
     seconds: float = 0.0
 
@@ -111,9 +112,8 @@ def _fields_of(rule: SigmaRule) -> list[str]:
     def walk(item: Any) -> None:
         for sub in getattr(item, "detection_items", []) or []:
             walk(sub)
-        name = getattr(item, "field", None)
-        if isinstance(name, str):
-            names.add(name)
+        if isinstance(item, SigmaDetectionItem):
+            names.add(item.field if isinstance(item.field, str) else "")
 
     for det in rule.detection.detections.values():
         walk(det)
@@ -177,7 +177,7 @@ def convert_text(text: str, path: Path) -> list[SigmaConversion]:
             conv.reason = f"logsource {conv.product or '-'}/{conv.service or '-'} is no source idwatch stores"
             out.append(conv)
             continue
-        sigma_fields = _fields_of(rule)
+        sigma_fields = _fields_of(rule)  # "" stands for a keyword
         conv.reason = _contradiction(rule, conv.source)
         if conv.reason:
             out.append(conv)
@@ -190,7 +190,8 @@ def convert_text(text: str, path: Path) -> list[SigmaConversion]:
             out.append(conv)
             continue
         conv.predicate = queries[0] if len(queries) == 1 else "(" + " OR ".join(queries) + ")"
-        conv.fields = sigma_fields
+        conv.fields = [f for f in sigma_fields if f]
+        conv.keywords = "" in sigma_fields
         conv.seconds = round(time.perf_counter() - t0, 4)
         out.append(conv)
     if collection.errors and not collection.rules:

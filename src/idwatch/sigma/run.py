@@ -100,10 +100,11 @@ def stage_vendor(
                CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), kind, CAST(raw AS VARCHAR)
         FROM other_events WHERE source = '{vendor}' AND (time IS NULL OR ({bounds}))"""
     d_sql = "".join(f", {sql} AS {name}" for name, sql in derived.items())
+    keep_raw = "" if any(r.keywords for r in rules) else " EXCLUDE (raw)"  # keywords search raw
     f_sql = "".join(f", {sql} AS {name}" for name, sql in cols.items())
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {stage_name(vendor)} AS
-        SELECT * EXCLUDE (raw){f_sql}, CASE {fam or "WHEN FALSE THEN NULL"} END AS sigma_family
+        SELECT *{keep_raw}{f_sql}, CASE {fam or "WHEN FALSE THEN NULL"} END AS sigma_family
         FROM (SELECT *{d_sql} FROM ({base}) b) d"""
     )
 
