@@ -164,13 +164,17 @@ def test_targets_list_any_element() -> None:
     ],
 )
 def test_unconvertible_rules_say_why(detection: str, reason: str) -> None:
-    text = f"title: t\nid: 5f0c7e3a-0000-4000-8000-000000000002\nlogsource: {{product: okta, service: okta}}\ndetection:\n{detection}\n"
+    text = (
+        "title: t\nid: 5f0c7e3a-0000-4000-8000-000000000002\n"
+        f"logsource: {{product: okta, service: okta}}\ndetection:\n{detection}\n"
+    )
     (conv,) = convert_text(text, Path("t.yml"))
     assert not conv.converted
     assert reason in (conv.reason or "")
 
 
 def test_unknown_logsource_says_why() -> None:
-    text = "title: t\nlogsource: {product: windows, service: security}\ndetection:\n  sel: {EventID: 1}\n  condition: sel\n"
+    text = "title: t\nlogsource: {product: windows, service: security}\n"
+    text += "detection:\n  sel: {EventID: 1}\n  condition: sel\n"
     (conv,) = convert_text(text, Path("t.yml"))
     assert conv.reason == "logsource windows/security is no source idwatch stores"
