@@ -468,7 +468,9 @@ def run_detections(
         tables.append(table)
         if on_detection is not None:
             on_detection(det.id, len(summary.detections_run) + len(summary.skipped), len(dets))
-    tables += sigma_alert_tables(con, store, summary, since=since_eff, until=until_eff, only=only)  # sigma
+    tables += sigma_alert_tables(  # imported Sigma rules (kept records may be newer than until_eff)
+        con, store, summary, since=since_eff, scan_from=scan_start, until=_parse_time(until), only=only
+    )
     new = pa.concat_tables(tables) if tables else ALERT_SCHEMA.empty_table()
     merged = _merge_alerts(store, new, summary)
     store.write_state_table("alerts", merged)

@@ -29,10 +29,16 @@ def sigma_alert_tables(
     summary: Any,
     *,
     since: datetime | None,
-    until: datetime | None,
+    scan_from: datetime | None = None,
+    until: datetime | None = None,
     only: list[str] | None = None,
 ) -> list[pa.Table]:
-    """Alerts of the imported rules over events up to ``until`` whose last event is >= ``since``."""
+    """Alerts of the imported rules whose last record is at or after ``since``.
+
+    Rows are read from ``scan_from`` (the run's look-back start, so a day's finding keeps all its
+    records) up to ``until`` when one is given: kept records (a warning) may be newer than the
+    newest canonical event, which is where a default run's ``until`` lies.
+    """
     rules = load_rules(store)
     if only:
         rules = [r for r in rules if r.detection_id in set(only)]
@@ -42,7 +48,7 @@ def sigma_alert_tables(
     for r in rules:
         if not r.converted:
             summary.skipped[r.detection_id] = f"Sigma rule not converted: {r.reason}"
-    tables = run_rules(con, rules, since=since, until=until, seconds=summary.seconds_by_step)
+    tables = run_rules(con, rules, since=scan_from, until=until, seconds=summary.seconds_by_step)
     out = []
     for det_id, table in tables.items():
         if since is not None:
