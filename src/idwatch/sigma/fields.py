@@ -81,6 +81,13 @@ def _prop(path: str) -> str:
     return one(graph, diag, sentinel)
 
 
+def _pcol(path: str) -> FieldColumn:
+    """A property read in the three Entra shapes, with the note the docs show."""
+    first, *rest = path.split(".")
+    pascal = ".".join([first[0].upper() + first[1:], *rest])
+    return FieldColumn(_prop(path), note=f"`{path}` / `properties.{path}` / `{pascal}`")
+
+
 # ---------------------------------------------------------------------------------------------
 # Entra ID sign-in logs (Graph signIn, SignInLogs diagnostic, Sentinel SigninLogs)
 _CODE = one("$.status.errorCode", "$.properties.status.errorCode", "$.resultType", "$.ResultType")
@@ -105,27 +112,27 @@ ENTRA_SIGNIN: dict[str, FieldColumn] = {
         many=True,
         note="Success / Failure from the error code, failureReason, additionalDetails",
     ),
-    "authenticationrequirement": FieldColumn(_prop("authenticationRequirement")),
-    "useragent": FieldColumn(_prop("userAgent")),
-    "resourcedisplayname": FieldColumn(_prop("resourceDisplayName")),
-    "conditionalaccessstatus": FieldColumn(_prop("conditionalAccessStatus")),
-    "riskstate": FieldColumn(_prop("riskState")),
-    "clientapp": FieldColumn(_prop("clientAppUsed"), note="clientAppUsed"),
-    "clientappused": FieldColumn(_prop("clientAppUsed")),
-    "username": FieldColumn(_prop("userPrincipalName"), note="userPrincipalName"),
-    "userprincipalname": FieldColumn(_prop("userPrincipalName")),
-    "appdisplayname": FieldColumn(_prop("appDisplayName")),
-    "ipaddress": FieldColumn(_prop("ipAddress")),
-    "networklocationdetails": FieldColumn(_prop("networkLocationDetails")),
-    "devicedetail.trusttype": FieldColumn(_prop("deviceDetail.trustType")),
-    "devicedetail.iscompliant": FieldColumn(_prop("deviceDetail.isCompliant")),
-    "devicedetail.ismanaged": FieldColumn(_prop("deviceDetail.isManaged")),
-    "devicedetail.deviceid": FieldColumn(_prop("deviceDetail.deviceId")),
-    "devicedetail.operatingsystem": FieldColumn(_prop("deviceDetail.operatingSystem")),
-    "location.countryorregion": FieldColumn(_prop("location.countryOrRegion")),
-    "authenticationprotocol": FieldColumn(_prop("authenticationProtocol")),
-    "risklevelduringsignin": FieldColumn(_prop("riskLevelDuringSignIn")),
-    "riskeventtypes": FieldColumn(_prop("riskEventTypes")),
+    "authenticationrequirement": _pcol("authenticationRequirement"),
+    "useragent": _pcol("userAgent"),
+    "resourcedisplayname": _pcol("resourceDisplayName"),
+    "conditionalaccessstatus": _pcol("conditionalAccessStatus"),
+    "riskstate": _pcol("riskState"),
+    "clientapp": FieldColumn(_prop("clientAppUsed"), note="`clientAppUsed` (all shapes)"),
+    "clientappused": _pcol("clientAppUsed"),
+    "username": FieldColumn(_prop("userPrincipalName"), note="`userPrincipalName` (all shapes)"),
+    "userprincipalname": _pcol("userPrincipalName"),
+    "appdisplayname": _pcol("appDisplayName"),
+    "ipaddress": _pcol("ipAddress"),
+    "networklocationdetails": _pcol("networkLocationDetails"),
+    "devicedetail.trusttype": _pcol("deviceDetail.trustType"),
+    "devicedetail.iscompliant": _pcol("deviceDetail.isCompliant"),
+    "devicedetail.ismanaged": _pcol("deviceDetail.isManaged"),
+    "devicedetail.deviceid": _pcol("deviceDetail.deviceId"),
+    "devicedetail.operatingsystem": _pcol("deviceDetail.operatingSystem"),
+    "location.countryorregion": _pcol("location.countryOrRegion"),
+    "authenticationprotocol": _pcol("authenticationProtocol"),
+    "risklevelduringsignin": _pcol("riskLevelDuringSignIn"),
+    "riskeventtypes": _pcol("riskEventTypes"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -136,6 +143,9 @@ _ACTIVITY = one(
     "$.ActivityDisplayName",
     "$.OperationName",
     "$.operationName",
+)
+_ACT_NOTE = (
+    "`activityDisplayName` / `properties.activityDisplayName` / `ActivityDisplayName` / `OperationName`"
 )
 _TARGETS = ("$.targetResources", "$.properties.targetResources")
 
@@ -167,17 +177,23 @@ _MODIFIED = (
 )
 
 ENTRA_AUDIT: dict[str, FieldColumn] = {
-    "activitydisplayname": FieldColumn(_ACTIVITY),
-    "operationname": FieldColumn(_ACTIVITY, note="activityDisplayName (= OperationName in Azure Monitor)"),
+    "activitydisplayname": FieldColumn(_ACTIVITY, note=_ACT_NOTE),
+    "operationname": FieldColumn(_ACTIVITY, note=_ACT_NOTE + " (the same operation name)"),
     # Azure Monitor's generic "message" of a directory audit is its operation name.
-    "properties.message": FieldColumn(_ACTIVITY, note="activityDisplayName"),
-    "activitytype": FieldColumn(_ACTIVITY, note="activityDisplayName"),
-    "category": FieldColumn(one("$.properties.category", "$.Category", "$.category")),
-    "loggedbyservice": FieldColumn(_prop("loggedByService")),
-    "operationtype": FieldColumn(one("$.operationType", "$.properties.operationType", "$.AADOperationType")),
-    "properties.result": FieldColumn(_RESULT),
-    "result": FieldColumn(_RESULT),
-    "resultreason": FieldColumn(_REASON),
+    "properties.message": FieldColumn(_ACTIVITY, note=_ACT_NOTE + " (Azure Monitor's message of an audit)"),
+    "activitytype": FieldColumn(_ACTIVITY, note=_ACT_NOTE),
+    "category": FieldColumn(
+        one("$.properties.category", "$.Category", "$.category"),
+        note="`properties.category` / `Category` / `category` (a diagnostic record's own is AuditLogs)",
+    ),
+    "loggedbyservice": _pcol("loggedByService"),
+    "operationtype": FieldColumn(
+        one("$.operationType", "$.properties.operationType", "$.AADOperationType"),
+        note="`operationType` / `properties.operationType` / `AADOperationType`",
+    ),
+    "properties.result": FieldColumn(_RESULT, note="`result` / `properties.result` / `Result`"),
+    "result": FieldColumn(_RESULT, note="`result` / `properties.result` / `Result`"),
+    "resultreason": FieldColumn(_REASON, note="`resultReason` / `properties.resultReason` / `ResultReason`"),
     "status": FieldColumn(
         f"list_filter([{_RESULT}, {_REASON}], lambda s: s IS NOT NULL)",
         many=True,
@@ -195,9 +211,13 @@ ENTRA_AUDIT: dict[str, FieldColumn] = {
     "properties.targetresources": FieldColumn(
         one("$.properties.targetResources", "$.targetResources", "$.TargetResources"), note="as JSON text"
     ),
-    "targetresources.type": FieldColumn(_targets(".type"), many=True),
-    "targetresources.displayname": FieldColumn(_targets(".displayName"), many=True),
-    "targetresources.userprincipalname": FieldColumn(_targets(".userPrincipalName"), many=True),
+    "targetresources.type": FieldColumn(_targets(".type"), many=True, note="`targetResources[*].type`"),
+    "targetresources.displayname": FieldColumn(
+        _targets(".displayName"), many=True, note="`targetResources[*].displayName`"
+    ),
+    "targetresources.userprincipalname": FieldColumn(
+        _targets(".userPrincipalName"), many=True, note="`targetResources[*].userPrincipalName`"
+    ),
     "target": FieldColumn(
         f"list_concat({_targets('.userPrincipalName')}, {_targets('.displayName')})",
         many=True,
@@ -207,13 +227,19 @@ ENTRA_AUDIT: dict[str, FieldColumn] = {
         f"list_transform({_MODIFIED}, lambda p: CAST(p AS VARCHAR))", many=True, note="each as JSON text"
     ),
     "targetresources.modifiedproperties.displayname": FieldColumn(
-        f"list_transform({_MODIFIED}, lambda p: p->>'displayName')", many=True
+        f"list_transform({_MODIFIED}, lambda p: p->>'displayName')",
+        many=True,
+        note="`targetResources[*].modifiedProperties[*].displayName`",
     ),
     "targetresources.modifiedproperties.newvalue": FieldColumn(
-        f"list_transform({_MODIFIED}, lambda p: p->>'newValue')", many=True
+        f"list_transform({_MODIFIED}, lambda p: p->>'newValue')",
+        many=True,
+        note="`targetResources[*].modifiedProperties[*].newValue`",
     ),
     "targetresources.modifiedproperties.oldvalue": FieldColumn(
-        f"list_transform({_MODIFIED}, lambda p: p->>'oldValue')", many=True
+        f"list_transform({_MODIFIED}, lambda p: p->>'oldValue')",
+        many=True,
+        note="`targetResources[*].modifiedProperties[*].oldValue`",
     ),
     # A consent's flags are modified properties named ConsentContext.<flag>, values quoted.
     "consentcontext.isadminconsent": FieldColumn(
@@ -240,14 +266,14 @@ ENTRA_AUDIT: dict[str, FieldColumn] = {
 # ---------------------------------------------------------------------------------------------
 # Entra ID Protection risk detections (Graph riskDetection, UserRiskEvents diagnostic, Sentinel)
 ENTRA_RISK: dict[str, FieldColumn] = {
-    "riskeventtype": FieldColumn(_prop("riskEventType")),
-    "risklevel": FieldColumn(_prop("riskLevel")),
-    "riskstate": FieldColumn(_prop("riskState")),
-    "riskdetail": FieldColumn(_prop("riskDetail")),
-    "detectiontimingtype": FieldColumn(_prop("detectionTimingType")),
-    "source": FieldColumn(_prop("source")),
-    "userprincipalname": FieldColumn(_prop("userPrincipalName")),
-    "ipaddress": FieldColumn(_prop("ipAddress")),
+    "riskeventtype": _pcol("riskEventType"),
+    "risklevel": _pcol("riskLevel"),
+    "riskstate": _pcol("riskState"),
+    "riskdetail": _pcol("riskDetail"),
+    "detectiontimingtype": _pcol("detectionTimingType"),
+    "source": _pcol("source"),
+    "userprincipalname": _pcol("userPrincipalName"),
+    "ipaddress": _pcol("ipAddress"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -258,10 +284,12 @@ GWORKSPACE: dict[str, FieldColumn] = {
     ),
     "protopayload.metadata.event.eventname": FieldColumn("g_event", note="the row's own event name"),
     "protopayload.authenticationinfo.principalemail": FieldColumn(
-        one("$.protoPayload.authenticationInfo.principalEmail", "$.actor.email")
+        one("$.protoPayload.authenticationInfo.principalEmail", "$.actor.email"),
+        note="`protoPayload.authenticationInfo.principalEmail` / `actor.email`",
     ),
     "protopayload.requestmetadata.callerip": FieldColumn(
-        one("$.protoPayload.requestMetadata.callerIp", "$.ipAddress")
+        one("$.protoPayload.requestMetadata.callerIp", "$.ipAddress"),
+        note="`protoPayload.requestMetadata.callerIp` / `ipAddress`",
     ),
 }
 
@@ -273,25 +301,25 @@ _M365_STATUS = (
     "THEN 'failure' ELSE json_extract_string(raw, '$.ResultStatus') END"
 )
 M365: dict[str, FieldColumn] = {
-    "operation": FieldColumn(one("$.Operation")),
-    "workload": FieldColumn(one("$.Workload")),
-    "resultstatus": FieldColumn(one("$.ResultStatus")),
-    "objectid": FieldColumn(one("$.ObjectId")),
-    "applicationid": FieldColumn(one("$.ApplicationId")),
+    "operation": FieldColumn(one("$.Operation"), note="`Operation`"),
+    "workload": FieldColumn(one("$.Workload"), note="`Workload`"),
+    "resultstatus": FieldColumn(one("$.ResultStatus"), note="`ResultStatus`"),
+    "objectid": FieldColumn(one("$.ObjectId"), note="`ObjectId`"),
+    "applicationid": FieldColumn(one("$.ApplicationId"), note="`ApplicationId`"),
     "requesttype": FieldColumn(
         "(SELECT max(e->>'Value') FROM "
         "(SELECT unnest(coalesce(json_extract(raw, '$.ExtendedProperties[*]'), [])) AS e) "
         "WHERE e->>'Name' = 'RequestType')",
         note="ExtendedProperties[Name=RequestType].Value",
     ),
-    "directionality": FieldColumn(one("$.Directionality")),
-    "deliveryaction": FieldColumn(one("$.DeliveryAction")),
-    "userid": FieldColumn(one("$.UserId")),
-    "clientip": FieldColumn(one("$.ClientIP", "$.ClientIPAddress")),
+    "directionality": FieldColumn(one("$.Directionality"), note="`Directionality`"),
+    "deliveryaction": FieldColumn(one("$.DeliveryAction"), note="`DeliveryAction`"),
+    "userid": FieldColumn(one("$.UserId"), note="`UserId`"),
+    "clientip": FieldColumn(one("$.ClientIP", "$.ClientIPAddress"), note="`ClientIP` / `ClientIPAddress`"),
     # The names of SigmaHQ's m365 threat_management / exchange rules: the record's service,
     # what happened (an alert's Name for SecurityComplianceCenter alerts, else the operation),
     # and the outcome normalised to success / failure.
-    "eventsource": FieldColumn(one("$.Workload"), note="Workload"),
+    "eventsource": FieldColumn(one("$.Workload"), note="`Workload`"),
     "eventname": FieldColumn(
         "list_filter([json_extract_string(raw, '$.Name'), json_extract_string(raw, '$.Operation')], "
         "lambda s: s IS NOT NULL)",
@@ -334,10 +362,12 @@ def okta_field(name: str) -> FieldColumn | None:
     head = low.split(".", 1)[0]
     if head == "target":
         rest = name.split(".", 1)[1] if "." in name else ""
-        return FieldColumn(many("$.target[*]" + ("." + rest if rest else "")), many=True)
+        return FieldColumn(
+            many("$.target[*]" + ("." + rest if rest else "")), many=True, note=f"target[*].{rest}"
+        )
     if head not in _OKTA_TOP:
         return None
-    return FieldColumn(one("$." + name))
+    return FieldColumn(one("$." + name), note=f"`{name}`")
 
 
 SOURCES: dict[str, dict[str, FieldColumn]] = {
