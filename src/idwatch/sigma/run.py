@@ -10,6 +10,7 @@ events, like idwatch's own detections. Every alert names the rule's id, level, a
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -74,6 +75,27 @@ def _ts(value: datetime | None) -> str:
     return "NULL" if value is None else f"CAST('{value.isoformat()}' AS TIMESTAMPTZ)"
 
 
+_ONE_PATH = re.compile(r"json_extract_string\(raw, '(\$[^']*)'\)")
+
+
+def _one_parse(exprs: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Rewrite every single-path read of ``raw`` to an element of one multi-path read.
+
+    DuckDB parses the JSON text once per call; a vendor's rules read dozens of paths, so one
+    ``json_extract_string(raw, [paths])`` per row (``_pv``) instead of one parse per path.
+    """
+    paths: dict[str, int] = {}
+
+    def sub(m: re.Match[str]) -> str:
+        path = m.group(1)
+        if "[*]" in path:  # a list of values: keeps its own read
+            return m.group(0)
+        idx = paths.setdefault(path, len(paths) + 1)
+        return f"_pv[{idx}]"
+
+    return {k: _ONE_PATH.sub(sub, v) for k, v in exprs.items()}, list(paths)
+
+
 def stage_vendor(
     con: duckdb.DuckDBPyConnection,
     vendor: str,
@@ -86,11 +108,20 @@ def stage_vendor(
     for rule in rules:
         for f in rule.fields:
             col = lookup(rule.source or "", f)
-            if col is not None:
-                cols[column_name(rule.source or "", f)] = col.sql
+            if col is not None:  # read on the rows of its rule source only (no audit path on a sign-in)
+                cols[column_name(rule.source or "", f)] = (
+                    f"CASE WHEN sigma_family = '{rule.source}' THEN {col.sql} END"
+                )
     fam = " ".join(f"WHEN {FAMILY[s]} THEN '{s}'" for s in dict.fromkeys(r.source for r in rules if r.source))
-    bounds = f"time >= coalesce({_ts(since)}, time) AND time <= coalesce({_ts(until)}, time)"
     derived = _DERIVED.get(vendor, {})
+    exprs, paths = _one_parse(
+        {
+            **{f"d:{k}": v for k, v in derived.items()},
+            "d:sigma_family": f"CASE {fam or 'WHEN FALSE THEN NULL'} END",
+            **cols,
+        }
+    )
+    bounds = f"time >= coalesce({_ts(since)}, time) AND time <= coalesce({_ts(until)}, time)"
     base = f"""
         SELECT time, event_id, tenant, account, src_ip, asn, user_agent, device_id, activity,
                CAST(NULL AS VARCHAR) AS kind, raw
@@ -99,13 +130,15 @@ def stage_vendor(
         SELECT time, event_id, tenant, account, src_ip, CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
                CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), kind, CAST(raw AS VARCHAR)
         FROM other_events WHERE source = '{vendor}' AND (time IS NULL OR ({bounds}))"""
-    d_sql = "".join(f", {sql} AS {name}" for name, sql in derived.items())
-    keep_raw = "" if any(r.keywords for r in rules) else " EXCLUDE (raw)"  # keywords search raw
-    f_sql = "".join(f", {sql} AS {name}" for name, sql in cols.items())
+    listing = ", ".join(_lit(p) for p in paths)
+    pv = f", json_extract_string(raw, [{listing}]) AS _pv" if paths else ", NULL AS _pv"
+    d_sql = "".join(f", {v} AS {k[2:]}" for k, v in exprs.items() if k.startswith("d:"))
+    f_sql = "".join(f", {v} AS {k}" for k, v in exprs.items() if not k.startswith("d:"))
+    drop = "_pv" if any(r.keywords for r in rules) else "_pv, raw"  # keywords search raw
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {stage_name(vendor)} AS
-        SELECT *{keep_raw}{f_sql}, CASE {fam or "WHEN FALSE THEN NULL"} END AS sigma_family
-        FROM (SELECT *{d_sql} FROM ({base}) b) d"""
+        SELECT * EXCLUDE ({drop}){f_sql}
+        FROM (SELECT *{d_sql} FROM (SELECT *{pv} FROM ({base}) b) p) d"""
     )
 
 
