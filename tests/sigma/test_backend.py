@@ -178,3 +178,19 @@ def test_unknown_logsource_says_why() -> None:
     text += "detection:\n  sel: {EventID: 1}\n  condition: sel\n"
     (conv,) = convert_text(text, Path("t.yml"))
     assert conv.reason == "logsource windows/security is no source idwatch stores"
+
+
+def test_predicates_transpile_to_spark_sql() -> None:
+    """The rule predicates are plain SQL over staged columns: the same text serves Spark."""
+    sqlglot = pytest.importorskip("sqlglot")
+    conv = _rule(
+        "  sel: {target.displayName|contains: console, actor.alternateId|re: '^a.*', eventType: a_b}\n"
+        "  condition: sel"
+    )
+    spark = sqlglot.transpile(
+        f"SELECT 1 FROM t WHERE {conv.predicate}",
+        read="duckdb",
+        write="spark",
+        unsupported_level=sqlglot.ErrorLevel.RAISE,
+    )[0]
+    assert "SIZE(FILTER(" in spark and "RLIKE" in spark and "ESCAPE" in spark

@@ -97,7 +97,7 @@ class IdwatchSqlBackend(Backend):
         expr, many = self._field(field)
         if many:
             inner = test.replace(X, _ELEMENT)
-            return f"COALESCE(len(list_filter({expr}, lambda {_ELEMENT}: {inner})) > 0, FALSE)"
+            return f"COALESCE(array_length(list_filter({expr}, lambda {_ELEMENT}: {inner})) > 0, FALSE)"
         return f"COALESCE({test.replace(X, f'({expr})')}, FALSE)"
 
     # -- boolean structure ------------------------------------------------------------------
@@ -192,14 +192,14 @@ class IdwatchSqlBackend(Backend):
     ) -> Any:
         expr, many = self._field(cond.field)
         if many:
-            return f"COALESCE(len({expr}) = 0, TRUE)"
+            return f"COALESCE(array_length({expr}) = 0, TRUE)"
         return f"(({expr}) IS NULL)"
 
     def convert_condition_field_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> Any:
         expr, many = self._field(cond.field)
-        return f"COALESCE(len({expr}) > 0, FALSE)" if many else f"(({expr}) IS NOT NULL)"
+        return f"COALESCE(array_length({expr}) > 0, FALSE)" if many else f"(({expr}) IS NOT NULL)"
 
     def convert_condition_field_not_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
