@@ -14,7 +14,7 @@ from idwatch.detections.engine import run_detections
 from idwatch.ingest import ingest_paths
 from idwatch.sigma.convert import convert_paths
 from idwatch.sigma.pipelines import VENDOR
-from idwatch.sigma.registry import import_rules
+from idwatch.sigma.registry import import_rules, set_min_level
 from idwatch.store import Store
 
 RULES = Path(__file__).resolve().parents[3] / "shared" / "data" / "sigma"
@@ -47,6 +47,7 @@ def fired(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[list[str]]
         summary = ingest_paths(store, [str(f)], fmt=vendor)
         assert summary.quarantined == 0, summary.to_dict()
     import_rules(store, [RULES])
+    set_min_level(store, "informational")  # every rule, the enrichment-only one too
     run_detections(store)
     con = store.connect()
     rows = con.execute(

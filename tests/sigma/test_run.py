@@ -155,3 +155,39 @@ def test_the_sigmahq_rules_that_do_not_convert_are_listed_with_reasons(tmp_path:
     assert len(rules) == len(list(SIGMAHQ.rglob("*.yml")))
     assert all(r.license == "DRL-1.1" and r.author for r in rules)
     assert all(r.converted or r.reason for r in rules)
+
+
+INFO_RULE = """title: Okta sign-in (enrichment)
+id: 0b3e7f0a-1111-4222-8333-444455558888
+author: idwatch tests
+logsource: {product: okta, service: okta}
+detection:
+  sel: {eventType: user.session.start}
+  condition: sel
+level: informational
+"""
+
+
+def test_informational_rules_do_not_alert_unless_the_store_asks(tmp_path: Path) -> None:
+    """Sigma: informational rules are for enrichment, no alerting (most events match them)."""
+    (tmp_path / "info.yml").write_text(INFO_RULE)
+    store_dir = str(tmp_path / "store")
+    store = Store(store_dir)
+    ingest_paths(store, [str(FIXTURES / "okta")], fmt="okta")
+    _cli("sigma", "import", str(tmp_path / "info.yml"), "--store", store_dir)
+    det_id = "sigma_0b3e7f0a_1111_4222_8333_444455558888"
+    listed = json.loads(_cli("sigma", "list", "--json", "--store", store_dir))
+    assert [(r["converted"], r["runs"]) for r in listed] == [(True, False)]
+    summary = run_detections(store)
+    assert "below the store's minimum low" in summary.skipped[det_id]
+    _cli("sigma", "import", str(tmp_path / "info.yml"), "--min-level", "informational", "--store", store_dir)
+    rerun = run_detections(store, since="2000-01-01T00:00:00Z", only=[det_id])
+    assert rerun.alerts_by_detection[det_id] > 0
+
+
+def test_an_unknown_min_level_is_a_clear_error(tmp_path: Path, rules_dir: Path) -> None:
+    result = runner.invoke(
+        app, ["sigma", "import", str(rules_dir), "--min-level", "urgent", "--store", str(tmp_path / "s")]
+    )
+    assert result.exit_code == 2
+    assert "unknown Sigma level 'urgent'" in result.output

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from idwatch.sigma.registry import load_rules
+from idwatch.sigma.registry import load_rules, min_level, runs
 from idwatch.sigma.run import run_rules
 from idwatch.store import Store
 
@@ -45,10 +45,14 @@ def sigma_alert_tables(
     if not rules:
         return []
     t0 = time.perf_counter()
+    floor = min_level(store)
     for r in rules:
         if not r.converted:
             summary.skipped[r.detection_id] = f"Sigma rule not converted: {r.reason}"
-    tables = run_rules(con, rules, since=scan_from, until=until, seconds=summary.seconds_by_step)
+        elif not runs(r, floor):
+            summary.skipped[r.detection_id] = f"Sigma level {r.level} is below the store's minimum {floor}"
+    todo = [r for r in rules if runs(r, floor)]
+    tables = run_rules(con, todo, since=scan_from, until=until, seconds=summary.seconds_by_step)
     out = []
     for det_id, table in tables.items():
         if since is not None:

@@ -18,10 +18,34 @@ from idwatch.store import Store, atomic_write_bytes
 
 RULES_DIR = "sigma"
 INDEX = "index.json"
+SETTINGS = "settings.json"
+LEVELS = ("informational", "low", "medium", "high", "critical")
+#: Sigma's own guidance: an informational rule is for enrichment, "no case or alerting should be
+#: triggered" by it (a huge share of events match); low and above may alert.
+DEFAULT_MIN_LEVEL = "low"
 
 
 def rules_dir(store: Store) -> Path:
     return store.root / RULES_DIR
+
+
+def min_level(store: Store) -> str:
+    """The lowest Sigma level whose rules raise alerts in this store (``sigma import --min-level``)."""
+    path = rules_dir(store) / SETTINGS
+    level = json.loads(path.read_text("utf-8")).get("min_level") if path.is_file() else None
+    return level if level in LEVELS else DEFAULT_MIN_LEVEL
+
+
+def set_min_level(store: Store, level: str) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"unknown Sigma level {level!r}; one of {', '.join(LEVELS)}")
+    atomic_write_bytes(rules_dir(store) / SETTINGS, json.dumps({"min_level": level}).encode())
+
+
+def runs(rule: SigmaConversion, floor: str) -> bool:
+    """Whether a converted rule raises alerts at this minimum level."""
+    level = rule.level if rule.level in LEVELS else "medium"
+    return rule.converted and LEVELS.index(level) >= LEVELS.index(floor)
 
 
 def _index(store: Store) -> dict[str, dict[str, Any]]:
