@@ -205,12 +205,13 @@ def _cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _run_child(store_dir: str, rules_dir: str, threads: int | None) -> None:
+def _run_child(store_dir: str, rules_dir: str, threads: int | None, min_level: str) -> None:
     """The measured run, in this process: print one JSON line."""
     from idwatch.detections.engine import _limit_resources
+    from idwatch.sigma.registry import runs
     from idwatch.sigma.run import run_rules
 
-    rules = convert_paths([rules_dir])
+    rules = [r for r in convert_paths([rules_dir]) if runs(r, min_level)]
     store = Store(store_dir)
     con = store.connect(threads=threads)
     _limit_resources(con)
@@ -245,10 +246,11 @@ def main() -> None:
     ap.add_argument("--rules", default=str(DEFAULT_RULES))
     ap.add_argument("--keep", help="synthesize into this folder and keep it")
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--min-level", default="medium", help="lowest rule level run (as a store's default)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        _run_child(args.store, args.rules, args.threads)
+        _run_child(args.store, args.rules, args.threads, args.min_level)
         return
 
     t0 = time.perf_counter()
@@ -273,6 +275,7 @@ def main() -> None:
         n_ot = con.execute("SELECT count(*) FROM other_events").fetchone()[0]
         con.close()
         cmd = [sys.executable, __file__, "--child", "--store", str(root), "--rules", args.rules]
+        cmd += ["--min-level", args.min_level]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]

@@ -168,8 +168,9 @@ level: informational
 """
 
 
-def test_informational_rules_do_not_alert_unless_the_store_asks(tmp_path: Path) -> None:
-    """Sigma: informational rules are for enrichment, no alerting (most events match them)."""
+def test_rules_below_medium_do_not_alert_unless_the_store_asks(tmp_path: Path) -> None:
+    """Sigma: informational rules are for enrichment, low ones rarely an incident: by default they
+    do not alert (a Sigma alert marks its account attacked); a store can ask for them."""
     (tmp_path / "info.yml").write_text(INFO_RULE)
     store_dir = str(tmp_path / "store")
     store = Store(store_dir)
@@ -179,7 +180,7 @@ def test_informational_rules_do_not_alert_unless_the_store_asks(tmp_path: Path) 
     listed = json.loads(_cli("sigma", "list", "--json", "--store", store_dir))
     assert [(r["converted"], r["runs"]) for r in listed] == [(True, False)]
     summary = run_detections(store)
-    assert "below the store's minimum low" in summary.skipped[det_id]
+    assert "below the store's minimum medium" in summary.skipped[det_id]
     _cli("sigma", "import", str(tmp_path / "info.yml"), "--min-level", "informational", "--store", store_dir)
     rerun = run_detections(store, since="2000-01-01T00:00:00Z", only=[det_id])
     assert rerun.alerts_by_detection[det_id] > 0

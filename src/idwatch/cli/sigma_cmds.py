@@ -55,7 +55,8 @@ def import_cmd(
         typer.Option(
             "--min-level",
             help="Lowest rule level that raises alerts in this store (informational, low, medium, high, "
-            "critical; default low: Sigma's informational rules are for enrichment only).",
+            "critical; default medium: Sigma's low rules are rarely an incident, informational ones "
+            "are enrichment).",
         ),
     ] = None,
 ) -> None:

@@ -31,6 +31,10 @@ licence** (SigmaHQ's rules are under the Detection Rule License 1.1, which asks 
 attribution). Stage is `recon` for reconnaissance / discovery rules, else `credential`: a
 community rule says that something happened to the account, idwatch's own chain decides whether it
 was taken over. Scores by level: informational 20, low 35, medium 50, high 70, critical 85.
+By default only rules of level **medium and above** raise alerts (a Sigma alert marks its account
+attacked; Sigma's low level is "rarely an incident", informational is for enrichment): the others
+are converted and listed as "converted, not run"; `idwatch sigma import --min-level low` (or
+`informational`) makes a store run them too.
 
 ## Semantics
 

@@ -20,9 +20,11 @@ RULES_DIR = "sigma"
 INDEX = "index.json"
 SETTINGS = "settings.json"
 LEVELS = ("informational", "low", "medium", "high", "critical")
-#: Sigma's own guidance: an informational rule is for enrichment, "no case or alerting should be
-#: triggered" by it (a huge share of events match); low and above may alert.
-DEFAULT_MIN_LEVEL = "low"
+#: A Sigma alert marks its account attacked in idwatch's correlation. Sigma's levels: informational
+#: is for enrichment ("no case or alerting should be triggered"), low is "notable but rarely an
+#: incident" (e.g. every single-factor sign-in); so by default medium and above raise alerts, and
+#: a store that wants the rest for review says so (``sigma import --min-level low``).
+DEFAULT_MIN_LEVEL = "medium"
 
 
 def rules_dir(store: Store) -> Path:
