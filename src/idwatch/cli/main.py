@@ -9,6 +9,7 @@ from idwatch.cli import (  # noqa: F401 - imported for their command registratio
     respond_cmds,
     score_cmds,
     serve_cmds,
+    sigma_cmds,
     simulate_cmds,
 )
 from idwatch.cli.app import app

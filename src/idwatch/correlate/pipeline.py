@@ -21,6 +21,7 @@ import pyarrow as pa
 from idwatch.correlate import attribution, chain, counts, entities, features, incidents, kind, lineage, marks
 from idwatch.correlate.actors import ActorProfile, build_profiles
 from idwatch.correlate.campaigns import build_graph, cluster, relay_servers
+from idwatch.correlate.state_warnings import merge, warned_accounts, warning_evidence
 from idwatch.store import Store, atomic_write_bytes
 
 #: A cluster becomes a campaign when it touched at least this many accounts (or got into one).
@@ -193,14 +194,16 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
         alert_ids_by_campaign.setdefault(cid, []).append(aid)
 
     scored: dict[str, tuple[list[kind.KindFeature], str, list[attribution.Hypothesis]]] = {}
+    warned = warned_accounts(con)  # Google / Entra state-actor warnings
     for cid in kept:
         feats = kind.kind_features(profiles[cid], base_hr)
         pkind = kind.profile_kind(feats)
+        warn = warning_evidence(warned.get(cid, []), actors)
         hyps = attribution.score_campaign(
-            profiles[cid], actors, profile_kind=pkind, ip_weight=ip_weight, actor_asns=actor_asns
+            profiles[cid], actors, profile_kind=pkind, ip_weight=ip_weight, actor_asns=actor_asns, extra=warn
         )
         scored[cid] = (feats, pkind, hyps)
-    _add_lineage(con, scored, profiles, actors, ip_weight, actor_asns)
+    _add_lineage(con, scored, profiles, actors, ip_weight, actor_asns, warned)
 
     campaigns: list[dict[str, Any]] = []
     for cid in kept:
@@ -257,6 +260,7 @@ def _add_lineage(
     actors: list[ActorProfile],
     ip_weight: dict[str, float],
     actor_asns: dict[str, set[int]],
+    warned: dict[str, list[tuple[str, str]]] | None = None,
 ) -> None:
     """Score again, with lineage evidence, the campaigns the first pass left unattributed.
 
@@ -285,6 +289,7 @@ def _add_lineage(
             continue
         extra = lineage.lineage_evidence(cid, targets.get(cid, {}), clients.get(cid, set()), attributed)
         if extra:
+            extra = merge(extra, warning_evidence((warned or {}).get(cid, []), actors))
             hyps = attribution.score_campaign(
                 profiles[cid],
                 actors,

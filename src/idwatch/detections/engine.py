@@ -30,6 +30,8 @@ from idwatch.detections.indicators import indicator_rows
 from idwatch.detections.known_state import stage_known
 from idwatch.detections.model import OUTPUT_COLUMNS, Detection, load_library
 from idwatch.schema import ALERT_SCHEMA
+from idwatch.sigma.detect import PREFIX as SIGMA_PREFIX
+from idwatch.sigma.detect import sigma_alert_tables
 from idwatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ def select_detections(only: list[str] | None) -> list[Detection]:
     if not only:
         return library
     known = {d.id for d in library}
-    unknown = [i for i in only if i not in known]
+    unknown = [i for i in only if i not in known and not i.startswith(SIGMA_PREFIX)]
     if unknown:
         raise ValueError(f"unknown detection id(s): {', '.join(unknown)}")
     return [d for d in library if d.id in set(only)]
@@ -466,6 +468,9 @@ def run_detections(
         tables.append(table)
         if on_detection is not None:
             on_detection(det.id, len(summary.detections_run) + len(summary.skipped), len(dets))
+    tables += sigma_alert_tables(  # imported Sigma rules (kept records may be newer than until_eff)
+        con, store, summary, since=since_eff, scan_from=scan_start, until=_parse_time(until), only=only
+    )
     new = pa.concat_tables(tables) if tables else ALERT_SCHEMA.empty_table()
     merged = _merge_alerts(store, new, summary)
     store.write_state_table("alerts", merged)

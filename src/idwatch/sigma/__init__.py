@@ -1,0 +1,1 @@
+"""Community Sigma rules run on the store: conversion (pySigma 2), import, and alerts."""
