@@ -339,16 +339,23 @@ JOIN got_in g ON g.src_ip = m.src_ip AND g.account <> m.account
 #: ``own_client`` in ``evf``: somebody's own phone or office line, whose failed lookups are typos
 #: and forgotten addresses rather than enumeration. Kept as the two distinct sets ``evf`` joins on
 #: (``own_dev``: device ids; ``own_ip``: address and day), and only for the devices / addresses
-#: ``evf`` holds, so the sign-ins are never materialised one row each.
+#: ``evf`` holds, so the sign-ins are never materialised one row each. A device qualifies iff its
+#: account's last sign-in on it came ``SETTLE_HOURS`` after its first use, so ``own_dev`` joins one
+#: row per (account, device) with the baseline instead of every sign-in.
 OWN_CLIENTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE own_dev AS
+WITH last_ok AS (
+  SELECT account, tenant, device_id, MAX(time) AS last_ok
+  FROM ev
+  WHERE activity = 'sign_in' AND outcome = 'success' AND device_id IS NOT NULL
+    AND device_id IN (SELECT device_id FROM evf WHERE device_id IS NOT NULL)
+  GROUP BY account, tenant, device_id
+)
 SELECT DISTINCT s.device_id
-FROM ev s
+FROM last_ok s
 JOIN known k ON k.account = s.account AND k.tenant IS NOT DISTINCT FROM s.tenant
  AND k.kind = 'device' AND k.value = s.device_id
- AND k.first_seen < s.time - INTERVAL '{SETTLE_HOURS}' HOUR
-WHERE s.activity = 'sign_in' AND s.outcome = 'success' AND s.device_id IS NOT NULL
-  AND s.device_id IN (SELECT device_id FROM evf WHERE device_id IS NOT NULL);
+ AND k.first_seen < s.last_ok - INTERVAL '{SETTLE_HOURS}' HOUR;
 CREATE OR REPLACE TEMP TABLE own_ip AS
 SELECT DISTINCT s.src_ip, CAST(FLOOR(EPOCH(s.time) / 86400) AS BIGINT) AS day
 FROM ev s
