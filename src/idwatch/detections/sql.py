@@ -160,9 +160,10 @@ LEFT JOIN base b ON b.account = s.account AND b.tenant IS NOT DISTINCT FROM s.te
 #: Familiarity of one event as of its time: joins against ``known`` with ``first_seen < time``.
 #: Written straight into ``evf`` with the unfamiliarity columns of :data:`UNFAMILIARITY_SQL`
 #: (one copy of the wide rows instead of two). The baseline is looked up once per distinct
-#: (account, network, country, client) combination (``fam``: an account's sign-ins repeat a few
+#: (account, network, country, client) combination (``evf_fam``: an account's sign-ins repeat a few
 #: of them, ~10x fewer than rows) and compared with each event's own time, instead of joining
-#: every event with ``known`` five times.
+#: every event with ``known`` five times. ``evf_fam`` is a table of its own, taken over all of
+#: ``ev`` (a narrow scan), so that the wide rows are read once, never materialised, and probe it.
 _FAM_COLUMNS = ("account", "tenant", "net", "country", "device_id", "user_agent", "ua_family", "ua_os")
 _FAM_ON = " AND ".join(f"c.{col} IS NOT DISTINCT FROM r.{col}" for col in _FAM_COLUMNS)
 _SETTLED = "< r.time - INTERVAL '{settle}' HOUR"
@@ -178,6 +179,18 @@ def _fam_join(alias: str, kind: str, value: str) -> str:
 
 
 STAGE_EVF_TEMPLATE = f"""
+CREATE OR REPLACE TEMP TABLE evf_fam AS
+SELECT c.*, a.exists_ AS acct_exists, COALESCE(a.watchlist, FALSE) AS watchlist, a.category,
+       a.dir_contact_hash, a.home_country, a.first_ok,
+       kn.first_seen AS fs_net, kc.first_seen AS fs_country, kd.first_seen AS fs_dev,
+       ku.first_seen AS fs_ua, kf.first_seen AS fs_uafam
+FROM (SELECT DISTINCT {", ".join(_FAM_COLUMNS)} FROM ev) c
+LEFT JOIN acct a ON a.account = c.account AND a.tenant IS NOT DISTINCT FROM c.tenant
+{_fam_join("kn", "net", "c.net")}
+{_fam_join("kc", "country", "c.country")}
+{_fam_join("kd", "device", "c.device_id")}
+{_fam_join("ku", "ua", "c.user_agent")}
+{_fam_join("kf", "uafam", "COALESCE(c.ua_family, '?') || '/' || COALESCE(c.ua_os, '?')")};
 CREATE OR REPLACE TEMP TABLE evf AS
 SELECT f.*, {{unfam}}
 FROM (
@@ -199,18 +212,6 @@ WITH unusual AS (
   SELECT e.* FROM ev e
   JOIN suspect s ON s.account = e.account AND s.tenant IS NOT DISTINCT FROM e.tenant
   WHERE {ROUTINE_SUCCESS.replace("activity", "e.activity").replace("outcome", "e.outcome")}
-), fam AS (
-  SELECT c.*, a.exists_ AS acct_exists, COALESCE(a.watchlist, FALSE) AS watchlist, a.category,
-         a.dir_contact_hash, a.home_country, a.first_ok,
-         kn.first_seen AS fs_net, kc.first_seen AS fs_country, kd.first_seen AS fs_dev,
-         ku.first_seen AS fs_ua, kf.first_seen AS fs_uafam
-  FROM (SELECT DISTINCT {", ".join(_FAM_COLUMNS)} FROM rows_) c
-  LEFT JOIN acct a ON a.account = c.account AND a.tenant IS NOT DISTINCT FROM c.tenant
-  {_fam_join("kn", "net", "c.net")}
-  {_fam_join("kc", "country", "c.country")}
-  {_fam_join("kd", "device", "c.device_id")}
-  {_fam_join("ku", "ua", "c.user_agent")}
-  {_fam_join("kf", "uafam", "COALESCE(c.ua_family, '?') || '/' || COALESCE(c.ua_os, '?')")}
 )
 SELECT r.*, c.acct_exists, c.watchlist, c.category, c.dir_contact_hash, c.home_country,
        (c.first_ok IS NOT NULL AND c.first_ok {_SETTLED}) AS has_baseline,
@@ -222,9 +223,10 @@ SELECT r.*, c.acct_exists, c.watchlist, c.category, c.dir_contact_hash, c.home_c
        COALESCE(c.fs_uafam {_SETTLED}, FALSE) AS uafam_known,
        sr.risk AS risk
 FROM rows_ r
-JOIN fam c ON {_FAM_ON}
+JOIN evf_fam c ON {_FAM_ON}
 LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
-) f
+) f;
+DROP TABLE evf_fam;
 """
 
 #: Events that look like someone else's doing when they come from a network new to the account:
