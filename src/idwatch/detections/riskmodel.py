@@ -365,12 +365,13 @@ def _count_table(con: duckdb.DuckDBPyConnection, table: str, items: str, source:
 
 
 def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, since: str) -> list[str]:
-    """All counts, one window each; returns the tables' names (``__rm_<name>``), in order.
+    """All counts, one window per partitioning; returns the tables' names (``__rm_<name>``).
 
     ``u_*``: the account's successful sign-ins with the value strictly before; ``g_*``: the
     population's; ``a_*`` (reputation on): all sign-in attempts, successful or failed, so
     that ``a - g`` is the failures. With the reputation term on, ``g_*`` and ``a_*`` share one
-    window over successes and failures together. All counts are over the rows read (the
+    window over successes and failures together, and so do ``g_all``, ``a_all`` and ``users``
+    (one sort by time). All counts are over the rows read (the
     window); ``__rm_base`` holds the counts of earlier rows for incremental runs.
     """
     tables = _user_count_tables(con, p)
@@ -379,32 +380,44 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, sinc
         offsets = base_offsets_sql(_KEYS, w.base, w.score_after)
         con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_base AS {offsets}")
         first = "u.first_signin AND b.b_s_all = 0"
-    # population size and users known at the sign-in's time, in one sort by time. An account's
-    # first sign-in counts itself among the users; different accounts' first sign-ins at the
-    # very same instant count each other (a smoothing constant, not history, so harmless).
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE __rm_g_all AS
-        SELECT rank() OVER (ORDER BY k.time) - 1 AS g_all,
-          SUM(CASE WHEN {first} THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
-        FROM {_KEYS} k POSITIONAL JOIN __rm_u_all u {"POSITIONAL JOIN __rm_base b" if w.base else ""}
-        ORDER BY k.rid
-        """
-    )
-    tables.append("g_all")
-    if w.base:
-        tables.append("base")
     if p.reputation_weight or w.save_before:
         pop_keys = ", ".join(f"k_{n}" for n in LEVEL_NAMES)
         failures = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {FAILED_SIGNIN}{since})"
+        # ``is_first``: the sign-in is its account's first (for ``users``); failures never are
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE __rm_attempts AS
-            SELECT rid, time, {pop_keys} FROM {_KEYS}
+            SELECT k.rid, k.time, {", ".join(f"k.k_{n}" for n in LEVEL_NAMES)}, {first} AS is_first
+            FROM {_KEYS} k POSITIONAL JOIN __rm_u_all u {"POSITIONAL JOIN __rm_base b" if w.base else ""}
             UNION ALL
-            SELECT NULL AS rid, time, {pop_keys} FROM ({key_columns_sql(failures, account_keys=False)})
+            SELECT NULL AS rid, time, {pop_keys}, false AS is_first
+            FROM ({key_columns_sql(failures, account_keys=False)})
             """
         )
+    # population size and users known at the sign-in's time, in one sort by time. An account's
+    # first sign-in counts itself among the users; different accounts' first sign-ins at the
+    # very same instant count each other (a smoothing constant, not history, so harmless).
+    # With the attempts staged, the same sort also gives ``a_all`` (successes and failures
+    # strictly before): ``g_all`` counts only the successes, ``users`` only successes' flags.
+    users = "SUM(CASE WHEN is_first THEN 1 ELSE 0 END) OVER w AS users"
+    if p.reputation_weight or w.save_before:
+        items = f"CAST({_SUCCESSES_BEFORE} AS BIGINT) AS g_all, {users}"
+        if p.reputation_weight:
+            items += ", rank() OVER w - 1 AS a_all"
+        _count_table(con, "g_all", items, "__rm_attempts", "ORDER BY time")
+    else:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE __rm_g_all AS
+            SELECT rank() OVER (ORDER BY k.time) - 1 AS g_all,
+              SUM(CASE WHEN {first} THEN 1 ELSE 0 END) OVER (ORDER BY k.time) AS users
+            FROM {_KEYS} k POSITIONAL JOIN __rm_u_all u {"POSITIONAL JOIN __rm_base b" if w.base else ""}
+            ORDER BY k.rid
+            """
+        )
+    tables.append("g_all")
+    if w.base:
+        tables.append("base")
     if not p.reputation_weight:
         for n in LEVEL_NAMES:
             _count_table(
@@ -412,8 +425,6 @@ def _count_tables(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, sinc
             )
             tables.append(f"g_{n}")
     else:
-        _count_table(con, "a_all", "rank() OVER w - 1 AS a_all", "__rm_attempts", "ORDER BY time")
-        tables.append("a_all")
         for n in LEVEL_NAMES:
             items = f"rank() OVER w - 1 AS a_{n}, {_SUCCESSES_BEFORE} AS g_{n}"
             _count_table(con, f"ag_{n}", items, "__rm_attempts", f"PARTITION BY k_{n} ORDER BY time")

@@ -159,8 +159,38 @@ LEFT JOIN base b ON b.account = s.account AND b.tenant IS NOT DISTINCT FROM s.te
 
 #: Familiarity of one event as of its time: joins against ``known`` with ``first_seen < time``.
 #: Written straight into ``evf`` with the unfamiliarity columns of :data:`UNFAMILIARITY_SQL`
-#: (one copy of the wide rows instead of two).
+#: (one copy of the wide rows instead of two). The baseline is looked up once per distinct
+#: (account, network, country, client) combination (``evf_fam``: an account's sign-ins repeat a few
+#: of them, ~10x fewer than rows) and compared with each event's own time, instead of joining
+#: every event with ``known`` five times. ``evf_fam`` is a table of its own, taken over all of
+#: ``ev`` (a narrow scan), so that the wide rows are read once, never materialised, and probe it.
+_FAM_COLUMNS = ("account", "tenant", "net", "country", "device_id", "user_agent", "ua_family", "ua_os")
+_FAM_ON = " AND ".join(f"c.{col} IS NOT DISTINCT FROM r.{col}" for col in _FAM_COLUMNS)
+_SETTLED = "< r.time - INTERVAL '{settle}' HOUR"
+
+
+def _fam_join(alias: str, kind: str, value: str) -> str:
+    """The ``known`` row of one kind for a combination ``c`` (its first use, whenever it was)."""
+    return (
+        f"LEFT JOIN known {alias} ON {alias}.account = c.account "
+        f"AND {alias}.tenant IS NOT DISTINCT FROM c.tenant "
+        f"AND {alias}.kind = '{kind}' AND {alias}.value = {value}"
+    )
+
+
 STAGE_EVF_TEMPLATE = f"""
+CREATE OR REPLACE TEMP TABLE evf_fam AS
+SELECT c.*, a.exists_ AS acct_exists, COALESCE(a.watchlist, FALSE) AS watchlist, a.category,
+       a.dir_contact_hash, a.home_country, a.first_ok,
+       kn.first_seen AS fs_net, kc.first_seen AS fs_country, kd.first_seen AS fs_dev,
+       ku.first_seen AS fs_ua, kf.first_seen AS fs_uafam
+FROM (SELECT DISTINCT {", ".join(_FAM_COLUMNS)} FROM ev) c
+LEFT JOIN acct a ON a.account = c.account AND a.tenant IS NOT DISTINCT FROM c.tenant
+{_fam_join("kn", "net", "c.net")}
+{_fam_join("kc", "country", "c.country")}
+{_fam_join("kd", "device", "c.device_id")}
+{_fam_join("ku", "ua", "c.user_agent")}
+{_fam_join("kf", "uafam", "COALESCE(c.ua_family, '?') || '/' || COALESCE(c.ua_os, '?')")};
 CREATE OR REPLACE TEMP TABLE evf AS
 SELECT f.*, {{unfam}}
 FROM (
@@ -183,31 +213,20 @@ WITH unusual AS (
   JOIN suspect s ON s.account = e.account AND s.tenant IS NOT DISTINCT FROM e.tenant
   WHERE {ROUTINE_SUCCESS.replace("activity", "e.activity").replace("outcome", "e.outcome")}
 )
-SELECT r.*,
-       a.exists_ AS acct_exists, COALESCE(a.watchlist, FALSE) AS watchlist, a.category,
-       a.dir_contact_hash, a.home_country,
-       (a.first_ok IS NOT NULL AND a.first_ok < r.time - INTERVAL '{{settle}}' HOUR) AS has_baseline,
-       (kn.account IS NOT NULL) AS net_known,
-       (kc.account IS NOT NULL OR (r.country IS NOT NULL AND r.country = a.home_country)) AS country_known,
-       (kd.account IS NOT NULL) AS dev_known,
-       (ku.account IS NOT NULL) AS ua_known,
-       (kf.account IS NOT NULL) AS uafam_known,
+SELECT r.*, c.acct_exists, c.watchlist, c.category, c.dir_contact_hash, c.home_country,
+       (c.first_ok IS NOT NULL AND c.first_ok {_SETTLED}) AS has_baseline,
+       COALESCE(c.fs_net {_SETTLED}, FALSE) AS net_known,
+       (COALESCE(c.fs_country {_SETTLED}, FALSE)
+        OR (r.country IS NOT NULL AND r.country = c.home_country)) AS country_known,
+       COALESCE(c.fs_dev {_SETTLED}, FALSE) AS dev_known,
+       COALESCE(c.fs_ua {_SETTLED}, FALSE) AS ua_known,
+       COALESCE(c.fs_uafam {_SETTLED}, FALSE) AS uafam_known,
        sr.risk AS risk
 FROM rows_ r
-LEFT JOIN acct a ON a.account = r.account AND a.tenant IS NOT DISTINCT FROM r.tenant
-LEFT JOIN known kn ON kn.account = r.account AND kn.tenant IS NOT DISTINCT FROM r.tenant
-     AND kn.kind = 'net' AND kn.value = r.net AND kn.first_seen < r.time - INTERVAL '{{settle}}' HOUR
-LEFT JOIN known kc ON kc.account = r.account AND kc.tenant IS NOT DISTINCT FROM r.tenant
-     AND kc.kind = 'country' AND kc.value = r.country AND kc.first_seen < r.time - INTERVAL '{{settle}}' HOUR
-LEFT JOIN known kd ON kd.account = r.account AND kd.tenant IS NOT DISTINCT FROM r.tenant
-     AND kd.kind = 'device' AND kd.value = r.device_id AND kd.first_seen < r.time - INTERVAL '{{settle}}' HOUR
-LEFT JOIN known ku ON ku.account = r.account AND ku.tenant IS NOT DISTINCT FROM r.tenant
-     AND ku.kind = 'ua' AND ku.value = r.user_agent AND ku.first_seen < r.time - INTERVAL '{{settle}}' HOUR
-LEFT JOIN known kf ON kf.account = r.account AND kf.tenant IS NOT DISTINCT FROM r.tenant
-     AND kf.kind = 'uafam' AND kf.value = COALESCE(r.ua_family, '?') || '/' || COALESCE(r.ua_os, '?')
-     AND kf.first_seen < r.time - INTERVAL '{{settle}}' HOUR
+JOIN evf_fam c ON {_FAM_ON}
 LEFT JOIN signin_risk sr ON sr.event_id = r.event_id
-) f
+) f;
+DROP TABLE evf_fam;
 """
 
 #: Events that look like someone else's doing when they come from a network new to the account:
@@ -339,16 +358,23 @@ JOIN got_in g ON g.src_ip = m.src_ip AND g.account <> m.account
 #: ``own_client`` in ``evf``: somebody's own phone or office line, whose failed lookups are typos
 #: and forgotten addresses rather than enumeration. Kept as the two distinct sets ``evf`` joins on
 #: (``own_dev``: device ids; ``own_ip``: address and day), and only for the devices / addresses
-#: ``evf`` holds, so the sign-ins are never materialised one row each.
+#: ``evf`` holds, so the sign-ins are never materialised one row each. A device qualifies iff its
+#: account's last sign-in on it came ``SETTLE_HOURS`` after its first use, so ``own_dev`` joins one
+#: row per (account, device) with the baseline instead of every sign-in.
 OWN_CLIENTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE own_dev AS
+WITH last_ok AS (
+  SELECT account, tenant, device_id, MAX(time) AS last_ok
+  FROM ev
+  WHERE activity = 'sign_in' AND outcome = 'success' AND device_id IS NOT NULL
+    AND device_id IN (SELECT device_id FROM evf WHERE device_id IS NOT NULL)
+  GROUP BY account, tenant, device_id
+)
 SELECT DISTINCT s.device_id
-FROM ev s
+FROM last_ok s
 JOIN known k ON k.account = s.account AND k.tenant IS NOT DISTINCT FROM s.tenant
  AND k.kind = 'device' AND k.value = s.device_id
- AND k.first_seen < s.time - INTERVAL '{SETTLE_HOURS}' HOUR
-WHERE s.activity = 'sign_in' AND s.outcome = 'success' AND s.device_id IS NOT NULL
-  AND s.device_id IN (SELECT device_id FROM evf WHERE device_id IS NOT NULL);
+ AND k.first_seen < s.last_ok - INTERVAL '{SETTLE_HOURS}' HOUR;
 CREATE OR REPLACE TEMP TABLE own_ip AS
 SELECT DISTINCT s.src_ip, CAST(FLOOR(EPOCH(s.time) / 86400) AS BIGINT) AS day
 FROM ev s
