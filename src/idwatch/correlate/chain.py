@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import duckdb
 
-from idwatch.correlate.entities import NET_SQL, POPULARITY_SCALE
+from idwatch.correlate.entities import NET_SQL, POPULARITY_SCALE, owner_explained_sql
 
 #: A password spray or stuffing run tries one or two passwords per account per window (lockout
 #: policies allow a handful of failures, and a sprayer stays under them). More attempts than this
@@ -95,6 +95,7 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
             FROM succ s JOIN per p ON p.account = s.account AND p.t_try <= s.time
             WHERE NOT EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = s.account
                               AND o.src_ip = s.src_ip AND o.time < p.t_try)
+              AND NOT {owner_explained_sql("s")}  -- her usual network and client: hers
         ), camp_net AS (  -- data-centre neighbours: an operator rents adjacent addresses from one host
             SELECT DISTINCT i.campaign_id, {NET_SQL.replace("src_ip", "i.src_ip")} AS net
             FROM camp_ip i SEMI JOIN events e ON e.src_ip = i.src_ip AND e.network_type = 'hosting'
@@ -127,6 +128,9 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
                    EXISTS (SELECT 1 FROM alert_events ae JOIN alerts a USING (alert_id)
                            WHERE ae.event_id = c.event_id
                              AND a.stage IN ({TAKEOVER_ALERT_STAGES})) AS alerted,
+                   EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = c.account AND NOT o.exit
+                           AND coalesce(c.device_id, '') <> '' AND o.device_id = c.device_id
+                           AND o.time > c.time) AS owner_later,
                    (SELECT max(t.time) FROM chain_tries t WHERE t.campaign_id = c.campaign_id
                        AND t.account = c.account AND t.time <= c.time) AS last_try
             FROM cand c
@@ -141,7 +145,9 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
                            -- relays run): on a home, office, hotel or mobile line, or through a VPN or
                            -- Tor exit people use for themselves, a new browser is the owner's new
                            -- laptop as often as not, and a takeover alert on it a false alarm
-                           WHEN NOT owner_dev AND alerted AND aimed
+                           -- (nor a new device that later signs in from a home, office or
+                           -- mobile line: that is the owner's new laptop; operators use exits)
+                           WHEN NOT owner_dev AND NOT owner_later AND alerted AND aimed
                                 AND coalesce(network_type, '') IN ({ALERT_LINK_NETWORKS}) THEN 1
                            ELSE 0 END AS strength
             FROM judged
