@@ -7,7 +7,8 @@ later signs in through another - and the campaign counted her as attacked and co
 because the browser it linked by is the common one she and half the world use. Likewise a target
 of a password spray who signs in from a data centre with her new laptop (which then signs in from
 her office): a takeover alert on it is a false alarm, not a takeover. A real takeover (the
-operator's own device, carried to several victims, from its exit) still counts.
+operator's own device, carried to several victims, from its exit) still counts, and so does one
+where the logs show no attempt before it (the password was phished): the device is the attacker.
 """
 
 from __future__ import annotations
@@ -114,6 +115,22 @@ def build_owner_world():
     )
     w.alert("compromise.signin_after_attack", "compromise", ["T1078"], [got], 75)
     w.taken = taken
+    # ... and, with its device, into an account it never tried in these logs (a phished password),
+    # from a residential proxy address used once
+    phished = "omid.rad@quiet-corp.example"
+    _person(w, phished, 3)
+    for day in range(0, 30, 3):
+        w.ev(
+            T0 - timedelta(days=35 - day),
+            phished,
+            "sign_in",
+            "success",
+            "10.78.0.9",
+            device_id="his-pc",
+            **kw,
+        )
+    w.ev(t + timedelta(days=2), phished, "sign_in", "success", "100.73.8.8", device_id=OPERATOR_DEVICE, **kw)
+    w.phished = phished
     # she mistypes her password on one of the operator's exits, then types it right, then a week
     # later signs in through another of them: her network, her browser
     t = T0 + timedelta(days=11, hours=20)
@@ -169,6 +186,13 @@ def test_the_operators_exits_and_device_are_one_campaign_with_its_takeover(owner
     holding = [c for c in campaigns if OPERATOR_EXITS[2] in c["infrastructure"]["ips"]]
     assert len(holding) == 1
     assert "compromised" in stages_of(holding[0], world.taken)
+
+
+def test_the_operators_device_getting_in_without_an_attempt_in_the_logs_is_its_takeover(owner_world):
+    world, campaigns, _accounts = owner_world
+    holding = next(c for c in campaigns if OPERATOR_EXITS[2] in c["infrastructure"]["ips"])
+    assert "compromised" in stages_of(holding, world.phished)
+    assert "100.73.8.8" not in holding["infrastructure"]["ips"]
 
 
 def test_a_vpn_user_mistyping_on_the_operators_exit_is_not_attacked_nor_taken_over(owner_world):
