@@ -16,9 +16,13 @@ and the owner never did: a common browser string is everybody's), or follows a c
 the attacker passed on this account (a password accepted, then stopped at MFA; a reset code
 verified), or is cited by a takeover-stage alert after an attack aimed at this account (more than
 a spray's guesses, or a recovery / MFA step) and comes from a data centre or proxy (elsewhere a
-new browser is as often the owner's new laptop). Nothing from an address, or (but for the
-campaign's own data-centre infrastructure) a device, the owner signed in from before the attack
-is the attacker's.
+new browser is as often the owner's new laptop, and so is a new device that later signs in from
+a home, office or mobile line). Nothing from an address, or (but for the campaign's own
+data-centre infrastructure) a device, the owner signed in from before the attack is the
+attacker's, nor a success from a network and client of the owner's own history
+(:func:`idwatch.correlate.entities.owner_explained_sql`). The operator's own device is the
+attacker wherever it signs in: its success is the campaign's even with no attempt on that
+account in the logs before it (the password was phished).
 
 When a chain is found, what the owner's baseline learned after the attack began is revoked: an
 operator who keeps its browser, or a stolen session cookie carrying the victim's device id, signs
