@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import itertools
 
-import networkx as nx
+import igraph
 
-from idwatch.correlate.campaigns import _merge_pass, cluster
+from idwatch.correlate.campaigns import _merge_pass, cluster, kind_bits
+
+Edges = list[tuple[str, str, float, int]]
 
 
-def _clique(graph: nx.Graph, nodes: list[str], weight: float) -> None:
+def _graph(edges: Edges) -> igraph.Graph:
+    """The campaign graph of these (node, node, weight, kinds) links, as build_graph makes it."""
+    return igraph.Graph.TupleList(edges, edge_attrs=["weight", "kinds"])
+
+
+def _clique(graph: Edges, nodes: list[str], weight: float) -> None:
     for a, b in itertools.combinations(nodes, 2):
-        graph.add_edge(a, b, weight=weight, kinds={"account"})
+        graph.append((a, b, weight, kind_bits("account")))
 
 
-def _world(bridge: float) -> tuple[nx.Graph, list[str], list[str]]:
+def _world(bridge: float) -> tuple[igraph.Graph, list[str], list[str]]:
     """A heavy botnet, and two small operators joined to each other by ``bridge`` per link."""
-    graph = nx.Graph()
+    graph: Edges = []
     botnet = [f"ip:10.0.0.{i}" for i in range(60)]
     first = [f"ip:192.0.2.{i}" for i in range(6)]
     second = [f"ip:198.51.100.{i}" for i in range(6)]
@@ -24,9 +31,9 @@ def _world(bridge: float) -> tuple[nx.Graph, list[str], list[str]]:
     _clique(graph, first, 1.0)
     _clique(graph, second, 1.0)
     for a, b in zip(first[:2], second[:2], strict=True):  # two shared exits / targets
-        graph.add_edge(a, b, weight=bridge, kinds={"account"})
-    graph.add_edge(first[0], botnet[0], weight=0.05, kinds={"account"})  # one bot hit a state target
-    return graph, first, second
+        graph.append((a, b, bridge, kind_bits("account")))
+    graph.append((first[0], botnet[0], 0.05, kind_bits("account")))  # one bot hit a state target
+    return _graph(graph), first, second
 
 
 def _owner(clusters, node: str) -> str:
@@ -42,10 +49,10 @@ def test_two_small_operators_next_to_a_botnet_are_not_merged():
     assert len({_owner(clusters, n) for n in second}) == 1
 
 
-def _pieces_and_signatures(graph: nx.Graph, first: list[str], second: list[str]):
+def _pieces_and_signatures(graph: igraph.Graph, first: list[str], second: list[str]):
     """The two operators as separate pieces, all addresses working alike (same tradecraft)."""
-    sig = {n[3:]: [1.0, 0.0, 0.5] for n in graph}
-    rest = set(graph) - set(first) - set(second)
+    sig = {n[3:]: [1.0, 0.0, 0.5] for n in graph.vs["name"]}
+    rest = set(graph.vs["name"]) - set(first) - set(second)
     return [rest, set(first), set(second)], sig
 
 
@@ -85,22 +92,24 @@ def test_a_mass_sprayer_does_not_absorb_a_small_actor_through_shared_targets():
     share of the small actor's: the two stay separate campaigns even though Louvain leaves
     the shared targets with the small actor.
     """
-    graph = nx.Graph()
+    edges: Edges = []
     sprayer = [f"ip:203.0.113.{i}" for i in range(4)]
     actor = [f"ip:192.0.2.{i}" for i in range(5)]
-    _clique(graph, actor, 1.0)
+    _clique(edges, actor, 1.0)
+    person = kind_bits("person")
     for t in range(400):  # the sprayer's own targets
         for ip in sprayer:
-            graph.add_edge(ip, f"hub:person:p{t}", weight=0.8, kinds={"person"})
+            edges.append((ip, f"hub:person:p{t}", 0.8, person))
     for t in range(12):  # targets both went after; the actor pulls weakly, the sprayer hard
         hub = f"hub:person:shared{t}"
         for ip in actor:
-            graph.add_edge(ip, hub, weight=0.1, kinds={"person"})
+            edges.append((ip, hub, 0.1, person))
         for ip in sprayer:
-            graph.add_edge(ip, hub, weight=0.8, kinds={"person"})
+            edges.append((ip, hub, 0.8, person))
+    graph = _graph(edges)
     shared = {f"hub:person:shared{t}" for t in range(12)}
-    parts = [set(graph) - set(actor) - shared, set(actor) | shared]
-    sig = {n[3:]: [1.0, 0.0, 0.5] for n in graph if n.startswith("ip:")}
+    parts = [set(graph.vs["name"]) - set(actor) - shared, set(actor) | shared]
+    sig = {n[3:]: [1.0, 0.0, 0.5] for n in graph.vs["name"] if n.startswith("ip:")}
     assert not _together(_merge_pass(graph, parts, sig), actor[0], sprayer[0])
     clusters = cluster(graph)
     assert _owner(clusters, actor[0]) != _owner(clusters, sprayer[0])

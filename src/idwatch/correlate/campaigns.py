@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 import igraph
-import networkx as nx
+import numpy as np
+import pyarrow as pa
 
 from idwatch.correlate.entities import EMAIL_RE, PERSON_SQL, POPULARITY_SCALE, SIGNED_IN_SQL, weight_sql
 from idwatch.correlate.marks import Marks, conflict, group_actors
@@ -83,27 +84,27 @@ MIN_LINK_WEIGHT = 0.002
 HUB_DEGREE = 8
 
 
-def _features(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
-    """(ip, feature node, weight) for everything an address left behind, aggregated in DuckDB."""
+def _feature_queries() -> dict[str, str]:
+    """Per kind of link: SQL (ip, feature node, weight) for everything an address left behind."""
     w_ua, w_dev, w_net = weight_sql("pu.n"), weight_sql("pd.n"), weight_sql("pn.n")
     w_asn, w_person, w_contact = weight_sql("pa.n"), weight_sql("pp.n"), weight_sql("pc.n")
     lw = LINK_WEIGHTS
-    queries = [
-        f"""SELECT src_ip, 'account:' || account, {lw["account"]} FROM sus GROUP BY 1, 2""",
-        f"""SELECT s.src_ip, 'ua:' || s.user_agent, max({w_ua}) * {lw["ua"]}
+    return {
+        "account": f"""SELECT src_ip, 'account:' || account, {lw["account"]} FROM sus GROUP BY 1, 2""",
+        "ua": f"""SELECT s.src_ip, 'ua:' || s.user_agent, max({w_ua}) * {lw["ua"]}
             FROM sus s LEFT JOIN pop_ua pu ON pu.k = s.user_agent
             WHERE s.user_agent IS NOT NULL AND s.user_agent <> '' GROUP BY 1, 2""",
-        f"""SELECT s.src_ip, 'device:' || s.device_id, max({w_dev}) * {lw["device"]}
+        "device": f"""SELECT s.src_ip, 'device:' || s.device_id, max({w_dev}) * {lw["device"]}
             FROM sus s LEFT JOIN pop_dev pd ON pd.k = s.device_id
             WHERE s.device_id IS NOT NULL AND s.device_id <> '' GROUP BY 1, 2""",
-        f"""SELECT s.src_ip, 'net:' || s.net, max({w_net}) * {lw["net"]}
+        "net": f"""SELECT s.src_ip, 'net:' || s.net, max({w_net}) * {lw["net"]}
             FROM sus s LEFT JOIN pop_net pn ON pn.k = s.net GROUP BY 1, 2""",
-        f"""SELECT s.src_ip, 'asn:' || s.asn::VARCHAR, max({w_asn}) * {lw["asn"]}
+        "asn": f"""SELECT s.src_ip, 'asn:' || s.asn::VARCHAR, max({w_asn}) * {lw["asn"]}
             FROM sus s LEFT JOIN pop_asn pa ON pa.k = s.asn WHERE s.asn IS NOT NULL GROUP BY 1, 2""",
-        f"""WITH k AS (SELECT DISTINCT src_ip, unnest({PERSON_SQL}) AS key FROM sus)
+        "person": f"""WITH k AS (SELECT DISTINCT src_ip, unnest({PERSON_SQL}) AS key FROM sus)
             SELECT k.src_ip, 'person:' || k.key, {w_person} * {lw["person"]}
             FROM k LEFT JOIN pop_person pp ON pp.k = k.key""",
-        f"""WITH c AS (
+        "contact": f"""WITH c AS (
                 SELECT DISTINCT s.src_ip, s.contact_hash FROM sus s
                 WHERE s.contact_hash IS NOT NULL
                   AND s.activity IN ('recovery_info_change', 'mfa_method_change', 'mailbox_rule')
@@ -111,18 +112,46 @@ def _features(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
                         WHERE lower(d.account) = s.account AND d.contact_hash IS NOT NULL))
             SELECT c.src_ip, 'contact:' || c.contact_hash, {w_contact} * {lw["contact"]}
             FROM c LEFT JOIN pop_contact pc ON pc.k = c.contact_hash""",
-        f"""WITH f AS (
+        "forward": f"""WITH f AS (
                 SELECT DISTINCT src_ip, account,
                        unnest(regexp_extract_all(lower(detail), {EMAIL_RE})) AS addr
                 FROM sus WHERE activity = 'mailbox_rule' AND detail IS NOT NULL)
             SELECT src_ip, 'forward:' || addr, {lw["forward"]} FROM f WHERE addr <> account""",
-        f"""SELECT DISTINCT src_ip, 'alert:' || unnest(alert_ids), {lw["alert"]} FROM sus""",
-    ]
-    out: list[tuple[str, str, float]] = []
-    for sql in queries:  # in a fixed order: the graph, and so its communities, must not depend on threads
-        rows = con.execute(f"SELECT * FROM ({sql}) ORDER BY 1, 2, 3").fetchall()
-        out.extend((ip, feat, float(w)) for ip, feat, w in rows if ip and feat)
-    return out
+        "alert": f"""SELECT DISTINCT src_ip, 'alert:' || unnest(alert_ids), {lw["alert"]} FROM sus""",
+    }
+
+
+#: The kinds of link in a fixed order: an edge's ``kinds`` attribute is a bit mask over them.
+LINK_KINDS: tuple[str, ...] = tuple(LINK_WEIGHTS)
+
+
+def kind_bits(*kinds: str) -> int:
+    """The ``kinds`` bit mask of an edge made by these kinds of link."""
+    return sum(1 << LINK_KINDS.index(k) for k in set(kinds))
+
+
+def _create_graph_features(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``_graph_feats`` (q, first_ip, feat, ip, i, w, n): features shared by two or more
+    infrastructure addresses (``_graph_ips``), each address's strongest weight for it.
+
+    ``q`` is the kind's position in :data:`LINK_KINDS`; ``(q, first_ip, feat)`` orders the
+    features as they were first met, so edge weights are summed in one fixed order.
+    """
+    union = " UNION ALL ".join(
+        f"SELECT {LINK_KINDS.index(kind)} AS q, ip, feat, w::DOUBLE AS w FROM ({sql}) t(ip, feat, w)"
+        for kind, sql in _feature_queries().items()
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _graph_feats AS
+            WITH raw AS ({union}),
+                 f AS (SELECT any_value(r.q) AS q, r.ip, r.feat, max(r.w) AS w, any_value(g.i) AS i
+                       FROM raw r JOIN _graph_ips g ON g.ip = r.ip
+                       WHERE r.w > 0 AND r.ip <> '' AND r.feat IS NOT NULL
+                       GROUP BY r.ip, r.feat),
+                 s AS (SELECT feat, count(*) AS n, min(ip) AS first_ip FROM f GROUP BY feat
+                       HAVING count(*) >= 2 AND max(w) >= {MIN_LINK_WEIGHT})
+            SELECT f.q, s.first_ip, f.feat, f.ip, f.i, f.w, s.n FROM f JOIN s USING (feat)"""
+    )
 
 
 #: Detections that name a credential relay's own server: their account is the relay's victim, so
@@ -148,7 +177,7 @@ def relay_servers(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {ip for (ip,) in rows}
 
 
-def build_graph(con: duckdb.DuckDBPyConnection, keep: set[str] | None = None) -> nx.Graph:
+def build_graph(con: duckdb.DuckDBPyConnection, keep: set[str] | None = None) -> igraph.Graph:
     """The IP graph over the ``sus`` table (needs the ``pop_*`` tables).
 
     ``keep``: addresses the intel names, which stay in the graph however few accounts they
@@ -157,12 +186,11 @@ def build_graph(con: duckdb.DuckDBPyConnection, keep: set[str] | None = None) ->
     Features shared by 2..HUB_DEGREE addresses become direct IP-IP edges, each pair
     getting the feature's weight / (sharers - 1) so that one feature gives an address
     at most its weight in total; widely shared features stay hub nodes. Every edge is
-    scaled by the specificity of the addresses at both ends.
+    scaled by the specificity of the addresses at both ends. Vertices are named ``ip:<address>``
+    and ``hub:<feature>``; edges carry ``weight`` and ``kinds`` (a :func:`kind_bits` mask).
     """
-    ip_spec = {
-        ip: 1.0 / (1.0 + (n or 0) / POPULARITY_SCALE)
-        for ip, n in con.execute(
-            f"""WITH pairs AS (SELECT DISTINCT src_ip, account FROM sus),
+    infra = con.execute(
+        f"""WITH pairs AS (SELECT DISTINCT src_ip, account FROM sus),
                      got_in AS (SELECT DISTINCT e.src_ip, e.account FROM events e SEMI JOIN pairs p
                                   ON p.src_ip = e.src_ip AND p.account = e.account
                                 WHERE {SIGNED_IN_SQL}),
@@ -192,45 +220,64 @@ def build_graph(con: duckdb.DuckDBPyConnection, keep: set[str] | None = None) ->
                                   AND (count(g.account) <= {MAX_SIGNED_IN_SHARE} * count(*)
                                        OR p.src_ip NOT IN (SELECT src_ip FROM office)))
                 SELECT i.src_ip, p.n FROM infra i LEFT JOIN pop_ip p ON p.k = i.src_ip ORDER BY 1""",
-            [sorted(keep or ())],
-        ).fetchall()
-    }
-    by_feature: dict[str, dict[str, float]] = {}
-    for ip, feat, weight in _features(con):
-        if weight > 0 and ip in ip_spec:
-            bucket = by_feature.setdefault(feat, {})
-            bucket[ip] = max(weight, bucket.get(ip, 0.0))
+        [sorted(keep or ())],
+    ).fetchnumpy()
+    ips = infra["src_ip"].tolist()
+    popularity = np.ma.filled(np.ma.asarray(infra["n"], dtype=float), 0.0)
+    spec = 1.0 / (1.0 + popularity / POPULARITY_SCALE)
+    con.register("_graph_ips", pa.table({"ip": pa.array(ips, pa.string()), "i": np.arange(len(ips))}))
+    try:
+        _create_graph_features(con)
+        pairs = con.execute(
+            f"""SELECT a.i AS a, b.i AS b, a.w AS wa, b.w AS wb, a.n, a.q FROM _graph_feats a
+                JOIN _graph_feats b ON b.feat = a.feat AND a.ip < b.ip
+                WHERE a.n <= {HUB_DEGREE}
+                ORDER BY a.q, a.first_ip, a.feat, a.ip, b.ip"""
+        ).fetchnumpy()
+        hubs = con.execute(
+            f"""SELECT i, w, q, feat, dense_rank() OVER (ORDER BY q, first_ip, feat) - 1 AS h
+                FROM _graph_feats WHERE n > {HUB_DEGREE}
+                ORDER BY q, first_ip, feat, ip"""
+        ).fetchnumpy()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _graph_feats")
+        con.unregister("_graph_ips")
     sig = _signatures(con)
-    graph = nx.Graph()
-    graph.add_nodes_from(f"ip:{ip}" for ip in ip_spec)
+    vecs, has = _sig_matrix(ips, sig)
 
-    def add(a: str, b: str, weight: float, kind: str) -> None:
-        if graph.has_edge(a, b):
-            graph[a][b]["weight"] += weight
-            graph[a][b]["kinds"].add(kind)
-        else:
-            graph.add_edge(a, b, weight=weight, kinds={kind})
+    # features of 2..HUB_DEGREE addresses: an edge per pair, the feature's weight shared out
+    a, b = pairs["a"].astype(np.int64), pairs["b"].astype(np.int64)
+    weight = np.minimum(pairs["wa"], pairs["wb"]) * np.minimum(spec[a], spec[b]) * (1.0 / (pairs["n"] - 1))
+    weight = weight * _alikes(vecs[a], vecs[b], has[a] & has[b])
+    strong = weight >= MIN_LINK_WEIGHT
+    a, b, weight, bits = a[strong], b[strong], weight[strong], 1 << pairs["q"][strong].astype(np.int64)
 
-    for feat, ips in by_feature.items():
-        if len(ips) < 2 or max(ips.values()) < MIN_LINK_WEIGHT:
-            continue
-        kind = feat.split(":", 1)[0]
-        if len(ips) > HUB_DEGREE:
-            vecs = [sig[ip] for ip in ips if ip in sig]
-            mean = [sum(col) / len(vecs) for col in zip(*vecs, strict=True)] if vecs else None
-            for ip, weight in ips.items():
-                fit = _alike(sig.get(ip), mean)
-                add(f"ip:{ip}", f"hub:{feat}", weight * ip_spec.get(ip, 1.0) * fit, kind)
-            continue
-        members = sorted(ips)
-        share = 1.0 / (len(members) - 1)
-        for i, a in enumerate(members):
-            for b in members[i + 1 :]:
-                weight = min(ips[a], ips[b]) * min(ip_spec.get(a, 1.0), ip_spec.get(b, 1.0)) * share
-                weight *= _alike(sig.get(a), sig.get(b))
-                if weight >= MIN_LINK_WEIGHT:
-                    add(f"ip:{a}", f"ip:{b}", weight, kind)
-    return graph
+    # widely shared features: a hub node each, pulling on an address as it fits the hub's mean
+    h, hub_ip = hubs["h"].astype(np.int64), hubs["i"].astype(np.int64)
+    firsts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]]) if len(h) else np.zeros(0, dtype=np.int64)
+    hub_names = [f"hub:{feat}" for feat in hubs["feat"][firsts]]
+    counted = has[hub_ip]
+    members = np.bincount(h[counted], minlength=len(hub_names)).astype(float)
+    mean = np.zeros((len(hub_names), vecs.shape[1]))
+    for k in range(vecs.shape[1]):  # summed in the hub's address order, one dimension at a time
+        mean[:, k] = np.bincount(h[counted], weights=vecs[hub_ip[counted], k], minlength=len(hub_names))
+    mean /= np.maximum(members, 1.0)[:, None]
+    fit = _alikes(vecs[hub_ip], mean[h], counted & (members[h] > 0))
+    hub_weight = hubs["w"] * spec[hub_ip] * fit
+
+    # one edge per pair of nodes: weights summed and kinds joined, in the order the links were met
+    n = len(ips) + len(hub_names)
+    src, dst = np.concatenate([a, hub_ip]), np.concatenate([b, len(ips) + h])
+    keys, inverse = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst), return_inverse=True)
+    total = np.bincount(inverse, weights=np.concatenate([weight, hub_weight]), minlength=len(keys))
+    kinds = np.zeros(len(keys), dtype=np.int64)
+    np.bitwise_or.at(kinds, inverse, np.concatenate([bits, 1 << hubs["q"].astype(np.int64)]))
+    return igraph.Graph(
+        n=n,
+        edges=np.column_stack([keys // n, keys % n]).tolist(),
+        vertex_attrs={"name": [f"ip:{ip}" for ip in ips] + hub_names},
+        edge_attrs={"weight": total.tolist(), "kinds": kinds.tolist()},
+    )
 
 
 #: Merge two communities when their cut, relative to the smaller side's volume and scaled by
@@ -300,8 +347,62 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
+def _sig_matrix(ips: list[str], sig: dict[str, list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The signatures of these addresses as rows (zeros where one has none), and which have one."""
+    dims = len(next(iter(sig.values()))) if sig else 0
+    has = np.array([ip in sig for ip in ips], dtype=bool)
+    vecs = np.zeros((len(ips), dims))
+    if has.any():
+        vecs[has] = [sig[ip] for ip, known in zip(ips, has, strict=True) if known]
+    return vecs, has
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise :func:`_cosine` (dimension by dimension, so the sums are the same as its)."""
+    dot, na, nb = np.zeros(len(a)), np.zeros(len(a)), np.zeros(len(a))
+    for k in range(a.shape[1]):
+        dot += a[:, k] * b[:, k]
+        na += a[:, k] * a[:, k]
+        nb += b[:, k] * b[:, k]
+    norm = np.sqrt(na) * np.sqrt(nb)
+    return np.divide(dot, norm, out=np.zeros(len(a)), where=norm > 0)
+
+
+def _alikes(a: np.ndarray, b: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Row-wise :func:`_alike`; 1 where a row's signature is not ``known``."""
+    return np.where(known, 0.25 + 0.75 * _cosines(a, b), 1.0)
+
+
+def _edges(graph: igraph.Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The graph's edges as arrays: one end, the other end, weight."""
+    ends = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    return ends[:, 0], ends[:, 1], np.array(graph.es["weight"] if graph.ecount() else [], dtype=float)
+
+
+def _labels(graph: igraph.Graph, parts: list[set[str]]) -> np.ndarray:
+    """Per vertex, the index of its part (-1: in none)."""
+    index = {name: v for v, name in enumerate(graph.vs["name"])}
+    lab = np.full(graph.vcount(), -1, dtype=np.int64)
+    for i, part in enumerate(parts):
+        lab[[index[n] for n in part]] = i
+    return lab
+
+
+def _part_signatures(vecs: np.ndarray, has: np.ndarray, lab: np.ndarray, n_parts: int) -> np.ndarray:
+    """Per part, the sum of its addresses' signatures."""
+    out = np.zeros((n_parts, vecs.shape[1]))
+    counted = has & (lab >= 0)
+    np.add.at(out, lab[counted], vecs[counted])
+    return out
+
+
+def _ip_signatures(graph: igraph.Graph, sig: dict[str, list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_sig_matrix` of the graph's vertices (``ip:<address>``: only addresses have one)."""
+    return _sig_matrix([n[3:] for n in graph.vs["name"]], sig)
+
+
 def _merge_pass(
-    graph: nx.Graph,
+    graph: igraph.Graph,
     parts: list[set[str]],
     sig: dict[str, list[float]],
     marks: Marks | None = None,
@@ -317,31 +418,28 @@ def _merge_pass(
     marks = marks or {}
     parts = [set(p) for p in parts]
     tied = [group_actors([marks[n[3:]] for n in p if n[3:] in marks]) for p in parts]
-    index = {n: i for i, p in enumerate(parts) for n in p}
+    lab = _labels(graph, parts)
     # Only a piece's addresses speak for it: a hub (a shared target, user agent, alert) is a
     # feature, not an operator. A mass sprayer that hits thousands of people pulls hard on the
     # few target hubs Louvain left with a small actor; that pull is the sprayer's (a sliver of
     # its own links), not the small actor's. Pieces without addresses speak through all nodes.
-    speaks = {n for n in index if n.startswith("ip:")}
-    speaks |= {n for p in parts if not any(m.startswith("ip:") for m in p) for n in p}
-    vol = [0.0] * len(parts)
+    is_ip = np.array([n.startswith("ip:") for n in graph.vs["name"]], dtype=bool)
+    has_ip = np.bincount(lab[is_ip], minlength=len(parts)) > 0
+    speaks = is_ip | ~has_ip[lab]
+    a, b, w = _edges(graph)
+    ends, i_x, j_x, ww = np.r_[a, b], np.r_[lab[a], lab[b]], np.r_[lab[b], lab[a]], np.r_[w, w]
+    said = speaks[ends]
+    vol = np.bincount(i_x[said], weights=ww[said], minlength=len(parts)).tolist()
+    across = said & (i_x != j_x)
+    keys, inverse = np.unique(i_x[across] * len(parts) + j_x[across], return_inverse=True)
+    flows = np.bincount(inverse, weights=ww[across], minlength=len(keys))
     sent: dict[int, dict[int, float]] = {i: {} for i in range(len(parts))}  # i's link weight into j
-    for a, b, w in graph.edges(data="weight"):
-        i, j = index[a], index[b]
-        for x, i_x, j_x in ((a, i, j), (b, j, i)):
-            if x in speaks:
-                vol[i_x] += w
-                if i_x != j_x:
-                    sent[i_x][j_x] = sent[i_x].get(j_x, 0.0) + w
-                    sent[j_x].setdefault(i_x, 0.0)
-    dims = len(next(iter(sig.values()))) if sig else 0
-    psig = []
-    for p in parts:
-        vec = [0.0] * dims
-        for n in p:
-            for k, x in enumerate(sig.get(n[3:], [])):
-                vec[k] += x
-        psig.append(vec)
+    for key, c in zip(keys.tolist(), flows.tolist(), strict=True):
+        i, j = divmod(key, len(parts))
+        sent[i][j] = c
+        sent[j].setdefault(i, 0.0)
+    vecs, has = _ip_signatures(graph, sig)
+    psig = _part_signatures(vecs, has, lab, len(parts)).tolist()
     alive = set(range(len(parts)))
     while True:  # rounds of greedy, disjoint merges (best pairs first)
         candidates: list[tuple[float, int, int]] = []
@@ -382,7 +480,10 @@ MIN_FIT = 0.35
 
 
 def _refine(
-    graph: nx.Graph, parts: list[set[str]], sig: dict[str, list[float]], pinned: frozenset[str] = frozenset()
+    graph: igraph.Graph,
+    parts: list[set[str]],
+    sig: dict[str, list[float]],
+    pinned: frozenset[str] = frozenset(),
 ) -> list[set[str]]:
     """Re-home addresses that do something else than the community they were put in.
 
@@ -393,37 +494,36 @@ def _refine(
     """
     if not sig:
         return parts
-    dims = len(next(iter(sig.values())))
-    psig = []
-    for part in parts:
-        vec = [0.0] * dims
-        for n in part:
-            for k, x in enumerate(sig.get(n[3:], [])):
-                vec[k] += x
-        psig.append(vec)
-    owner = {n: i for i, part in enumerate(parts) for n in part}
-    moves: list[tuple[str, int | None]] = []
-    for node, i in owner.items():
-        vec = sig.get(node[3:])
-        if vec is None or _cosine(vec, psig[i]) >= MIN_FIT:
-            continue
-        pull: dict[int, float] = {}
-        for nbr, data in graph[node].items():
-            j = owner[nbr]
-            pull[j] = pull.get(j, 0.0) + data["weight"] * _cosine(vec, psig[j])
-        best = max(pull.items(), key=lambda kv: kv[1], default=(None, 0.0))
-        moves.append(
-            (
-                node,
-                best[0] if best[1] > 0 and best[0] != i and _cosine(vec, psig[best[0]]) >= MIN_FIT else None,
-            )
-        )
-    for node, target in moves:
-        if target is None and node in pinned:
+    names = graph.vs["name"]
+    lab = _labels(graph, parts)
+    vecs, has = _ip_signatures(graph, sig)
+    psig = _part_signatures(vecs, has, lab, len(parts))
+    placed = lab >= 0
+    misfit = has & placed
+    misfit[misfit] = _cosines(vecs[misfit], psig[lab[misfit]]) < MIN_FIT
+    # each misfit's pull towards the communities of its neighbours, weighted by how it fits them
+    a, b, w = _edges(graph)
+    frm, to, ww = np.r_[a, b], np.r_[b, a], np.r_[w, w]
+    pulled = misfit[frm] & placed[to]
+    frm, j, ww = frm[pulled], lab[to[pulled]], ww[pulled]
+    keys, inverse = np.unique(frm * len(parts) + j, return_inverse=True)
+    pull = np.bincount(inverse, weights=ww * _cosines(vecs[frm], psig[j]), minlength=len(keys))
+    node, home = keys // len(parts), keys % len(parts)
+    best: dict[int, tuple[float, int]] = {}
+    for v, k, p in zip(node.tolist(), home.tolist(), pull.tolist(), strict=True):
+        if p > best.get(v, (0.0, -1))[0]:
+            best[v] = (p, k)
+    target: dict[int, int | None] = {}
+    for v in np.flatnonzero(misfit).tolist():
+        p, k = best.get(v, (0.0, -1))
+        fits = p > 0 and k != lab[v] and _cosine(vecs[v].tolist(), psig[k].tolist()) >= MIN_FIT
+        target[v] = k if fits else None
+    for v, k in target.items():
+        if k is None and names[v] in pinned:
             continue  # the intel names it: it may move to a better home, never out
-        parts[owner[node]].discard(node)
-        if target is not None:
-            parts[target].add(node)
+        parts[lab[v]].discard(names[v])
+        if k is not None:
+            parts[k].add(names[v])
     return [p for p in parts if p]
 
 
@@ -436,7 +536,9 @@ PIN_MARK = 0.4
 MIN_MEMBER_LINK = 0.005
 
 
-def _unpark(graph: nx.Graph, parts: list[set[str]], pinned: frozenset[str] = frozenset()) -> list[set[str]]:
+def _unpark(
+    graph: igraph.Graph, parts: list[set[str]], pinned: frozenset[str] = frozenset()
+) -> list[set[str]]:
     """Take out addresses that are in a community without being linked to it.
 
     Louvain has to put every node somewhere. A carrier NAT or a cloud NAT that thousands
@@ -445,50 +547,59 @@ def _unpark(graph: nx.Graph, parts: list[set[str]], pinned: frozenset[str] = fro
     typed behind the NAT. It leaves the infrastructure: its flagged events stay alerts on
     accounts, but no campaign (a thread to an operator is not one of its own).
     """
-    out: list[set[str]] = []
-    for part in parts:
-        ips = [n for n in part if n.startswith("ip:")]
-        if len(ips) < 2:
-            out.append(part)
-            continue
-        loose = {
-            n
-            for n in ips
-            if n not in pinned
-            and sum(d["weight"] for m, d in graph[n].items() if m in part and m != n) < MIN_MEMBER_LINK
-        }
-        if len(loose) == len(ips):
-            out.append(part)
-            continue
-        out.append(part - loose)
+    names = graph.vs["name"]
+    lab = _labels(graph, parts)
+    a, b, w = _edges(graph)
+    inside = (lab[a] >= 0) & (lab[a] == lab[b])
+    own_link = np.bincount(
+        np.r_[a[inside], b[inside]], weights=np.r_[w[inside], w[inside]], minlength=len(lab)
+    )
+    is_ip = np.array([n.startswith("ip:") for n in names], dtype=bool) & (lab >= 0)
+    loose = is_ip & (own_link < MIN_MEMBER_LINK)
+    loose &= ~np.array([n in pinned for n in names], dtype=bool)
+    n_ips = np.bincount(lab[is_ip], minlength=len(parts))
+    n_loose = np.bincount(lab[loose], minlength=len(parts))
+    # a part of one address, or of loose addresses only, stays as it is: it has nowhere else to be
+    keep = (n_ips < 2) | (n_loose == n_ips)
+    out = [set(p) for p in parts]
+    for v in np.flatnonzero(loose & ~keep[np.maximum(lab, 0)]).tolist():
+        out[lab[v]].discard(names[v])
     return out
 
 
-def _louvain(graph: nx.Graph) -> list[set[str]]:
-    """Louvain communities (igraph's C implementation: networkx's takes minutes at scale).
+def _louvain(graph: igraph.Graph) -> list[set[str]]:
+    """Louvain communities (igraph's C implementation).
 
-    Nodes and edges go to igraph sorted: a subgraph's node order follows Python's set order,
-    which changes from process to process, and Louvain's answer depends on the order.
+    Vertices and edges go to Louvain sorted by name: its answer depends on their order, and a
+    graph's order follows how it was built; by name, the same graph gives the same communities.
     """
-    nodes = sorted(graph.nodes())
-    if graph.number_of_edges() == 0:
-        return [{n} for n in nodes]
-    index = {n: i for i, n in enumerate(nodes)}
-    ordered = sorted(
-        (min(index[a], index[b]), max(index[a], index[b]), float(w)) for a, b, w in graph.edges(data="weight")
-    )
-    edges = [(a, b) for a, b, _w in ordered]
-    weights = [w for _a, _b, w in ordered]
-    ig_graph = igraph.Graph(n=len(nodes), edges=edges)
+    names = graph.vs["name"]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    if graph.ecount() == 0:
+        return [{names[v]} for v in order]
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    a, b, w = _edges(graph)
+    lo, hi = np.minimum(rank[a], rank[b]), np.maximum(rank[a], rank[b])
+    by = np.lexsort((hi, lo))
+    ig_graph = igraph.Graph(n=len(names), edges=np.column_stack([lo[by], hi[by]]).tolist())
     igraph.set_random_number_generator(random.Random(SEED))  # reproducible communities
-    membership = ig_graph.community_multilevel(weights=weights, resolution=RESOLUTION).membership
+    membership = ig_graph.community_multilevel(weights=w[by].tolist(), resolution=RESOLUTION).membership
     parts: dict[int, set[str]] = {}
-    for node, label in zip(nodes, membership, strict=True):
-        parts.setdefault(label, set()).add(node)
+    for v, label in zip(order, membership, strict=True):
+        parts.setdefault(label, set()).add(names[v])
     return list(parts.values())
 
 
-def _split(graph: nx.Graph, part: set[str], sig: dict[str, list[float]], marks: Marks) -> list[set[str]]:
+def _subgraph(graph: igraph.Graph, nodes: set[str] | list[int]) -> igraph.Graph:
+    """The graph induced by these vertices (names or ids), attributes kept."""
+    if nodes and isinstance(next(iter(nodes)), str):
+        index = {name: v for v, name in enumerate(graph.vs["name"])}
+        nodes = sorted(index[n] for n in nodes)
+    return graph.induced_subgraph(sorted(nodes))
+
+
+def _split(graph: igraph.Graph, part: set[str], sig: dict[str, list[float]], marks: Marks) -> list[set[str]]:
     """Communities inside one community, re-joined where they are strongly linked.
 
     Modularity cannot see communities much smaller than the whole graph (its resolution
@@ -498,7 +609,7 @@ def _split(graph: nx.Graph, part: set[str], sig: dict[str, list[float]], marks: 
     """
     if len(part) <= 2:
         return [part]
-    sub = graph.subgraph(part).copy()  # a real graph: views filter every lookup
+    sub = _subgraph(graph, part)
     pieces = _louvain(sub)
     if len(pieces) <= 1:
         return [part]
@@ -506,7 +617,7 @@ def _split(graph: nx.Graph, part: set[str], sig: dict[str, list[float]], marks: 
 
 
 def cluster(
-    graph: nx.Graph, con: duckdb.DuckDBPyConnection | None = None, marks: Marks | None = None
+    graph: igraph.Graph, con: duckdb.DuckDBPyConnection | None = None, marks: Marks | None = None
 ) -> list[Cluster]:
     """Communities of the graph that contain at least one IP, largest first.
 
@@ -516,24 +627,30 @@ def cluster(
     sig = _signatures(con) if con is not None else {}
     marks = marks or {}
     pinned = frozenset(f"ip:{ip}" for ip, m in marks.items() if max(m.values(), default=0.0) >= PIN_MARK)
-    clusters: list[Cluster] = []
-    for component in nx.connected_components(graph):
-        sub = graph.subgraph(component).copy()
-        if sub.number_of_nodes() <= 2:
-            parts = [set(component)]
-        else:
-            parts = [piece for part in _louvain(sub) for piece in _split(sub, part, sig, marks)]
-            parts = _refine(sub, _merge_pass(sub, parts, sig, marks), sig, pinned)
-            parts = _unpark(sub, parts, pinned)
-        owner = {n: i for i, part in enumerate(parts) for n in part}
-        links: list[dict[str, int]] = [{} for _ in parts]
-        for a, b, kinds in sub.edges(data="kinds"):
-            if a in owner and owner[a] == owner.get(b):
-                for kind in kinds:
-                    links[owner[a]][kind] = links[owner[a]].get(kind, 0) + 1
-        for part, part_links in zip(parts, links, strict=True):
-            ips = {n[3:] for n in part if n.startswith("ip:")}
-            if ips:
-                clusters.append(Cluster(ips=ips, links=part_links))
+    names = graph.vs["name"]
+    parts: list[set[str]] = []
+    for component in graph.connected_components():
+        if len(component) <= 2:
+            parts.append({names[v] for v in component})
+            continue
+        sub = _subgraph(graph, component)
+        pieces = [piece for part in _louvain(sub) for piece in _split(sub, part, sig, marks)]
+        pieces = _refine(sub, _merge_pass(sub, pieces, sig, marks), sig, pinned)
+        parts += _unpark(sub, pieces, pinned)
+    # the links inside each community, per kind
+    lab = _labels(graph, parts)
+    a, _b, _w = _edges(graph)
+    kinds = np.array(graph.es["kinds"] if graph.ecount() else [], dtype=np.int64)
+    inside = (lab[a] >= 0) & (lab[a] == lab[_b])
+    links: list[dict[str, int]] = [{} for _ in parts]
+    for bit, kind in enumerate(LINK_KINDS):
+        counts = np.bincount(lab[a][inside & ((kinds >> bit) & 1 == 1)], minlength=len(parts))
+        for i in np.flatnonzero(counts).tolist():
+            links[i][kind] = int(counts[i])
+    clusters = [
+        Cluster(ips={n[3:] for n in part if n.startswith("ip:")}, links=part_links)
+        for part, part_links in zip(parts, links, strict=True)
+        if any(n.startswith("ip:") for n in part)
+    ]
     clusters.sort(key=lambda c: (-len(c.ips), c.id))
     return clusters

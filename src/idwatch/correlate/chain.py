@@ -16,9 +16,13 @@ and the owner never did: a common browser string is everybody's), or follows a c
 the attacker passed on this account (a password accepted, then stopped at MFA; a reset code
 verified), or is cited by a takeover-stage alert after an attack aimed at this account (more than
 a spray's guesses, or a recovery / MFA step) and comes from a data centre or proxy (elsewhere a
-new browser is as often the owner's new laptop). Nothing from an address, or (but for the
-campaign's own data-centre infrastructure) a device, the owner signed in from before the attack
-is the attacker's.
+new browser is as often the owner's new laptop, and so is a new device that later signs in from
+a home, office or mobile line). Nothing from an address, or (but for the campaign's own
+data-centre infrastructure) a device, the owner signed in from before the attack is the
+attacker's, nor a success from a network and client of the owner's own history
+(:func:`idwatch.correlate.entities.owner_explained_sql`). The operator's own device is the
+attacker wherever it signs in: its success is the campaign's even with no attempt on that
+account in the logs before it (the password was phished).
 
 When a chain is found, what the owner's baseline learned after the attack began is revoked: an
 operator who keeps its browser, or a stolen session cookie carrying the victim's device id, signs
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import duckdb
 
-from idwatch.correlate.entities import NET_SQL, POPULARITY_SCALE
+from idwatch.correlate.entities import NET_SQL, POPULARITY_SCALE, owner_explained_sql
 
 #: A password spray or stuffing run tries one or two passwords per account per window (lockout
 #: policies allow a handful of failures, and a sprayer stays under them). More attempts than this
@@ -83,25 +87,36 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
             SELECT campaign_id, account, min(time) AS t_try, count(*) AS n_try, bool_or(aimed) AS aimed_step
             FROM chain_tries GROUP BY 1, 2
         ), held AS (SELECT DISTINCT account FROM camp_events WHERE is_compromise
+        ), camp_dev AS (  -- the operator's own device: its attempts carry it to several victims
+            SELECT campaign_id, device_id, count(DISTINCT account) AS reach
+            FROM chain_tries WHERE coalesce(device_id, '') <> ''
+            GROUP BY 1, 2 HAVING count(DISTINCT account) >= 2
         ), succ AS (
             SELECT e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity, e.step, e.method,
                    e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn, e.network_type, e.country,
                    {NET_SQL.replace("src_ip", "e.src_ip")} AS net
-            FROM events e SEMI JOIN (SELECT DISTINCT account FROM per) p ON p.account = e.account
-            ANTI JOIN held h ON h.account = e.account
+            FROM events e ANTI JOIN held h ON h.account = e.account
             WHERE {_TAKEOVER_SQL}
+              AND (e.account IN (SELECT account FROM per) OR e.device_id IN (SELECT device_id FROM camp_dev))
         ), cand AS (  -- after the campaign's first step on the account, not from the owner's address
             SELECT s.*, p.campaign_id, p.t_try, p.n_try > {SPRAY_GUESSES} OR p.aimed_step AS aimed
             FROM succ s JOIN per p ON p.account = s.account AND p.t_try <= s.time
             WHERE NOT EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = s.account
                               AND o.src_ip = s.src_ip AND o.time < p.t_try)
+              AND NOT {owner_explained_sql("s")}  -- her usual network and client: hers
+            UNION ALL BY NAME
+            -- the operator's own device getting in where the logs show no attempt before (the
+            -- password was phished, or guessed from somewhere the campaign does not hold): the
+            -- device is the attacker whatever the address
+            SELECT s.*, d.campaign_id, s.time AS t_try, false AS aimed
+            FROM succ s JOIN camp_dev d ON d.device_id = s.device_id
+            WHERE NOT EXISTS (SELECT 1 FROM per p WHERE p.campaign_id = d.campaign_id
+                              AND p.account = s.account AND p.t_try <= s.time)
+              AND NOT {owner_explained_sql("s")}
         ), camp_net AS (  -- data-centre neighbours: an operator rents adjacent addresses from one host
             SELECT DISTINCT i.campaign_id, {NET_SQL.replace("src_ip", "i.src_ip")} AS net
             FROM camp_ip i SEMI JOIN events e ON e.src_ip = i.src_ip AND e.network_type = 'hosting'
             WHERE i.dedicated
-        ), camp_dev AS (  -- the operator's own device: its attempts carry it to several victims
-            SELECT campaign_id, device_id FROM chain_tries WHERE coalesce(device_id, '') <> ''
-            GROUP BY 1, 2 HAVING count(DISTINCT account) >= 2
         ), judged AS (
             SELECT c.*,
                    EXISTS (SELECT 1 FROM camp_ip i WHERE i.campaign_id = c.campaign_id AND i.src_ip = c.src_ip
@@ -127,8 +142,13 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
                    EXISTS (SELECT 1 FROM alert_events ae JOIN alerts a USING (alert_id)
                            WHERE ae.event_id = c.event_id
                              AND a.stage IN ({TAKEOVER_ALERT_STAGES})) AS alerted,
+                   EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = c.account AND NOT o.exit
+                           AND coalesce(c.device_id, '') <> '' AND o.device_id = c.device_id
+                           AND o.time > c.time) AS owner_later,
                    (SELECT max(t.time) FROM chain_tries t WHERE t.campaign_id = c.campaign_id
-                       AND t.account = c.account AND t.time <= c.time) AS last_try
+                       AND t.account = c.account AND t.time <= c.time) AS last_try,
+                   (SELECT d.reach FROM camp_dev d WHERE d.campaign_id = c.campaign_id
+                       AND d.device_id = c.device_id) AS reach
             FROM cand c
         ), linked AS (
             -- the owner's own device is the owner's even on a line the campaign used (a bot is
@@ -141,7 +161,9 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
                            -- relays run): on a home, office, hotel or mobile line, or through a VPN or
                            -- Tor exit people use for themselves, a new browser is the owner's new
                            -- laptop as often as not, and a takeover alert on it a false alarm
-                           WHEN NOT owner_dev AND alerted AND aimed
+                           -- (nor a new device that later signs in from a home, office or
+                           -- mobile line: that is the owner's new laptop; operators use exits)
+                           WHEN NOT owner_dev AND NOT owner_later AND alerted AND aimed
                                 AND coalesce(network_type, '') IN ({ALERT_LINK_NETWORKS}) THEN 1
                            ELSE 0 END AS strength
             FROM judged
@@ -152,7 +174,10 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
                alerted AND aimed AS alerted
         FROM linked WHERE strength > 0
         QUALIFY row_number() OVER (PARTITION BY event_id
-                                   ORDER BY strength DESC, last_try DESC, campaign_id) = 1
+                                   -- two campaigns that share exits may both have seen the
+                                   -- device: it is the one whose attempts carried it furthest
+                                   ORDER BY strength DESC, last_try DESC NULLS LAST,
+                                            reach DESC NULLS LAST, campaign_id) = 1
         """
     )
     n = int(con.execute("SELECT count(*) FROM chain_events").fetchone()[0])

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from idwatch.correlate.campaigns import Cluster
-from idwatch.correlate.entities import POPULARITY_SCALE
+from idwatch.correlate.entities import POPULARITY_SCALE, owner_explained_sql
 
 #: A browser (user agent) is the operator's when the campaign's flagged events from shared
 #: addresses use it on at least this many addresses and in at least this share of them, or
@@ -201,11 +201,14 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
           ON s.account = c.account AND s.src_ip = c.src_ip
          AND s.time BETWEEN c.time AND c.time + INTERVAL {SESSION_MINUTES} MINUTE
          AND (s.device_id = c.device_id OR s.user_agent = c.user_agent)
-        WHERE NOT c.dedicated AND c.outcome <> 'failure'
+        WHERE NOT c.dedicated
           AND s.outcome = 'success' AND s.event_id NOT IN (SELECT event_id FROM denied_signins)
           AND (s.activity IN ('sign_in', 'mfa_challenge')
                OR (s.activity IN ('password_reset', 'account_recovery')
                    AND coalesce(s.step, 'complete') = 'complete'))
+          -- a failed step too, when the success that ends its session is the owner's by her own
+          -- history (a mistyped password on her usual VPN, then the right one): one person
+          AND (c.outcome <> 'failure' OR {owner_explained_sql("s")})
         """
     )
     con.execute(
@@ -219,8 +222,28 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
         FROM camp_events
         """
     )
-    con.execute(
+    con.execute(  # successes on shared addresses that the account's own history explains
+        f"""
+        CREATE OR REPLACE TEMP TABLE owner_own AS
+        SELECT DISTINCT c.event_id FROM camp_events c
+        WHERE NOT c.dedicated AND c.gets_in AND c.activity IN ('sign_in', 'mfa_challenge')
+          AND {owner_explained_sql("c")}
         """
+    )
+    con.execute(  # successes whose session went straight on to a takeover's follow-on step
+        f"""
+        CREATE OR REPLACE TEMP TABLE followed_on AS  -- (the success and the step itself)
+        SELECT DISTINCT unnest([c.event_id, p.event_id]) AS event_id FROM camp_events c JOIN events p
+          ON p.account = c.account AND p.src_ip = c.src_ip
+         AND p.time BETWEEN c.time AND c.time + INTERVAL {SESSION_MINUTES} MINUTE
+        JOIN alert_events ae ON ae.event_id = p.event_id JOIN alerts a USING (alert_id)
+        WHERE NOT c.dedicated AND c.gets_in AND c.activity IN ('sign_in', 'mfa_challenge')
+          AND p.outcome = 'success' AND a.stage = 'persistence'
+          AND p.activity IN ('mailbox_rule', 'mfa_method_change', 'recovery_info_change')
+        """
+    )
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE camp_events AS
         WITH tries AS (  -- the campaign's own attempts on each account
             SELECT campaign_id, account, src_ip, time, user_agent, device_id, is_attack, dedicated
@@ -232,8 +255,18 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
               ON t.campaign_id = f.campaign_id AND t.account = f.account AND t.time <= f.time
              AND t.src_ip <> f.src_ip
             LEFT JOIN camp_ua u ON u.campaign_id = f.campaign_id AND u.user_agent = f.user_agent
-            WHERE f.gets_in AND NOT f.dedicated
-              AND (u.user_agent IS NOT NULL OR t.user_agent = f.user_agent OR t.device_id = f.device_id)
+            LEFT JOIN pop_ua p ON p.k = f.user_agent
+            WHERE f.gets_in AND NOT f.dedicated AND f.event_id NOT IN (SELECT event_id FROM owner_own)
+              AND ((coalesce(f.device_id, '') <> '' AND t.device_id = f.device_id)
+                   -- a browser string links only when few people use it and the owner never did:
+                   -- a common one is as likely the owner's own new laptop as the operator; else
+                   -- what the session did next links it: a forwarding rule, a new MFA method or
+                   -- recovery contact within minutes, that a persistence alert judged risky
+                   OR ((u.user_agent IS NOT NULL OR t.user_agent = f.user_agent)
+                       AND coalesce(p.n, 0) <= {POPULARITY_SCALE}
+                       AND NOT EXISTS (SELECT 1 FROM owner_base b WHERE b.account = f.account
+                                       AND b.user_agent = f.user_agent AND b.time < t.time))
+                   OR f.event_id IN (SELECT event_id FROM followed_on))
         ), lone AS (  -- a success on an account the campaign never tried, with a client it never
             SELECT e.event_id, e.campaign_id FROM camp_events e  -- used: a stranger on the address
             WHERE e.dedicated AND e.outcome = 'success' AND NOT coalesce(e.is_probe, false)

@@ -116,7 +116,8 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
         WITH t0 AS (SELECT account, min(first_seen) AS t0 FROM alert_accounts GROUP BY 1),
         takeover AS (SELECT DISTINCT ae.event_id FROM alert_events ae JOIN alerts a USING (alert_id)
                      WHERE a.stage IN ({TAKEOVER_STAGES}))
-        SELECT e.account, e.src_ip, e.device_id, e.time, e.time < coalesce(t0.t0, e.time) AS before_alerts,
+        SELECT e.account, e.src_ip, e.device_id, e.user_agent, {NET_SQL.replace("src_ip", "e.src_ip")} AS net,
+               e.time, e.time < coalesce(t0.t0, e.time) AS before_alerts,
                k.event_id IS NOT NULL AS takeover, coalesce(e.network_type IN ({EXIT_TYPES}), false) AS exit
         FROM events e LEFT JOIN t0 USING (account) LEFT JOIN takeover k USING (event_id)
         WHERE {SIGNED_IN_SQL}
@@ -139,6 +140,18 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
                 OR bool_or(before_alerts)
             """
         )
+    # The owner's own history: sign-ins from before anything about the account was flagged, or
+    # from an address or device already judged the owner's (see owner_explained_sql).
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE owner_base AS
+        SELECT o.account, o.time, o.net, o.user_agent, o.device_id FROM ok_signins o
+        WHERE o.before_alerts
+           OR EXISTS (SELECT 1 FROM familiar f WHERE f.account = o.account AND f.src_ip = o.src_ip)
+           OR EXISTS (SELECT 1 FROM familiar_device d
+                      WHERE d.account = o.account AND d.device_id = o.device_id)
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE sus AS
@@ -152,6 +165,23 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
         ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
         """
     )
+
+
+def owner_explained_sql(e: str) -> str:
+    """SQL: event ``e`` (a success) is explained by its account's own history (needs ``owner_base``).
+
+    The account signed in before from the same network (/24 or /48: a home ISP's pool, a VPN
+    provider's block, a mobile carrier's range) and with the same client: the same device id,
+    or, when the event carries none, the same browser string. A person on a commercial VPN
+    gets a new exit address at every connection, so the address is new each time, but the
+    block and the browser are hers; an operator would need both her provider's block and her
+    client. Such a success, and the failed steps of its session, are the owner's.
+    """
+    return f"""(EXISTS (SELECT 1 FROM owner_base b WHERE b.account = {e}.account AND b.time < {e}.time
+                   AND b.net = {NET_SQL.replace("src_ip", f"{e}.src_ip")})
+        AND EXISTS (SELECT 1 FROM owner_base b WHERE b.account = {e}.account AND b.time < {e}.time
+                    AND CASE WHEN coalesce({e}.device_id, '') <> '' THEN b.device_id = {e}.device_id
+                             ELSE b.user_agent = {e}.user_agent END))"""
 
 
 def create_popularity(con: duckdb.DuckDBPyConnection) -> None:
