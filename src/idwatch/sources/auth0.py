@@ -6,10 +6,12 @@ from typing import Any
 
 from idwatch.sources import auth0_map as m
 from idwatch.sources.vendor_sql import (
+    NO_ACCOUNT,
     Extract,
     account_sql,
     case_like,
     contact_hash,
+    lit,
     mask_phones,
     output_select,
     rfc3339,
@@ -65,7 +67,9 @@ def select_sql(view: str) -> str:
         "time": rfc3339("date"),
         "event_id": "log_id",
         "tenant": "tenant",
-        "account": account_sql("coalesce(user_name, user_id, fallback)"),
+        # a failure that names no identifier is still an attempt (from its address): NO_ACCOUNT
+        "account": f"""coalesce({account_sql("coalesce(user_name, user_id, fallback)")},
+                        CASE WHEN a0_outcome = 'failure' THEN {lit(NO_ACCOUNT)} END)""",
         "account_exists": """CASE WHEN a0_key = 'fu' OR reason = 'unknown_account' THEN FALSE
                               WHEN user_id IS NOT NULL THEN TRUE END""",
         "activity": "a0_activity",
@@ -84,6 +88,7 @@ def select_sql(view: str) -> str:
         "detail": f"CASE WHEN a0_key = 'ublkdu' THEN 'unblocked' ELSE {mask_phones('description')} END",
         "_skip": """CASE WHEN code IS NOT NULL AND a0_activity IS NULL THEN 'auth0:' || code
                      WHEN code IS NOT NULL AND coalesce(user_name, user_id, fallback) IS NULL
+                       AND a0_outcome IS DISTINCT FROM 'failure'
                        THEN 'auth0:' || code || ':no_account' END""",
         "_error": "CASE WHEN code IS NULL THEN 'not an Auth0 log event: no type' END",
     }

@@ -20,8 +20,12 @@ the identifier in the request (`details.body.username` / `email`). A sign-in's m
 its type, else the connection's `strategy_type` / `strategy`, else `details.prompts`; the reason of
 a failure its type does not fix, from `details.error.message` (tables below).
 `fu` (unknown user) sets `account_exists = false`; other events with a `user_id` set it true.
-Events that name no account at all (an IP-level `limit_mu` block) are skipped as
-`auth0:<type>:no_account`.
+Auth0's schemas make `user_name` / `user_id` optional (`fu`, `fp`, `f`, and the IP-level
+`limit_mu` block name none): a failure that names no account at all is still an attempt from
+its address, stored with the reserved account `(no identifier)` (not a valid identifier, so it
+never merges with a real account) and `account_exists` null (false for `fu`). An account-less
+record that is not a failure (a code sent to no one named) is skipped as
+`auth0:<type>:no_account` and kept in `other_events`.
 `event_id` is `log_id`; `tenant` is `tenant_name`, else `hostname`; `country` is
 `location_info.country_code` when present. The phone number in a Guardian SMS / voice
 enrollment (`details.authenticator.phone_number`) becomes `contact_hash`.

@@ -130,6 +130,13 @@ def rfc3339(expr: str) -> str:
     return f"coalesce(strftime(timezone('UTC', {ts}), '%Y-%m-%dT%H:%M:%S.%fZ'), {expr})"
 
 
+#: The ``account`` of an attempt whose record names no identifier at all (an IP-level block, a
+#: failure before the identifier was read). Not a valid identifier on any vendor (spaces and
+#: parentheses), so it never merges with a real account; such events carry
+#: ``account_exists`` NULL (or FALSE when the vendor says the identifier matched no account).
+NO_ACCOUNT = "(no identifier)"
+
+
 def account_sql(expr: str) -> str:
     """Identifiers trimmed and lower-cased (EVENTS.md: account)."""
     return f"nullif(lower(trim({expr})), '')"
