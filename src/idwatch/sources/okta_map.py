@@ -37,7 +37,11 @@ same result.
 """
 
 #: Keys under which SIEM forwarders wrap one LogEvent (Splunk HEC ``event``, Amazon EventBridge
-#: log streaming ``detail``); event hooks deliver ``data.events[]``.
+#: log streaming ``detail``); event hooks deliver ``data.events[]``
+#: (``{eventType: com.okta.event_hook, source: https://<org>/api/v1/eventHooks/<id>, data: {events}}``,
+#: https://developer.okta.com/docs/concepts/event-hooks/). An EventBridge event is
+#: ``{detail-type: SystemLog, source: aws.partner/okta.com/<okta subdomain>/<event source name>,
+#: detail: LogEvent}`` (https://help.okta.com/en-us/content/topics/reports/log-streaming/add-aws-eb-log-stream.htm).
 WRAPPER_KEYS = ("event", "detail")
 
 #: Export shapes the connector accepts (sniffed per file).
