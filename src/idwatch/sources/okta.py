@@ -9,6 +9,7 @@ Two front ends read the same fields and hand them to one mapping (:func:`_mappin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from idwatch.sources import okta_map as m
@@ -48,6 +49,23 @@ def sniff(record: dict[str, Any]) -> bool:
             _is_log_event(e) for e in data["events"][:1]
         )
     return any(_is_log_event(record.get(key)) for key in m.WRAPPER_KEYS)
+
+
+def _target_fields(items: str, get: Callable[[str, str], str]) -> str:
+    """``tgt_user, tgt_user_id, tgt_authenticator, target_ids`` from the list ``items`` of targets.
+
+    ``get(e, key)`` reads one key of an element: JSON text on the careful path, a struct on the
+    fast one, so both hand the mapping the same values.
+    """
+    user = f"list_filter({items}, lambda e: {get('e', 'type')} = 'User')[1]"
+    kinds = "('AuthenticatorEnrollment', 'Authenticator')"
+    factor = f"list_filter({items}, lambda e: {get('e', 'type')} IN {kinds})[1]"
+    ids = f"list_transform({items}, lambda e: {get('e', 'id')})"
+    return (
+        f"{get(f'({user})', 'alternateId')} AS tgt_user, {get(f'({user})', 'id')} AS tgt_user_id, "
+        f"{get(f'({factor})', 'displayName')} AS tgt_authenticator, "
+        f"nullif(array_to_string({ids}, ','), '') AS target_ids"
+    )
 
 
 def _careful_fields(x: Extract) -> dict[str, str]:
@@ -120,8 +138,13 @@ s AS (
     nullif(regexp_extract(_source, {lit(m.ORG_FROM_SOURCE)}, 1), '') AS org
   FROM u
 ),
-f AS (
+f0 AS (
   SELECT _file, _line, _raw, org, {picks} FROM s
+),
+f AS (
+  SELECT f0.* EXCLUDE (targets, _targets),
+    {_target_fields("_targets", lambda e, k: f"{e}->>{lit(k)}")}
+  FROM (SELECT f0.*, {sub_list("targets")} AS _targets FROM f0) f0
 )"""
 
 
@@ -133,7 +156,7 @@ FAST_TYPES: dict[str, str] = {
     "published": "VARCHAR",
     "uuid": "VARCHAR",
     "actor": "STRUCT(id VARCHAR, alternateId VARCHAR)",
-    "target": "JSON",
+    "target": "STRUCT(id VARCHAR, type VARCHAR, alternateId VARCHAR, displayName VARCHAR)[]",
     "outcome": "STRUCT(result VARCHAR, reason VARCHAR)",
     "client": "STRUCT(ipAddress VARCHAR, userAgent STRUCT(rawUserAgent VARCHAR))",
     "request": "STRUCT(ipChain STRUCT(ip VARCHAR)[])",
@@ -162,8 +185,6 @@ def _fast_front(src: str) -> str:
         "uuid": v("uuid"),
         "actor_id": v("actor.id"),
         "actor_alt": v("actor.alternateId"),
-        # JSON null is SQL NULL on the careful path too
-        "targets": "nullif(nullif(r.target::VARCHAR, ''), 'null')",
         "result": v("outcome.result"),
         "reason_text": v("outcome.reason"),
         "client_ip": v("client.ipAddress"),
@@ -181,7 +202,7 @@ def _fast_front(src: str) -> str:
     return f"""
 WITH f AS (
   SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _line, NULL::VARCHAR AS _raw, NULL::VARCHAR AS org,
-    {picks}
+    {picks}, {_target_fields("r.target", lambda e, k: f"{e}.{k}")}
   FROM {src} r
 )"""
 
@@ -246,27 +267,19 @@ def _mapping_sql(front: str, fast: bool) -> str:
         select += f",\n  ({careful}) AS _careful"
     mapped = f"""{front},
 g AS (
-  SELECT _file, _line, _raw, org, event_type, published, uuid, actor_id, actor_alt, targets,
-    upper(result) AS result, reason_text,
+  SELECT _file, _line, _raw, org, event_type, published, uuid, actor_id, actor_alt,
+    tgt_user, tgt_user_id, tgt_authenticator, target_ids, upper(result) AS result, reason_text,
     -- Okta writes a missing address as the string "null": the proxy chain may still have it
     coalesce(CASE WHEN lower(client_ip) NOT IN ({no_ip}) THEN client_ip END,
              CASE WHEN lower(chain_ip) NOT IN ({no_ip}) THEN chain_ip END) AS ip,
-    ua, session, device, factor, asn, as_org, is_proxy, display,
-    {sub_list("targets")} AS target_list
+    ua, session, device, factor, asn, as_org, is_proxy, display
   FROM f
 ),
 t AS (
-  SELECT g.* EXCLUDE (target_list), {rfc3339("published")} AS time_text,
-    list_filter(target_list, lambda e: e->>'type' = 'User')[1] AS tgt_user_obj,
-    list_filter(target_list,
-        lambda e: e->>'type' IN ('AuthenticatorEnrollment', 'Authenticator'))[1]->>'displayName'
-        AS tgt_authenticator,
-    nullif(array_to_string(list_transform(target_list, lambda e: e->>'id'), ','), '') AS target_ids
-  FROM g
+  SELECT g.*, {rfc3339("published")} AS time_text FROM g
 ),
 tu AS (
-  SELECT t.* EXCLUDE (tgt_user_obj),
-    tgt_user_obj->>'alternateId' AS tgt_user, tgt_user_obj->>'id' AS tgt_user_id,
+  SELECT t.*,
     lower({factor_text}) AS factor_low, lower(reason_text) AS reason_low,
     -- what tells two events apart, whatever their spelling (key case, envelope, whitespace,
     -- a forwarder that drops null keys)
