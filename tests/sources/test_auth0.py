@@ -141,3 +141,15 @@ def test_failures_that_name_no_account_are_attempts_from_their_address(vx, inges
     assert summary.balanced and summary.skipped_by_kind == {"auth0:cls:no_account": 1}
     kept = store.connect().execute("SELECT kind, src_ip FROM other_events").fetchall()
     assert kept == [("cls:no_account", "198.51.100.23")]
+
+
+def test_eventbridge_log_stream_is_the_same_event(vx, ingest):
+    """Auth0's EventBridge stream delivers the log-stream object as the event's ``detail``."""
+    (bridge,) = vx.fixture("auth0", "eventbridge.jsonl")
+    (hook,) = vx.fixture("auth0", "log_stream.jsonl")
+    assert auth0.sniff(bridge)
+    got, want = vx.one(auth0, bridge), vx.one(auth0, hook)
+    same = ("time", "event_id", "tenant", "account", "activity", "outcome", "src_ip", "user_agent")
+    assert {k: got[k] for k in same} == {k: want[k] for k in same} and got["_error"] is None
+    summary, _ = ingest([bridge, hook])
+    assert (summary.records, summary.stored, summary.duplicates) == (2, 1, 1)

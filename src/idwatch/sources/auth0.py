@@ -26,7 +26,11 @@ _AUTH0_KEYS = {"date", "type", "log_id"}
 
 
 def sniff(record: dict[str, Any]) -> bool:
-    """An Auth0 log event, bare or wrapped by a log stream as {log_id, data}."""
+    """An Auth0 log event, bare or wrapped by a log stream as {log_id, data}, or that wrapper as
+    the ``detail`` of an Amazon EventBridge event (source ``aws.partner/auth0.com/...``)."""
+    detail = record.get("detail")
+    if isinstance(detail, dict) and str(record.get("source", "")).startswith(m.EVENTBRIDGE_SOURCE):
+        return sniff(detail)
     data = record.get("data")
     if isinstance(data, dict) and "type" in data and ({"log_id", "date"} & (set(record) | set(data))):
         return True
@@ -37,16 +41,16 @@ def select_sql(view: str) -> str:
     x = Extract()
 
     def both(path: str) -> str:
-        return x(f"$.data.{path}", f"$.{path}")
+        return x(f"$.data.{path}", f"$.{path}", f"$.detail.data.{path}", f"$.detail.{path}")
 
     code = both("type")
     date = both("date")
-    log_id = x("$.log_id", "$.data.log_id", "$._id")
+    log_id = x("$.log_id", "$.data.log_id", "$._id", "$.detail.log_id", "$.detail.data.log_id")
     user_name = both("user_name")
     user_id = both("user_id")
     ip = both("ip")
     ua = both("user_agent")
-    tenant = x("$.data.tenant_name", "$.tenant_name", "$.data.hostname", "$.hostname")
+    tenant = f"coalesce({both('tenant_name')}, {both('hostname')})"
     country = both("location_info.country_code")
     description = both("description")
     phone = both("details.authenticator.phone_number")

@@ -232,9 +232,18 @@ SHAPES: list[tuple[str, str]] = [
     ),
     (
         "Log stream envelope",
-        '`{"log_id": ..., "data": {log event}}` (custom webhook, EventBridge, Event Grid)',
+        '`{"log_id": ..., "data": {log event}}` (custom webhook, Event Grid)',
+    ),
+    (
+        "Amazon EventBridge log stream",
+        '`{"detail-type": "Auth0 log", "source": "aws.partner/auth0.com/...", "detail": '
+        '{"log_id": ..., "data": {log event}}}`',
     ),
 ]
+
+#: The ``source`` prefix of Auth0's EventBridge partner events
+#: (https://auth0.com/docs/customize/log-streams/stream-logs-to-amazon-eventbridge).
+EVENTBRIDGE_SOURCE = "aws.partner/auth0.com"
 
 #: Text patterns (description, lower case) -> method for gd_enrollment_complete / gd_unenroll.
 ENROLL_METHODS: list[tuple[str, str]] = [
