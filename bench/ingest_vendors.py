@@ -10,7 +10,10 @@ accounts. Each file is ingested into a fresh store (parse, map, validate, enrich
 write Parquet) and the wall time is reported as events/s and as a ratio to native. With
 ``--repeat N`` every format, native included, is ingested N times in turn (native, vendor, ...,
 native, vendor, ...) and the fastest run of each counts: on a shared machine that filters other
-processes' load the same way for all formats; the first round's ratio is printed beside it.
+processes' load the same way for all formats; the first round's ratio is printed beside it, and
+the process CPU seconds (all threads, least of the runs) with their ratio per event to native,
+which load disturbs less than wall time (a format that spreads its work over both cores gains
+nothing there).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import copy
 import importlib.util
 import json
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -215,12 +219,19 @@ def compare_entra(native: list[dict[str, Any]], work: Path) -> dict[str, int]:
     return diffs
 
 
-def measure(path: Path, fmt: str, work: Path) -> tuple[float, dict[str, Any]]:
+def _cpu_seconds() -> float:
+    """User + system CPU of this process, all threads (DuckDB's, the parse and write threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(path: Path, fmt: str, work: Path) -> tuple[float, float, dict[str, Any]]:
+    """(wall seconds, CPU seconds, summary) of one ingest into a fresh store."""
     store_dir = work / f"store-{fmt}"
     shutil.rmtree(store_dir, ignore_errors=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     summary = ingest_paths(Store(store_dir), [str(path)], fmt=fmt)
-    return time.perf_counter() - start, summary.to_dict()
+    return time.perf_counter() - start, _cpu_seconds() - cpu, summary.to_dict()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,24 +261,28 @@ def main(argv: list[str] | None = None) -> int:
         warm.write_text("".join(json.dumps(e) + "\n" for e in native[:1000]))
         measure(warm, "native", work)  # first ingest pays one-off loading (enrichment data, imports)
         runs: dict[str, list[float]] = {fmt: [] for fmt in ["native", *formats]}
+        cpus: dict[str, list[float]] = {fmt: [] for fmt in runs}
         summaries: dict[str, dict[str, Any]] = {}
         for _ in range(max(1, args.repeat)):
             for fmt in runs:
-                seconds, summaries[fmt] = measure(files[fmt], fmt, work)
+                seconds, cpu, summaries[fmt] = measure(files[fmt], fmt, work)
                 runs[fmt].append(seconds)
+                cpus[fmt].append(cpu)
         base = len(native) / min(runs["native"])  # native events/s, fastest run
         base_first = len(native) / runs["native"][0]
+        base_cpu = min(cpus["native"]) / len(native)  # native CPU seconds per event
         print(
             f"{'format':<11} {'records':>9} {'stored':>9} {'skipped':>8} {'quarant.':>8} "
-            f"{'seconds':>8} {'events/s':>10} {'vs native':>9} {'1st run':>8}"
+            f"{'seconds':>8} {'events/s':>10} {'vs native':>9} {'1st run':>8} {'cpu s':>6} {'cpu vs':>7}"
         )
         for fmt, seconds in runs.items():
             s = summaries[fmt]
             rate = s["records"] / min(seconds)
+            cpu_ratio = min(cpus[fmt]) / s["records"] / base_cpu
             print(
                 f"{fmt:<11} {s['records']:>9} {s['stored']:>9} {s['skipped']:>8} {s['quarantined']:>8} "
                 f"{min(seconds):>8.2f} {rate:>10.0f} {base / rate:>8.2f}x "
-                f"{base_first / (s['records'] / seconds[0]):>7.2f}x"
+                f"{base_first / (s['records'] / seconds[0]):>7.2f}x {min(cpus[fmt]):>6.2f} {cpu_ratio:>6.2f}x"
             )
         if args.compare and "entra" in formats:
             print("entra vs native, events with a different value per column:", compare_entra(native, work))
