@@ -185,7 +185,8 @@ class _Ingest:
 
             return self._parser.submit(map_batch)
         lines = chunk.lines
-        if lines is None or not lines.num_rows or not hasattr(module, "fast_select_sql"):
+        fast = hasattr(module, "fast_select_sql") or hasattr(module, "fast_query_sql")
+        if lines is None or not lines.num_rows or not fast:
             return None
         typed = self._typed_lines(module)
 
@@ -200,10 +201,14 @@ class _Ingest:
         """The format's typed JSON Lines reader, made once per run, on the parse thread's cursor."""
         typed = self.typed.get(module.NAME)
         if typed is None:
-            select = module.fast_select_sql("r")
 
-            def query(src: str, select: str = select) -> str:
-                mapped = f"(SELECT {select}, NULL::VARCHAR AS _skip FROM {src} r)"
+            def mapped_sql(src: str) -> str:
+                if hasattr(module, "fast_query_sql"):  # a whole query (joins, skips of its own)
+                    return f"({module.fast_query_sql(src)})"
+                return f"(SELECT {module.fast_select_sql('r')}, NULL::VARCHAR AS _skip FROM {src} r)"
+
+            def query(src: str) -> str:
+                mapped = mapped_sql(src)
                 # ``time`` and ``_error`` live on in ``_ts`` / ``_reject``: not worth converting.
                 # A row the fast path rejects is re-read by the careful path, whose reasons
                 # know the JSON type of every value (the fast path may have read it as text).

@@ -78,7 +78,7 @@ SHAPE_FIXTURES = {
     "entra": ["graph_signins.json", "graph_beta_signins.json", "eventhub_messages.jsonl", "sentinel.jsonl"],
     "okta": ["system_log_page.json", "event_hook.json", "forwarders.jsonl", "forwarders.jsonl"],
     "gworkspace": ["activities.json", "activities.json", "cloud_logging.jsonl"],
-    "auth0": ["logs_api_page.json", "log_stream.jsonl"],
+    "auth0": ["logs_api_page.json", "log_stream.jsonl", "eventbridge.jsonl"],
     "m365": ["management_activity.json", "sentinel_officeactivity.jsonl"],
 }
 

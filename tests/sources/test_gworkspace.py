@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from idwatch.sources import gworkspace
 
 # Event name -> (activity, outcome, reason) for the login / user_accounts events in the samples.
@@ -184,3 +186,26 @@ def test_cloud_logging_entries(vx):
     assert first["event_id"] == "login:2024-06-03T09:15:00.100000Z:5521000000000003:login_failure:0"
     assert rows[3]["_skip"] == "gworkspace:gov_attack_warning"
     assert all(r["_error"] is None for r in rows)
+
+
+def test_gov_attack_warnings_of_both_shapes_are_countable_with_their_raw_fields(vx, ingest):
+    """The warning from the Reports API and from Cloud Logging: one kept row each, kind
+    ``gov_attack_warning``, whose raw record still names the warned account (for attribution)."""
+    reports = [a for a in vx.fixture("gworkspace", "multi_event_activities.json") if "gov" in json.dumps(a)]
+    cloud = [r for r in vx.fixture("gworkspace", "cloud_logging.jsonl") if "govAttack" in json.dumps(r)]
+    summary, store = ingest(reports + cloud)
+    assert summary.skipped_by_kind == {"gworkspace:gov_attack_warning": 2} and summary.balanced
+    con = store.connect()
+    counts = con.execute(
+        "SELECT count(*), count(DISTINCT event_id) FROM other_events WHERE kind = 'gov_attack_warning'"
+    ).fetchone()
+    assert counts == (2, 2)
+    warned = con.execute(
+        """SELECT coalesce(
+             json_extract_string(raw, '$.events[0].parameters[0].value'),
+             json_extract_string(raw, '$.protoPayload.metadata.event[0].parameter[0].value'))
+           FROM other_events WHERE kind = 'gov_attack_warning' ORDER BY time"""
+    ).fetchall()
+    assert warned == [("ana.silva@example.org",), ("ana.silva@example.org",)]
+    raws = [json.loads(r) for (r,) in con.execute("SELECT raw FROM other_events ORDER BY time").fetchall()]
+    assert raws == [cloud[0], reports[0]]  # each record kept whole

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from idwatch.ingest import ingest_paths
 from idwatch.sources import okta
+from idwatch.store import Store
 
 # eventType -> activity expected for the event types occurring in the Panther samples.
 PANTHER_TYPES = {
@@ -110,7 +112,7 @@ def test_documented_event_types(vx):
         "102abcSessXyz",
     )
     assert first["time"] == "2024-04-02T19:01:37.621000Z"
-    assert first["event_id"] == "5b8e2f1c-0000-11ef-8000-000000000001"
+    assert first["event_id"].startswith("5b8e2f1c-0000-11ef-8000-000000000001#")  # uuid + body digest
 
 
 def test_push_bombing_is_visible_in_both_okta_generations(vx):
@@ -184,6 +186,90 @@ def test_a_shared_placeholder_uuid_does_not_drop_distinct_events(vx, ingest):
     assert (summary.stored, summary.duplicates) == (2, 1)
 
 
+def test_one_uuid_over_distinct_events_in_separate_runs_keeps_both(vx, tmp_path):
+    """A replay tool's constant uuid: the second run's event is not a duplicate of the first's."""
+    first, second = vx.fixture("okta", "system_log_page.json")[:2]
+    second = {**second, "uuid": first["uuid"]}
+    store = Store(tmp_path / "store")
+    for i, record in enumerate((first, second, first)):
+        path = tmp_path / f"run{i}.jsonl"
+        path.write_text(json.dumps(record) + "\n")
+        summary = ingest_paths(store, [str(path)])
+        assert (summary.stored, summary.duplicates) == ((1, 0) if i < 2 else (0, 1))
+    assert len(vx.stored(store)) == 2
+
+
+def test_same_event_in_every_shape_has_one_id(vx):
+    """API page, event hook, EventBridge, forwarder, lower-cased keys: one event id, so one event."""
+    page = vx.fixture("okta", "system_log_page.json")
+    (hook,) = vx.fixture("okta", "event_hook.json")
+    bridge, hec = vx.fixture("okta", "forwarders.jsonl")
+    lowered = {k.lower(): v for k, v in page[0].items()}
+    ids = {r["event_id"] for r in vx.run(okta, [page[0], bridge, lowered])}
+    ids |= {r["event_id"] for r in vx.run(okta, [hook]) if json.loads(r["_raw"])["uuid"] == page[0]["uuid"]}
+    assert len(ids) == 1
+    assert vx.one(okta, hec)["event_id"] == vx.one(okta, page[7])["event_id"]
+
+
+def test_a_bare_log_event_with_event_or_detail_keys_is_not_a_wrapper(vx):
+    """Only a record without an eventType of its own is an envelope."""
+    event = vx.fixture("okta", "system_log_page.json")[0]
+    for key in ("event", "detail"):
+        odd = {**event, key: {"eventType": "user.account.lock", "published": event["published"]}}
+        (row,) = vx.run(okta, [odd])
+        assert vx.canon(row) == vx.canon(vx.one(okta, event))
+        assert json.loads(row["_raw"]) == odd
+
+
 def test_tenant_is_the_accounts_domain_for_bare_log_events(vx):
     row = vx.one(okta, vx.fixture("okta", "system_log_page.json")[0])
     assert row["tenant"] == "example.org"
+
+
+def test_fast_and_careful_paths_store_the_same_okta_events(vx, tmp_path, monkeypatch):
+    """Bare LogEvents take the typed fast path; envelopes, lower-cased keys and bad lines the
+    careful one. Either way every record ends as the same stored, skipped or quarantined row."""
+    import idwatch.sources.typed_json as typed_json
+
+    page = vx.fixture("okta", "system_log_page.json")
+    lines = [json.dumps(r) for r in page]
+    lines += [json.dumps(r) for r in vx.fixture("okta", "edge_cases.jsonl")]
+    lines += [json.dumps(r) for r in vx.fixture("okta", "forwarders.jsonl")]
+    lines += [json.dumps(vx.fixture("okta", "event_hook.json")[0])]
+    lines += [json.dumps({k.lower(): v for k, v in page[2].items()}), '{"eventType": "user.session.start"']
+    lines += [json.dumps({**r, "uuid": f"{r['uuid'][:-3]}{i:03d}"}) for i, r in enumerate(page * 20)]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+
+    reads: list[int] = []
+    real_read = typed_json.TypedLines.read
+
+    def counting_read(self, chunk):  # noqa: ANN001, ANN202 - spy on the real reader
+        fast, rest = real_read(self, chunk)
+        reads.append(0 if fast is None else fast.num_rows)
+        return fast, rest
+
+    monkeypatch.setattr(typed_json.TypedLines, "read", counting_read)
+    monkeypatch.setattr(typed_json, "BLOCK_LINES", 64)  # bad lines cost small blocks only
+    monkeypatch.setattr(typed_json, "MIN_BLOCK_LINES", 4)
+    fast = Store(tmp_path / "fast")
+    got = ingest_paths(fast, [str(path)])
+    assert sum(reads) >= len(page) * 21  # the bare LogEvents went the fast way
+    monkeypatch.setattr(typed_json.TypedLines, "_statement", lambda self, paths: (None, None))
+    careful = Store(tmp_path / "careful")
+    want = ingest_paths(careful, [str(path)])
+
+    counts = ("records", "stored", "skipped", "quarantined", "duplicates")
+    assert [getattr(got, c) for c in counts] == [getattr(want, c) for c in counts]
+    assert got.balanced
+    # 20 copies of the page (12 events, 1 skipped kind each), the page, its 3 edge cases; the
+    # wrapped and lower-cased copies of page events are duplicates; one line is not JSON
+    assert (got.stored, got.skipped, got.duplicates, got.quarantined) == (255, 21, 5, 1)
+    for store_query in (
+        "SELECT * EXCLUDE (ingested_at) FROM events ORDER BY event_id",
+        "SELECT event_id, kind, raw FROM other_events ORDER BY event_id",
+    ):
+        assert (
+            fast.connect().execute(store_query).fetchall()
+            == careful.connect().execute(store_query).fetchall()
+        )

@@ -6,10 +6,12 @@ from typing import Any
 
 from idwatch.sources import auth0_map as m
 from idwatch.sources.vendor_sql import (
+    NO_ACCOUNT,
     Extract,
     account_sql,
     case_like,
     contact_hash,
+    lit,
     mask_phones,
     output_select,
     rfc3339,
@@ -24,7 +26,11 @@ _AUTH0_KEYS = {"date", "type", "log_id"}
 
 
 def sniff(record: dict[str, Any]) -> bool:
-    """An Auth0 log event, bare or wrapped by a log stream as {log_id, data}."""
+    """An Auth0 log event, bare or wrapped by a log stream as {log_id, data}, or that wrapper as
+    the ``detail`` of an Amazon EventBridge event (source ``aws.partner/auth0.com/...``)."""
+    detail = record.get("detail")
+    if isinstance(detail, dict) and str(record.get("source", "")).startswith(m.EVENTBRIDGE_SOURCE):
+        return sniff(detail)
     data = record.get("data")
     if isinstance(data, dict) and "type" in data and ({"log_id", "date"} & (set(record) | set(data))):
         return True
@@ -35,16 +41,16 @@ def select_sql(view: str) -> str:
     x = Extract()
 
     def both(path: str) -> str:
-        return x(f"$.data.{path}", f"$.{path}")
+        return x(f"$.data.{path}", f"$.{path}", f"$.detail.data.{path}", f"$.detail.{path}")
 
     code = both("type")
     date = both("date")
-    log_id = x("$.log_id", "$.data.log_id", "$._id")
+    log_id = x("$.log_id", "$.data.log_id", "$._id", "$.detail.log_id", "$.detail.data.log_id")
     user_name = both("user_name")
     user_id = both("user_id")
     ip = both("ip")
     ua = both("user_agent")
-    tenant = x("$.data.tenant_name", "$.tenant_name", "$.data.hostname", "$.hostname")
+    tenant = f"coalesce({both('tenant_name')}, {both('hostname')})"
     country = both("location_info.country_code")
     description = both("description")
     phone = both("details.authenticator.phone_number")
@@ -65,7 +71,9 @@ def select_sql(view: str) -> str:
         "time": rfc3339("date"),
         "event_id": "log_id",
         "tenant": "tenant",
-        "account": account_sql("coalesce(user_name, user_id, fallback)"),
+        # a failure that names no identifier is still an attempt (from its address): NO_ACCOUNT
+        "account": f"""coalesce({account_sql("coalesce(user_name, user_id, fallback)")},
+                        CASE WHEN a0_outcome = 'failure' THEN {lit(NO_ACCOUNT)} END)""",
         "account_exists": """CASE WHEN a0_key = 'fu' OR reason = 'unknown_account' THEN FALSE
                               WHEN user_id IS NOT NULL THEN TRUE END""",
         "activity": "a0_activity",
@@ -84,6 +92,7 @@ def select_sql(view: str) -> str:
         "detail": f"CASE WHEN a0_key = 'ublkdu' THEN 'unblocked' ELSE {mask_phones('description')} END",
         "_skip": """CASE WHEN code IS NOT NULL AND a0_activity IS NULL THEN 'auth0:' || code
                      WHEN code IS NOT NULL AND coalesce(user_name, user_id, fallback) IS NULL
+                       AND a0_outcome IS DISTINCT FROM 'failure'
                        THEN 'auth0:' || code || ':no_account' END""",
         "_error": "CASE WHEN code IS NULL THEN 'not an Auth0 log event: no type' END",
     }

@@ -20,8 +20,12 @@ the identifier in the request (`details.body.username` / `email`). A sign-in's m
 its type, else the connection's `strategy_type` / `strategy`, else `details.prompts`; the reason of
 a failure its type does not fix, from `details.error.message` (tables below).
 `fu` (unknown user) sets `account_exists = false`; other events with a `user_id` set it true.
-Events that name no account at all (an IP-level `limit_mu` block) are skipped as
-`auth0:<type>:no_account`.
+Auth0's schemas make `user_name` / `user_id` optional (`fu`, `fp`, `f`, and the IP-level
+`limit_mu` block name none): a failure that names no account at all is still an attempt from
+its address, stored with the reserved account `(no identifier)` (not a valid identifier, so it
+never merges with a real account) and `account_exists` null (false for `fu`). An account-less
+record that is not a failure (a code sent to no one named) is skipped as
+`auth0:<type>:no_account` and kept in `other_events`.
 `event_id` is `log_id`; `tenant` is `tenant_name`, else `hostname`; `country` is
 `location_info.country_code` when present. The phone number in a Guardian SMS / voice
 enrollment (`details.authenticator.phone_number`) becomes `contact_hash`.
@@ -228,9 +232,18 @@ SHAPES: list[tuple[str, str]] = [
     ),
     (
         "Log stream envelope",
-        '`{"log_id": ..., "data": {log event}}` (custom webhook, EventBridge, Event Grid)',
+        '`{"log_id": ..., "data": {log event}}` (custom webhook, Event Grid)',
+    ),
+    (
+        "Amazon EventBridge log stream",
+        '`{"detail-type": "Auth0 log", "source": "aws.partner/auth0.com/...", "detail": '
+        '{"log_id": ..., "data": {log event}}}`',
     ),
 ]
+
+#: The ``source`` prefix of Auth0's EventBridge partner events
+#: (https://auth0.com/docs/customize/log-streams/stream-logs-to-amazon-eventbridge).
+EVENTBRIDGE_SOURCE = "aws.partner/auth0.com"
 
 #: Text patterns (description, lower case) -> method for gd_enrollment_complete / gd_unenroll.
 ENROLL_METHODS: list[tuple[str, str]] = [

@@ -42,6 +42,12 @@ def sniff(record: dict[str, Any]) -> bool:
 
 #: A parameter list (Reports API ``parameters`` or Cloud Logging ``parameter``) -> one JSON object
 #: text {name: value}; the flattened shape of SIEM exports (already an object) passes.
+#: Key names as documented: Reports API ``events[].parameters[{name, value | multiValue | boolValue
+#: | intValue | multiIntValue | messageValue}]``
+#: (https://developers.google.com/admin-sdk/reports/reference/rest/v1/activities); Cloud Logging
+#: ``protoPayload.metadata.event[{eventName, eventType, parameter[{name, type, label, value |
+#: multiStrValue | boolValue | intValue ...}]}]`` with ``metadata.activityId {timeUsec,
+#: uniqQualifier}`` (https://cloud.google.com/logging/docs/audit/gsuite-login-samples).
 _PARAMS_AS_OBJECT = """CASE
   WHEN params IS NULL OR NOT json_valid(params) THEN NULL
   WHEN json_type(params) = 'ARRAY' THEN '{' || array_to_string(list_transform(json_extract(params, '$[*]'),

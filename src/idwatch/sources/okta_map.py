@@ -24,10 +24,24 @@ true. `src_ip` is `client.ipAddress`
 `securityContext.isProxy` is true. MFA push denial is recognised both in the Classic event
 (`user.mfa.okta_verify.deny_push`) and in Identity Engine's `user.authentication.auth_via_mfa` /
 `user.authentication.verify` failures whose reason says the user rejected the push.
+
+`event_id` is `<uuid>#<16 hex digits of a SHA-256 of the event's content>` (time, eventType,
+actor, outcome, address, session, target ids, displayMessage): the same event in any export
+shape keeps one id, so it is stored once, while distinct events under one uuid (a placeholder,
+a replay tool's constant) never drop each other as duplicates, within a file or across runs.
+A record with an `eventType` of its own is a LogEvent even when it has top-level `event` /
+`detail` keys; only records without one are read as envelopes. Bare LogEvents in JSON Lines are
+read by the typed fast path (DuckDB `read_json` with the needed fields typed); envelopes,
+lower-cased keys and anything that does not parse that way take the careful path, with the
+same result.
 """
 
 #: Keys under which SIEM forwarders wrap one LogEvent (Splunk HEC ``event``, Amazon EventBridge
-#: log streaming ``detail``); event hooks deliver ``data.events[]``.
+#: log streaming ``detail``); event hooks deliver ``data.events[]``
+#: (``{eventType: com.okta.event_hook, source: https://<org>/api/v1/eventHooks/<id>, data: {events}}``,
+#: https://developer.okta.com/docs/concepts/event-hooks/). An EventBridge event is
+#: ``{detail-type: SystemLog, source: aws.partner/okta.com/<okta subdomain>/<event source name>,
+#: detail: LogEvent}`` (https://help.okta.com/en-us/content/topics/reports/log-streaming/add-aws-eb-log-stream.htm).
 WRAPPER_KEYS = ("event", "detail")
 
 #: Export shapes the connector accepts (sniffed per file).
@@ -48,10 +62,8 @@ SHAPES: list[tuple[str, str]] = [
     ("SIEM forwarder wrapper", "`{time, sourcetype, event: LogEvent}` (Splunk HEC and the like)"),
 ]
 
-#: A real Okta uuid (lower-cased); anything else, a placeholder, or one uuid over distinct bodies
-#: in a batch gets ``<uuid>#<sha256 of the body>`` as event id, so distinct events never collide.
-UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-PLACEHOLDER_UUIDS = ("00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff")
+#: The eventType of an event hook delivery (``data.events[]`` holds the LogEvents).
+EVENT_HOOK_TYPE = "com.okta.event_hook"
 
 #: client.ipAddress / ipChain values meaning "no address" (then the next source is read).
 NO_ADDRESS = ("null", "none", "unknown", "undefined")

@@ -130,6 +130,13 @@ def rfc3339(expr: str) -> str:
     return f"coalesce(strftime(timezone('UTC', {ts}), '%Y-%m-%dT%H:%M:%S.%fZ'), {expr})"
 
 
+#: The ``account`` of an attempt whose record names no identifier at all (an IP-level block, a
+#: failure before the identifier was read). Not a valid identifier on any vendor (spaces and
+#: parentheses), so it never merges with a real account; such events carry
+#: ``account_exists`` NULL (or FALSE when the vendor says the identifier matched no account).
+NO_ACCOUNT = "(no identifier)"
+
+
 def account_sql(expr: str) -> str:
     """Identifiers trimmed and lower-cased (EVENTS.md: account)."""
     return f"nullif(lower(trim({expr})), '')"
@@ -213,6 +220,33 @@ def rules_table(alias: str, rules: Sequence[Rule]) -> str:
         raise ValueError(f"duplicate keys in mapping {alias}: {sorted(dupes)}")
     cols = tuple(f"{alias}_{c}" for c in RULE_COLUMNS)
     return values_table(alias, cols, (r.row() for r in rules))
+
+
+def rules_map(rules: Sequence[Rule]) -> str:
+    """``MAP {key: {activity, step, method, outcome, reason}}``: the rules as one constant.
+
+    Looked up per row (``map[key]``, NULL for a key not listed) instead of joined: a join may
+    reorder the rows, which a query whose rows must stay in input order cannot afford.
+    """
+    keys = [r.key for r in rules]
+    dupes = {k for k in keys if keys.count(k) > 1}
+    if dupes:
+        raise ValueError(f"duplicate keys in mapping: {sorted(dupes)}")
+    fields = RULE_COLUMNS[1:]
+
+    def struct(r: Rule) -> str:
+        return (
+            "{"
+            + ", ".join(f"'{c}': {lit(v)}::VARCHAR" for c, v in zip(fields, r.row()[1:], strict=True))
+            + "}"
+        )
+
+    return "MAP {" + ", ".join(f"{lit(r.key)}: {struct(r)}" for r in rules) + "}"
+
+
+def pairs_map(pairs: Iterable[tuple[str, str]]) -> str:
+    """``MAP {key: value}`` of text pairs (looked up per row, see :func:`rules_map`)."""
+    return "MAP {" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in pairs) + "}"
 
 
 @dataclass(frozen=True)
