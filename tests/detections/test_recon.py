@@ -270,3 +270,31 @@ def test_highrisk_enumeration_quiet_on_colleagues_looking_up_their_own_other_add
         "janedoe1980@outlook.com",
         "omar.haddad@gmail.com",
     }
+
+
+def test_attempts_naming_no_identifier_are_no_account_in_any_alert(build):
+    # Auth0 logs failures whose client named no identifier; they are stored as events of the
+    # reserved account NO_ACCOUNT, but no alert may name it as a probed or attacked account
+    from idwatch.sources.vendor_sql import NO_ACCOUNT
+
+    events = history("alice@corp.org")
+    probes = [f"user{i}@corp.org" for i in range(12)]
+    for i, ident in enumerate(probes + [NO_ACCOUNT] * 20):
+        events.append(
+            ev(
+                100 + i * 0.1,
+                ident,
+                "account_lookup",
+                "failure",
+                net="evil",
+                ua=UA_EVIL,
+                account_exists=False,
+                reason="unknown_account",
+            )
+        )
+    store = build(events)
+    alerts = alerts_of(store, "recon_enum_single_source")
+    assert alerts, "the probing of real identifiers still alerts"
+    assert all(NO_ACCOUNT not in a["accounts"] for a in alerts)
+    stored = store.connect().execute(f"SELECT count(*) FROM events WHERE account = '{NO_ACCOUNT}'")
+    assert stored.fetchone()[0] == 20  # kept and counted, only not an account

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from idwatch.correlate.campaigns import Cluster
 from idwatch.correlate.entities import POPULARITY_SCALE, owner_explained_sql
+from idwatch.sources.vendor_sql import NO_ACCOUNT
 
 #: A browser (user agent) is the operator's when the campaign's flagged events from shared
 #: addresses use it on at least this many addresses and in at least this share of them, or
@@ -110,6 +111,8 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             FROM events e JOIN camp_ip c ON c.src_ip = e.src_ip AND c.dedicated
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
+            -- an attempt that named no identifier targets no account
+            WHERE e.account IS DISTINCT FROM '{NO_ACCOUNT}'
         ), sus_all AS (  -- flagged events (not the owner's) from shared addresses of the campaign
             SELECT c.campaign_id, s.time, s.event_id, s.tenant, s.account, s.account_exists, s.activity,
                    s.step, s.method, s.outcome, s.reason, s.src_ip, s.user_agent, s.device_id, s.asn,
@@ -129,7 +132,8 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
             JOIN camp_ua u ON u.campaign_id = c.campaign_id AND u.user_agent = e.user_agent
             ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
             ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
-            WHERE e.outcome <> 'success' OR e.activity = 'account_lookup'
+            WHERE (e.outcome <> 'success' OR e.activity = 'account_lookup')
+              AND e.account IS DISTINCT FROM '{NO_ACCOUNT}'
         ), targets AS (  -- accounts the campaign demonstrably went after
             SELECT DISTINCT campaign_id, account FROM ded
             UNION SELECT DISTINCT campaign_id, account FROM shared_sus

@@ -26,6 +26,8 @@ engine-specific and lives in one function so a Spark adapter replaces just that.
 
 from __future__ import annotations
 
+from idwatch.sources.vendor_sql import NO_ACCOUNT
+
 #: Columns of ``ev`` read from the ``events`` view (the rest are never read by a detection).
 EV_COLUMNS = (
     "time", "event_id", "tenant", "account", "account_exists", "activity", "step", "method",
@@ -64,7 +66,9 @@ def ipnet_expr(col: str = "src_ip") -> str:
 
 
 def _range(start: str | None, end: str | None) -> str:
-    where = []
+    # an attempt that named no identifier (Auth0's account-less failures) is stored and counted,
+    # but it is no account's event: no baseline, alert or campaign target may be built on it
+    where = [f"account IS DISTINCT FROM '{NO_ACCOUNT}'"]
     if start:
         where.append(f"time >= CAST('{start}' AS TIMESTAMPTZ)")
     if end:
