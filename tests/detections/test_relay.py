@@ -233,11 +233,58 @@ def test_relayed_wrong_password_with_the_owner_at_home_fires(build):
     assert alerts[0]["detail"].startswith("failure password attempt from hosting DE")
 
 
-def test_relayed_attempt_quiet_without_the_owner_nearby(build):
+def test_an_abandoned_attempt_from_a_rented_server_fires_without_the_owner(build):
+    """The relay's victim typed a wrong password and did not come back: nobody ever signs in from
+    the server, the owner only hours later from home."""
     acct = "gil@corp.org"
     events = history(acct) + [
         ev(500, acct, "sign_in", "failure", net="evil_de", ua=UA_EVIL_BROWSER, reason="bad_password"),
         ev(503, acct, "sign_in", device="dev-owner"),
+    ]
+    alerts = alerts_of(build(events), ATTEMPT)
+    assert [a["accounts"] for a in alerts] == [[acct]]
+    assert "abandoned" in alerts[0]["detail"] and "owner" not in alerts[0]["detail"]
+
+
+def test_a_relayed_password_whose_code_expired_fires(build):
+    """The password was right (the step passed), the one-time code expired before the replay."""
+    acct = "gil@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER, "session_id": "r1"}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", "success", **kw),
+        ev(500.03, acct, "mfa_challenge", "failure", method="sms", reason="expired", **kw),
+    ]
+    assert alerted_accounts(build(events), ATTEMPT) == {acct}
+
+
+def test_attempt_quiet_on_the_owner_mistyping_on_their_own_cloud_server(build):
+    """Someone on a cloud desktop they rented mistypes, then signs in from it: not abandoned."""
+    acct = "gil@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", "failure", reason="bad_password", **kw),
+        ev(500.02, acct, "sign_in", **kw),
+    ]
+    assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+def test_attempt_quiet_on_a_forgotten_password_reset_from_the_own_cloud_server(build):
+    """The owner forgot the password on a cloud desktop, resets it and is back on it the same day."""
+    acct = "gil@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER}
+    events = history(acct) + [
+        *[ev(500 + 0.01 * k, acct, "sign_in", "failure", reason="bad_password", **kw) for k in range(3)],
+        ev(500.1, acct, "password_reset", "success", step="complete", **kw),
+        ev(502, acct, "sign_in", **kw),
+    ]
+    assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+def test_attempt_quiet_on_a_traveller_mistyping_on_hotel_wifi(build):
+    """Hotel Wi-Fi abroad is no rented server, whether or not the traveller gets in."""
+    acct = "gil@corp.org"
+    events = history(acct) + [
+        ev(500, acct, "sign_in", "failure", net="hotel_fr", reason="bad_password", device="dev-owner"),
     ]
     assert alerted_accounts(build(events), ATTEMPT) == set()
 

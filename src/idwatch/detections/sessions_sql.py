@@ -254,6 +254,23 @@ ATTEMPT_OWNER_MINUTES = OWNER_MINUTES
 #: about twice a day: ~2 % of 15-minute windows), which is coincidence, not corroboration.
 ATTEMPT_MAX_SERVER_ACCOUNTS = 3
 
+#: Hours after an attempt within which a sign-in completed from the same address block means
+#: the person at the server held the credential and the factor: someone on their own cloud
+#: desktop or self-hosted VPN who mistypes retries within minutes, and one who forgot the
+#: password resets it and is back within the day. An attempt nobody completes from there was
+#: abandoned: the relay's victim typed a wrong password, or the code expired before the replay.
+ABANDON_HOURS = 24
+
+#: log2 likelihood ratio of an abandoned attempt, relay vs. the owner on a server of their own:
+#: people who reach the sign-in from a server finish it (they hold password and factor); well
+#: under 1 in 8 leave for good, while most relayed attempts that do not complete are abandoned.
+ABANDON_BITS = 3
+
+#: log2 likelihood ratio of the owner's own attempt from a usual network in the same minutes:
+#: a person signs in about twice a day (~2 % of 15-minute windows), next to a relay's replay
+#: about every second time (the page forwards the victim to the real sign-in).
+OWNER_BITS = 3
+
 RELAY_ATTEMPT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE relay_attempt0 AS
 WITH c0 AS (
@@ -270,9 +287,15 @@ WITH c0 AS (
 SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
        c.country, c.network_type, c.user_agent, c.device_id, c.outcome, a.category,
 {_FAMILIARITY}
-WHERE kn.account IS NULL AND tn.tenant IS NULL
+WHERE kn.account IS NULL
   AND a.first_ok IS NOT NULL AND a.first_ok < c.time - INTERVAL '{WARMUP_HOURS}' HOUR
 """
+
+#: Completed sign-ins (password step passed and not voided by a failed second factor, or a
+#: second factor passed) by account and address block: what ends an attempt.
+_COMPLETED = """
+  SELECT account, tenant, ipnet, time FROM ev
+  WHERE outcome = 'success' AND activity IN ('sign_in', 'mfa_challenge')"""
 
 RELAY_ATTEMPT_OWNER_SQL = f"""
 CREATE OR REPLACE TEMP TABLE relay_attempt AS
@@ -287,10 +310,22 @@ WITH owner AS (
   JOIN known k ON k.account = e.account AND k.tenant IS NOT DISTINCT FROM e.tenant AND k.kind = 'net'
    AND k.value = e.net AND k.first_seen < e.time - INTERVAL '{SETTLE_HOURS}' HOUR
   GROUP BY c.event_id
+), done AS (
+  -- a sign-in completed for the account from the same address block soon after
+  SELECT DISTINCT c.event_id
+  FROM relay_attempt0 c
+  JOIN ({_COMPLETED}) d ON d.account = c.account AND d.tenant IS NOT DISTINCT FROM c.tenant
+   AND d.ipnet = c.ipnet AND d.time >= c.time AND d.time <= c.time + INTERVAL '{ABANDON_HOURS}' HOUR
+), f AS (
+  SELECT c.*, {INFRA_BITS_SQL} AS infra_bits, COALESCE(w.evs, []) AS owner_events,
+         (d.event_id IS NULL) AS abandoned
+  FROM relay_attempt0 c
+  LEFT JOIN owner w ON w.event_id = c.event_id
+  LEFT JOIN done d ON d.event_id = c.event_id
 )
-SELECT c.*, {INFRA_BITS_SQL} AS infra_bits, COALESCE(w.evs, []) AS owner_events,
-       {INFRA_BITS_SQL} + CASE WHEN w.evs IS NOT NULL THEN 3 ELSE 0 END AS relay_bits
-FROM relay_attempt0 c LEFT JOIN owner w ON w.event_id = c.event_id
+SELECT f.*, infra_bits + CASE WHEN len(owner_events) > 0 THEN {OWNER_BITS} ELSE 0 END
+                       + CASE WHEN abandoned THEN {ABANDON_BITS} ELSE 0 END AS relay_bits
+FROM f
 """
 
 
