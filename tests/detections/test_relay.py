@@ -322,3 +322,35 @@ def test_a_sprayers_server_is_no_relay_when_an_owner_happens_to_sign_in(build):
         )
     events.append(ev(500.05, _colleagues(8)[0], "sign_in", device="dev-0"))
     assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+def test_an_abandoned_attempt_on_a_dormant_mailbox_fires(build):
+    """A directory account that has not signed in for the whole period: nothing is new to it,
+    but a rented server abroad its tenant never used, and nobody got in from there, still is."""
+    acct = "old.hand@corp.org"
+    directory = [{"account": acct, "tenant": "corp.org", "category": "ngo", "home_country": "US"}]
+    events = history("colleague@corp.org") + [
+        ev(500, acct, "sign_in", "failure", net="evil_de", ua=UA_EVIL_BROWSER, reason="bad_password"),
+    ]
+    assert alerted_accounts(build(events, directory=directory), ATTEMPT) == {acct}
+
+
+def test_attempt_quiet_on_a_newcomers_first_day_on_a_cloud_desktop(build):
+    """A new employee's first sign-ins come from the cloud desktop they were given: a typo, then in."""
+    acct = "new.hire@corp.org"
+    directory = [{"account": acct, "tenant": "corp.org", "category": "ngo", "home_country": "US"}]
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER}
+    events = history("colleague@corp.org") + [
+        ev(500, acct, "sign_in", "failure", reason="bad_password", **kw),
+        ev(500.01, acct, "sign_in", **kw),
+    ]
+    assert alerted_accounts(build(events, directory=directory), ATTEMPT) == set()
+
+
+def test_attempt_quiet_on_an_identifier_that_does_not_exist(build):
+    """A typo'd address nobody owns is no one's relay victim (the lookup rules see enumeration)."""
+    events = history("gil@corp.org") + [
+        ev(500, "gli@corp.org", "sign_in", "failure", net="evil_de", reason="unknown_account",
+           account_exists=False),
+    ]  # fmt: skip
+    assert alerted_accounts(build(events), ATTEMPT) == set()

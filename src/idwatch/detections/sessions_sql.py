@@ -286,9 +286,19 @@ WITH c0 AS (
 ), c AS (SELECT * FROM c0 SEMI JOIN served USING (src_ip) WHERE rn = 1)
 SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
        c.country, c.network_type, c.user_agent, c.device_id, c.outcome, a.category,
+       COALESCE(a.first_ok < c.time - INTERVAL '{WARMUP_HOURS}' HOUR, FALSE) AS warm,
 {_FAMILIARITY}
-WHERE kn.account IS NULL
-  AND a.first_ok IS NOT NULL AND a.first_ok < c.time - INTERVAL '{WARMUP_HOURS}' HOUR
+WHERE kn.account IS NULL AND COALESCE(a.exists_, FALSE)
+"""
+
+#: An attempt's infrastructure bits (:data:`INFRA_BITS_SQL`). On an account without a warmed-up
+#: baseline (a dormant mailbox, a newcomer) nothing is new *to the account* yet, so only what the
+#: tenant, the directory's home country and the server's kind say counts.
+ATTEMPT_INFRA_BITS_SQL = f"""
+  CASE WHEN warm THEN {INFRA_BITS_SQL}
+       ELSE CASE WHEN NOT tenant_net_known THEN 1 ELSE 0 END
+            + CASE WHEN NOT country_known AND NOT tenant_country_known THEN 1 ELSE 0 END
+            + CASE WHEN network_type = 'hosting' THEN 2 ELSE 0 END END
 """
 
 #: Completed sign-ins (password step passed and not voided by a failed second factor, or a
@@ -317,7 +327,7 @@ WITH owner AS (
   JOIN ({_COMPLETED}) d ON d.account = c.account AND d.tenant IS NOT DISTINCT FROM c.tenant
    AND d.ipnet = c.ipnet AND d.time >= c.time AND d.time <= c.time + INTERVAL '{ABANDON_HOURS}' HOUR
 ), f AS (
-  SELECT c.*, {INFRA_BITS_SQL} AS infra_bits, COALESCE(w.evs, []) AS owner_events,
+  SELECT c.*, {ATTEMPT_INFRA_BITS_SQL} AS infra_bits, COALESCE(w.evs, []) AS owner_events,
          (d.event_id IS NULL) AS abandoned
   FROM relay_attempt0 c
   LEFT JOIN owner w ON w.event_id = c.event_id
