@@ -354,3 +354,53 @@ def test_attempt_quiet_on_an_identifier_that_does_not_exist(build):
            account_exists=False),
     ]  # fmt: skip
     assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+# ------------------------------------------- accounts without a second factor: the password alone
+
+
+def test_a_relayed_password_on_an_account_without_mfa_with_follow_on_changes_fires(build):
+    """No second factor to relay: the replayed password is the sign-in, and the operator adds an
+    authenticator and a forwarding rule in that session."""
+    acct = "hal@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER, "device": "dev-operator", "session_id": "p1"}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", **kw),
+        ev(500.1, acct, "mailbox_rule", detail="forward to x@proton.me", **kw),
+        ev(500.2, acct, "mfa_method_change", method="totp", **kw),
+    ]
+    store = build(events)
+    assert alerted_accounts(store, RELAY) == {acct}
+    assert alerted_accounts(store, FOLLOW) == {acct}
+
+
+def test_a_password_sign_in_after_an_abandoned_attempt_from_the_same_server_fires(build):
+    """The server's first relayed password was wrong; days later the victim typed the right one."""
+    acct = "hal@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER}
+    events = history(acct) + [
+        ev(450, acct, "sign_in", "failure", reason="bad_password", **kw),
+        ev(500, acct, "sign_in", session_id="p2", **kw),
+    ]
+    alerts = alerts_of(build(events), RELAY)
+    assert [a["accounts"] for a in alerts] == [[acct]]
+    assert "1 abandoned attempts before" in alerts[0]["detail"] and len(alerts[0]["event_ids"]) == 2
+
+
+def test_password_only_sign_in_from_a_cloud_desktop_abroad_alone_is_quiet(build):
+    """New network, tenant, country and browser on a rented server (6 bits), nothing corroborating:
+    a password alone proves nothing was relayed live."""
+    acct = "hal@corp.org"
+    events = history(acct) + [ev(500, acct, "sign_in", net="evil_de", ua=UA_EVIL_BROWSER, session_id="p3")]
+    assert alerted_accounts(build(events), RELAY) == set()
+
+
+def test_password_only_vpn_user_adding_an_authenticator_is_quiet(build):
+    """A VPN user on a new exit signs in with the password and enrols their first authenticator."""
+    acct = "ida@corp.org"
+    kw = {"net": "vpn_nl", "ua": UA_PHONE, "session_id": "v1"}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", **kw),
+        ev(500.1, acct, "mfa_method_change", method="totp", detail="added authenticator app", **kw),
+    ]
+    quiet_everywhere(build(events))

@@ -90,10 +90,25 @@ BURST_MIN_ACCOUNTS = 2
 #: are unrelated people. Two other accounts of one tenant are colleagues, and infrastructure that
 #: signs colleagues in together (a new egress, an SSO helper's first day) is the organisation's.
 INDIVIDUAL_CATEGORIES = "('consumer', 'diaspora')"
+#: Hours after an attempt within which a sign-in completed from the same address block means
+#: the person at the server held the credential and the factor: someone on their own cloud
+#: desktop or self-hosted VPN who mistypes retries within minutes, and one who forgot the
+#: password resets it and is back within the day. An attempt nobody completes from there was
+#: abandoned: the relay's victim typed a wrong password, or the code expired before the replay.
+ABANDON_HOURS = 24
+
+#: log2 likelihood ratio of an abandoned attempt, relay vs. the owner on a server of their own:
+#: people who reach the sign-in from a server finish it (they hold password and factor); well
+#: under 1 in 8 leave for good, while most relayed attempts that do not complete are abandoned.
+ABANDON_BITS = 3
+
+#: ... and the completion's address block having tried the account before and been abandoned
+#: (:data:`ABANDON_BITS`): the operator back with a fresh phish or the relayed code in time.
 CORROBORATION_BITS_SQL = f"""
   CASE WHEN burst_accounts >= {BURST_MIN_ACCOUNTS} THEN 3 ELSE 0 END
   + CASE WHEN len(owner_events) > 0 THEN 3 ELSE 0 END
   + CASE WHEN len(follow_events) > 0 THEN 2 ELSE 0 END
+  + CASE WHEN len(prior_events) > 0 THEN {ABANDON_BITS} ELSE 0 END
 """
 
 SESS_VOID_SQL = f"""
@@ -174,12 +189,22 @@ LEFT JOIN tenant_known tc ON tc.tenant = c.tenant AND tc.kind = 'country' AND tc
 
 MFA_DONE_SQL = f"""
 CREATE OR REPLACE TEMP TABLE mfa_done AS
-WITH c0 AS (
-  SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.account, COALESCE(e.session_id, e.event_id)
-                                 ORDER BY e.time, e.event_id) AS rn
+WITH s0 AS (
+  -- completed sign-ins: a relayable second factor passed, or, in a session that asked for none,
+  -- the password step (typed into a page and replayed like a code; voided sessions are pending)
+  -- from a rented server, where phishing kits run: through VPN, Tor, hotel or home lines people
+  -- sign in with a password alone every day, and nothing there marks a relay
+  SELECT e.*, BOOL_OR(e.activity = 'mfa_challenge')
+                OVER (PARTITION BY e.account, COALESCE(e.session_id, e.event_id)) AS had_mfa
   FROM ev e
   WHERE e.outcome = 'success' AND e.activity IN ('mfa_challenge', 'sign_in')
-    AND e.method IN {RELAYABLE_METHODS}
+    AND (e.method IN {RELAYABLE_METHODS} OR COALESCE(e.method, 'password') = 'password')
+), c0 AS (
+  SELECT s0.* REPLACE (COALESCE(s0.method, 'password') AS method),
+         ROW_NUMBER() OVER (PARTITION BY s0.account, COALESCE(s0.session_id, s0.event_id)
+                            ORDER BY s0.time, s0.event_id) AS rn
+  FROM s0
+  WHERE s0.method IN {RELAYABLE_METHODS} OR (NOT s0.had_mfa AND s0.network_type = 'hosting')
 ), c AS (SELECT * FROM c0 WHERE rn = 1)
 SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
        c.country, COALESCE(c.network_type, 'unknown') AS network_type, c.user_agent, c.device_id,
@@ -199,6 +224,7 @@ WITH burst AS (
          list(DISTINCT o.event_id) AS evs
   FROM mfa_done c
   JOIN mfa_done o ON o.account <> c.account AND NOT o.tenant_net_known
+   AND o.method <> 'password' AND c.method <> 'password'
    AND (o.tenant IS DISTINCT FROM c.tenant OR c.tenant IS NULL
         OR (COALESCE(o.category IN {INDIVIDUAL_CATEGORIES}, FALSE)
             AND COALESCE(c.category IN {INDIVIDUAL_CATEGORIES}, FALSE)))
@@ -228,15 +254,24 @@ WITH burst AS (
    AND (e.session_id = c.session_id OR e.device_id = c.device_id OR e.ipnet = c.ipnet
         OR (e.net = c.net AND e.user_agent = c.user_agent))
   GROUP BY c.event_id
+), prior AS (
+  -- earlier attempts from the same address block on the account that nobody completed
+  SELECT c.event_id, list(DISTINCT r.event_id) AS evs
+  FROM mfa_done c
+  JOIN relay_attempt r ON r.account = c.account AND r.tenant IS NOT DISTINCT FROM c.tenant
+   AND r.ipnet = c.ipnet AND r.abandoned AND r.time < c.time
+  GROUP BY c.event_id
 ), f AS (
   SELECT c.*, {INFRA_BITS_SQL} AS infra_bits,
          COALESCE(b.n, 0) AS burst_accounts, COALESCE(b.accts, []) AS burst_accts,
          COALESCE(b.evs, []) AS burst_events,
-         COALESCE(w.evs, []) AS owner_events, COALESCE(x.evs, []) AS follow_events
+         COALESCE(w.evs, []) AS owner_events, COALESCE(x.evs, []) AS follow_events,
+         COALESCE(p.evs, []) AS prior_events
   FROM mfa_done c
   LEFT JOIN burst b ON b.event_id = c.event_id
   LEFT JOIN owner w ON w.event_id = c.event_id
   LEFT JOIN follow x ON x.event_id = c.event_id
+  LEFT JOIN prior p ON p.event_id = c.event_id
 )
 SELECT f.*, infra_bits + {CORROBORATION_BITS_SQL} AS relay_bits FROM f
 """
@@ -253,18 +288,6 @@ ATTEMPT_OWNER_MINUTES = OWNER_MINUTES
 #: hundreds, and among hundreds some owners sign in within minutes by chance (a person signs in
 #: about twice a day: ~2 % of 15-minute windows), which is coincidence, not corroboration.
 ATTEMPT_MAX_SERVER_ACCOUNTS = 3
-
-#: Hours after an attempt within which a sign-in completed from the same address block means
-#: the person at the server held the credential and the factor: someone on their own cloud
-#: desktop or self-hosted VPN who mistypes retries within minutes, and one who forgot the
-#: password resets it and is back within the day. An attempt nobody completes from there was
-#: abandoned: the relay's victim typed a wrong password, or the code expired before the replay.
-ABANDON_HOURS = 24
-
-#: log2 likelihood ratio of an abandoned attempt, relay vs. the owner on a server of their own:
-#: people who reach the sign-in from a server finish it (they hold password and factor); well
-#: under 1 in 8 leave for good, while most relayed attempts that do not complete are abandoned.
-ABANDON_BITS = 3
 
 #: log2 likelihood ratio of the owner's own attempt from a usual network in the same minutes:
 #: a person signs in about twice a day (~2 % of 15-minute windows), next to a relay's replay
@@ -350,8 +373,8 @@ def stage_relay(con: duckdb.DuckDBPyConnection) -> None:
     ``relay_attempt`` (password attempts from rented servers new to the account and its tenant)."""
     con.execute(TENANT_KNOWN_SQL)
     con.execute(EVF_TENANT_SQL)
-    con.execute(MFA_DONE_SQL)
-    con.execute(RELAY_SIGNIN_SQL)
     con.execute(RELAY_ATTEMPT_SQL)
     con.execute(RELAY_ATTEMPT_OWNER_SQL)
     con.execute("DROP TABLE relay_attempt0")
+    con.execute(MFA_DONE_SQL)
+    con.execute(RELAY_SIGNIN_SQL)
