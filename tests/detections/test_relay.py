@@ -404,3 +404,16 @@ def test_password_only_vpn_user_adding_an_authenticator_is_quiet(build):
         ev(500.1, acct, "mfa_method_change", method="totp", detail="added authenticator app", **kw),
     ]
     quiet_everywhere(build(events))
+
+
+def test_password_only_sign_in_through_a_tor_exit_in_a_data_centre_is_quiet(build):
+    """A Tor relay hosted in a data centre is logged as hosting on some events and as Tor on
+    others: an exit many people share, not a server rented for one victim, owner nearby or not."""
+    acct = "ida@corp.org"
+    tor = {"src_ip": "185.220.100.65", "asn": 208294, "asn_org": "TOR EXIT", "country": "DE"}
+    events = history(acct) + [
+        ev(400, "someone@else.org", "sign_in", network_type="tor", **tor),
+        ev(499.95, acct, "sign_in", device="dev-owner"),
+        ev(500, acct, "sign_in", ua=UA_EVIL_BROWSER, session_id="t1", network_type="hosting", **tor),
+    ]
+    quiet_everywhere(build(events))

@@ -16,16 +16,23 @@ from it, no source reputation counts it as served, and no rule takes it for a ta
                   own networks, learnt when :data:`TENANT_MIN_ACCOUNTS` of its accounts used them
                   (a cloud security proxy, an agency backhauled to a head office abroad).
 ``evf``           gains ``tenant_net_known`` / ``tenant_country_known`` (as of the event).
+``relay_attempt``  the first password attempt of each rented server (one that tried at most
+                  :data:`ATTEMPT_MAX_SERVER_ACCOUNTS` accounts) on an account whose network it is
+                  not, with its infrastructure bits, the owner's own attempt in the same minutes
+                  (``owner_events``) and whether it was ``abandoned`` (no sign-in completed from
+                  its block within :data:`ABANDON_HOURS`).
 ``relay_signin``  every sign-in completed with a relayable second factor (one-time code or push;
-                  FIDO2 is bound to the site's origin and cannot be relayed) from a network new to
-                  a warmed-up account, with how unusual its infrastructure is for the account and
-                  for the tenant (``infra_bits``), and the three relay corroborations: the same
-                  infrastructure completing MFA for other accounts new to it (``burst_accounts``),
-                  the owner's own attempt from a usual place in the same minutes where one person
-                  cannot be at both (``owner_events``), and follow-on account changes from the
-                  same session, device or infrastructure (``follow_events``). ``relay_bits`` adds
-                  them up as a log2 likelihood ratio (relay vs. the owner's routine); the weights
-                  below say which real-world frequency each stands for.
+                  FIDO2 is bound to the site's origin and cannot be relayed), or with the password
+                  alone from a rented server in a session that asked for no second factor, from a
+                  network new to a warmed-up account, with how unusual its infrastructure is for
+                  the account and for the tenant (``infra_bits``), and the relay corroborations:
+                  the same infrastructure completing MFA for other accounts new to it
+                  (``burst_accounts``), the owner's own attempt from a usual place in the same
+                  minutes where one person cannot be at both (``owner_events``), follow-on account
+                  changes from the same session, device or infrastructure (``follow_events``), and
+                  earlier abandoned attempts from the same block (``prior_events``). ``relay_bits``
+                  adds them up as a log2 likelihood ratio (relay vs. the owner's routine); the
+                  weights below say which real-world frequency each stands for.
 
 Portable SQL except the list helpers DuckDB and Spark SQL share (``list``, ``list_sort``).
 """
@@ -33,6 +40,8 @@ Portable SQL except the list helpers DuckDB and Spark SQL share (``list``, ``lis
 from __future__ import annotations
 
 import duckdb
+
+from idwatch.detections.sql import SHARED_EXIT_TYPES
 
 #: Second factors a phishing proxy passes through: the code the victim types, the push they
 #: approve. FIDO2 / passkeys sign the site's origin, so a relay cannot complete them.
@@ -193,7 +202,9 @@ WITH s0 AS (
   -- completed sign-ins: a relayable second factor passed, or, in a session that asked for none,
   -- the password step (typed into a page and replayed like a code; voided sessions are pending)
   -- from a rented server, where phishing kits run: through VPN, Tor, hotel or home lines people
-  -- sign in with a password alone every day, and nothing there marks a relay
+  -- sign in with a password alone every day, and nothing there marks a relay; nor on an address
+  -- any event shows as a VPN, proxy or Tor exit (Tor relays run in data centres too), which is
+  -- many people's
   SELECT e.*, BOOL_OR(e.activity = 'mfa_challenge')
                 OVER (PARTITION BY e.account, COALESCE(e.session_id, e.event_id)) AS had_mfa
   FROM ev e
@@ -204,7 +215,9 @@ WITH s0 AS (
          ROW_NUMBER() OVER (PARTITION BY s0.account, COALESCE(s0.session_id, s0.event_id)
                             ORDER BY s0.time, s0.event_id) AS rn
   FROM s0
-  WHERE s0.method IN {RELAYABLE_METHODS} OR (NOT s0.had_mfa AND s0.network_type = 'hosting')
+  WHERE s0.method IN {RELAYABLE_METHODS}
+     OR (NOT s0.had_mfa AND s0.network_type = 'hosting'
+         AND s0.src_ip NOT IN (SELECT src_ip FROM ev WHERE network_type IN {SHARED_EXIT_TYPES}))
 ), c AS (SELECT * FROM c0 WHERE rn = 1)
 SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
        c.country, COALESCE(c.network_type, 'unknown') AS network_type, c.user_agent, c.device_id,
