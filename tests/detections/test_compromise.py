@@ -500,3 +500,23 @@ def test_unfamiliar_signin_from_a_vpn_exit_whose_client_worked_through_accounts_
     events.append(ev(501, "alice@corp.org", "sign_in", net="vpn_nl", ua=UA_EVIL_BROWSER, device="dev-x"))
     events.append(ev(501, "bob@corp.org", "sign_in", net="vpn_nl", ua=UA_PHONE, device="dev-new"))
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
+
+
+def test_an_organisations_cloud_proxy_on_the_stores_first_day_is_no_attack_source(build):
+    """The store starts today; the vendor logs the password step pending and the second factor as
+    the sign-in. A few colleagues mistype behind the tenant's cloud security proxy: it served
+    everyone (their second factors passed), so it is no source working through accounts, and a
+    colleague's identifier-first sign-in through it is no takeover."""
+    events = []
+    for i in range(8):
+        acct = f"u{i}@agency.gov"
+        kw = {"net": "sso_cloud", "ua": UA_PHONE, "device": f"d{i}", "session_id": f"s{i}"}
+        if i < 5:
+            events.append(ev(1 + i * 0.2, acct, "sign_in", "failure", reason="bad_password", **kw))
+        events += [
+            ev(1.05 + i * 0.2, acct, "sign_in", "pending", **kw),
+            ev(1.06 + i * 0.2, acct, "mfa_challenge", method="sms", **kw),
+        ]
+    kw = {"net": "sso_cloud", "ua": UA_OWNER, "device": "d7b", "session_id": "x"}
+    events += [ev(3, "u7@agency.gov", "account_lookup", **kw), ev(3.001, "u7@agency.gov", "sign_in", **kw)]
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()

@@ -233,11 +233,58 @@ def test_relayed_wrong_password_with_the_owner_at_home_fires(build):
     assert alerts[0]["detail"].startswith("failure password attempt from hosting DE")
 
 
-def test_relayed_attempt_quiet_without_the_owner_nearby(build):
+def test_an_abandoned_attempt_from_a_rented_server_fires_without_the_owner(build):
+    """The relay's victim typed a wrong password and did not come back: nobody ever signs in from
+    the server, the owner only hours later from home."""
     acct = "gil@corp.org"
     events = history(acct) + [
         ev(500, acct, "sign_in", "failure", net="evil_de", ua=UA_EVIL_BROWSER, reason="bad_password"),
         ev(503, acct, "sign_in", device="dev-owner"),
+    ]
+    alerts = alerts_of(build(events), ATTEMPT)
+    assert [a["accounts"] for a in alerts] == [[acct]]
+    assert "abandoned" in alerts[0]["detail"] and "owner" not in alerts[0]["detail"]
+
+
+def test_a_relayed_password_whose_code_expired_fires(build):
+    """The password was right (the step passed), the one-time code expired before the replay."""
+    acct = "gil@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER, "session_id": "r1"}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", "success", **kw),
+        ev(500.03, acct, "mfa_challenge", "failure", method="sms", reason="expired", **kw),
+    ]
+    assert alerted_accounts(build(events), ATTEMPT) == {acct}
+
+
+def test_attempt_quiet_on_the_owner_mistyping_on_their_own_cloud_server(build):
+    """Someone on a cloud desktop they rented mistypes, then signs in from it: not abandoned."""
+    acct = "gil@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", "failure", reason="bad_password", **kw),
+        ev(500.02, acct, "sign_in", **kw),
+    ]
+    assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+def test_attempt_quiet_on_a_forgotten_password_reset_from_the_own_cloud_server(build):
+    """The owner forgot the password on a cloud desktop, resets it and is back on it the same day."""
+    acct = "gil@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER}
+    events = history(acct) + [
+        *[ev(500 + 0.01 * k, acct, "sign_in", "failure", reason="bad_password", **kw) for k in range(3)],
+        ev(500.1, acct, "password_reset", "success", step="complete", **kw),
+        ev(502, acct, "sign_in", **kw),
+    ]
+    assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+def test_attempt_quiet_on_a_traveller_mistyping_on_hotel_wifi(build):
+    """Hotel Wi-Fi abroad is no rented server, whether or not the traveller gets in."""
+    acct = "gil@corp.org"
+    events = history(acct) + [
+        ev(500, acct, "sign_in", "failure", net="hotel_fr", reason="bad_password", device="dev-owner"),
     ]
     assert alerted_accounts(build(events), ATTEMPT) == set()
 
@@ -275,3 +322,98 @@ def test_a_sprayers_server_is_no_relay_when_an_owner_happens_to_sign_in(build):
         )
     events.append(ev(500.05, _colleagues(8)[0], "sign_in", device="dev-0"))
     assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+def test_an_abandoned_attempt_on_a_dormant_mailbox_fires(build):
+    """A directory account that has not signed in for the whole period: nothing is new to it,
+    but a rented server abroad its tenant never used, and nobody got in from there, still is."""
+    acct = "old.hand@corp.org"
+    directory = [{"account": acct, "tenant": "corp.org", "category": "ngo", "home_country": "US"}]
+    events = history("colleague@corp.org") + [
+        ev(500, acct, "sign_in", "failure", net="evil_de", ua=UA_EVIL_BROWSER, reason="bad_password"),
+    ]
+    assert alerted_accounts(build(events, directory=directory), ATTEMPT) == {acct}
+
+
+def test_attempt_quiet_on_a_newcomers_first_day_on_a_cloud_desktop(build):
+    """A new employee's first sign-ins come from the cloud desktop they were given: a typo, then in."""
+    acct = "new.hire@corp.org"
+    directory = [{"account": acct, "tenant": "corp.org", "category": "ngo", "home_country": "US"}]
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER}
+    events = history("colleague@corp.org") + [
+        ev(500, acct, "sign_in", "failure", reason="bad_password", **kw),
+        ev(500.01, acct, "sign_in", **kw),
+    ]
+    assert alerted_accounts(build(events, directory=directory), ATTEMPT) == set()
+
+
+def test_attempt_quiet_on_an_identifier_that_does_not_exist(build):
+    """A typo'd address nobody owns is no one's relay victim (the lookup rules see enumeration)."""
+    events = history("gil@corp.org") + [
+        ev(500, "gli@corp.org", "sign_in", "failure", net="evil_de", reason="unknown_account",
+           account_exists=False),
+    ]  # fmt: skip
+    assert alerted_accounts(build(events), ATTEMPT) == set()
+
+
+# ------------------------------------------- accounts without a second factor: the password alone
+
+
+def test_a_relayed_password_on_an_account_without_mfa_with_follow_on_changes_fires(build):
+    """No second factor to relay: the replayed password is the sign-in, and the operator adds an
+    authenticator and a forwarding rule in that session."""
+    acct = "hal@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER, "device": "dev-operator", "session_id": "p1"}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", **kw),
+        ev(500.1, acct, "mailbox_rule", detail="forward to x@proton.me", **kw),
+        ev(500.2, acct, "mfa_method_change", method="totp", **kw),
+    ]
+    store = build(events)
+    assert alerted_accounts(store, RELAY) == {acct}
+    assert alerted_accounts(store, FOLLOW) == {acct}
+
+
+def test_a_password_sign_in_after_an_abandoned_attempt_from_the_same_server_fires(build):
+    """The server's first relayed password was wrong; days later the victim typed the right one."""
+    acct = "hal@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER}
+    events = history(acct) + [
+        ev(450, acct, "sign_in", "failure", reason="bad_password", **kw),
+        ev(500, acct, "sign_in", session_id="p2", **kw),
+    ]
+    alerts = alerts_of(build(events), RELAY)
+    assert [a["accounts"] for a in alerts] == [[acct]]
+    assert "1 abandoned attempts before" in alerts[0]["detail"] and len(alerts[0]["event_ids"]) == 2
+
+
+def test_password_only_sign_in_from_a_cloud_desktop_abroad_alone_is_quiet(build):
+    """New network, tenant, country and browser on a rented server (6 bits), nothing corroborating:
+    a password alone proves nothing was relayed live."""
+    acct = "hal@corp.org"
+    events = history(acct) + [ev(500, acct, "sign_in", net="evil_de", ua=UA_EVIL_BROWSER, session_id="p3")]
+    assert alerted_accounts(build(events), RELAY) == set()
+
+
+def test_password_only_vpn_user_adding_an_authenticator_is_quiet(build):
+    """A VPN user on a new exit signs in with the password and enrols their first authenticator."""
+    acct = "ida@corp.org"
+    kw = {"net": "vpn_nl", "ua": UA_PHONE, "session_id": "v1"}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", **kw),
+        ev(500.1, acct, "mfa_method_change", method="totp", detail="added authenticator app", **kw),
+    ]
+    quiet_everywhere(build(events))
+
+
+def test_password_only_sign_in_through_a_tor_exit_in_a_data_centre_is_quiet(build):
+    """A Tor relay hosted in a data centre is logged as hosting on some events and as Tor on
+    others: an exit many people share, not a server rented for one victim, owner nearby or not."""
+    acct = "ida@corp.org"
+    tor = {"src_ip": "185.220.100.65", "asn": 208294, "asn_org": "TOR EXIT", "country": "DE"}
+    events = history(acct) + [
+        ev(400, "someone@else.org", "sign_in", network_type="tor", **tor),
+        ev(499.95, acct, "sign_in", device="dev-owner"),
+        ev(500, acct, "sign_in", ua=UA_EVIL_BROWSER, session_id="t1", network_type="hosting", **tor),
+    ]
+    quiet_everywhere(build(events))

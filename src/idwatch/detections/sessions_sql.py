@@ -16,16 +16,23 @@ from it, no source reputation counts it as served, and no rule takes it for a ta
                   own networks, learnt when :data:`TENANT_MIN_ACCOUNTS` of its accounts used them
                   (a cloud security proxy, an agency backhauled to a head office abroad).
 ``evf``           gains ``tenant_net_known`` / ``tenant_country_known`` (as of the event).
+``relay_attempt``  the first password attempt of each rented server (one that tried at most
+                  :data:`ATTEMPT_MAX_SERVER_ACCOUNTS` accounts) on an account whose network it is
+                  not, with its infrastructure bits, the owner's own attempt in the same minutes
+                  (``owner_events``) and whether it was ``abandoned`` (no sign-in completed from
+                  its block within :data:`ABANDON_HOURS`).
 ``relay_signin``  every sign-in completed with a relayable second factor (one-time code or push;
-                  FIDO2 is bound to the site's origin and cannot be relayed) from a network new to
-                  a warmed-up account, with how unusual its infrastructure is for the account and
-                  for the tenant (``infra_bits``), and the three relay corroborations: the same
-                  infrastructure completing MFA for other accounts new to it (``burst_accounts``),
-                  the owner's own attempt from a usual place in the same minutes where one person
-                  cannot be at both (``owner_events``), and follow-on account changes from the
-                  same session, device or infrastructure (``follow_events``). ``relay_bits`` adds
-                  them up as a log2 likelihood ratio (relay vs. the owner's routine); the weights
-                  below say which real-world frequency each stands for.
+                  FIDO2 is bound to the site's origin and cannot be relayed), or with the password
+                  alone from a rented server in a session that asked for no second factor, from a
+                  network new to a warmed-up account, with how unusual its infrastructure is for
+                  the account and for the tenant (``infra_bits``), and the relay corroborations:
+                  the same infrastructure completing MFA for other accounts new to it
+                  (``burst_accounts``), the owner's own attempt from a usual place in the same
+                  minutes where one person cannot be at both (``owner_events``), follow-on account
+                  changes from the same session, device or infrastructure (``follow_events``), and
+                  earlier abandoned attempts from the same block (``prior_events``). ``relay_bits``
+                  adds them up as a log2 likelihood ratio (relay vs. the owner's routine); the
+                  weights below say which real-world frequency each stands for.
 
 Portable SQL except the list helpers DuckDB and Spark SQL share (``list``, ``list_sort``).
 """
@@ -33,6 +40,8 @@ Portable SQL except the list helpers DuckDB and Spark SQL share (``list``, ``lis
 from __future__ import annotations
 
 import duckdb
+
+from idwatch.detections.sql import SHARED_EXIT_TYPES
 
 #: Second factors a phishing proxy passes through: the code the victim types, the push they
 #: approve. FIDO2 / passkeys sign the site's origin, so a relay cannot complete them.
@@ -90,10 +99,25 @@ BURST_MIN_ACCOUNTS = 2
 #: are unrelated people. Two other accounts of one tenant are colleagues, and infrastructure that
 #: signs colleagues in together (a new egress, an SSO helper's first day) is the organisation's.
 INDIVIDUAL_CATEGORIES = "('consumer', 'diaspora')"
+#: Hours after an attempt within which a sign-in completed from the same address block means
+#: the person at the server held the credential and the factor: someone on their own cloud
+#: desktop or self-hosted VPN who mistypes retries within minutes, and one who forgot the
+#: password resets it and is back within the day. An attempt nobody completes from there was
+#: abandoned: the relay's victim typed a wrong password, or the code expired before the replay.
+ABANDON_HOURS = 24
+
+#: log2 likelihood ratio of an abandoned attempt, relay vs. the owner on a server of their own:
+#: people who reach the sign-in from a server finish it (they hold password and factor); well
+#: under 1 in 8 leave for good, while most relayed attempts that do not complete are abandoned.
+ABANDON_BITS = 3
+
+#: ... and the completion's address block having tried the account before and been abandoned
+#: (:data:`ABANDON_BITS`): the operator back with a fresh phish or the relayed code in time.
 CORROBORATION_BITS_SQL = f"""
   CASE WHEN burst_accounts >= {BURST_MIN_ACCOUNTS} THEN 3 ELSE 0 END
   + CASE WHEN len(owner_events) > 0 THEN 3 ELSE 0 END
   + CASE WHEN len(follow_events) > 0 THEN 2 ELSE 0 END
+  + CASE WHEN len(prior_events) > 0 THEN {ABANDON_BITS} ELSE 0 END
 """
 
 SESS_VOID_SQL = f"""
@@ -174,12 +198,26 @@ LEFT JOIN tenant_known tc ON tc.tenant = c.tenant AND tc.kind = 'country' AND tc
 
 MFA_DONE_SQL = f"""
 CREATE OR REPLACE TEMP TABLE mfa_done AS
-WITH c0 AS (
-  SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.account, COALESCE(e.session_id, e.event_id)
-                                 ORDER BY e.time, e.event_id) AS rn
+WITH s0 AS (
+  -- completed sign-ins: a relayable second factor passed, or, in a session that asked for none,
+  -- the password step (typed into a page and replayed like a code; voided sessions are pending)
+  -- from a rented server, where phishing kits run: through VPN, Tor, hotel or home lines people
+  -- sign in with a password alone every day, and nothing there marks a relay; nor on an address
+  -- any event shows as a VPN, proxy or Tor exit (Tor relays run in data centres too), which is
+  -- many people's
+  SELECT e.*, BOOL_OR(e.activity = 'mfa_challenge')
+                OVER (PARTITION BY e.account, COALESCE(e.session_id, e.event_id)) AS had_mfa
   FROM ev e
   WHERE e.outcome = 'success' AND e.activity IN ('mfa_challenge', 'sign_in')
-    AND e.method IN {RELAYABLE_METHODS}
+    AND (e.method IN {RELAYABLE_METHODS} OR COALESCE(e.method, 'password') = 'password')
+), c0 AS (
+  SELECT s0.* REPLACE (COALESCE(s0.method, 'password') AS method),
+         ROW_NUMBER() OVER (PARTITION BY s0.account, COALESCE(s0.session_id, s0.event_id)
+                            ORDER BY s0.time, s0.event_id) AS rn
+  FROM s0
+  WHERE s0.method IN {RELAYABLE_METHODS}
+     OR (NOT s0.had_mfa AND s0.network_type = 'hosting'
+         AND s0.src_ip NOT IN (SELECT src_ip FROM ev WHERE network_type IN {SHARED_EXIT_TYPES}))
 ), c AS (SELECT * FROM c0 WHERE rn = 1)
 SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
        c.country, COALESCE(c.network_type, 'unknown') AS network_type, c.user_agent, c.device_id,
@@ -199,6 +237,7 @@ WITH burst AS (
          list(DISTINCT o.event_id) AS evs
   FROM mfa_done c
   JOIN mfa_done o ON o.account <> c.account AND NOT o.tenant_net_known
+   AND o.method <> 'password' AND c.method <> 'password'
    AND (o.tenant IS DISTINCT FROM c.tenant OR c.tenant IS NULL
         OR (COALESCE(o.category IN {INDIVIDUAL_CATEGORIES}, FALSE)
             AND COALESCE(c.category IN {INDIVIDUAL_CATEGORIES}, FALSE)))
@@ -228,15 +267,24 @@ WITH burst AS (
    AND (e.session_id = c.session_id OR e.device_id = c.device_id OR e.ipnet = c.ipnet
         OR (e.net = c.net AND e.user_agent = c.user_agent))
   GROUP BY c.event_id
+), prior AS (
+  -- earlier attempts from the same address block on the account that nobody completed
+  SELECT c.event_id, list(DISTINCT r.event_id) AS evs
+  FROM mfa_done c
+  JOIN relay_attempt r ON r.account = c.account AND r.tenant IS NOT DISTINCT FROM c.tenant
+   AND r.ipnet = c.ipnet AND r.abandoned AND r.time < c.time
+  GROUP BY c.event_id
 ), f AS (
   SELECT c.*, {INFRA_BITS_SQL} AS infra_bits,
          COALESCE(b.n, 0) AS burst_accounts, COALESCE(b.accts, []) AS burst_accts,
          COALESCE(b.evs, []) AS burst_events,
-         COALESCE(w.evs, []) AS owner_events, COALESCE(x.evs, []) AS follow_events
+         COALESCE(w.evs, []) AS owner_events, COALESCE(x.evs, []) AS follow_events,
+         COALESCE(p.evs, []) AS prior_events
   FROM mfa_done c
   LEFT JOIN burst b ON b.event_id = c.event_id
   LEFT JOIN owner w ON w.event_id = c.event_id
   LEFT JOIN follow x ON x.event_id = c.event_id
+  LEFT JOIN prior p ON p.event_id = c.event_id
 )
 SELECT f.*, infra_bits + {CORROBORATION_BITS_SQL} AS relay_bits FROM f
 """
@@ -254,6 +302,11 @@ ATTEMPT_OWNER_MINUTES = OWNER_MINUTES
 #: about twice a day: ~2 % of 15-minute windows), which is coincidence, not corroboration.
 ATTEMPT_MAX_SERVER_ACCOUNTS = 3
 
+#: log2 likelihood ratio of the owner's own attempt from a usual network in the same minutes:
+#: a person signs in about twice a day (~2 % of 15-minute windows), next to a relay's replay
+#: about every second time (the page forwards the victim to the real sign-in).
+OWNER_BITS = 3
+
 RELAY_ATTEMPT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE relay_attempt0 AS
 WITH c0 AS (
@@ -269,10 +322,26 @@ WITH c0 AS (
 ), c AS (SELECT * FROM c0 SEMI JOIN served USING (src_ip) WHERE rn = 1)
 SELECT c.time, c.event_id, c.account, c.tenant, c.session_id, c.src_ip, c.ipnet, c.net, c.asn,
        c.country, c.network_type, c.user_agent, c.device_id, c.outcome, a.category,
+       COALESCE(a.first_ok < c.time - INTERVAL '{WARMUP_HOURS}' HOUR, FALSE) AS warm,
 {_FAMILIARITY}
-WHERE kn.account IS NULL AND tn.tenant IS NULL
-  AND a.first_ok IS NOT NULL AND a.first_ok < c.time - INTERVAL '{WARMUP_HOURS}' HOUR
+WHERE kn.account IS NULL AND COALESCE(a.exists_, FALSE)
 """
+
+#: An attempt's infrastructure bits (:data:`INFRA_BITS_SQL`). On an account without a warmed-up
+#: baseline (a dormant mailbox, a newcomer) nothing is new *to the account* yet, so only what the
+#: tenant, the directory's home country and the server's kind say counts.
+ATTEMPT_INFRA_BITS_SQL = f"""
+  CASE WHEN warm THEN {INFRA_BITS_SQL}
+       ELSE CASE WHEN NOT tenant_net_known THEN 1 ELSE 0 END
+            + CASE WHEN NOT country_known AND NOT tenant_country_known THEN 1 ELSE 0 END
+            + CASE WHEN network_type = 'hosting' THEN 2 ELSE 0 END END
+"""
+
+#: Completed sign-ins (password step passed and not voided by a failed second factor, or a
+#: second factor passed) by account and address block: what ends an attempt.
+_COMPLETED = """
+  SELECT account, tenant, ipnet, time FROM ev
+  WHERE outcome = 'success' AND activity IN ('sign_in', 'mfa_challenge')"""
 
 RELAY_ATTEMPT_OWNER_SQL = f"""
 CREATE OR REPLACE TEMP TABLE relay_attempt AS
@@ -287,10 +356,22 @@ WITH owner AS (
   JOIN known k ON k.account = e.account AND k.tenant IS NOT DISTINCT FROM e.tenant AND k.kind = 'net'
    AND k.value = e.net AND k.first_seen < e.time - INTERVAL '{SETTLE_HOURS}' HOUR
   GROUP BY c.event_id
+), done AS (
+  -- a sign-in completed for the account from the same address block soon after
+  SELECT DISTINCT c.event_id
+  FROM relay_attempt0 c
+  JOIN ({_COMPLETED}) d ON d.account = c.account AND d.tenant IS NOT DISTINCT FROM c.tenant
+   AND d.ipnet = c.ipnet AND d.time >= c.time AND d.time <= c.time + INTERVAL '{ABANDON_HOURS}' HOUR
+), f AS (
+  SELECT c.*, {ATTEMPT_INFRA_BITS_SQL} AS infra_bits, COALESCE(w.evs, []) AS owner_events,
+         (d.event_id IS NULL) AS abandoned
+  FROM relay_attempt0 c
+  LEFT JOIN owner w ON w.event_id = c.event_id
+  LEFT JOIN done d ON d.event_id = c.event_id
 )
-SELECT c.*, {INFRA_BITS_SQL} AS infra_bits, COALESCE(w.evs, []) AS owner_events,
-       {INFRA_BITS_SQL} + CASE WHEN w.evs IS NOT NULL THEN 3 ELSE 0 END AS relay_bits
-FROM relay_attempt0 c LEFT JOIN owner w ON w.event_id = c.event_id
+SELECT f.*, infra_bits + CASE WHEN len(owner_events) > 0 THEN {OWNER_BITS} ELSE 0 END
+                       + CASE WHEN abandoned THEN {ABANDON_BITS} ELSE 0 END AS relay_bits
+FROM f
 """
 
 
@@ -305,8 +386,8 @@ def stage_relay(con: duckdb.DuckDBPyConnection) -> None:
     ``relay_attempt`` (password attempts from rented servers new to the account and its tenant)."""
     con.execute(TENANT_KNOWN_SQL)
     con.execute(EVF_TENANT_SQL)
-    con.execute(MFA_DONE_SQL)
-    con.execute(RELAY_SIGNIN_SQL)
     con.execute(RELAY_ATTEMPT_SQL)
     con.execute(RELAY_ATTEMPT_OWNER_SQL)
     con.execute("DROP TABLE relay_attempt0")
+    con.execute(MFA_DONE_SQL)
+    con.execute(RELAY_SIGNIN_SQL)

@@ -280,7 +280,9 @@ WITH tgt AS (
   SELECT DISTINCT {cols("e")}, e.account,
          CAST(FLOOR(EPOCH(e.time) / 86400) AS BIGINT) AS day
   FROM ev e JOIN ips USING (src_ip)
-  WHERE e.activity = 'sign_in' AND e.outcome = 'success'
+  -- a completed sign-in: the password step, or the second factor where the vendor logs the
+  -- password step pending (else an office's MFA users look served by nobody)
+  WHERE e.activity IN ('sign_in', 'mfa_challenge') AND e.outcome = 'success'
 ), entered AS (
   -- identifier-first sign-in: the lookup of an account whose password (or MFA step) followed
   -- from the same address that day is the owner's login flow, not a probe
