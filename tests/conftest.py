@@ -7,9 +7,22 @@ number and the path to provide at the end of the run, instead of a silent "s" am
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
+
+# The hand-built world of tests/correlate/scenario.py, importable as ``correlate_scenario``
+# from every test folder (the CLI and API tests correlate it once too).
+if "correlate_scenario" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(
+        "correlate_scenario", Path(__file__).parent / "correlate" / "scenario.py"
+    )
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules["correlate_scenario"] = _module
+    _spec.loader.exec_module(_module)
+
 
 # Skip reasons that mean "the shared data is missing" (tests/sources, tests/store).
 SHARED_SKIP_REASONS = ("shared samples not available", "reference intel not present")

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 
-if "correlate_scenario" not in sys.modules:
-    _path = Path(__file__).parents[1] / "correlate" / "scenario.py"
-    _spec = importlib.util.spec_from_file_location("correlate_scenario", _path)
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["correlate_scenario"] = _module
-    _spec.loader.exec_module(_module)
 scenario = sys.modules["correlate_scenario"]
 
 
 @pytest.fixture(scope="session")
 def built_store(tmp_path_factory):
     """The world with a state actor, criminal noise and look-alikes, correlated once."""
-    from idwatch.correlate.pipeline import correlate
-
-    world = scenario.build_world()
-    intel = scenario.intel_bundle(state_ips=[scenario.STATE_IPS[1]], extra_ips=[scenario.TRAP_IP])
-    store = world.write(tmp_path_factory.mktemp("built"), [intel])
-    correlate(store)
-    return store
+    return scenario.correlated_world(tmp_path_factory.mktemp("built"))
 
 
 @pytest.fixture

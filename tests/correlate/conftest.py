@@ -1,15 +1,10 @@
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("correlate_scenario", Path(__file__).with_name("scenario.py"))
-scenario = importlib.util.module_from_spec(_spec)
-sys.modules["correlate_scenario"] = scenario
-_spec.loader.exec_module(scenario)
+scenario = sys.modules["correlate_scenario"]  # loaded once by tests/conftest.py
 
 
 @pytest.fixture(scope="session")

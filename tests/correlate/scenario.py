@@ -559,3 +559,12 @@ def _moscow_office(t: datetime) -> datetime:
             t = (t + timedelta(days=1)).replace(hour=5, minute=10)
         else:
             return t
+
+
+def correlated_world(root: Path) -> Any:
+    """The hand-built world written as a store under ``root`` with its intel, and correlated."""
+    from idwatch.correlate.pipeline import correlate
+
+    store = build_world().write(root, [intel_bundle(state_ips=[STATE_IPS[1]], extra_ips=[TRAP_IP])])
+    correlate(store)
+    return store
