@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from idwatch.analyst_marks import current_marks
+from idwatch.notebook import ACCOUNT_SCHEMA
 from idwatch.query import read_only_connection
 from idwatch.report.model import Report, build_report
 from idwatch.schema import ALERT_SCHEMA
@@ -34,17 +35,8 @@ EVIDENCE_COLUMNS = (
     "event_id, time, account, tenant, activity, outcome, src_ip, country, asn, asn_org, "
     "network_type, user_agent, ua_family, ua_os, device_id, session_id, source"
 )
-ACCOUNT_COLUMNS = pa.schema(
-    [
-        ("account", pa.string()),
-        ("tenant", pa.string()),
-        ("status", pa.string()),
-        ("risk", pa.int64()),
-        ("campaigns", pa.list_(pa.string())),
-        ("alerts", pa.int64()),
-        ("category", pa.string()),
-    ]
-)
+#: The notebook's accounts table, with the directory's category to filter on.
+ACCOUNT_COLUMNS = ACCOUNT_SCHEMA.append(pa.field("category", pa.string()))
 
 
 @dataclass

@@ -36,9 +36,10 @@ def shows_progress(console: Console, json_out: bool = False) -> bool:
     return console.is_terminal and not json_out
 
 
-def _bar(console: Console) -> Progress:
+def bar(console: Console, label_width: int = 0) -> Progress:
+    """The one look of idwatch's bars: label, bar, done of total, elapsed; gone when finished."""
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn(f"{{task.description:<{label_width}}}" if label_width else "{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -54,7 +55,7 @@ class Counted:
         self, label: str, total: int, *, console: Console, enabled: bool, on_update: Update | None = None
     ) -> None:
         self.total, self.done, self.on_update = total, 0, on_update
-        self._bar: Progress | None = _bar(console) if enabled else None
+        self._bar: Progress | None = bar(console) if enabled else None
         self._task: TaskID | None = None
         self._lock = threading.Lock()
         if self._bar is not None:

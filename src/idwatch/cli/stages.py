@@ -13,14 +13,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
 )
 
+from idwatch.cli.progress import bar as progress_bar
 from idwatch.store import Store
 
 STAGES = ("detections", "incidents", "campaigns", "attribution")
@@ -75,17 +72,6 @@ class StageClock:
         return round(time.perf_counter() - self._t0, 2)
 
 
-def _bar(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description:<12}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-
-
 def run_analysis(store: Store, *, console: Console | None = None) -> dict[str, Any]:
     """Detections, then correlation and attribution, timed per stage (bars when ``console``).
 
@@ -95,7 +81,7 @@ def run_analysis(store: Store, *, console: Console | None = None) -> dict[str, A
     from idwatch.correlate.pipeline import correlate
     from idwatch.detections.engine import run_detections
 
-    bar = _bar(console) if console is not None else None
+    bar = progress_bar(console, label_width=12) if console is not None else None
     clock = StageClock(progress=bar)
     if bar is not None:
         bar.start()
