@@ -75,7 +75,13 @@ def test_every_mapped_kind_and_shape_is_a_row_of_the_page(vendor):
 
 #: One fixture per accepted export shape, in the order of ``<vendor>_map.SHAPES``.
 SHAPE_FIXTURES = {
-    "entra": ["graph_signins.json", "graph_beta_signins.json", "eventhub_messages.jsonl", "sentinel.jsonl"],
+    "entra": [
+        "graph_signins.json",
+        "graph_beta_signins.json",
+        "eventhub_messages.jsonl",
+        "graph_risk.json",
+        "sentinel.jsonl",
+    ],
     "okta": ["system_log_page.json", "event_hook.json", "forwarders.jsonl", "forwarders.jsonl"],
     "gworkspace": ["activities.json", "activities.json", "cloud_logging.jsonl"],
     "auth0": ["logs_api_page.json", "log_stream.jsonl", "eventbridge.jsonl"],

@@ -400,3 +400,30 @@ def test_adfs_sign_ins_are_sign_ins(vx):
     assert [r["src_ip"] for r in rows] == ["198.51.100.90", "198.51.100.90", "198.51.100.91"]
     assert {r["account"] for r in rows} == {"gina@contoso.com"}
     assert all(r["_skip"] is None and r["_error"] is None for r in rows)
+
+
+def test_graph_risk_detections_and_risky_users_are_kept_not_quarantined(vx, ingest):
+    """ID Protection objects are no attempts: skipped by kind, kept whole in ``other_events`` with
+    their account and time, so a nation-state risk detection can be attribution evidence."""
+    page = vx.fixture("entra", "graph_risk.json")
+    summary, store = ingest(page, array=True)
+    assert summary.quarantined == 0 and summary.stored == 0
+    assert summary.skipped_by_kind == {"entra:riskDetection": 1, "entra:riskyUser": 1}
+    rows = (
+        store.connect()
+        .execute(
+            "SELECT kind, account, time, src_ip, json_extract_string(raw, '$.riskEventType') "
+            "FROM other_events ORDER BY kind"
+        )
+        .fetchall()
+    )
+    assert [(k, a, t.isoformat(), ip, r) for k, a, t, ip, r in rows] == [
+        (
+            "riskDetection",
+            "ana.silva@contoso.com",
+            "2024-06-03T09:58:00+00:00",
+            "203.0.113.7",
+            "nationStateIP",
+        ),
+        ("riskyUser", "ana.silva@contoso.com", "2024-06-03T10:07:00+00:00", None, None),
+    ]

@@ -82,7 +82,25 @@ def _sniff_one(record: dict[str, Any]) -> bool:
     keys = set(record)
     if len(_AUDIT_KEYS & keys) >= 3:
         return True
+    if _graph_risk_kind(record):
+        return True
     return {"userPrincipalName", "createdDateTime"} <= keys and len(_SIGNIN_KEYS & keys) >= 4
+
+
+#: Graph ID Protection objects (learn.microsoft.com/graph/api/resources/riskdetection and
+#: .../riskyuser): not attempts, skipped by kind and kept so Sigma rules and the state-actor
+#: warning evidence (riskEventType ``nationStateIP``) can read them.
+_RISK_DETECTION_KEYS = {"riskEventType", "riskLevel", "detectedDateTime", "userPrincipalName"}
+_RISKY_USER_KEYS = {"riskLevel", "riskState", "riskLastUpdatedDateTime", "userPrincipalName"}
+
+
+def _graph_risk_kind(record: dict[str, Any]) -> str | None:
+    keys = set(record)
+    if keys >= _RISK_DETECTION_KEYS:
+        return "riskDetection"
+    if keys >= _RISKY_USER_KEYS:
+        return "riskyUser"
+    return None
 
 
 def update_user_ctes(prev: str, mods: str, name_key: str, new_key: str) -> str:
@@ -136,6 +154,8 @@ def select_sql(view: str) -> str:
     category = x("$.category", "$.Category")
     activity_name = x("$.activityDisplayName", "$.properties.activityDisplayName", "$.ActivityDisplayName")
     op_name = x("$.OperationName", "$.operationName", "$.operationname")
+    risk_event = x("$.riskEventType")
+    risky_user = x("$.riskLastUpdatedDateTime")
     # --- sign-in fields
     si_time = x(
         "$.createdDateTime", "$.properties.createdDateTime", "$.CreatedDateTime", "$.TimeGenerated", "$.time"
@@ -233,7 +253,8 @@ def select_sql(view: str) -> str:
     audit_step = f"""(CASE WHEN am_key = 'Self-service password reset flow activity progress'
                       THEN {case_like("result_reason", m.SSPR_STEPS)} ELSE am_step END)"""
     out = {
-        "time": f"CASE WHEN fam = 'audit' THEN {rfc3339('au_time')} ELSE {rfc3339('si_time')} END",
+        "time": f"""CASE WHEN fam = 'audit' THEN {rfc3339("au_time")}
+                     ELSE {rfc3339("coalesce(si_time, au_time, risky_time)")} END""",
         "event_id": "ev_id",
         "tenant": """coalesce(tenant, nullif(split_part(
                        CASE WHEN fam = 'audit' THEN lower(coalesce(tgt_upn, init_upn))
@@ -315,7 +336,10 @@ s AS (
 ),
 f AS (
   SELECT _file, _line, _raw,
-    coalesce({table}, CASE WHEN {props} IS NOT NULL THEN {category} END) AS tbl,
+    coalesce({table}, CASE WHEN {props} IS NOT NULL THEN {category} END,
+             CASE WHEN {risk_event} IS NOT NULL THEN 'riskDetection'
+                  WHEN {risky_user} IS NOT NULL THEN 'riskyUser' END) AS tbl,
+    {risky_user} AS risky_time,
     {activity_name} AS activity_name, {op_name} AS op_name,
     {si_time} AS si_time, {au_time} AS au_time, {ev_id} AS ev_id,
     {status_details} AS status_details, {event_types} AS event_types,

@@ -234,6 +234,13 @@ SHAPES: list[tuple[str, str]] = [
         'as an Event Hub message `{"records": [...]}`',
     ),
     (
+        "Microsoft Graph riskDetection / riskyUser",
+        "ID Protection objects (`/identityProtection/riskDetections`: `riskEventType, riskLevel, "
+        "detectedDateTime, activityDateTime, userPrincipalName, ipAddress`; `/riskyUsers`: "
+        "`riskLevel, riskState, riskLastUpdatedDateTime`): no attempts, skipped by kind "
+        "(`entra:riskDetection`, `entra:riskyUser`) and kept for Sigma rules and attribution",
+    ),
+    (
         "Sentinel / Log Analytics rows",
         "`SigninLogs`, `AADNonInteractiveUserSignInLogs`, `ADFSSignInLogs`, `AuditLogs` (PascalCase "
         "columns, `Type`; nested columns may be JSON text)",
