@@ -1,8 +1,8 @@
 """Benchmark the Sigma rules: conversion time for a rule folder and run time on a vendor store.
 
-    python bench/sigma.py --events 2000000                      # synthesize into a temp store
-    python bench/sigma.py --events 2000000 --keep /tmp/sigma2m  # and keep it
-    python bench/sigma.py --store DIR                           # or measure an existing store
+    python bench/sigma_bench.py --events 2000000                      # synthesize into a temp store
+    python bench/sigma_bench.py --events 2000000 --keep /tmp/sigma2m  # and keep it
+    python bench/sigma_bench.py --store DIR                           # or measure an existing store
 
 The synthetic store holds vendor-shaped rows as the connectors store them (DuckDB-generated,
 no Python loop per event): Entra Graph sign-ins (half of the events), Okta LogEvents, Google
