@@ -15,10 +15,9 @@ import pytest
 
 # The hand-built world of tests/correlate/scenario.py, importable as ``correlate_scenario``
 # from every test folder (the CLI and API tests correlate it once too).
-if "correlate_scenario" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(
-        "correlate_scenario", Path(__file__).parent / "correlate" / "scenario.py"
-    )
+_SCENARIO = Path(__file__).parent / "correlate" / "scenario.py"
+if "correlate_scenario" not in sys.modules and _SCENARIO.exists():  # (absent in a copied conftest)
+    _spec = importlib.util.spec_from_file_location("correlate_scenario", _SCENARIO)
     _module = importlib.util.module_from_spec(_spec)
     sys.modules["correlate_scenario"] = _module
     _spec.loader.exec_module(_module)
