@@ -18,6 +18,15 @@ from idwatch.api.data import Catalog
 from idwatch.api.users import User
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(current_user)])
+
+
+def _found(item: dict[str, Any] | None, kind: str, key: str) -> dict[str, Any]:
+    """``item``, or a 404 naming what was asked for."""
+    if item is None:
+        raise HTTPException(404, f"no {kind} {key!r}")
+    return item
+
+
 Viewer = Annotated[User, Depends(current_user)]
 Analyst = Annotated[User, Depends(analyst)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
@@ -65,10 +74,7 @@ def campaigns(
 
 @router.get("/campaigns/{campaign_id}", summary="One campaign with its story")
 def campaign(request: Request, campaign_id: str) -> dict[str, Any]:
-    found = catalog(request).campaign(campaign_id)
-    if found is None:
-        raise HTTPException(404, f"no campaign {campaign_id!r}")
-    return found
+    return _found(catalog(request).campaign(campaign_id), "campaign", campaign_id)
 
 
 @router.get("/accounts", summary="Accounts any detection touched, furthest stage first")
@@ -124,18 +130,12 @@ def alerts(
 
 @router.get("/alerts/{alert_id}", summary="One alert with all its evidence events")
 def alert(request: Request, alert_id: str) -> dict[str, Any]:
-    found = catalog(request).alert(alert_id)
-    if found is None:
-        raise HTTPException(404, f"no alert {alert_id!r}")
-    return found
+    return _found(catalog(request).alert(alert_id), "alert", alert_id)
 
 
 @router.get("/events/{event_id}", summary="One stored event with its raw record (the pivot back to the log)")
 def event(request: Request, event_id: str) -> dict[str, Any]:
-    found = catalog(request).event(event_id)
-    if found is None:
-        raise HTTPException(404, f"no event {event_id!r}")
-    return found
+    return _found(catalog(request).event(event_id), "event", event_id)
 
 
 @router.get("/search", summary="Campaigns, accounts, alerts and events matching a text")
