@@ -13,7 +13,10 @@ native, vendor, ...) and the fastest run of each counts: on a shared machine tha
 processes' load the same way for all formats; the first round's ratio is printed beside it, and
 the process CPU seconds (all threads, least of the runs) with their ratio per event to native,
 which load disturbs less than wall time (a format that spreads its work over both cores gains
-nothing there).
+nothing there). ``paired`` is the median over rounds of the ratio vendor / native of the SAME round
+(both ran back to back under the same load), the figure least moved by other processes. With
+``--memory`` each format is also ingested once in a fresh child process, whose peak resident set
+(interpreter and imports included, the ``baseline`` row) is printed in MB.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import json
 import random
 import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -234,6 +239,27 @@ def measure(path: Path, fmt: str, work: Path) -> tuple[float, float, dict[str, A
     return time.perf_counter() - start, _cpu_seconds() - cpu, summary.to_dict()
 
 
+_PEAK_RSS = """
+import resource, sys
+from pathlib import Path
+from idwatch.ingest import ingest_paths
+from idwatch.store import Store
+if sys.argv[1] != "-":
+    ingest_paths(Store(Path(sys.argv[3])), [sys.argv[1]], fmt=sys.argv[2])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mb(path: Path | None, fmt: str, work: Path) -> float:
+    """Peak resident MB of a fresh process ingesting ``path`` (None: imports only, the baseline)."""
+    store_dir = work / f"store-mem-{fmt}"
+    shutil.rmtree(store_dir, ignore_errors=True)
+    args = [sys.executable, "-c", _PEAK_RSS, str(path) if path else "-", fmt, str(store_dir)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    shutil.rmtree(store_dir, ignore_errors=True)
+    return int(out.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="events per format (default 100000)")
@@ -246,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also count canonical differences between the entra and native stores",
     )
+    parser.add_argument("--memory", action="store_true", help="peak memory per format (child processes)")
     args = parser.parse_args(argv)
     formats = [f for f in args.formats.split(",") if f]
     if args.native:
@@ -273,17 +300,25 @@ def main(argv: list[str] | None = None) -> int:
         base_cpu = min(cpus["native"]) / len(native)  # native CPU seconds per event
         print(
             f"{'format':<11} {'records':>9} {'stored':>9} {'skipped':>8} {'quarant.':>8} "
-            f"{'seconds':>8} {'events/s':>10} {'vs native':>9} {'1st run':>8} {'cpu s':>6} {'cpu vs':>7}"
+            f"{'seconds':>8} {'events/s':>10} {'vs native':>9} {'1st run':>8} {'paired':>7} "
+            f"{'cpu s':>6} {'cpu vs':>7}" + (f" {'peak MB':>8}" if args.memory else "")
         )
         for fmt, seconds in runs.items():
             s = summaries[fmt]
             rate = s["records"] / min(seconds)
             cpu_ratio = min(cpus[fmt]) / s["records"] / base_cpu
+            paired = statistics.median(
+                (v / s["records"]) / (n / len(native)) for v, n in zip(seconds, runs["native"], strict=True)
+            )
+            peak = f" {peak_rss_mb(files[fmt], fmt, work):>8.0f}" if args.memory else ""
             print(
                 f"{fmt:<11} {s['records']:>9} {s['stored']:>9} {s['skipped']:>8} {s['quarantined']:>8} "
                 f"{min(seconds):>8.2f} {rate:>10.0f} {base / rate:>8.2f}x "
-                f"{base_first / (s['records'] / seconds[0]):>7.2f}x {min(cpus[fmt]):>6.2f} {cpu_ratio:>6.2f}x"
+                f"{base_first / (s['records'] / seconds[0]):>7.2f}x {paired:>6.2f}x "
+                f"{min(cpus[fmt]):>6.2f} {cpu_ratio:>6.2f}x{peak}"
             )
+        if args.memory:
+            print(f"baseline (imports only) peak MB: {peak_rss_mb(None, 'native', work):.0f}")
         if args.compare and "entra" in formats:
             print("entra vs native, events with a different value per column:", compare_entra(native, work))
     finally:
