@@ -13,7 +13,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from idwatch.sources.vendor_sql import render_markdown
+from idwatch.sources.vendor_sql import NO_ACCOUNT, render_markdown
 
 VENDORS: tuple[str, ...] = ("entra", "okta", "gworkspace", "auth0", "m365")
 
@@ -40,6 +40,17 @@ def render_index() -> str:
     for vendor in VENDORS:
         mapping = importlib.import_module(f"idwatch.sources.{vendor}_map")
         lines.append(f"- [`{vendor}`]({vendor}.md): {mapping.TITLE}")
+    lines += [
+        "",
+        "## Reserved values",
+        "",
+        f"- account `{NO_ACCOUNT}`: a failed attempt whose record names no identifier at all (Auth0",
+        "  `f` / `fp` / `fu` / `limit_mu` without `user_name` and `user_id`) is still an attempt from its",
+        "  address and is stored with this account (`idwatch.sources.vendor_sql.NO_ACCOUNT`). It is not",
+        "  a valid identifier on any vendor (spaces, parentheses), so it never merges with a real",
+        "  account; `account_exists` is null (false for `fu`). Such events are counted per address but",
+        "  build no baseline, alert or campaign target.",
+    ]
     return "\n".join(lines) + "\n"
 
 
