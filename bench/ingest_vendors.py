@@ -240,13 +240,13 @@ def measure(path: Path, fmt: str, work: Path) -> tuple[float, float, dict[str, A
 
 
 _PEAK_RSS = """
-import resource, sys
+import sys
 from pathlib import Path
 from idwatch.ingest import ingest_paths
 from idwatch.store import Store
 if sys.argv[1] != "-":
     ingest_paths(Store(Path(sys.argv[3])), [sys.argv[1]], fmt=sys.argv[2])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(next(x.split()[1] for x in open("/proc/self/status") if x.startswith("VmHWM:")))
 """
 
 
@@ -257,7 +257,9 @@ def peak_rss_mb(path: Path | None, fmt: str, work: Path) -> float:
     args = [sys.executable, "-c", _PEAK_RSS, str(path) if path else "-", fmt, str(store_dir)]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     shutil.rmtree(store_dir, ignore_errors=True)
-    return int(out.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+    # VmHWM (KiB), not ru_maxrss: Linux carries ru_maxrss over fork + exec, so a child would
+    # report the bench process's own peak; the high-water mark starts afresh with the new program
+    return int(out.split()[-1]) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
