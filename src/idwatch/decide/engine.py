@@ -14,10 +14,10 @@ from idwatch.detections.riskmodel_enrich import from_enrichment
 def decide(state: RiskState, policy: Policy, attempt: dict[str, Any]) -> dict[str, Any]:
     """allow | challenge | block, the calibrated risk and the per-feature explanation.
 
-    Enrichment comes from the attempt itself, else the ingest's offline databases (the same
-    functions the store was enriched with), never from a store scan.
+    Enrichment comes from the attempt itself, else what the store said of the same address /
+    agent (kept in the state), else the ingest's offline databases; never a store scan.
     """
-    row = normalize_attempt(attempt)
+    row = state.fill(normalize_attempt(attempt))
     from_enrichment(row)
     # what has settled by the attempt's time counts (never beyond the wall clock: a client's
     # future timestamp must not make recent, not yet vetted successes history early)

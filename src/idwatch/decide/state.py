@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from idwatch.detections.riskmodel import RiskParams, Window, build_signin_risk, normalize_attempt
-from idwatch.detections.riskmodel_sql import FAILED_SIGNIN, LEVELS, SUCCESSFUL_SIGNIN, network_sql
+from idwatch.detections.riskmodel_sql import FAILED_SIGNIN, LEVELS, network_sql
 
 STATE_NAME = "decide_state.pkl"
 #: Standard deviations above the account's mean learned log-LR still counted as "typical":
@@ -110,6 +110,9 @@ class RiskState:
     tied: set = field(default_factory=set)  # event ids an alert ties to an attack
     campaign_ips: dict[str, str] = field(default_factory=dict)  # address -> campaign id (active)
     legit_llr: list[float] = field(default_factory=list)  # sorted: the calibration sample
+    ip_info: dict[str, tuple] = field(default_factory=dict)  # address -> (asn, asn_org, country)
+    ua_info: dict[str, tuple] = field(default_factory=dict)  # user agent -> (ua_family, ua_os)
+    tenant_of: dict[str, str] = field(default_factory=dict)  # account -> its latest tenant
     as_of: datetime | None = None
 
     # ------------------------------------------------------------------ scoring
@@ -184,6 +187,30 @@ class RiskState:
             return 100.0 / (1.0 + math.exp(-(llr - p.midpoint) / p.temperature))
         return 100.0 * bisect.bisect_left(self.legit_llr, llr) / len(self.legit_llr)
 
+    def fill(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Complete a bare attempt from what the store said of its address, agent and account
+        (consistent with the history by construction); given values always win."""
+        if row.get("tenant") in (None, "") and row["account"] in self.tenant_of:
+            row["tenant"] = self.tenant_of[row["account"]]
+        got = self.ip_info.get(row["src_ip"])
+        if got is not None:
+            for name, value in zip(("asn", "asn_org", "country"), got, strict=True):
+                if row.get(name) in (None, "") and value is not None:
+                    row[name] = value
+        got = self.ua_info.get(row.get("user_agent") or "")
+        if got is not None:
+            for name, value in zip(("ua_family", "ua_os"), got, strict=True):
+                if row.get(name) in (None, "") and value is not None:
+                    row[name] = value
+        return row
+
+    def _remember(self, row: dict[str, Any]) -> None:
+        self.ip_info[str(row["src_ip"])] = (row.get("asn"), row.get("asn_org"), row.get("country"))
+        if row.get("user_agent"):
+            self.ua_info[row["user_agent"]] = (row.get("ua_family"), row.get("ua_os"))
+        if row.get("tenant"):
+            self.tenant_of[row["account"]] = row["tenant"]
+
     # ------------------------------------------------------------------ learning
 
     def typical_limit(self, acct: tuple) -> float:
@@ -252,6 +279,7 @@ class RiskState:
         for row in rows:
             if row.get("activity") != "sign_in":
                 continue
+            self._remember(row)
             paths = value_paths(row)
             if row.get("outcome") == "failure":
                 self.f_all += 1
@@ -313,7 +341,10 @@ def _active_campaign_ips(store: Any, as_of: datetime | None) -> dict[str, str]:
     return out
 
 
-_ROW_COLUMNS = "event_id, tenant, account, time, activity, outcome, src_ip, asn, asn_org, country, ua_os, ua_family, user_agent"
+_ROW_COLUMNS = (
+    "event_id, tenant, account, time, activity, outcome, src_ip, asn, asn_org, country, "
+    "ua_os, ua_family, user_agent"
+)
 
 
 def build(store: Any, *, params: dict | None = None) -> RiskState:
@@ -364,6 +395,26 @@ def build(store: Any, *, params: dict | None = None) -> RiskState:
         )
         names = [d[0] for d in recent.description]
         recent_rows = [dict(zip(names, r, strict=True)) for r in recent.fetchall()]
+        # the latest enrichment of each address / agent and tenant of each account, as from_store
+        latest = "QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY time DESC) = 1"
+        st.ip_info = {
+            r[0]: r[1:]
+            for r in con.execute(
+                f"SELECT src_ip, asn, asn_org, country FROM events {latest.format(k='src_ip')}"
+            ).fetchall()
+        }
+        st.ua_info = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT user_agent, ua_family, ua_os FROM events WHERE user_agent IS NOT NULL "
+                + latest.format(k="user_agent")
+            ).fetchall()
+        }
+        st.tenant_of = dict(
+            con.execute(
+                f"SELECT account, tenant FROM events WHERE tenant IS NOT NULL {latest.format(k='account')}"
+            ).fetchall()
+        )
     finally:
         con.close()
     sample: list[float] = []
