@@ -13,7 +13,14 @@ from idwatch.decide import state as dstate
 from idwatch.decide.engine import decide
 from idwatch.decide.policy import Policy
 
-router = APIRouter(dependencies=[Depends(current_user)])
+
+async def _caller(request: Request) -> None:
+    """The same authentication as the API, run on the event loop: a sync dependency would
+    cost a thread hop per decision (a token check is a hash and a small file read)."""
+    current_user(request)
+
+
+router = APIRouter(dependencies=[Depends(_caller)])
 
 
 class Attempt(BaseModel):
@@ -48,8 +55,8 @@ def ensure_state(app: Any) -> dstate.RiskState:
 
 
 @router.post("/v1/decide")
-def post_decide(attempt: Attempt, request: Request) -> dict[str, Any]:
-    st = ensure_state(request.app)
+async def post_decide(attempt: Attempt, request: Request) -> dict[str, Any]:
+    st = getattr(request.app.state, "decide_state", None) or ensure_state(request.app)
     try:
         return decide(st, request.app.state.decide_policy, attempt.model_dump())
     except ValueError as exc:

@@ -8,7 +8,27 @@ from typing import Any
 from idwatch.decide.policy import Policy
 from idwatch.decide.state import RiskState
 from idwatch.detections.riskmodel import normalize_attempt
-from idwatch.detections.riskmodel_enrich import from_enrichment
+
+_ENRICHER: list = []  # one IpEnricher per process: opening its databases costs milliseconds
+
+
+def _enrich(row: dict[str, Any]) -> None:
+    """Fill only what the model reads (country, network, browser, OS) from the offline databases."""
+    if row.get("country") in (None, "") or (row.get("asn") is None and not row.get("asn_org")):
+        if not _ENRICHER:
+            from idwatch.enrich.ip import IpEnricher
+
+            _ENRICHER.append(IpEnricher())
+        found = _ENRICHER[0].lookup([row["src_ip"]]).to_pylist()[0]
+        for name in ("asn", "asn_org", "country"):
+            if row.get(name) in (None, "") and found.get(name) is not None:
+                row[name] = found[name]
+    if row.get("user_agent") and (not row.get("ua_family") or not row.get("ua_os")):
+        from idwatch.enrich.useragent import parse_agent
+
+        family, os_family = parse_agent(row["user_agent"])
+        row["ua_family"] = row.get("ua_family") or family
+        row["ua_os"] = row.get("ua_os") or os_family
 
 
 def decide(state: RiskState, policy: Policy, attempt: dict[str, Any]) -> dict[str, Any]:
@@ -18,7 +38,7 @@ def decide(state: RiskState, policy: Policy, attempt: dict[str, Any]) -> dict[st
     agent (kept in the state), else the ingest's offline databases; never a store scan.
     """
     row = state.fill(normalize_attempt(attempt))
-    from_enrichment(row)
+    _enrich(row)
     # what has settled by the attempt's time counts (never beyond the wall clock: a client's
     # future timestamp must not make recent, not yet vetted successes history early)
     state.settle(min(row["time"], datetime.now(UTC)))
