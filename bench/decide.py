@@ -209,7 +209,8 @@ def main() -> int:
             server.join()
     lat = np.array(got["lat"]) * 1000.0
     print(
-        f"state: {args.accounts:,} accounts, built in {info['build_s']:.1f} s, server RSS {info['server_rss_mb']:.0f} MB"
+        f"state: {args.accounts:,} accounts, built in {info['build_s']:.1f} s, "
+        f"server RSS {info['server_rss_mb']:.0f} MB"
     )
     print(
         f"decide: {len(lat):,} requests in {got['wall']:.1f} s over {args.connections} connections: "
