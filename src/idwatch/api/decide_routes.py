@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from idwatch.api.auth import current_user
@@ -55,9 +58,11 @@ def ensure_state(app: Any) -> dstate.RiskState:
 
 
 @router.post("/v1/decide")
-async def post_decide(attempt: Attempt, request: Request) -> dict[str, Any]:
+async def post_decide(attempt: Attempt, request: Request) -> Response:
     st = getattr(request.app.state, "decide_state", None) or ensure_state(request.app)
     try:
-        return decide(st, request.app.state.decide_policy, attempt.model_dump())
+        result = decide(st, request.app.state.decide_policy, attempt.model_dump())
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+    # plain values only (the time is already RFC 3339 text): skip FastAPI's generic encoder
+    return Response(json.dumps(result, ensure_ascii=False), media_type="application/json")
