@@ -83,6 +83,9 @@ def serve(port: int, accounts: int, store_dir: str, token_file: str, ready) -> N
     app = create_app(store)
     app.state.decide_state = synthetic_state(accounts)
     app.state.decide_policy = Policy({})
+    import gc
+
+    gc.freeze()  # as decide_routes.ensure_state does after building the state
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ready.put({"build_s": time.perf_counter() - t0, "server_rss_mb": rss})
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

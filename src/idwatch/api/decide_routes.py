@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
-
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
@@ -52,6 +52,9 @@ def ensure_state(app: Any) -> dstate.RiskState:
         if st is None:
             st = dstate.build(store)
             st.save(dstate.state_path(store))
+        # millions of small count objects: keep the cyclic GC from walking them on every
+        # full collection (seconds-long pauses at 1 M accounts); they live as long as the app
+        gc.freeze()
         app.state.decide_state = st
         app.state.decide_policy = Policy(load_config(store))
     return st
