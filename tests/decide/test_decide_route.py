@@ -58,7 +58,8 @@ def test_an_address_of_an_active_campaign_blocks_even_a_familiar_login(home_stor
 
 def test_watchlist_and_tenant_thresholds_come_from_idwatch_toml(home_store):
     (home_store.root / "idwatch.toml").write_text(
-        '[decide]\nchallenge = 99.0\nblock = 99.9\n[decide.tenants."example.org"]\nchallenge = 0.0\nblock = 100.0\n'
+        "[decide]\nchallenge = 99.0\nblock = 99.9\n"
+        '[decide.tenants."example.org"]\nchallenge = 0.0\nblock = 100.0\n'
     )
     token = add_user(home_store, "idp", "viewer")
     with TestClient(create_app(home_store)) as c:
