@@ -50,9 +50,17 @@ def test_score_json_argument_round_trip(store_dir):
     assert home.exit_code == 0, home.output
     h, a = json.loads(home.stdout), json.loads(away.stdout)
     assert h["account"] == "carol@example.org" and h["history_signins"] == 21
-    assert h["risk"] < 5 < 60 < a["risk"]
+    assert h["model_risk"] < 5 < 60 < a["model_risk"]  # the model's own scale
+    assert h["risk"] < a["risk"] == 100.0  # calibrated: stranger than every legitimate sign-in
+    assert a["decision"] == "block" and h["decision"] == "allow"
     assert {f["feature"] for f in a["features"]} == {"country", "asn", "ip", "os", "browser", "ua"}
     assert all(f["new_for_account"] for f in a["features"])
+
+
+def test_score_exact_replays_the_batch_model(store_dir):
+    fast = json.loads(run(store_dir, json.dumps(AWAY), "--json").stdout)
+    exact = json.loads(run(store_dir, json.dumps(AWAY), "--json", "--exact").stdout)
+    assert exact["risk"] == pytest.approx(fast["model_risk"], abs=0.01)
 
 
 def test_score_reads_a_file_or_stdin(store_dir, tmp_path):

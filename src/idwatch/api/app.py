@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from idwatch import __version__
-from idwatch.api import pages, routes
+from idwatch.api import decide_routes, pages, routes
 from idwatch.api.auth import current_user
 from idwatch.api.data import Catalog
 from idwatch.api.security import FailedLogins, SecurityHeaders, SessionStore
@@ -58,6 +58,7 @@ def create_app(store: Store, *, secure_cookies: bool = False) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(routes.router)
     app.include_router(pages.router)
+    app.include_router(decide_routes.router)  # POST /v1/decide
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/api/v1/openapi.json", include_in_schema=False, dependencies=[Depends(current_user)])
@@ -74,7 +75,7 @@ def create_app(store: Store, *, secure_cookies: bool = False) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
+        if request.url.path.startswith(("/api/", "/v1/")):
             return RFC3339JSONResponse(
                 {"error": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )

@@ -1,0 +1,99 @@
+"""POST /v1/decide over real HTTP (TestClient) on a real store: decision, risk, explanation."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from idwatch.api.app import create_app
+from idwatch.api.users import add_user
+from idwatch.decide import state as dstate
+
+from .world import ATTACKER, HOME, HOME_UA, T0, as_table, signin  # noqa: TID252
+
+WHEN = (T0 + timedelta(days=30, hours=2)).isoformat().replace("+00:00", "Z")
+USUAL = {
+    "account": "alice@example.org",
+    "src_ip": HOME["src_ip"],
+    "user_agent": HOME_UA["user_agent"],
+    "time": WHEN,
+}
+
+
+@pytest.fixture
+def client(home_store):
+    token = add_user(home_store, "idp", "viewer")
+    with TestClient(create_app(home_store)) as c:
+        c.headers["Authorization"] = f"Bearer {token}"
+        yield c
+
+
+def test_the_owners_usual_signin_is_allowed_with_its_explanation(client):
+    got = client.post("/v1/decide", json=USUAL)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["decision"] == "allow" and 0 <= body["risk"] <= 100
+    assert body["tenant"] == "example.org" and body["history_signins"] >= 29  # filled from the store
+    assert {f["feature"] for f in body["features"]} == {"country", "asn", "ip", "os", "browser", "ua"}
+    assert not any(f["new_for_account"] for f in body["features"])
+
+
+def test_a_foreign_server_with_a_script_client_is_blocked(client):
+    body = client.post("/v1/decide", json={**USUAL, **ATTACKER}).json()
+    assert body["decision"] == "block" and body["risk"] == 100.0
+    assert body["features"][0]["new_for_account"]
+
+
+def test_an_address_of_an_active_campaign_blocks_even_a_familiar_login(home_store, tmp_path):
+    camp = {"id": "cmp-x", "last_seen": WHEN, "infrastructure": {"ips": [HOME["src_ip"]], "asns": []}}
+    home_store.write_state_json("campaigns", [camp])
+    token = add_user(home_store, "idp", "viewer")
+    with TestClient(create_app(home_store)) as c:
+        body = c.post("/v1/decide", json=USUAL, headers={"Authorization": f"Bearer {token}"}).json()
+    assert body["decision"] == "block" and body["campaign"] == "cmp-x"
+
+
+def test_watchlist_and_tenant_thresholds_come_from_idwatch_toml(home_store):
+    (home_store.root / "idwatch.toml").write_text(
+        "[decide]\nchallenge = 99.0\nblock = 99.9\n"
+        '[decide.tenants."example.org"]\nchallenge = 0.0\nblock = 100.0\n'
+    )
+    token = add_user(home_store, "idp", "viewer")
+    with TestClient(create_app(home_store)) as c:
+        body = c.post("/v1/decide", json=USUAL, headers={"Authorization": f"Bearer {token}"}).json()
+    assert body["decision"] == "challenge" and "challenge 0.0" in body["reason"]
+
+
+def test_the_state_is_saved_and_kept_current_by_the_stream_hook(client, home_store):
+    client.post("/v1/decide", json=USUAL)
+    assert dstate.state_path(home_store).is_file()
+    st = client.app.state.decide_state
+    spray = [
+        signin(f"user{i}@example.org", T0 + timedelta(days=30), outcome="failure", **ATTACKER)
+        for i in range(3)
+    ]
+    before = client.post("/v1/decide", json={**USUAL, **ATTACKER}).json()["log_likelihood_ratio"]
+    dstate.update(st, as_table(spray))
+    after = client.post("/v1/decide", json={**USUAL, **ATTACKER}).json()["log_likelihood_ratio"]
+    assert after > before  # the failures gave the network a bad reputation
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"src_ip": "192.0.2.1"},
+        {"account": "a@x.org"},
+        {"account": "a@x.org", "src_ip": "1.2.3.4", "time": "soon"},
+    ],
+)
+def test_bad_attempts_get_a_clear_422(client, bad):
+    got = client.post("/v1/decide", json=bad)
+    assert got.status_code == 422 and "error" in got.json()
+
+
+def test_no_token_no_decision(home_store):
+    with TestClient(create_app(home_store)) as c:
+        assert c.post("/v1/decide", content=json.dumps(USUAL)).status_code == 401
