@@ -201,9 +201,14 @@ def _stage(
         _stage_signin_risk(con, store, summary, config, scan_start, keep_from)
     with _Timer(summary, "stage_familiarity"):
         con.execute(stage.stage_evf_sql())
-        con.execute(stage.UNFAMILIARITY_SQL)
+        if reference:
+            con.execute(stage.UNFAMILIARITY_SQL)
+        else:  # the tenant columns ride along the reputation rewrite: one copy of evf less
+            con.execute(sessions_sql.TENANT_KNOWN_SQL)
+            con.execute(sql.unfamiliarity_tenant_sql())
         con.execute("DROP TABLE IF EXISTS evf0")
-        sessions_sql.stage_relay(con)  # tenant networks, MFA completions judged for relay
+        # tenant networks, MFA completions judged for relay
+        sessions_sql.stage_relay(con, evf_tenant=reference)
     intel = indicator_rows(store.intel_bundles())
     con.register("__intel", intel)
     con.execute("CREATE OR REPLACE TEMP TABLE intel_indicators AS SELECT * FROM __intel")

@@ -381,11 +381,13 @@ def stage_sessions(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(VOID_EV_SQL)
 
 
-def stage_relay(con: duckdb.DuckDBPyConnection) -> None:
+def stage_relay(con: duckdb.DuckDBPyConnection, *, evf_tenant: bool = True) -> None:
     """``tenant_known``, the tenant columns of ``evf``, ``mfa_done``, ``relay_signin`` and
-    ``relay_attempt`` (password attempts from rented servers new to the account and its tenant)."""
-    con.execute(TENANT_KNOWN_SQL)
-    con.execute(EVF_TENANT_SQL)
+    ``relay_attempt`` (password attempts from rented servers new to the account and its tenant).
+    ``evf_tenant=False``: the caller already built ``tenant_known`` and those columns."""
+    if evf_tenant:
+        con.execute(TENANT_KNOWN_SQL)
+        con.execute(EVF_TENANT_SQL)
     con.execute(RELAY_ATTEMPT_SQL)
     con.execute(RELAY_ATTEMPT_OWNER_SQL)
     con.execute("DROP TABLE relay_attempt0")
