@@ -334,6 +334,61 @@ def _signatures(con: duckdb.DuckDBPyConnection) -> dict[str, list[float]]:
     return out
 
 
+_TARGETS_SQL = """
+SELECT s.src_ip,
+       count(DISTINCT s.account) FILTER (WHERE list_contains(?, d.category)) AS high_risk,
+       count(DISTINCT s.account) FILTER (WHERE d.category IS NOT NULL
+                                         AND NOT list_contains(?, d.category)) AS other
+FROM sus s JOIN (SELECT lower(account) AS account, any_value(category) AS category
+                 FROM directory GROUP BY 1) d USING (account)
+GROUP BY 1
+"""
+
+#: Chi-square (1 degree of freedom) of two target lists drawn by one targeting policy at
+#: p = 0.001: below it, the two groups' shares of high-risk people could be one operator's.
+TARGETING_G = 10.83
+#: Odds ratio of the high-risk share between two groups from which on they target differently:
+#: an operator with a target list (dissidents, journalists, officials) against one that takes
+#: whatever a leaked list or a directory gives it (the directory's base rate).
+TARGETING_ODDS = 4.0
+
+
+def _targets(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
+    """Per IP: distinct accounts in the directory it went after, high-risk and other."""
+    from idwatch.correlate.features import HIGH_RISK_CATEGORIES
+
+    cats = sorted(HIGH_RISK_CATEGORIES)
+    if not con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'directory'"
+    ).fetchone()[0]:
+        return {}
+    return {ip: (int(h), int(o)) for ip, h, o in con.execute(_TARGETS_SQL, [cats, cats]).fetchall()}
+
+
+def targeting_differs(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether two groups' targets (high-risk, other) were picked by different policies.
+
+    A G-test of one shared high-risk share against one share each, and an effect size: a
+    state operator's target list and a criminal spray over a leaked list differ in both; two
+    pieces of one operator, or two botnets at the directory's base rate, do not.
+    """
+    (h1, o1), (h2, o2) = a, b
+    n1, n2 = h1 + o1, h2 + o2
+    if not n1 or not n2:
+        return False
+    pooled = (h1 + h2) / (n1 + n2)
+    cells = ((h1, n1 * pooled), (o1, n1 * (1 - pooled)), (h2, n2 * pooled), (o2, n2 * (1 - pooled)))
+    g = sum(2 * obs * math.log(obs / exp) for obs, exp in cells if obs > 0 and exp > 0)
+    odds = ((h1 + 0.5) / (o1 + 0.5)) / ((h2 + 0.5) / (o2 + 0.5))
+    return g >= TARGETING_G and max(odds, 1 / odds) >= TARGETING_ODDS
+
+
+def _part_targets(part: set[str], targets: dict[str, tuple[int, int]]) -> tuple[float, float]:
+    """A community's targets (high-risk, other), summed over its addresses."""
+    got = [targets[n[3:]] for n in part if n[3:] in targets]
+    return (float(sum(h for h, _ in got)), float(sum(o for _, o in got)))
+
+
 def _alike(a: list[float] | None, b: list[float] | None) -> float:
     """Tradecraft factor of a link: two addresses that do different things pull less."""
     if a is None or b is None:
@@ -406,6 +461,7 @@ def _merge_pass(
     parts: list[set[str]],
     sig: dict[str, list[float]],
     marks: Marks | None = None,
+    targets: dict[str, tuple[int, int]] | None = None,
 ) -> list[set[str]]:
     """Agglomerate communities that are mostly linked to one another and work alike.
 
@@ -413,10 +469,13 @@ def _merge_pass(
     addresses share little but the alert that grouped them). A piece that sends a large
     share of its link weight to one neighbour, with similar tradecraft, is folded into it;
     a bridge (one bot that also hit a state target) is a small share and stays cut. Two
-    pieces the intel ties to different intrusion sets are never folded together.
+    pieces the intel ties to different intrusion sets are never folded together, nor two whose
+    targets were picked by different policies (:func:`targeting_differs`).
     """
     marks = marks or {}
+    targets = targets or {}
     parts = [set(p) for p in parts]
+    aim = [_part_targets(p, targets) for p in parts]
     tied = [group_actors([marks[n[3:]] for n in p if n[3:] in marks]) for p in parts]
     lab = _labels(graph, parts)
     # Only a piece's addresses speak for it: a hub (a shared target, user agent, alert) is a
@@ -451,7 +510,11 @@ def _merge_pass(
                     score = share * alike
                     # the same tradecraft, the same targets, the same hours: a weaker link suffices
                     needed = MERGE_THRESHOLD_ALIKE if alike >= ALIKE else MERGE_THRESHOLD
-                    if score >= needed and not conflict(tied[i], tied[j]):
+                    if (
+                        score >= needed
+                        and not conflict(tied[i], tied[j])
+                        and not targeting_differs(aim[i], aim[j])
+                    ):
                         candidates.append((score, i, j))
         if not candidates:
             break
@@ -463,6 +526,7 @@ def _merge_pass(
             touched.update((i, j))
             parts[j] |= parts[i]
             tied[j] = group_actors([marks[n[3:]] for n in parts[j] if n[3:] in marks])
+            aim[j] = (aim[j][0] + aim[i][0], aim[j][1] + aim[i][1])
             vol[j] += vol[i]
             psig[j] = [x + y for x, y in zip(psig[j], psig[i], strict=True)]
             for k, c in sent.pop(i).items():
@@ -599,7 +663,13 @@ def _subgraph(graph: igraph.Graph, nodes: set[str] | list[int]) -> igraph.Graph:
     return graph.induced_subgraph(sorted(nodes))
 
 
-def _split(graph: igraph.Graph, part: set[str], sig: dict[str, list[float]], marks: Marks) -> list[set[str]]:
+def _split(
+    graph: igraph.Graph,
+    part: set[str],
+    sig: dict[str, list[float]],
+    marks: Marks,
+    targets: dict[str, tuple[int, int]] | None = None,
+) -> list[set[str]]:
     """Communities inside one community, re-joined where they are strongly linked.
 
     Modularity cannot see communities much smaller than the whole graph (its resolution
@@ -613,7 +683,7 @@ def _split(graph: igraph.Graph, part: set[str], sig: dict[str, list[float]], mar
     pieces = _louvain(sub)
     if len(pieces) <= 1:
         return [part]
-    return _merge_pass(sub, pieces, sig, marks)
+    return _merge_pass(sub, pieces, sig, marks, targets)
 
 
 def cluster(
@@ -625,6 +695,7 @@ def cluster(
     groups that the intel ties to different intrusion sets apart.
     """
     sig = _signatures(con) if con is not None else {}
+    targets = _targets(con) if con is not None else {}
     marks = marks or {}
     pinned = frozenset(f"ip:{ip}" for ip, m in marks.items() if max(m.values(), default=0.0) >= PIN_MARK)
     names = graph.vs["name"]
@@ -634,8 +705,8 @@ def cluster(
             parts.append({names[v] for v in component})
             continue
         sub = _subgraph(graph, component)
-        pieces = [piece for part in _louvain(sub) for piece in _split(sub, part, sig, marks)]
-        pieces = _refine(sub, _merge_pass(sub, pieces, sig, marks), sig, pinned)
+        pieces = [piece for part in _louvain(sub) for piece in _split(sub, part, sig, marks, targets)]
+        pieces = _refine(sub, _merge_pass(sub, pieces, sig, marks, targets), sig, pinned)
         parts += _unpark(sub, pieces, pinned)
     # the links inside each community, per kind
     lab = _labels(graph, parts)
