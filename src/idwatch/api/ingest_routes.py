@@ -41,7 +41,9 @@ async def post_events(
     if not body.strip():
         raise HTTPException(400, "empty body: send JSON Lines or a JSON array of events")
     try:
-        result = await run_in_threadpool(_gate(request).run, request.app.state.store, body, format, detect=detect)
+        result = await run_in_threadpool(
+            _gate(request).run, request.app.state.store, body, format, detect=detect
+        )
     except Busy as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
     s = result.ingest

@@ -18,14 +18,25 @@ def stream(
     kafka: Annotated[str, typer.Option("--kafka", help="Bootstrap brokers, host:port[,host:port].")],
     topic: Annotated[str, typer.Option("--topic", help="Topic of events (one JSON record per message).")],
     fmt: Annotated[str, typer.Option("--format", help="auto or a format name (native, ocsf, ...).")] = "auto",
-    group: Annotated[str, typer.Option("--group", help="Consumer group whose offsets are committed.")] = "idwatch",
+    group: Annotated[
+        str, typer.Option("--group", help="Consumer group whose offsets are committed.")
+    ] = "idwatch",
     partitions: Annotated[
-        str | None, typer.Option("--partitions", help="Assign these partitions (e.g. 0,1) instead of joining the group.")
+        str | None,
+        typer.Option("--partitions", help="Assign these partitions (e.g. 0,1) instead of joining the group."),
     ] = None,
-    max_events: Annotated[int, typer.Option("--batch-events", help="A micro-batch closes at M records ...")] = 50_000,
-    max_seconds: Annotated[float, typer.Option("--batch-seconds", help="... or N seconds after its first.")] = 5.0,
-    alerts_topic: Annotated[str | None, typer.Option("--alerts-topic", help="Publish new alerts to this topic.")] = None,
-    webhook: Annotated[str | None, typer.Option("--webhook", help="POST each new alert (JSON) to this URL.")] = None,
+    max_events: Annotated[
+        int, typer.Option("--batch-events", help="A micro-batch closes at M records ...")
+    ] = 50_000,
+    max_seconds: Annotated[
+        float, typer.Option("--batch-seconds", help="... or N seconds after its first.")
+    ] = 5.0,
+    alerts_topic: Annotated[
+        str | None, typer.Option("--alerts-topic", help="Publish new alerts to this topic.")
+    ] = None,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="POST each new alert (JSON) to this URL.")
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
     """Micro-batch a topic into the store; offsets are committed only after a batch is stored."""

@@ -37,6 +37,7 @@ def _consumer(cfg: StreamConfig):  # noqa: ANN202 - confluent_kafka.Consumer
             "group.id": cfg.group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 50,
         }
     )
     if cfg.partitions is None:
@@ -45,7 +46,9 @@ def _consumer(cfg: StreamConfig):  # noqa: ANN202 - confluent_kafka.Consumer
         # resume from the group's committed offsets (earliest when none)
         wanted = [TopicPartition(cfg.topic, p) for p in cfg.partitions]
         committed = con.committed(wanted, timeout=10)
-        con.assign([tp if tp.offset >= 0 else TopicPartition(cfg.topic, tp.partition, -2) for tp in committed])
+        con.assign(
+            [tp if tp.offset >= 0 else TopicPartition(cfg.topic, tp.partition, -2) for tp in committed]
+        )
     return con
 
 

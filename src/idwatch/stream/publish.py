@@ -17,7 +17,9 @@ def _body(alert: dict[str, Any]) -> bytes:
 class Publisher:
     """Sends each new alert to ``topic`` on ``brokers`` and/or POSTs it to ``webhook``."""
 
-    def __init__(self, brokers: str | None = None, topic: str | None = None, webhook: str | None = None) -> None:
+    def __init__(
+        self, brokers: str | None = None, topic: str | None = None, webhook: str | None = None
+    ) -> None:
         self.topic, self.webhook = topic, webhook
         self._producer = None
         if brokers and topic:
