@@ -7,14 +7,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 
 def native_events(n: int, start: int = 0) -> list[bytes]:
     """``n`` distinct native sign-ins (event_id from the index, so a replay is a duplicate)."""
-    t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
     return [
         json.dumps(
             {
