@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from idwatch import __version__
-from idwatch.api import decide_routes, pages, routes
+from idwatch.api import decide_routes, ingest_routes, pages, routes
 from idwatch.api.auth import current_user
 from idwatch.api.data import Catalog
 from idwatch.api.security import FailedLogins, SecurityHeaders, SessionStore
@@ -57,6 +57,7 @@ def create_app(store: Store, *, secure_cookies: bool = False) -> FastAPI:
     app.state.secure_cookies = secure_cookies
     app.add_middleware(SecurityHeaders)
     app.include_router(routes.router)
+    app.include_router(ingest_routes.router)
     app.include_router(pages.router)
     app.include_router(decide_routes.router)  # POST /v1/decide
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

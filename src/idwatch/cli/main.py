@@ -11,6 +11,7 @@ from idwatch.cli import (  # noqa: F401 - imported for their command registratio
     serve_cmds,
     sigma_cmds,
     simulate_cmds,
+    stream_cmds,
 )
 from idwatch.cli.app import app
 
