@@ -417,3 +417,40 @@ def test_password_only_sign_in_through_a_tor_exit_in_a_data_centre_is_quiet(buil
         ev(500, acct, "sign_in", ua=UA_EVIL_BROWSER, session_id="t1", network_type="hosting", **tor),
     ]
     quiet_everywhere(build(events))
+
+
+# ------------------------------------------------ follow-on changes: the operator's, not housekeeping
+
+
+def test_password_only_cloud_desktop_with_a_housekeeping_rule_is_quiet(build):
+    """Someone on a rented cloud desktop signs in with the password and tidies the inbox (delete the
+    promotions): a rule that carries no mail out corroborates no relay."""
+    acct = "hal@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER, "device": "dev-cloud", "session_id": "h1"}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", **kw),
+        ev(500.1, acct, "mailbox_rule", detail="new rule: delete messages from promotions senders", **kw),
+    ]
+    quiet_everywhere(build(events))
+
+
+def test_password_only_cloud_desktop_adding_a_security_key_is_quiet(build):
+    """A security key is hardware in the owner's hand: enrolling one is no operator's persistence."""
+    acct = "hal@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER, "device": "dev-cloud", "session_id": "h2"}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", **kw),
+        ev(500.1, acct, "mfa_method_change", method="fido2", detail="added security key", **kw),
+    ]
+    quiet_everywhere(build(events))
+
+
+def test_removing_a_forwarding_rule_after_a_cloud_desktop_sign_in_is_quiet(build):
+    """Taking a forwarding rule away is the owner cleaning up, not mail carried out."""
+    acct = "hal@corp.org"
+    kw = {"net": "evil_de", "ua": UA_EVIL_BROWSER, "device": "dev-cloud", "session_id": "h3"}
+    events = history(acct) + [
+        ev(500, acct, "sign_in", **kw),
+        ev(500.1, acct, "mailbox_rule", detail="rule removed: forward all messages outside", **kw),
+    ]
+    quiet_everywhere(build(events))

@@ -88,6 +88,21 @@ INFRA_BITS_SQL = """
   + CASE WHEN dev_known THEN -2 WHEN NOT client_known THEN 1 ELSE 0 END
 """
 
+#: Account changes that keep an operator in or carry mail out (``e`` an event of ``ev``), as the
+#: public AiTM reports describe the first session: a second factor of their own (an authenticator
+#: app or phone; a security key is hardware in the owner's hand, which an operator would have to
+#: ship), a recovery contact, a rule that forwards or redirects mail. Removing a method or a rule,
+#: and housekeeping rules (move the newsletters, delete the promotions), are what a person does
+#: after signing in on a new machine, and corroborate nothing.
+OPERATOR_CHANGE_SQL = """
+  NOT regexp_matches(LOWER(COALESCE(e.detail, '')), '^(rule )?(remov|delet|revok)')
+  AND ((e.activity = 'mfa_method_change'
+        AND COALESCE(e.method, '') NOT IN ('fido2', 'webauthn', 'passkey', 'security_key'))
+       OR e.activity = 'recovery_info_change'
+       OR (e.activity = 'mailbox_rule'
+           AND regexp_matches(LOWER(COALESCE(e.detail, '')), '(forward|redirect)')))
+"""
+
 #: Corroborations: two or more other accounts, new to the infrastructure and whose tenants never
 #: used it, completing MFA from it within the burst (an office or VPN serves its regulars every
 #: day; a conference hotel's guests keep their own devices): 3 bits; the owner at a usual place
@@ -261,8 +276,7 @@ WITH burst AS (
   SELECT c.event_id, list(DISTINCT e.event_id) AS evs
   FROM mfa_done c
   JOIN ev e ON e.account = c.account AND e.tenant IS NOT DISTINCT FROM c.tenant
-   AND e.activity IN ('mfa_method_change', 'mailbox_rule', 'recovery_info_change')
-   AND e.outcome = 'success'
+   AND e.outcome = 'success' AND ({OPERATOR_CHANGE_SQL})
    AND e.time >= c.time AND e.time <= c.time + INTERVAL '{FOLLOW_HOURS}' HOUR
    AND (e.session_id = c.session_id OR e.device_id = c.device_id OR e.ipnet = c.ipnet
         OR (e.net = c.net AND e.user_agent = c.user_agent))
