@@ -45,10 +45,16 @@ def to_spark_sql(sql: str) -> str:
 
     def slices(node: exp.Expression) -> exp.Expression:
         # DuckDB's list_slice(x, begin, end) is inclusive of end; Spark's slice takes a length
-        if isinstance(node, exp.Anonymous) and node.name.upper() == "LIST_SLICE" and len(node.expressions) == 3:
+        if (
+            isinstance(node, exp.Anonymous)
+            and node.name.upper() == "LIST_SLICE"
+            and len(node.expressions) == 3
+        ):
             x, begin, end = node.expressions
             length = exp.paren(exp.Sub(this=exp.paren(end.copy()), expression=exp.paren(begin.copy())))
-            return exp.Anonymous(this="SLICE", expressions=[x, begin, exp.Add(this=length, expression=exp.Literal.number(1))])
+            return exp.Anonymous(
+                this="SLICE", expressions=[x, begin, exp.Add(this=length, expression=exp.Literal.number(1))]
+            )
         return node
 
     tree = sqlglot.parse_one(sql, read="duckdb").transform(slices)
