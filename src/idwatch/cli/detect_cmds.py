@@ -59,6 +59,12 @@ def detect(
     ] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Run only these detection ids.")] = None,
     config: Annotated[str | None, typer.Option("--config", help="idwatch.toml with overrides.")] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="Where detection queries run: duckdb or spark.")
+    ] = "duckdb",
+    master: Annotated[
+        str | None, typer.Option("--master", help="Spark master URL (default local[2]).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the detection library over the store and write alerts (incremental, no duplicates)."""
@@ -71,12 +77,24 @@ def detect(
         err_console.print(f"[red]error:[/red] --since / --until: {exc}")
         raise typer.Exit(2) from exc
     st = _open_store(store)
+    from idwatch.engines import EngineUnavailable, open_engine
+
+    try:
+        eng = None if engine == "duckdb" else open_engine(engine, master=master)
+    except (ValueError, EngineUnavailable) as exc:
+        err_console.print(f"[red]error:[/red] --engine {engine}: {exc}")
+        raise typer.Exit(2) from exc
     try:
         cfg = _load_config(st, config)
-        summary = run_detections(st, since=since_ts, until=until_ts, only=only or None, config=cfg)
+        summary = run_detections(
+            st, since=since_ts, until=until_ts, only=only or None, config=cfg, engine=eng
+        )
     except ValueError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    finally:
+        if eng is not None:
+            eng.close()
     data = summary.to_dict()
     if json_out:
         print(json.dumps(data, default=json_default))

@@ -29,6 +29,8 @@ from idwatch.detections import sessions_sql, sql, sql_reference
 from idwatch.detections.indicators import indicator_rows
 from idwatch.detections.known_state import stage_known
 from idwatch.detections.model import OUTPUT_COLUMNS, Detection, load_library
+from idwatch.engines.base import Engine
+from idwatch.engines.staged import detection_rows, publish_staged, show_window, wrap_on_duckdb
 from idwatch.schema import ALERT_SCHEMA
 from idwatch.sigma.detect import PREFIX as SIGMA_PREFIX
 from idwatch.sigma.detect import sigma_alert_tables
@@ -347,31 +349,40 @@ class _LookbackViews:
             for name in self.TABLES:
                 con.execute(f"ALTER TABLE {name} RENAME TO {name}_all")
 
-    def show(self, lookback: timedelta) -> None:
+    def show(self, lookback: timedelta) -> bool:
+        """True when the window moved (another engine must follow)."""
         if self.since is None:
-            return
+            return False
         start = self.since - lookback
         if self.scan_start is not None and start < self.scan_start:
             start = self.scan_start
         if start == self.current:
-            return
+            return False
         for name in self.TABLES:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_all "
                 f"WHERE time >= CAST('{start.isoformat()}' AS TIMESTAMPTZ)"
             )
         self.current = start
+        return True
 
 
 def run_detection(
-    con: duckdb.DuckDBPyConnection, det: Detection, overrides: dict[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    det: Detection,
+    overrides: dict[str, Any] | None = None,
+    engine: Engine | None = None,
 ) -> pa.Table:
-    """Run one detection over already staged tables; returns ALERT_SCHEMA rows."""
+    """Run one detection over already staged tables; returns ALERT_SCHEMA rows.
+    ``engine``: run the detection's query there (its staged tables published), wrap it here."""
     rendered = det.render(overrides)
     cols = [c for c, *_ in con.execute(f"DESCRIBE SELECT * FROM ({rendered}) q").fetchall()]
     missing = [c for c in OUTPUT_COLUMNS if c not in cols]
     if missing:
         raise ValueError(f"{det.id}: query does not return {missing}")
+    if engine is not None and engine.name != "duckdb":
+        rows = detection_rows(engine, f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM ({rendered}) q")
+        return wrap_on_duckdb(_wrap(det, "SELECT * FROM __rows"), rows).cast(ALERT_SCHEMA)
     return con.sql(_wrap(det, rendered)).to_arrow_table().cast(ALERT_SCHEMA)
 
 
@@ -427,12 +438,14 @@ def run_detections(
     threads: int | None = None,
     reference: bool | None = None,
     on_detection: Callable[[str, int, int], None] | None = None,
+    engine: Engine | None = None,
 ) -> DetectSummary:
     """Run the detection suite over the store and write ``state/alerts.parquet``.
 
     ``reference``: stage the shared tables the plain way (:mod:`sql_reference`; default from
     ``IDWATCH_DETECT_REFERENCE``), which must give the very same alerts, only slower.
     ``on_detection(id, done, total)`` is called after each detection (the CLI's progress bar).
+    ``engine``: run each detection's query on that engine (:mod:`idwatch.engines`); staging stays here.
     """
     t0 = _time.perf_counter()
     dets = select_detections(only)
@@ -459,13 +472,17 @@ def run_detections(
     risk_ok = "signin_risk" not in summary.skipped
     tables: list[pa.Table] = []
     windows = _LookbackViews(con, since_eff, scan_start)
+    if engine is not None and engine.name != "duckdb":
+        with _Timer(summary, "publish_staged"):
+            publish_staged(con, engine, store)
     for det in sorted(dets, key=lambda d: -_lookback(d, overrides)):
         if "signin_risk" in det.requires and not risk_ok:
             summary.skipped[det.id] = "needs the login-risk model (signin_risk), which is unavailable"
             continue
-        windows.show(_lookback(det, overrides))
+        if windows.show(_lookback(det, overrides)) and engine is not None and engine.name != "duckdb":
+            show_window(engine, windows.TABLES, windows.current.isoformat())  # type: ignore[union-attr]
         with _Timer(summary, det.id):
-            table = run_detection(con, det, overrides.get(det.id))
+            table = run_detection(con, det, overrides.get(det.id), engine)
         if since_eff is not None:
             table = table.filter(pc.greater_equal(table["last_seen"], pa.scalar(since_eff)))
         summary.detections_run.append(det.id)
