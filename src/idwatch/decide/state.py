@@ -62,13 +62,18 @@ def value_paths(row: dict[str, Any]) -> dict[str, tuple]:
     os_ = row.get("ua_os") or "?"
     br = row.get("ua_family") or "?"
     ua = row.get("user_agent") or ""
+    return feature_paths(country, net, str(row["src_ip"]), os_, br, ua)
+
+
+def feature_paths(country: str, net: str, ip: str, os_: str, browser: str, ua: str) -> dict[str, tuple]:
+    """The model's two hierarchies (country > network > address, OS > browser > agent) as keys."""
     return {
         "country": (country,),
         "asn": (country, net),
-        "ip": (country, net, str(row["src_ip"])),
+        "ip": (country, net, ip),
         "os": (os_,),
-        "browser": (os_, br),
-        "ua": (os_, br, ua),
+        "browser": (os_, browser),
+        "ua": (os_, browser, ua),
     }
 
 
@@ -420,14 +425,7 @@ def build(store: Any, *, params: dict | None = None) -> RiskState:
     sample: list[float] = []
     for t, account, c, n, i, o, b, a, learned, total, llrs in rows:
         acct = (t, account)
-        paths = {
-            "country": (c,),
-            "asn": (c, n),
-            "ip": (c, n, i),
-            "os": (o,),
-            "browser": (o, b),
-            "ua": (o, b, a),
-        }
+        paths = feature_paths(c, n, i, o, b, a)
         st.seen.add(acct)
         st.g_all += total
         for name, path in paths.items():
@@ -446,14 +444,7 @@ def build(store: Any, *, params: dict | None = None) -> RiskState:
             sample.extend(llrs)
     for c, n, i, o, b, a, cnt in fails:
         st.f_all += cnt
-        for name, path in {
-            "country": (c,),
-            "asn": (c, n),
-            "ip": (c, n, i),
-            "os": (o,),
-            "browser": (o, b),
-            "ua": (o, b, a),
-        }.items():
+        for name, path in feature_paths(c, n, i, o, b, a).items():
             st.f[(name, path)] = st.f.get((name, path), 0) + cnt
     st.legit_llr = sorted(sample)
     for r in recent_rows:
