@@ -96,7 +96,8 @@ def stage_known_sql(source: str | None, end: str | None) -> str:
     """``known``: what each account used successfully, with when it was first used.
 
     ``source`` None means ``ev`` already holds all history (first run): no second scan.
-    One pass with GROUPING SETS instead of one GROUP BY per kind.
+    One pass with GROUPING SETS instead of one GROUP BY per kind, over the distinct
+    combinations of the sign-ins (with their first time and count) rather than the sign-ins.
     """
     cols = "time, account, tenant, src_ip, asn, asn_org, country, device_id, user_agent, ua_family, ua_os"
     cond = _range(None, end)
@@ -108,11 +109,17 @@ WITH ok AS (
   SELECT account, tenant, time, net, country, device_id, user_agent,
          COALESCE(ua_family, '?') || '/' || COALESCE(ua_os, '?') AS uafam
   FROM ({ok_rows}) r
+), c AS (
+  -- an account's sign-ins repeat a few combinations (~10x fewer than rows): the five
+  -- groupings below read those instead of every sign-in five times
+  SELECT account, tenant, net, country, device_id, user_agent, uafam, MIN(time) AS t, COUNT(*) AS n
+  FROM ok
+  GROUP BY account, tenant, net, country, device_id, user_agent, uafam
 ), g AS (
   SELECT account, tenant, net, country, device_id, user_agent, uafam,
          GROUPING(net) AS g_net, GROUPING(country) AS g_country, GROUPING(device_id) AS g_dev,
-         GROUPING(user_agent) AS g_ua, MIN(time) AS first_seen, COUNT(*) AS n
-  FROM ok
+         GROUPING(user_agent) AS g_ua, MIN(t) AS first_seen, CAST(SUM(n) AS BIGINT) AS n
+  FROM c
   GROUP BY GROUPING SETS ((account, tenant, net), (account, tenant, country),
                           (account, tenant, device_id), (account, tenant, user_agent),
                           (account, tenant, uafam))

@@ -20,6 +20,44 @@ from idwatch.detections.sql import (
     TYPOS_SQL,
 )
 
+
+def stage_known_sql(source: str | None, end: str | None) -> str:
+    """``known``: what each account used successfully, with when it was first used.
+
+    ``source`` None means ``ev`` already holds all history (first run): no second scan.
+    Plain: the five groupings read every sign-in.
+    """
+    cols = "time, account, tenant, src_ip, asn, asn_org, country, device_id, user_agent, ua_family, ua_os"
+    cond = sql._range(None, end)
+    cond = (cond + " AND " if cond else "WHERE ") + sql.ROUTINE_SUCCESS
+    ok_rows = f"SELECT * FROM ev {cond}" if source is None else sql._with_nets(source, cols, cond)
+    return f"""
+CREATE OR REPLACE TEMP TABLE known AS
+WITH ok AS (
+  SELECT account, tenant, time, net, country, device_id, user_agent,
+         COALESCE(ua_family, '?') || '/' || COALESCE(ua_os, '?') AS uafam
+  FROM ({ok_rows}) r
+), g AS (
+  SELECT account, tenant, net, country, device_id, user_agent, uafam,
+         GROUPING(net) AS g_net, GROUPING(country) AS g_country, GROUPING(device_id) AS g_dev,
+         GROUPING(user_agent) AS g_ua, MIN(time) AS first_seen, COUNT(*) AS n
+  FROM ok
+  GROUP BY GROUPING SETS ((account, tenant, net), (account, tenant, country),
+                          (account, tenant, device_id), (account, tenant, user_agent),
+                          (account, tenant, uafam))
+)
+SELECT account, tenant,
+       CASE WHEN g_net = 0 THEN 'net' WHEN g_country = 0 THEN 'country'
+            WHEN g_dev = 0 THEN 'device' WHEN g_ua = 0 THEN 'ua' ELSE 'uafam' END AS kind,
+       CASE WHEN g_net = 0 THEN net WHEN g_country = 0 THEN country
+            WHEN g_dev = 0 THEN device_id WHEN g_ua = 0 THEN user_agent ELSE uafam END AS value,
+       first_seen, n
+FROM g
+WHERE CASE WHEN g_net = 0 THEN net WHEN g_country = 0 THEN country
+           WHEN g_dev = 0 THEN device_id WHEN g_ua = 0 THEN user_agent ELSE uafam END IS NOT NULL
+"""
+
+
 #: Familiarity of one event as of its time: joins against ``known`` with ``first_seen < time``.
 STAGE_EVF_TEMPLATE = f"""
 CREATE OR REPLACE TEMP TABLE evf0 AS
