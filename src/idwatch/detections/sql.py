@@ -330,6 +330,84 @@ LEFT JOIN o ON {on("o", "t")} AND o.day = t.day
 """
 
 
+_DAY = "CAST(FLOOR(EPOCH({t}.time) / 86400) AS BIGINT)"
+
+
+def _rep_counts(table: str, keys: list[str], tgt: str, ok: str, bad: str) -> str:
+    """``table``: the (``keys``, day) rows of ``tgt`` with the accounts of ``bad`` / ``ok`` that
+    share their keys over the last :data:`SOURCE_REPUTATION_DAYS` days."""
+    cols = ", ".join(f"t.{k}" for k in keys)
+
+    def on(a: str) -> str:
+        return " AND ".join(f"{a}.{k} = t.{k}" for k in keys)
+
+    window = f"BETWEEN t.day - {SOURCE_REPUTATION_DAYS} + 1 AND t.day"
+    return f"""
+CREATE OR REPLACE TEMP TABLE {table} AS
+WITH tgt AS ({tgt}), ok AS ({ok}), bad AS ({bad}),
+b AS (
+  SELECT {cols}, t.day, COUNT(DISTINCT b.account) AS n
+  FROM tgt t JOIN bad b ON {on("b")} AND b.day {window} GROUP BY {cols}, t.day
+), o AS (
+  SELECT {cols}, t.day, COUNT(DISTINCT o.account) AS n
+  FROM tgt t JOIN ok o ON {on("o")} AND o.day {window} GROUP BY {cols}, t.day
+)
+SELECT t.*, COALESCE(b.n, 0) AS bad_accts, COALESCE(o.n, 0) AS ok_accts
+FROM tgt t
+LEFT JOIN b ON {on("b")} AND b.day = t.day
+LEFT JOIN o ON {on("o")} AND o.day = t.day
+"""
+
+
+#: ``src_rep`` and ``client_rep`` (the statements of :func:`reputation_sql`) from one pass: the
+#: served and the attack-like accounts are collected once per (address, user agent, account, day)
+#: over the addresses either table needs, and each table counts its own keys from them (the
+#: per-client counts restrict to their own addresses through the join keys). Needs
+#: ``shared_exits``. Same tables as the two statements, the events read once instead of twice.
+SHARED_REPUTATION_SQL = f"""
+CREATE OR REPLACE TEMP TABLE __rep_tgt AS
+SELECT DISTINCT src_ip, user_agent, {_DAY.format(t="evf")} AS day,
+       (user_agent IS NOT NULL AND {CLIENT_JUDGED}) AS by_client
+FROM evf
+WHERE NOT net_known AND src_ip IS NOT NULL;
+CREATE OR REPLACE TEMP TABLE __rep_ok AS
+SELECT DISTINCT e.src_ip, e.user_agent, e.account, {_DAY.format(t="e")} AS day
+FROM ev e JOIN (SELECT DISTINCT src_ip FROM __rep_tgt) i USING (src_ip)
+WHERE e.activity IN ('sign_in', 'mfa_challenge') AND e.outcome = 'success';
+CREATE OR REPLACE TEMP TABLE __rep_bad AS
+WITH ips AS (SELECT DISTINCT src_ip FROM __rep_tgt), entered AS (
+  SELECT DISTINCT e.src_ip, e.account, {_DAY.format(t="e")} AS day
+  FROM ev e JOIN ips USING (src_ip)
+  WHERE e.activity = 'sign_in' AND e.outcome IN ('success', 'pending')
+)
+SELECT DISTINCT f.src_ip, f.user_agent, f.account, {_DAY.format(t="f")} AS day
+FROM evf f JOIN ips USING (src_ip)
+LEFT JOIN entered n ON f.activity = 'account_lookup' AND n.src_ip = f.src_ip AND n.account = f.account
+ AND n.day = {_DAY.format(t="f")}
+WHERE {ATTACK_LIKE} AND n.account IS NULL;
+{
+    _rep_counts(
+        "src_rep",
+        ["src_ip"],
+        "SELECT DISTINCT src_ip, day FROM __rep_tgt",
+        "SELECT DISTINCT src_ip, account, day FROM __rep_ok",
+        "SELECT DISTINCT src_ip, account, day FROM __rep_bad",
+    )
+};
+{
+    _rep_counts(
+        "client_rep",
+        ["src_ip", "user_agent"],
+        "SELECT DISTINCT src_ip, user_agent, day FROM __rep_tgt WHERE by_client",
+        "SELECT * FROM __rep_ok",
+        "SELECT * FROM __rep_bad",
+    )
+};
+DROP TABLE __rep_tgt;
+DROP TABLE __rep_ok;
+DROP TABLE __rep_bad"""
+
+
 #: ``src_rep``: what one source address did over the last days, for every (address, UTC day) on
 #: which any event in ``evf`` came from a network new to its account. ``bad_accts``: accounts
 #: with attack-like events from it (``ATTACK_LIKE``; a lookup followed by that account's own
@@ -436,12 +514,11 @@ UNFAMILIARITY_COLUMNS = f"""
        (f.dev_known OR (f.device_id IS NULL AND f.ua_known)) AS client_known
 """
 UNFAMILIARITY_SQL = f"""
-{SOURCE_REPUTATION_SQL};
 CREATE OR REPLACE TEMP TABLE shared_exits AS
 SELECT e.src_ip FROM ev e JOIN (SELECT DISTINCT src_ip FROM evf) i ON i.src_ip = e.src_ip
 WHERE e.network_type IN {SHARED_EXIT_TYPES}
 GROUP BY e.src_ip;
-{CLIENT_REPUTATION_SQL};
+{SHARED_REPUTATION_SQL};
 {OWN_CLIENTS_SQL};
 {TYPOS_SQL};
 CREATE OR REPLACE TEMP TABLE evf AS
