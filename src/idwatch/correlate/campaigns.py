@@ -591,6 +591,82 @@ def _refine(
     return [p for p in parts if p]
 
 
+#: Likelihood ratio an address's own targets must give a neighbouring community's targeting policy
+#: over its own community's before it moves there: 10, "strong" evidence on Jeffreys' scale - one
+#: high-risk target of a target list (~90 % high-risk) against a spray at a directory's base rate
+#: (~5 %) gives ~18; a bot whose targets look like its spray's gives far less than 1.
+RETARGET_LR = 10.0
+
+
+def _policy_lr(own: tuple[float, float], there: tuple[float, float], here: tuple[float, float]) -> float:
+    """Likelihood ratio of an address's targets (high-risk, other) under the policy of ``there``
+    against that of ``here`` (each a community's targets; shares smoothed by half a target)."""
+    h, o = own
+    p_there = (there[0] + 0.5) / (there[0] + there[1] + 1.0)
+    p_here = (here[0] + 0.5) / (here[0] + here[1] + 1.0)
+    return math.exp(h * math.log(p_there / p_here) + o * math.log((1 - p_there) / (1 - p_here)))
+
+
+def _retarget(
+    graph: igraph.Graph,
+    parts: list[set[str]],
+    targets: dict[str, tuple[int, int]],
+    marks: Marks | None = None,
+) -> list[set[str]]:
+    """Move an address to the neighbouring community whose targeting policy its own targets fit.
+
+    First clustering places a state operator's server by its thin links - often a common person
+    key it shares with a criminal spray's targets - so a target list's servers end up in a spray's
+    community. Where the address's own targets were not picked by its community's policy (the same
+    :func:`targeting_differs` test as the merge pass: G-test p < 0.001 and odds ratio >= 4), the
+    two communities' policies differ by that test too, and the address's targets favour the
+    neighbour's policy strongly (:data:`RETARGET_LR`), its links to the neighbour, weighted by that
+    likelihood ratio, outweigh its links to its own community: it moves. A server with one victim
+    says too little to pass the test and stays where its links put it. Communities with one policy (two
+    sprays, two pieces of one operator) never trade addresses here, nor two that the intel ties to
+    intrusion sets (:func:`group_actors`): the intel, not a target share, tells those apart.
+    """
+    if not targets or len(parts) < 2:
+        return parts
+    names = graph.vs["name"]
+    lab = _labels(graph, parts)
+    aim = [_part_targets(p, targets) for p in parts]
+    marks = marks or {}
+    tied = [bool(group_actors([marks[n[3:]] for n in p if n[3:] in marks])) for p in parts]
+    is_ip = np.array([n.startswith("ip:") for n in names], dtype=bool)
+    a, b, w = _edges(graph)
+    frm, to, ww = np.r_[a, b], np.r_[b, a], np.r_[w, w]
+    sel = is_ip[frm] & (lab[frm] >= 0) & (lab[to] >= 0)
+    keys, inverse = np.unique(frm[sel] * len(parts) + lab[to[sel]], return_inverse=True)
+    pull = np.bincount(inverse, weights=ww[sel], minlength=len(keys))
+    pulls: dict[int, dict[int, float]] = {}
+    for key, c in zip(keys.tolist(), pull.tolist(), strict=True):
+        v, j = divmod(key, len(parts))
+        pulls.setdefault(v, {})[j] = c
+    moves: list[tuple[int, int]] = []
+    for v, by_part in sorted(pulls.items()):
+        own = targets.get(names[v][3:])
+        x = int(lab[v])
+        if not own or len(by_part) < 2 and x in by_part:
+            continue
+        here = (aim[x][0] - own[0], aim[x][1] - own[1])
+        if not targeting_differs((float(own[0]), float(own[1])), here):
+            continue  # its own targets could be its community's (one victim says little)
+        best, best_score = -1, by_part.get(x, 0.0)
+        for j, pj in sorted(by_part.items()):
+            if j == x or (tied[x] and tied[j]) or not targeting_differs(here, aim[j]):
+                continue
+            lr = _policy_lr((float(own[0]), float(own[1])), aim[j], here)
+            if lr >= RETARGET_LR and pj * lr > best_score:
+                best, best_score = j, pj * lr
+        if best >= 0:
+            moves.append((v, best))
+    for v, j in moves:  # decided on the communities as they were, so the order does not matter
+        parts[lab[v]].discard(names[v])
+        parts[j].add(names[v])
+    return [p for p in parts if p]
+
+
 #: An address the intel names with at least this mark (an indicator of good confidence on an
 #: address few benign people use: confidence 0.8 x specificity >= 0.5) is never taken out of the
 #: infrastructure by the passes below; single-use servers per victim link weakly by design.
@@ -707,6 +783,7 @@ def cluster(
         sub = _subgraph(graph, component)
         pieces = [piece for part in _louvain(sub) for piece in _split(sub, part, sig, marks, targets)]
         pieces = _refine(sub, _merge_pass(sub, pieces, sig, marks, targets), sig, pinned)
+        pieces = _retarget(sub, pieces, targets, marks)
         parts += _unpark(sub, pieces, pinned)
     # the links inside each community, per kind
     lab = _labels(graph, parts)

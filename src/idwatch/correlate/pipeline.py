@@ -18,9 +18,20 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from idwatch.correlate import attribution, chain, counts, entities, features, incidents, kind, lineage, marks
+from idwatch.correlate import (
+    attribution,
+    chain,
+    counts,
+    entities,
+    features,
+    incidents,
+    kind,
+    lineage,
+    marks,
+    operations,
+)
 from idwatch.correlate.actors import ActorProfile, build_profiles
-from idwatch.correlate.campaigns import build_graph, cluster, relay_servers
+from idwatch.correlate.campaigns import Cluster, build_graph, cluster, relay_servers
 from idwatch.correlate.state_warnings import merge, warned_accounts, warning_evidence
 from idwatch.store import Store, atomic_write_bytes
 
@@ -149,61 +160,16 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
     graph = build_graph(con, keep=set(ip_marks) | relay_servers(con))
     clusters = cluster(graph, con, ip_marks)
 
-    say("campaign counts")
-    counts.create_campaign_events(con, clusters)
-    if chain.attach_chain_compromises(con) and chain.revoke_familiarity(con):
-        counts.create_campaign_events(con, clusters)  # without the baseline the attacker taught
-        chain.attach_chain_compromises(con)
-    counts.create_campaign_alerts(con)
-    counts.create_campaign_accounts(con)
-    cnts = counts.campaign_counts(con)
-
-    accounts_by_campaign: dict[str, list[dict[str, Any]]] = {}
-    for cid, account, tenant, first, last, stage, category in con.execute(
-        """SELECT c.campaign_id, c.account, c.tenant, c.first_seen, c.last_seen, c.stage, d.category
-           FROM camp_accounts c LEFT JOIN (SELECT lower(account) AS account, any_value(category) AS category
-                                           FROM directory GROUP BY 1) d USING (account)
-           ORDER BY c.campaign_id,
-                    CASE c.stage WHEN 'compromised' THEN 0 WHEN 'attacked' THEN 1 ELSE 2 END, c.account"""
-    ).fetchall():
-        accounts_by_campaign.setdefault(cid, []).append(
-            {
-                "account": account,
-                "tenant": tenant,
-                "stage": stage,
-                "first_seen": _iso(first),
-                "last_seen": _iso(last),
-                "category": category,
-            }
-        )
-    kept = [
-        c.id
-        for c in clusters
-        if len(accounts_by_campaign.get(c.id, [])) >= MIN_CAMPAIGN_ACCOUNTS
-        or cnts.get(c.id, {}).get("accounts_compromised", 0) > 0
-    ]
-
-    say("attribution")
-    profiles = features.build_profiles(con, kept)
     actor_asns = _actor_asns(con, actors)
-    base_hr = _base_high_risk(con)
-    alert_ids_by_campaign: dict[str, list[str]] = {}
-    for cid, aid in con.execute(
-        "SELECT DISTINCT campaign_id, alert_id FROM camp_alerts ORDER BY 1, 2"
-    ).fetchall():
-        alert_ids_by_campaign.setdefault(cid, []).append(aid)
-
-    scored: dict[str, tuple[list[kind.KindFeature], str, list[attribution.Hypothesis]]] = {}
-    warned = warned_accounts(con)  # Google / Entra state-actor warnings
-    for cid in kept:
-        feats = kind.kind_features(profiles[cid], base_hr)
-        pkind = kind.profile_kind(feats)
-        warn = warning_evidence(warned.get(cid, []), actors)
-        hyps = attribution.score_campaign(
-            profiles[cid], actors, profile_kind=pkind, ip_weight=ip_weight, actor_asns=actor_asns, extra=warn
-        )
-        scored[cid] = (feats, pkind, hyps)
-    _add_lineage(con, scored, profiles, actors, ip_weight, actor_asns, warned)
+    for round_ in range(MAX_FOLDS + 1):  # the last round only counts and scores what was folded
+        say("campaign counts")
+        scoring = _count_and_score(con, clusters, actors, ip_weight, actor_asns, say)
+        folded = _fold_operations(clusters, scoring) if round_ < MAX_FOLDS else None
+        if folded is None:
+            break
+        clusters = folded
+    kept, cnts, accounts_by_campaign = scoring.kept, scoring.counts, scoring.accounts
+    profiles, scored, alert_ids_by_campaign = scoring.profiles, scoring.scored, scoring.alert_ids
 
     campaigns: list[dict[str, Any]] = []
     for cid in kept:
@@ -248,6 +214,118 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
     summary.by_kind = dict(Counter(c["kind"] for c in campaigns))
     summary.seconds = round(time.monotonic() - started, 2)
     return summary
+
+
+@dataclass
+class _Scoring:
+    """One round of counts and attribution over a set of clusters."""
+
+    kept: list[str]
+    counts: dict[str, dict[str, int]]
+    accounts: dict[str, list[dict[str, Any]]]
+    profiles: dict[str, features.CampaignProfile]
+    scored: dict[str, tuple[list[kind.KindFeature], str, list[attribution.Hypothesis]]]
+    alert_ids: dict[str, list[str]]
+
+
+#: Rounds of folding one operation's campaigns together (a fold can let lineage attribute a
+#: further piece, which the next round folds in; two rounds settle every dev seed).
+MAX_FOLDS = 2
+
+
+def _count_and_score(
+    con: duckdb.DuckDBPyConnection,
+    clusters: list[Cluster],
+    actors: list[ActorProfile],
+    ip_weight: dict[str, float],
+    actor_asns: dict[str, set[int]],
+    say: Callable[[str], None],
+) -> _Scoring:
+    """Counts, kept campaigns, profiles and hypotheses (with lineage) for these clusters."""
+    counts.create_campaign_events(con, clusters)
+    if chain.attach_chain_compromises(con) and chain.revoke_familiarity(con):
+        counts.create_campaign_events(con, clusters)  # without the baseline the attacker taught
+        chain.attach_chain_compromises(con)
+    counts.create_campaign_alerts(con)
+    counts.create_campaign_accounts(con)
+    cnts = counts.campaign_counts(con)
+
+    accounts_by_campaign: dict[str, list[dict[str, Any]]] = {}
+    for cid, account, tenant, first, last, stage, category in con.execute(
+        """SELECT c.campaign_id, c.account, c.tenant, c.first_seen, c.last_seen, c.stage, d.category
+           FROM camp_accounts c LEFT JOIN (SELECT lower(account) AS account, any_value(category) AS category
+                                           FROM directory GROUP BY 1) d USING (account)
+           ORDER BY c.campaign_id,
+                    CASE c.stage WHEN 'compromised' THEN 0 WHEN 'attacked' THEN 1 ELSE 2 END, c.account"""
+    ).fetchall():
+        accounts_by_campaign.setdefault(cid, []).append(
+            {
+                "account": account,
+                "tenant": tenant,
+                "stage": stage,
+                "first_seen": _iso(first),
+                "last_seen": _iso(last),
+                "category": category,
+            }
+        )
+    kept = [
+        c.id
+        for c in clusters
+        if len(accounts_by_campaign.get(c.id, [])) >= MIN_CAMPAIGN_ACCOUNTS
+        or cnts.get(c.id, {}).get("accounts_compromised", 0) > 0
+    ]
+
+    say("attribution")
+    profiles = features.build_profiles(con, kept)
+    base_hr = _base_high_risk(con)
+    alert_ids_by_campaign: dict[str, list[str]] = {}
+    for cid, aid in con.execute(
+        "SELECT DISTINCT campaign_id, alert_id FROM camp_alerts ORDER BY 1, 2"
+    ).fetchall():
+        alert_ids_by_campaign.setdefault(cid, []).append(aid)
+
+    scored: dict[str, tuple[list[kind.KindFeature], str, list[attribution.Hypothesis]]] = {}
+    warned = warned_accounts(con)  # Google / Entra state-actor warnings
+    for cid in kept:
+        feats = kind.kind_features(profiles[cid], base_hr)
+        pkind = kind.profile_kind(feats)
+        warn = warning_evidence(warned.get(cid, []), actors)
+        hyps = attribution.score_campaign(
+            profiles[cid], actors, profile_kind=pkind, ip_weight=ip_weight, actor_asns=actor_asns, extra=warn
+        )
+        scored[cid] = (feats, pkind, hyps)
+    _add_lineage(con, scored, profiles, actors, ip_weight, actor_asns, warned)
+
+    return _Scoring(kept, cnts, accounts_by_campaign, profiles, scored, alert_ids_by_campaign)
+
+
+def _fold_operations(clusters: list[Cluster], scoring: _Scoring) -> list[Cluster] | None:
+    """The clusters with each operation's attributed pieces joined (:mod:`operations`), or None
+    when every operation is already one campaign."""
+    pieces = []
+    for cid in scoring.kept:
+        chosen = attribution.verdict(scoring.scored[cid][2])
+        if chosen is None or chosen.actor is None:
+            continue
+        prof = scoring.profiles[cid]
+        pieces.append(
+            operations.Piece(
+                [cid], chosen.actor.stix_id, operations.targets_of(prof), operations.hours_of(prof)
+            )
+        )
+    groups = [g for g in operations.fold(pieces) if len(g) > 1]
+    if not groups:
+        return None
+    by_id = {c.id: c for c in clusters}
+    joined = {cid for g in groups for cid in g}
+    out = [c for c in clusters if c.id not in joined]
+    for g in groups:
+        links: Counter[str] = Counter()
+        for cid in g:
+            links.update(by_id[cid].links)
+        out.append(Cluster(ips=set().union(*(by_id[cid].ips for cid in g)), links=dict(links)))
+    out.sort(key=lambda c: (-len(c.ips), c.id))
+    return out
 
 
 _RANK = {"probed": 1, "attacked": 2, "compromised": 3}
