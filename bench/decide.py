@@ -69,7 +69,7 @@ def synthetic_state(accounts: int, seed: int = 7):
     return st
 
 
-def serve(port: int, accounts: int, store_dir: str, token_file: str, ready) -> None:
+def serve(port: int, accounts: int, store_dir: str, token_file: str, ready, http: str) -> None:
     import uvicorn
 
     from idwatch.api.app import create_app
@@ -88,7 +88,8 @@ def serve(port: int, accounts: int, store_dir: str, token_file: str, ready) -> N
     gc.freeze()  # as decide_routes.ensure_state does after building the state
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ready.put({"build_s": time.perf_counter() - t0, "server_rss_mb": rss})
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    loop = "asyncio" if http == "h11" else "auto"  # auto: uvloop when installed
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=http, loop=loop)
 
 
 def bodies(accounts: int, n: int = 5000) -> list[bytes]:
@@ -159,16 +160,26 @@ def load(port: int, token: str, accounts: int, seconds: float, connections: int,
     errors: list[int] = []
 
     async def main() -> None:
-        warm = time.perf_counter() + 1.0  # warm-up second, not counted
-        await asyncio.gather(*[_worker(port, token, payloads, warm, [], []) for _ in range(connections)])
+        warm = time.perf_counter() + 1.0  # warm-up second, not in the latencies
+        warm_lat: list[float] = []
+        await asyncio.gather(
+            *[_worker(port, token, payloads, warm, warm_lat, []) for _ in range(connections)]
+        )
         until = time.perf_counter() + seconds
         t0 = time.perf_counter()
         await asyncio.gather(
             *[_worker(port, token, payloads, until, lat, errors) for _ in range(connections)]
         )
-        out.put({"wall": time.perf_counter() - t0, "lat": lat, "errors": len(errors)})
+        wall = time.perf_counter() - t0
+        out.put({"wall": wall, "lat": lat, "errors": len(errors), "warm": len(warm_lat)})
 
     asyncio.run(main())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -177,11 +188,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument(
+        "--http",
+        choices=["auto", "h11", "httptools"],
+        default="auto",
+        help="uvicorn's HTTP parser (auto: httptools and uvloop when installed, as `idwatch serve`)",
+    )
     args = ap.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="idwatch-bench-decide-") as tmp:
@@ -189,7 +212,7 @@ def main() -> int:
         ready, result = ctx.Queue(), ctx.Queue()
         token_file = os.path.join(tmp, "token")
         server = ctx.Process(
-            target=serve, args=(port, args.accounts, os.path.join(tmp, "store"), token_file, ready)
+            target=serve, args=(port, args.accounts, os.path.join(tmp, "store"), token_file, ready, args.http)
         )
         server.start()
         try:
@@ -205,12 +228,20 @@ def main() -> int:
                 target=load, args=(port, token, args.accounts, args.seconds, args.connections, result)
             )
             client.start()
+            cpu0 = cpu_seconds(server.pid)
             got = result.get(timeout=args.seconds + 120)
+            # the client's measured phase ended just before it put the result: close enough
+            server_cpu = cpu_seconds(server.pid) - cpu0
+            client_cpu = cpu_seconds(client.pid)
             client.join()
         finally:
             server.terminate()
             server.join()
     lat = np.array(got["lat"]) * 1000.0
+    parser = args.http
+    if parser == "auto":
+        parser = "httptools" if _has("httptools") else "h11"
+    loop = "uvloop" if args.http != "h11" and _has("uvloop") else "asyncio"
     print(
         f"state: {args.accounts:,} accounts, built in {info['build_s']:.1f} s, "
         f"server RSS {info['server_rss_mb']:.0f} MB"
@@ -219,6 +250,12 @@ def main() -> int:
         f"decide: {len(lat):,} requests in {got['wall']:.1f} s over {args.connections} connections: "
         f"{len(lat) / got['wall']:,.0f} decisions/s, p50 {np.percentile(lat, 50):.2f} ms, "
         f"p99 {np.percentile(lat, 99):.2f} ms, errors {got['errors']}"
+    )
+    print(
+        f"server ({parser}, {loop}): {server_cpu / max(len(lat) + got['warm'], 1) * 1e6:.0f} us CPU "
+        f"per decision, {server_cpu / (got['wall'] + 1.0):.0%} of a core; "
+        f"load generator {client_cpu / (got['wall'] + 1.0):.0%} of a core; "
+        f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     return 0
 

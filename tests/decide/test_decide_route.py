@@ -97,3 +97,43 @@ def test_bad_attempts_get_a_clear_422(client, bad):
 def test_no_token_no_decision(home_store):
     with TestClient(create_app(home_store)) as c:
         assert c.post("/v1/decide", content=json.dumps(USUAL)).status_code == 401
+
+
+def test_invalid_json_and_wrong_types_name_the_field(client):
+    got = client.post("/v1/decide", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert got.status_code == 422 and "invalid request" in got.json()["error"]
+    got = client.post("/v1/decide", json={**USUAL, "asn": "sixty-four"})
+    assert got.status_code == 422
+    assert [p["where"] for p in got.json()["problems"]] == ["body.asn"]
+    got = client.post("/v1/decide", json=[USUAL])
+    assert got.status_code == 422
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(client):
+    got = client.post("/v1/decide", json={**USUAL, "user_agent": "x" * 70_000})
+    assert got.status_code == 413 and "larger than" in got.json()["error"]
+
+
+def test_a_removed_token_stops_working_on_the_next_request(home_store):
+    from idwatch.api.users import remove_user
+
+    token = add_user(home_store, "idp", "viewer")
+    with TestClient(create_app(home_store)) as c:
+        c.headers["Authorization"] = f"Bearer {token}"
+        assert c.post("/v1/decide", json=USUAL).status_code == 200
+        remove_user(home_store, "idp")
+        got = c.post("/v1/decide", json=USUAL)
+        assert got.status_code == 401 and got.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_wrong_token_counts_as_a_failed_login(home_store):
+    with TestClient(create_app(home_store)) as c:
+        c.headers["Authorization"] = "Bearer idw_wrong"
+        codes = [c.post("/v1/decide", json=USUAL).status_code for _ in range(11)]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+
+
+def test_decisions_carry_the_security_headers(client):
+    got = client.post("/v1/decide", json=USUAL)
+    assert got.headers["x-content-type-options"] == "nosniff" and got.headers["cache-control"] == "no-store"
+    assert got.headers["content-security-policy"].startswith("default-src 'none'")

@@ -56,10 +56,11 @@ def create_app(store: Store, *, secure_cookies: bool = False) -> FastAPI:
     app.state.failures = FailedLogins()
     app.state.secure_cookies = secure_cookies
     app.add_middleware(SecurityHeaders)
+    # POST /v1/decide first: routes are matched in order, and it is the one called per login
+    app.include_router(decide_routes.router)
     app.include_router(routes.router)
     app.include_router(ingest_routes.router)
     app.include_router(pages.router)
-    app.include_router(decide_routes.router)  # POST /v1/decide
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/api/v1/openapi.json", include_in_schema=False, dependencies=[Depends(current_user)])

@@ -128,14 +128,17 @@ class RiskState:
         acct = (row.get("tenant") or "", row["account"])
         paths = value_paths(row)
         u_all = self.u_all.get(acct, 0)
+        u, gd, fd = self.u, self.g, self.f
         features = []
         total = 0.0
+        above: dict[str, tuple[int, int, int]] = {}  # level -> (n, g, f): the next level's parent
         for lv in LEVELS:
             path = paths[lv.name]
-            n = self.u.get((acct, lv.name, path), 0)
-            m = self.u.get((acct, lv.parent, path[:-1]), 0) if lv.parent else u_all
-            g = self.g.get((lv.name, path), 0)
-            gp = self.g.get((lv.parent, path[:-1]), 0) if lv.parent else self.g_all
+            n = u.get((acct, lv.name, path), 0)
+            g = gd.get((lv.name, path), 0)
+            fv = fd.get((lv.name, path), 0)
+            m, gp, fp = above[lv.parent] if lv.parent else (u_all, self.g_all, self.f_all)
+            above[lv.name] = (n, g, fv)
             share = g / max(gp, 1)
             a = p.alpha
             if n == 0:
@@ -143,9 +146,7 @@ class RiskState:
             else:
                 hist = math.log(max(share, 1e-300)) + math.log(m + a) - math.log(n + a * share)
             rep = 0.0
-            fv = self.f.get((lv.name, path), 0)
             if p.reputation_weight:
-                fp = self.f.get((lv.parent, path[:-1]), 0) if lv.parent else self.f_all
                 q = fp / max(fp + gp, 1)
                 r = (fv + p.reputation_smoothing) / ((fv + g) * q + p.reputation_smoothing)
                 rep = math.log(1.0 - p.reputation_weight + p.reputation_weight * r)
