@@ -56,19 +56,8 @@ def staged(tmp_path_factory: pytest.TempPathFactory, spark_engine: object) -> ob
     return con
 
 
-#: Not yet portable (strict: the test fails once they pass, so the mark cannot outlive the gap).
-#: unfamiliar_signin_after_attack: a correlated subquery in a join condition (Spark refuses it);
-#: after_relay_signin: a Spark runtime error in the query, not yet diagnosed.
-NOT_YET = {"compromise_unfamiliar_signin_after_attack", "persist_after_relay_signin"}
-
-
 def _cases() -> list[object]:
-    return [
-        pytest.param(d, marks=pytest.mark.xfail(strict=True, reason="not yet portable to Spark"))
-        if d.id in NOT_YET
-        else d
-        for d in select_detections(None)
-    ]
+    return list(select_detections(None))
 
 
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")

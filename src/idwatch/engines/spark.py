@@ -57,7 +57,41 @@ def to_spark_sql(sql: str) -> str:
             )
         return node
 
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(slices)
+    def ordered_distinct_concat(node: exp.Expression) -> exp.Expression:
+        # STRING_AGG(DISTINCT x, sep ORDER BY x) becomes Spark's LISTAGG(DISTINCT ...) WITHIN GROUP,
+        # which Spark 4's distinct-aggregate rewrite breaks on (ClassCastException: an
+        # AttributeReference is no SortOrder) next to other DISTINCT aggregates; the same text
+        # as a sorted array of the distinct values joined does not go through that rule
+        if not isinstance(node, exp.GroupConcat) or not isinstance(node.this, exp.Order):
+            return node
+        order, distinct = node.this, node.this.this
+        keys = order.expressions
+        if (
+            not isinstance(distinct, exp.Distinct)
+            or len(distinct.expressions) != 1
+            or len(keys) != 1
+            or keys[0].args.get("desc")
+            or keys[0].this != distinct.expressions[0]
+        ):
+            return node
+        value = distinct.expressions[0].copy()
+        sep = node.args.get("separator") or exp.Literal.string(",")
+        agg = exp.ArrayAgg(this=exp.Distinct(expressions=[value]))
+        return exp.ArrayToString(this=exp.ArraySort(this=agg), expression=sep.copy())
+
+    def half_even(node: exp.Expression) -> exp.Expression:
+        # DuckDB's round_even (banker's rounding, as its CAST of a DOUBLE to an integer) is
+        # Spark's bround; Spark's CAST truncates, so the detections round explicitly
+        if isinstance(node, exp.Anonymous) and node.name.upper() == "ROUND_EVEN":
+            return exp.Anonymous(this="BROUND", expressions=[e.copy() for e in node.expressions])
+        return node
+
+    tree = (
+        sqlglot.parse_one(sql, read="duckdb")
+        .transform(slices)
+        .transform(ordered_distinct_concat)
+        .transform(half_even)
+    )
     return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
@@ -80,6 +114,7 @@ class SparkEngine:
             .config("spark.driver.memory", DRIVER_MEMORY)
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             # small staged tables: a few shuffle partitions, not Spark's 200
             .config("spark.sql.shuffle.partitions", os.environ.get("IDWATCH_SPARK_PARTITIONS", "8"))
             .config("spark.sql.ansi.enabled", "false")  # DuckDB's NULL-on-bad-cast semantics
