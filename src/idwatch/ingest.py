@@ -190,9 +190,13 @@ class _Ingest:
             return None
         typed = self._typed_lines(module)
 
+        expand = getattr(module, "fast_expand", None)  # rows a record adds (Entra's second factor)
+
         def parse(typed: TypedLines = typed, lines: pa.Table = lines) -> _Parsed:
             start = time.perf_counter()
             fast, rest = typed.read(lines)
+            if fast is not None and expand is not None:
+                fast = expand(fast)
             return fast, rest, time.perf_counter() - start
 
         return self._parser.submit(parse)
@@ -221,7 +225,8 @@ class _Ingest:
             columns = getattr(module, "FAST_TYPES", None) or module.FAST_COLUMNS
             if self._blocks is None:
                 self._blocks = new_block_dir()
-            typed = TypedLines(self._parse_con, self._blocks, columns, query)
+            careful = getattr(module, "CAREFUL_LINES", None)
+            typed = TypedLines(self._parse_con, self._blocks, columns, query, careful)
             self.typed[module.NAME] = typed
         return typed
 

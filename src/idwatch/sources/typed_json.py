@@ -55,10 +55,13 @@ class TypedLines:
         tmpdir: Path,
         columns: list[str] | dict[str, str],
         query: Callable[[str], str],
+        careful_lines: str | None = None,
     ) -> None:
         """``columns``: names (read as ``JSON``) or name -> DuckDB type; ``query(source)``: the SQL
         to run over ``source``, a relation with those columns. A BOOLEAN ``_careful`` column in its
-        result sends the rows where it is true to the careful path.
+        result sends the rows where it is true to the careful path; so does ``careful_lines``, a
+        regex (RE2) over the line's text, before anything is parsed: lines of a shape the
+        typed columns cannot tell apart (keys differing only in case, envelopes).
         """
         self.con = con
         self.tmpdir = tmpdir
@@ -66,6 +69,7 @@ class TypedLines:
         spec = ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t in types.items())
         self._columns = "{" + spec + "}"
         self._query = query
+        self._careful_lines = careful_lines
 
     # ------------------------------------------------------------------ public
     def read(self, lines: pa.Table) -> tuple[pa.Table | None, pa.Table]:
@@ -81,6 +85,9 @@ class TypedLines:
         ok[bad_utf8] = False
         lengths = pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False)
         ok &= lengths <= MAX_RECORD_BYTES
+        if self._careful_lines is not None:
+            other = pc.match_substring_regex(text, self._careful_lines).fill_null(False)
+            ok &= ~other.to_numpy(zero_copy_only=False)
         eligible = np.flatnonzero(ok)
         blocks = [eligible[i : i + BLOCK_LINES] for i in range(0, len(eligible), BLOCK_LINES)]
         parsed, careful = self._read_blocks(raw_bytes, blocks)
