@@ -12,19 +12,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-import idwatch.sources.typed_json as typed_json
-from idwatch.ingest import IngestSummary, ingest_paths
 from idwatch.sources import entra
-from idwatch.store import Store
 
 from .conftest import FIXTURES, load_fixture, load_helper
 
 ENTRA_FIXTURES = sorted(p.name for p in (FIXTURES / "entra").iterdir())
-COUNTS = ("records", "stored", "skipped", "quarantined", "duplicates")
+fp = load_helper("fast_paths")
 
 
 def _hostile_lines() -> list[str]:
@@ -55,53 +51,12 @@ def _lines(name: str) -> list[str]:
     return [json.dumps(r) for r in load_fixture("entra", name)]
 
 
-def _ingest_both(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple:
-    """(summary, store, fast rows) of the ingest with the fast path, then without it."""
-    reads: list[int] = []
-    real_read = typed_json.TypedLines.read
-
-    def counting_read(self, chunk):  # noqa: ANN001, ANN202 - spy on the real reader
-        fast, rest = real_read(self, chunk)
-        reads.append(0 if fast is None else fast.num_rows)
-        return fast, rest
-
-    monkeypatch.setattr(typed_json.TypedLines, "read", counting_read)
-    monkeypatch.setattr(typed_json, "BLOCK_LINES", 32)  # bad lines cost small blocks only
-    monkeypatch.setattr(typed_json, "MIN_BLOCK_LINES", 2)
-    fast = Store(tmp_path / "fast")
-    got = ingest_paths(fast, [str(path)], fmt="entra")
-    monkeypatch.setattr(typed_json.TypedLines, "_statement", lambda self, paths: (None, None))
-    careful = Store(tmp_path / "careful")
-    want = ingest_paths(careful, [str(path)], fmt="entra")
-    return (got, fast), (want, careful), sum(reads)
-
-
-def _quarantine(store: Store) -> list[tuple]:
-    rows = []
-    for path in sorted(store.quarantine_dir.glob("*.jsonl")):
-        rows += [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    return sorted((r["line"], r["reason"], r["raw"]) for r in rows)
-
-
-def _assert_same(got: tuple[IngestSummary, Store], want: tuple[IngestSummary, Store]) -> None:
-    (gs, fast), (ws, careful) = got, want
-    assert [getattr(gs, c) for c in COUNTS] == [getattr(ws, c) for c in COUNTS]
-    assert gs.balanced and ws.balanced
-    assert (gs.skipped_by_kind, gs.quarantined_by_reason) == (ws.skipped_by_kind, ws.quarantined_by_reason)
-    for query in (
-        "SELECT * EXCLUDE (ingested_at) FROM events ORDER BY event_id",
-        "SELECT * EXCLUDE (ingested_at) FROM other_events ORDER BY event_id",
-    ):
-        assert fast.connect().execute(query).fetchall() == careful.connect().execute(query).fetchall()
-    assert _quarantine(fast) == _quarantine(careful)
-
-
 @pytest.mark.parametrize("name", ENTRA_FIXTURES)
 def test_every_fixture_stores_the_same_rows_fast_and_careful(name, tmp_path, monkeypatch):
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(_lines(name)) + "\n")
-    got, want, fast_rows = _ingest_both(path, tmp_path, monkeypatch)
-    _assert_same(got, want)
+    got, want, fast_rows = fp.ingest_both(path, "entra", tmp_path, monkeypatch)
+    fp.assert_same(got, want)
     assert got[0].records > 0
     if name.startswith("graph_") and name != "graph_risk.json":  # Graph objects: the fast way
         assert fast_rows > 0
@@ -120,8 +75,8 @@ def test_mixed_shapes_and_hostile_lines_store_the_same_rows(tmp_path, monkeypatc
         lines += _hostile_lines()[i::6]
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    got, want, fast_rows = _ingest_both(path, tmp_path, monkeypatch)
-    _assert_same(got, want)
+    got, want, fast_rows = fp.ingest_both(path, "entra", tmp_path, monkeypatch)
+    fp.assert_same(got, want)
     assert fast_rows >= 5 * len(graph)
     assert got[0].quarantined >= 3  # broken, not an object, not Entra
 
@@ -175,8 +130,8 @@ def test_converted_native_events_store_the_same_rows(tmp_path, monkeypatch):
         lines.append(json.dumps(record))
     path = tmp_path / "converted.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    got, want, fast_rows = _ingest_both(path, tmp_path, monkeypatch)
-    _assert_same(got, want)
+    got, want, fast_rows = fp.ingest_both(path, "entra", tmp_path, monkeypatch)
+    fp.assert_same(got, want)
     assert fast_rows >= len(lines)  # every record the fast way (second factors add rows)
     con = got[1].connect()
     assert con.execute("SELECT count(*) FROM events WHERE event_id LIKE '%:mfa'").fetchall()[0][0] > 0
