@@ -209,13 +209,16 @@ def create_popularity(con: duckdb.DuckDBPyConnection) -> None:
             GROUP BY 1
             """
         )
+    # A person key is as specific as it is rare over every identifier the store knows (the
+    # directory's and every one in the events, attacked or not): ``r.edwards`` names a dozen
+    # identifiers, leaked-list variants (``sabine.becker9261@``) included, so two addresses that
+    # went after two of them share a surname, not a person (an IDF of the key over the store).
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE pop_person AS
-        WITH keys AS (
-            SELECT DISTINCT account, unnest({PERSON_SQL}) AS k
-            FROM (SELECT DISTINCT lower(account) AS account FROM directory)
-        )
+        WITH ids AS (SELECT DISTINCT lower(account) AS account FROM directory
+                     UNION SELECT DISTINCT lower(account) FROM events WHERE account IS NOT NULL),
+             keys AS (SELECT DISTINCT account, unnest({PERSON_SQL}) AS k FROM ids)
         SELECT k, count(*) AS n FROM keys GROUP BY k
         """
     )
