@@ -93,8 +93,7 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
             GROUP BY 1, 2 HAVING count(DISTINCT account) >= 2
         ), succ AS (
             SELECT e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity, e.step, e.method,
-                   e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn, e.network_type, e.country,
-                   {NET_SQL.replace("src_ip", "e.src_ip")} AS net
+                   e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn, e.network_type, e.country
             FROM events e ANTI JOIN held h ON h.account = e.account
             WHERE {_TAKEOVER_SQL}
               AND (e.account IN (SELECT account FROM per) OR e.device_id IN (SELECT device_id FROM camp_dev))
@@ -137,7 +136,9 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
                    d.reach
             FROM cand_all c
             LEFT JOIN ded_ip i ON i.campaign_id = c.campaign_id AND i.src_ip = c.src_ip
-            LEFT JOIN camp_net n ON n.campaign_id = c.campaign_id AND n.net = c.net
+            LEFT JOIN camp_net n ON n.campaign_id = c.campaign_id  -- (the network only where it counts)
+                 AND n.net = CASE WHEN coalesce(c.network_type, 'hosting') = 'hosting'
+                                  THEN {NET_SQL.replace("src_ip", "c.src_ip")} END
             LEFT JOIN camp_dev d ON d.campaign_id = c.campaign_id AND d.device_id = c.device_id
             LEFT JOIN camp_ua u ON u.campaign_id = c.campaign_id AND u.user_agent = c.user_agent
             LEFT JOIN try_ua t ON t.campaign_id = c.campaign_id AND t.account = c.account
