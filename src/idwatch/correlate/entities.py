@@ -211,6 +211,7 @@ def create_popularity(con: duckdb.DuckDBPyConnection) -> None:
             GROUP BY 1
             """
         )
+    con.execute("DROP TABLE benign_success")  # as large as the successes: free it for what follows
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE pop_person AS
