@@ -93,62 +93,77 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
             GROUP BY 1, 2 HAVING count(DISTINCT account) >= 2
         ), succ AS (
             SELECT e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity, e.step, e.method,
-                   e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn, e.network_type, e.country,
-                   {NET_SQL.replace("src_ip", "e.src_ip")} AS net
+                   e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn, e.network_type, e.country
             FROM events e ANTI JOIN held h ON h.account = e.account
             WHERE {_TAKEOVER_SQL}
               AND (e.account IN (SELECT account FROM per) OR e.device_id IN (SELECT device_id FROM camp_dev))
-        ), cand AS (  -- after the campaign's first step on the account, not from the owner's address
-            SELECT s.*, p.campaign_id, p.t_try, p.n_try > {SPRAY_GUESSES} OR p.aimed_step AS aimed
+        ), cand_all AS (  -- after the campaign's first step on the account
+            SELECT s.*, p.campaign_id, p.t_try, p.n_try > {SPRAY_GUESSES} OR p.aimed_step AS aimed,
+                   true AS after_try
             FROM succ s JOIN per p ON p.account = s.account AND p.t_try <= s.time
-            WHERE NOT EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = s.account
-                              AND o.src_ip = s.src_ip AND o.time < p.t_try)
-              AND NOT {owner_explained_sql("s")}  -- her usual network and client: hers
             UNION ALL BY NAME
             -- the operator's own device getting in where the logs show no attempt before (the
             -- password was phished, or guessed from somewhere the campaign does not hold): the
             -- device is the attacker whatever the address
-            SELECT s.*, d.campaign_id, s.time AS t_try, false AS aimed
+            SELECT s.*, d.campaign_id, s.time AS t_try, false AS aimed, false AS after_try
             FROM succ s JOIN camp_dev d ON d.device_id = s.device_id
             WHERE NOT EXISTS (SELECT 1 FROM per p WHERE p.campaign_id = d.campaign_id
                               AND p.account = s.account AND p.t_try <= s.time)
-              AND NOT {owner_explained_sql("s")}
         ), camp_net AS (  -- data-centre neighbours: an operator rents adjacent addresses from one host
             SELECT DISTINCT i.campaign_id, {NET_SQL.replace("src_ip", "i.src_ip")} AS net
             FROM camp_ip i SEMI JOIN events e ON e.src_ip = i.src_ip AND e.network_type = 'hosting'
             WHERE i.dedicated
+        ), ded_ip AS (SELECT DISTINCT campaign_id, src_ip FROM camp_ip WHERE dedicated
+        ), try_ua AS (SELECT DISTINCT campaign_id, account, user_agent FROM chain_tries
+        ), try_at AS (
+            SELECT campaign_id, account, min(time) FILTER (WHERE passed) AS t_passed
+            FROM chain_tries GROUP BY 1, 2
+        ), takeover_cited AS (
+            SELECT DISTINCT ae.event_id FROM alert_events ae JOIN alerts a USING (alert_id)
+            WHERE a.stage IN ({TAKEOVER_ALERT_STAGES})
+        ), links AS (
+            -- what links the success to the campaign (one key per row on the right of each
+            -- join); a success with none of these cannot be linked (strength 0 below), so
+            -- the owner's history is only looked up for the few that have one
+            SELECT c.*,
+                   i.src_ip IS NOT NULL
+                   OR (c.network_type = 'hosting' AND n.net IS NOT NULL) AS infra,
+                   d.device_id IS NOT NULL AS client_dev,
+                   (u.user_agent IS NOT NULL OR t.user_agent IS NOT NULL)
+                   AND coalesce(pu.n, 0) <= {POPULARITY_SCALE} AS client_ua,
+                   coalesce(pa.t_passed <= c.time, false) AS passed,
+                   k.event_id IS NOT NULL AS alerted,
+                   d.reach
+            FROM cand_all c
+            LEFT JOIN ded_ip i ON i.campaign_id = c.campaign_id AND i.src_ip = c.src_ip
+            LEFT JOIN camp_net n ON n.campaign_id = c.campaign_id  -- (the network only where it counts)
+                 AND n.net = CASE WHEN coalesce(c.network_type, 'hosting') = 'hosting'
+                                  THEN {NET_SQL.replace("src_ip", "c.src_ip")} END
+            LEFT JOIN camp_dev d ON d.campaign_id = c.campaign_id AND d.device_id = c.device_id
+            LEFT JOIN camp_ua u ON u.campaign_id = c.campaign_id AND u.user_agent = c.user_agent
+            LEFT JOIN try_ua t ON t.campaign_id = c.campaign_id AND t.account = c.account
+                 AND t.user_agent = c.user_agent
+            LEFT JOIN pop_ua pu ON pu.k = c.user_agent
+            LEFT JOIN try_at pa ON pa.campaign_id = c.campaign_id AND pa.account = c.account
+            LEFT JOIN takeover_cited k ON k.event_id = c.event_id
+        ), cand AS (  -- not from the owner's address, nor her usual network and client: hers
+            SELECT * FROM links
+            WHERE (infra OR client_dev OR client_ua OR passed OR alerted)
+              AND (NOT after_try OR NOT EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = links.account
+                                                AND o.src_ip = links.src_ip AND o.time < links.t_try))
+              AND NOT {owner_explained_sql("links")}
         ), judged AS (
             SELECT c.*,
-                   EXISTS (SELECT 1 FROM camp_ip i WHERE i.campaign_id = c.campaign_id AND i.src_ip = c.src_ip
-                           AND i.dedicated)
-                   OR (c.network_type = 'hosting' AND EXISTS (SELECT 1 FROM camp_net n
-                                                               WHERE n.campaign_id = c.campaign_id
-                                                                 AND n.net = c.net)) AS infra,
                    EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = c.account
                            AND o.device_id = c.device_id AND o.time < c.t_try) AS owner_dev,
                    EXISTS (SELECT 1 FROM events o WHERE o.account = c.account AND o.user_agent = c.user_agent
                            AND o.activity = 'sign_in' AND o.outcome = 'success' AND o.time < c.t_try)
                        AS owner_ua,
-                   EXISTS (SELECT 1 FROM camp_dev d WHERE d.campaign_id = c.campaign_id
-                           AND d.device_id = c.device_id) AS client_dev,
-                   (EXISTS (SELECT 1 FROM camp_ua u WHERE u.campaign_id = c.campaign_id
-                            AND u.user_agent = c.user_agent)
-                    OR EXISTS (SELECT 1 FROM chain_tries t WHERE t.campaign_id = c.campaign_id
-                               AND t.account = c.account AND t.user_agent = c.user_agent))
-                   AND coalesce((SELECT p.n FROM pop_ua p WHERE p.k = c.user_agent), 0) <= {POPULARITY_SCALE}
-                       AS client_ua,
-                   EXISTS (SELECT 1 FROM chain_tries t WHERE t.campaign_id = c.campaign_id
-                           AND t.account = c.account AND t.passed AND t.time <= c.time) AS passed,
-                   EXISTS (SELECT 1 FROM alert_events ae JOIN alerts a USING (alert_id)
-                           WHERE ae.event_id = c.event_id
-                             AND a.stage IN ({TAKEOVER_ALERT_STAGES})) AS alerted,
                    EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = c.account AND NOT o.exit
                            AND coalesce(c.device_id, '') <> '' AND o.device_id = c.device_id
                            AND o.time > c.time) AS owner_later,
                    (SELECT max(t.time) FROM chain_tries t WHERE t.campaign_id = c.campaign_id
-                       AND t.account = c.account AND t.time <= c.time) AS last_try,
-                   (SELECT d.reach FROM camp_dev d WHERE d.campaign_id = c.campaign_id
-                       AND d.device_id = c.device_id) AS reach
+                       AND t.account = c.account AND t.time <= c.time) AS last_try
             FROM cand c
         ), linked AS (
             -- the owner's own device is the owner's even on a line the campaign used (a bot is

@@ -16,10 +16,12 @@ import duckdb
 #: Popularity at which an entity's weight halves (distinct benign accounts).
 POPULARITY_SCALE = 3.0
 
-#: SQL: the network key of an IP (IPv4 /24, IPv6 /48).
-NET_SQL = """CASE WHEN contains(src_ip, ':')
-    THEN array_to_string(list_slice(string_split(src_ip, ':'), 1, 3), ':') || '::/48'
-    ELSE array_to_string(list_slice(string_split(src_ip, '.'), 1, 3), '.') || '.0/24' END"""
+#: SQL: the network key of an IP (IPv4 /24, IPv6 /48): its first three groups. A regular
+#: expression rather than split / slice / join: the same text, without building a list per row
+#: (evaluated on every successful sign-in, it was a sizeable share of correlation's time).
+NET_SQL = r"""CASE WHEN contains(src_ip, ':')
+    THEN regexp_extract(src_ip, '^[^:]*(?::[^:]*){0,2}') || '::/48'
+    ELSE regexp_extract(src_ip, '^[^.]*(?:\.[^.]*){0,2}') || '.0/24' END"""
 
 #: SQL literal: an e-mail address inside free text (forwarding rules).
 EMAIL_RE = "'[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]+'"
@@ -209,6 +211,7 @@ def create_popularity(con: duckdb.DuckDBPyConnection) -> None:
             GROUP BY 1
             """
         )
+    con.execute("DROP TABLE benign_success")  # as large as the successes: free it for what follows
     # A person key is as specific as it is rare over every identifier the store knows (the
     # directory's and every one in the events, attacked or not): ``r.edwards`` names a dozen
     # identifiers, leaked-list variants (``sabine.becker9261@``) included, so two addresses that

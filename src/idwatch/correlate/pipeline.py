@@ -33,6 +33,7 @@ from idwatch.correlate import (
 from idwatch.correlate.actors import ActorProfile, build_profiles
 from idwatch.correlate.campaigns import Cluster, build_graph, cluster, relay_servers
 from idwatch.correlate.state_warnings import merge, warned_accounts, warning_evidence
+from idwatch.detections.engine import limit_resources
 from idwatch.store import Store, atomic_write_bytes
 
 #: A cluster becomes a campaign when it touched at least this many accounts (or got into one).
@@ -142,6 +143,9 @@ def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> Cor
     started = time.monotonic()
     say = step or (lambda _msg: None)
     con = store.connect()
+    # the detections' memory bound (IDWATCH_MEMORY_LIMIT, spilling beyond it): unbounded,
+    # correlation's staged tables took 11.9 GB at 20 M events
+    limit_resources(con)
     summary = CorrelateSummary(alerts=int(con.execute("SELECT count(*) FROM alerts").fetchone()[0]))
 
     say("incidents")

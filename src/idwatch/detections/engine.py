@@ -269,7 +269,7 @@ def _stage_signin_risk(
         summary.skipped["signin_risk"] = msg
 
 
-def _limit_resources(con: duckdb.DuckDBPyConnection) -> None:
+def limit_resources(con: duckdb.DuckDBPyConnection) -> None:
     """Bound DuckDB's memory (spilling to disk beyond it) on a machine shared with others.
 
     ``IDWATCH_MEMORY_LIMIT`` (e.g. ``8GB``; default 40 % of RAM) and ``IDWATCH_TEMP_DIR``
@@ -287,6 +287,9 @@ def _limit_resources(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"SET memory_limit = '{limit}'")
     tmp = os.environ.get("IDWATCH_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "idwatch-duckdb")
     con.execute(f"SET temp_directory = '{tmp.replace(chr(39), chr(39) * 2)}'")
+
+
+_limit_resources = limit_resources
 
 
 def _wrap(det: Detection, rendered: str) -> str:
