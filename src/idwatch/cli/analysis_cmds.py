@@ -117,12 +117,31 @@ def _print_summary(data: dict[str, Any]) -> None:
 
 
 @app.command()
-def analyze(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
+def analyze(
+    store: StoreOpt = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="Where detection and correlation queries run: duckdb or spark.")
+    ] = "duckdb",
+    master: Annotated[
+        str | None, typer.Option("--master", help="Spark master URL (default local[2]).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Run detections, correlation and attribution over the store."""
     from idwatch.cli.stages import run_analysis
+    from idwatch.engines import EngineUnavailable, open_engine
 
     st = _analysed_store(store)
-    data = run_analysis(st, console=None if json_out else err_console)
+    try:
+        eng = None if engine == "duckdb" else open_engine(engine, master=master)
+    except (ValueError, EngineUnavailable) as exc:
+        err_console.print(f"[red]error:[/red] --engine {engine}: {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        data = run_analysis(st, console=None if json_out else err_console, engine=eng)
+    finally:
+        if eng is not None:
+            eng.close()
     if json_out:
         print(json.dumps(data, default=json_default))
     else:

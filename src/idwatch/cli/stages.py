@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from idwatch.cli.progress import bar as progress_bar
+from idwatch.engines.base import Engine
 from idwatch.store import Store
 
 STAGES = ("detections", "incidents", "campaigns", "attribution")
@@ -72,8 +73,11 @@ class StageClock:
         return round(time.perf_counter() - self._t0, 2)
 
 
-def run_analysis(store: Store, *, console: Console | None = None) -> dict[str, Any]:
-    """Detections, then correlation and attribution, timed per stage (bars when ``console``).
+def run_analysis(
+    store: Store, *, console: Console | None = None, engine: Engine | None = None
+) -> dict[str, Any]:
+    """Detections, then correlation and attribution, timed per stage (bars when ``console``);
+    ``engine`` (:mod:`idwatch.engines`): where their queries run (default DuckDB).
 
     The correlation summary as a dict, whose ``seconds`` is the wall time of the whole step and
     ``seconds_by_stage`` that of the four stages.
@@ -87,7 +91,9 @@ def run_analysis(store: Store, *, console: Console | None = None) -> dict[str, A
         bar.start()
     try:
         clock.start("detections")
-        det = run_detections(store, on_detection=lambda _id, done, total: clock.advance(done, total))
+        det = run_detections(
+            store, on_detection=lambda _id, done, total: clock.advance(done, total), engine=engine
+        )
         summary = correlate(store, step=lambda name: clock.start(STEP_STAGE.get(name, name)))
     finally:
         wall = clock.stop()
