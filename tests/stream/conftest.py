@@ -76,3 +76,18 @@ def produce(brokers: str, topic: str, values: list[bytes]) -> None:
     for v in values:
         p.produce(topic, v)
     assert p.flush(30) == 0
+
+
+def create_topic(brokers: str, topic: str, partitions: int = 1) -> None:
+    """Create ``topic`` explicitly (Tansu would auto-create it with 4 partitions)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": brokers})  # kept alive until the futures resolve
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    for f in futures.values():
+        f.result(10)
+
+
+def quarantined_lines(root) -> int:  # noqa: ANN001 - a Path
+    """Records in the store's quarantine (one JSON line each)."""
+    return sum(len(p.read_bytes().splitlines()) for p in (root / "quarantine").glob("*.jsonl"))
