@@ -1,7 +1,7 @@
 """The bounded queue between the Kafka fetch thread and the micro-batcher.
 
-Capacity is counted in records. ``offer`` never blocks and never drops: a chunk that does not
-fit is refused whole and the fetcher keeps it (and pauses the consumer) until there is room.
+Capacity is counted in records. ``offer`` never blocks and never drops: it takes what fits and
+the fetcher keeps the rest (and pauses the consumer) until there is room.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class Record(NamedTuple):
 
 
 class Buffer:
-    """A FIFO of records holding at most ``capacity`` (a single larger chunk fits an empty buffer)."""
+    """A FIFO of records holding at most ``capacity``."""
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -34,14 +34,14 @@ class Buffer:
         with self._cond:
             return len(self._items)
 
-    def offer(self, chunk: list[Record]) -> bool:
-        """Append the whole chunk if it fits; False (nothing taken) when it does not."""
+    def offer(self, chunk: list[Record]) -> int:
+        """Append the longest head of ``chunk`` that fits; return how many records it took."""
         with self._cond:
-            if self._items and len(self._items) + len(chunk) > self.capacity:
-                return False
-            self._items.extend(chunk)
-            self._cond.notify_all()
-            return True
+            n = max(0, min(len(chunk), self.capacity - len(self._items)))
+            if n:
+                self._items.extend(chunk[:n])
+                self._cond.notify_all()
+            return n
 
     def has_room(self) -> bool:
         """At most half full: where a paused consumer resumes (hysteresis, so it does not flap)."""

@@ -45,6 +45,7 @@ class StreamConfig:
     partitions: list[int] | str | None = None
     #: records fetched ahead of the store before the consumer pauses (memory bound: ~2 batches)
     queue_events: int = 100_000
+    detect: bool = True  #: run the detections after each stored batch (off: ingest only)
 
 
 @dataclass
@@ -121,10 +122,7 @@ class Fetcher(threading.Thread):
         if parts is None:
 
             def on_assign(consumer, assigned) -> None:  # noqa: ANN001
-                committed = consumer.committed(assigned, timeout=10)
-                consumer.assign(
-                    [TopicPartition(t.topic, t.partition, self._start_offset(t.partition, t.offset)) for t in committed]
-                )
+                consumer.assign(self._positions(consumer.committed(assigned, timeout=10)))
 
             con.subscribe([self.cfg.topic], on_assign=on_assign)
             return con
@@ -133,11 +131,16 @@ class Fetcher(threading.Thread):
             if meta.error is not None:
                 raise KafkaStreamError(f"topic {self.cfg.topic}: {meta.error}")
             parts = sorted(meta.partitions)
-        committed = con.committed([TopicPartition(self.cfg.topic, p) for p in parts], timeout=10)
-        con.assign(
-            [TopicPartition(t.topic, t.partition, self._start_offset(t.partition, t.offset)) for t in committed]
-        )
+        wanted = [TopicPartition(self.cfg.topic, p) for p in parts]
+        con.assign(self._positions(con.committed(wanted, timeout=10)))
         return con
+
+    def _positions(self, committed: list) -> list:  # TopicPartition lists
+        from confluent_kafka import TopicPartition
+
+        return [
+            TopicPartition(t.topic, t.partition, self._start_offset(t.partition, t.offset)) for t in committed
+        ]
 
     def _commit_due(self, con) -> None:  # noqa: ANN001
         from confluent_kafka import TopicPartition
@@ -167,8 +170,8 @@ class Fetcher(threading.Thread):
         try:
             while not self._halt.is_set():
                 self._commit_due(con)
-                if held and self.buffer.offer(held):
-                    held = []
+                if held:
+                    held = held[self.buffer.offer(held) :]
                 if held and not paused:
                     con.pause(con.assignment())
                     paused = True
@@ -177,7 +180,7 @@ class Fetcher(threading.Thread):
                     con.resume(con.assignment())
                     paused = False
                 # polled even while paused: it serves the group's callbacks and heartbeats
-                msgs = con.consume(10_000, timeout=0.05 if paused else 0.2)
+                msgs = con.consume(min(10_000, self.buffer.capacity), timeout=0.05 if paused else 0.2)
                 for m in msgs:
                     err = m.error()
                     if err is not None:
@@ -287,7 +290,7 @@ def consume(
             ledger.finish()
             fetcher.commits.put(ranges)  # only now: the batch is in the store
             result = BatchResult(summary)
-            if summary.stored:
+            if summary.stored and cfg.detect:
                 result.new_alerts = detect_new(store)
                 if publisher is not None:
                     publisher.publish(result.new_alerts)
