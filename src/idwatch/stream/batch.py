@@ -30,6 +30,8 @@ class BatchResult:
 
     ingest: IngestSummary
     new_alerts: list[dict] = field(default_factory=list)
+    published: int = 0  #: alerts delivered after this batch (new ones and earlier failures)
+    publish_error: str | None = None  #: why delivery failed (the alerts are retried next batch)
 
 
 SPOOL = "tmp"  #: the store's folder for spooled batches (a killed run's leftovers are removed)

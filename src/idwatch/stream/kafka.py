@@ -17,6 +17,7 @@ place. ``assign()`` reads given partitions without a group join (slow on some br
 from __future__ import annotations
 
 import hashlib
+import logging
 import queue
 import threading
 import time
@@ -25,10 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from idwatch.store import Store
+from idwatch.stream import outbox
 from idwatch.stream.batch import SPOOL, BatchResult, detect_new, ingest_records
 from idwatch.stream.buffer import Buffer, Record
 from idwatch.stream.offsets import OffsetLedger, Ranges
-from idwatch.stream.publish import Publisher
+from idwatch.stream.publish import Publisher, PublishError
+
+log = logging.getLogger(__name__)
 
 ALL = "all"  #: ``partitions``: assign every partition the topic has (from the broker's metadata)
 
@@ -252,6 +256,21 @@ def _ranges(batch: list[Record]) -> Ranges:
     return spans
 
 
+def _publish(store: Store, publisher: Publisher, result: BatchResult) -> None:
+    """Send every alert not yet published; a failure is kept for the next batch, never fatal."""
+    pending = outbox.unpublished(store)
+    if not pending:
+        return
+    try:
+        ids = publisher.publish(pending)
+    except PublishError as exc:
+        result.publish_error = str(exc)
+        log.warning("publishing %d alerts failed (retried after the next batch): %s", len(pending), exc)
+        return
+    outbox.mark_published(store, ids)
+    result.published = len(ids)
+
+
 def consume(
     store: Store,
     cfg: StreamConfig,
@@ -265,6 +284,8 @@ def consume(
     for left in (store.root / SPOOL).glob("kafka-*.jsonl"):  # spooled by a killed run
         left.unlink(missing_ok=True)
     stats = stats or StreamStats()
+    if publisher is not None:
+        outbox.start(store)
     ledger = OffsetLedger(store, cfg.topic)
     buffer = Buffer(cfg.queue_events)
     fetcher = Fetcher(cfg, ledger, buffer, stats)
@@ -292,8 +313,8 @@ def consume(
             result = BatchResult(summary)
             if summary.stored and cfg.detect:
                 result.new_alerts = detect_new(store)
-                if publisher is not None:
-                    publisher.publish(result.new_alerts)
+            if publisher is not None:
+                _publish(store, publisher, result)
             stats.batches += 1
             if on_batch is not None:
                 on_batch(result, batch)
