@@ -256,7 +256,7 @@ def _ranges(batch: list[Record]) -> Ranges:
     return spans
 
 
-def _publish(store: Store, publisher: Publisher, result: BatchResult) -> None:
+def publish_pending(store: Store, publisher: Publisher, result: BatchResult) -> None:
     """Send every alert not yet published; a failure is kept for the next batch, never fatal."""
     pending = outbox.unpublished(store)
     if not pending:
@@ -314,7 +314,7 @@ def consume(
             if summary.stored and cfg.detect:
                 result.new_alerts = detect_new(store)
             if publisher is not None:
-                _publish(store, publisher, result)
+                publish_pending(store, publisher, result)
             stats.batches += 1
             if on_batch is not None:
                 on_batch(result, batch)
