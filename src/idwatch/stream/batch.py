@@ -32,6 +32,8 @@ class BatchResult:
     new_alerts: list[dict] = field(default_factory=list)
     published: int = 0  #: alerts delivered after this batch (new ones and earlier failures)
     publish_error: str | None = None  #: why delivery failed (the alerts are retried next batch)
+    stored_at: float = 0.0  #: wall clock (epoch s) when the batch was durably in the store
+    detect_seconds: float = 0.0  #: the incremental detection run after it
 
 
 SPOOL = "tmp"  #: the store's folder for spooled batches (a killed run's leftovers are removed)

@@ -18,6 +18,7 @@ class Record(NamedTuple):
     offset: int
     value: bytes
     timestamp_ms: int  #: the message's create time (the producer's clock), for latency figures
+    key: bytes | None = None
 
 
 class Buffer:

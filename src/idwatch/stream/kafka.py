@@ -191,7 +191,9 @@ class Fetcher(threading.Thread):
                         if err.code() == KafkaError._PARTITION_EOF:
                             continue
                         raise KafkaStreamError(f"kafka: {err}")
-                    held.append(Record(m.partition(), m.offset(), _line(m.value()), m.timestamp()[1]))
+                    held.append(
+                        Record(m.partition(), m.offset(), _line(m.value()), m.timestamp()[1], m.key())
+                    )
                 self.stats.fetched += len(msgs)
             self._commit_due(con)
         except BaseException as exc:
@@ -310,9 +312,11 @@ def consume(
             summary = ingest_records(store, payload, cfg.fmt, name=spool_name(cfg.topic, ranges))
             ledger.finish()
             fetcher.commits.put(ranges)  # only now: the batch is in the store
-            result = BatchResult(summary)
+            result = BatchResult(summary, stored_at=time.time())
             if summary.stored and cfg.detect:
+                t0 = time.perf_counter()
                 result.new_alerts = detect_new(store)
+                result.detect_seconds = time.perf_counter() - t0
             if publisher is not None:
                 publish_pending(store, publisher, result)
             stats.batches += 1
