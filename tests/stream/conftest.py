@@ -76,3 +76,67 @@ def produce(brokers: str, topic: str, values: list[bytes]) -> None:
     for v in values:
         p.produce(topic, v)
     assert p.flush(30) == 0
+
+
+def create_topic(brokers: str, topic: str, partitions: int = 1) -> None:
+    """Create ``topic`` explicitly (Tansu would auto-create it with 4 partitions)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": brokers})  # kept alive until the futures resolve
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    for f in futures.values():
+        f.result(10)
+
+
+def quarantined_lines(root) -> int:  # noqa: ANN001 - a Path
+    """Records in the store's quarantine (one JSON line each)."""
+    return sum(len(p.read_bytes().splitlines()) for p in (root / "quarantine").glob("*.jsonl"))
+
+
+USERS = [f"user{i}@corp.example" for i in range(15)]
+UA_BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+T_SPRAY = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _signin(hours: float, account: str, outcome: str, ip: str, eid: str, **extra: str) -> bytes:
+    rec = {
+        "event_id": eid,
+        "time": (T_SPRAY + timedelta(hours=hours)).isoformat().replace("+00:00", "Z"),
+        "account": account,
+        "activity": "sign_in",
+        "outcome": outcome,
+        "src_ip": ip,
+        "user_agent": UA_BROWSER,
+        **extra,
+    }
+    return json.dumps(rec).encode()
+
+
+def office_history(days: int = 5) -> list[bytes]:
+    """Fifteen people signing in each morning from their own home address: no alert."""
+    return [
+        _signin(d * 24 + 9 + i * 0.1, u, "success", f"73.10.{i}.30", f"h-{i}-{d}")
+        for d in range(days)
+        for i, u in enumerate(USERS)
+    ]
+
+
+def spray(hours: float, ip: str, tag: str) -> list[bytes]:
+    """One wrong password for each of the fifteen from one foreign script: a password spray."""
+    return [
+        _signin(
+            hours + i * 0.05,
+            u,
+            "failure",
+            ip,
+            f"{tag}-{i}",
+            reason="bad_password",
+            user_agent="python-requests/2.31",
+        )  # fmt: skip
+        for i, u in enumerate(USERS)
+    ]
+
+
+def sprays_from(alerts: list[dict]) -> set[str]:
+    """The source addresses of the password-spray alerts among ``alerts``."""
+    return {ip for a in alerts if a["detection_id"] == "cred_password_spray" for ip in a["src_ips"]}

@@ -23,7 +23,9 @@ def stream(
     ] = "idwatch",
     partitions: Annotated[
         str | None,
-        typer.Option("--partitions", help="Assign these partitions (e.g. 0,1) instead of joining the group."),
+        typer.Option(
+            "--partitions", help="Assign these partitions (e.g. 0,1, or 'all') instead of joining the group."
+        ),
     ] = None,
     max_events: Annotated[
         int, typer.Option("--batch-events", help="A micro-batch closes at M records ...")
@@ -31,6 +33,9 @@ def stream(
     max_seconds: Annotated[
         float, typer.Option("--batch-seconds", help="... or N seconds after its first.")
     ] = 5.0,
+    queue_events: Annotated[
+        int, typer.Option("--queue-events", help="Records fetched ahead before the consumer pauses.")
+    ] = 100_000,
     alerts_topic: Annotated[
         str | None, typer.Option("--alerts-topic", help="Publish new alerts to this topic.")
     ] = None,
@@ -40,16 +45,16 @@ def stream(
     store: StoreOpt = None,
 ) -> None:
     """Micro-batch a topic into the store; offsets are committed only after a batch is stored."""
-    from idwatch.stream.kafka import StreamConfig, consume
+    from idwatch.stream.kafka import ALL, StreamConfig, consume
     from idwatch.stream.publish import Publisher
 
-    cfg = StreamConfig(
-        kafka, topic, group, fmt, max_events, max_seconds,
-        [int(p) for p in partitions.split(",")] if partitions else None,
-    )  # fmt: skip
+    chosen: list[int] | str | None = None
+    if partitions:
+        chosen = ALL if partitions.strip() == ALL else [int(p) for p in partitions.split(",")]
+    cfg = StreamConfig(kafka, topic, group, fmt, max_events, max_seconds, chosen, queue_events)
     publisher = Publisher(kafka, alerts_topic, webhook) if (alerts_topic or webhook) else None
 
-    def shown(result) -> None:  # noqa: ANN001
+    def shown(result, batch) -> None:  # noqa: ANN001
         s = result.ingest
         err_console.print(
             f"batch: {s.records:,} records = {s.stored:,} stored + {s.duplicates:,} duplicate + "

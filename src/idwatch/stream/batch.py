@@ -30,19 +30,36 @@ class BatchResult:
 
     ingest: IngestSummary
     new_alerts: list[dict] = field(default_factory=list)
+    published: int = 0  #: alerts delivered after this batch (new ones and earlier failures)
+    publish_error: str | None = None  #: why delivery failed (the alerts are retried next batch)
+    stored_at: float = 0.0  #: wall clock (epoch s) when the batch was durably in the store
+    detect_seconds: float = 0.0  #: the incremental detection run after it
 
 
-def ingest_records(store: Store, payload: bytes, fmt: str = "auto") -> IngestSummary:
-    """Ingest JSON Lines / a JSON array held in memory by the file path (spooled to the store's tmp)."""
-    spool = store.root / "tmp"
+SPOOL = "tmp"  #: the store's folder for spooled batches (a killed run's leftovers are removed)
+
+
+def ingest_records(
+    store: Store, payload: bytes, fmt: str = "auto", *, name: str | None = None
+) -> IngestSummary:
+    """Ingest JSON Lines / a JSON array held in memory by the file path (spooled to the store's tmp).
+
+    ``name``: the spool file's name, which quarantined records cite as their ``file``; a
+    replayed Kafka batch passes the same name so its quarantine file is rewritten, not doubled.
+    """
+    spool = store.root / SPOOL
     spool.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="stream-", suffix=".jsonl", dir=spool)
-    try:
+    if name is None:
+        fd, path = tempfile.mkstemp(prefix="stream-", suffix=".jsonl", dir=spool)
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
-        return ingest_paths(store, [name], fmt=fmt)
+    else:
+        path = str(spool / name)
+        Path(path).write_bytes(payload)
+    try:
+        return ingest_paths(store, [path], fmt=fmt)
     finally:
-        Path(name).unlink(missing_ok=True)
+        Path(path).unlink(missing_ok=True)
 
 
 def _alert_ids(store: Store) -> set[str]:
