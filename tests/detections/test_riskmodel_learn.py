@@ -93,7 +93,7 @@ def test_learn_parameters_are_validated(tmp_path: Path):
         risks(store, learn_passes=0)
 
 
-def test_recounting_only_the_accounts_whose_marks_changed_equals_recounting_all(tmp_path: Path, monkeypatch):
+def test_rescoring_only_the_accounts_whose_marks_changed_equals_rescoring_all(tmp_path: Path, monkeypatch):
     from idwatch.detections import riskmodel
 
     from .test_riskmodel_state import append, events  # noqa: TID252
@@ -102,6 +102,9 @@ def test_recounting_only_the_accounts_whose_marks_changed_equals_recounting_all(
     append(store, sorted(events(), key=lambda r: r["time"]))
     fast = risks(store)
     monkeypatch.setattr(riskmodel, "_recount_changed_accounts", riskmodel._user_count_tables)
+    terms, relearn = riskmodel._terms, riskmodel._relearn
+    monkeypatch.setattr(riskmodel, "_terms", lambda con, p, w, tables, **_: terms(con, p, w, tables))
+    monkeypatch.setattr(riskmodel, "_relearn", lambda con, p, w, **_: relearn(con, p, w))
     slow = risks(store)
     assert fast == pytest.approx(slow, abs=1e-9) and fast != risks(store, learn_risk=100.0)
 

@@ -280,10 +280,15 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, tied: str |
         _vouch_table(con, w)
     _terms(con, p, w, tables)
     passes = 1
-    while p.learning and passes < p.learn_passes and _relearn(con, p, w):
+    while p.learning and passes < p.learn_passes and _relearn(con, p, w, changed=passes > 1):
         _recount_changed_accounts(con, p)
-        _terms(con, p, w, tables)
+        _terms(con, p, w, tables, changed=True)
         passes += 1
+    if p.learning:  # a run stopped by the cap: the output's marks are the last pass's
+        con.execute(
+            f"UPDATE __rm_terms SET __learn = k.learn FROM {_KEYS} k "
+            "WHERE __rm_terms.rowid = k.rid AND __rm_terms.__learn <> k.learn"
+        )
     con.execute("DROP TABLE IF EXISTS __rm_changed")
     if w.save_before:
         con.execute(
@@ -378,33 +383,47 @@ def _save_learning_state(con: duckdb.DuckDBPyConnection, w: Window) -> None:
     )
 
 
-def _terms(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, tables: list[str]) -> None:
-    """Table ``__rm_terms``: every sign-in's time, account counts and log ratios, in row order."""
+def _terms(
+    con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, tables: list[str], *, changed: bool = False
+) -> None:
+    """Table ``__rm_terms``: every sign-in's time, account counts and log ratios, in row order.
+
+    ``changed``: recompute only the rows of the accounts in ``__rm_changed`` (their marks
+    changed; every other account's terms depend on its own marks alone and stay valid), in place.
+    """
     failures = ", ".join(
         f"a_{n} - g_{n} AS f_{n}" if p.reputation_weight else f"0 AS f_{n}" for n in ["all", *LEVEL_NAMES]
     )
     joined = " POSITIONAL JOIN ".join(f"__rm_{name}" for name in tables)
     offsets = _offsets(p, w) if w.base else "*"
+    where = " WHERE k.acct IN (SELECT acct FROM __rm_changed)" if changed else ""
+    columns = ["__time", "__learn", "u_all", *(f"u_{n}" for n in LEVEL_NAMES)]
+    columns += [f"llr_{n}" for n in [*LEVEL_NAMES, "user"]]
     # two steps: DuckDB would otherwise re-evaluate the per-level terms for every reference
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE __rm_terms AS
+    select = f"""
         WITH c0 AS (
-          SELECT k.time AS __time, k.learn AS __learn, * EXCLUDE (learn, untied)
-          FROM __rm_keys k POSITIONAL JOIN {joined}
+          SELECT k.rid AS __rid, k.time AS __time, k.learn AS __learn, * EXCLUDE (rid, learn, untied)
+          FROM {_KEYS} k POSITIONAL JOIN {joined}{where}
         ),
         c AS (SELECT *, {failures} FROM (SELECT {offsets} FROM c0))
-        SELECT __time, __learn, u_all, {", ".join(f"u_{n}" for n in LEVEL_NAMES)},
-          {", ".join(f"llr_{n}" for n in [*LEVEL_NAMES, "user"])}
+        SELECT {"__rid, " if changed else ""}{", ".join(columns)}
         FROM ({_score_relation(p, "c")})
         """
-    )
+    if not changed:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_terms AS {select}")
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_terms_part AS {select}")
+    sets = ", ".join(f"{c} = q.{c}" for c in columns)
+    con.execute(f"UPDATE __rm_terms SET {sets} FROM __rm_terms_part q WHERE __rm_terms.rowid = q.__rid")
+    con.execute("DROP TABLE __rm_terms_part")
 
 
-def _relearn(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> bool:
+def _relearn(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, *, changed: bool = False) -> bool:
     """Mark each sign-in learned iff it is untied, its current risk is below ``learn_risk`` and
     its log-LR is inside the account's typical range (over the current marks of its earlier
-    sign-ins, plus ``w.typical`` for those before the window); whether any mark changed."""
+    sign-ins, plus ``w.typical`` for those before the window) or its network is vouched for;
+    whether any mark changed (their accounts: ``__rm_changed``). ``changed``: judge only the
+    accounts of the previous ``__rm_changed`` (the others' terms did not change)."""
     risk = risk_sql("llr", p.midpoint, p.temperature)
     before = "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP"
     base = f"LEFT JOIN {w.typical} b USING (acct)" if w.typical else ""
@@ -423,6 +442,7 @@ def _relearn(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> bool:
           SELECT k.rid, k.acct, k.time, k.untied, k.learn AS was, t.llr
           FROM (SELECT rid, acct, time, untied, learn FROM {_KEYS}) k
           POSITIONAL JOIN (SELECT {_total_llr()} AS llr FROM __rm_terms) t
+          {"WHERE k.acct IN (SELECT acct FROM __rm_changed)" if changed else ""}
         ), s AS (
           SELECT j.rid, j.untied, j.llr, v.vdays,
             coalesce(SUM(CASE WHEN was THEN 1 ELSE 0 END) OVER w, 0) + {b("n")} AS {n},
