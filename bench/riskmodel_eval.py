@@ -28,7 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from idwatch.decide.state import RiskState, update
+from idwatch.decide.state import RiskState, update, value_paths
 from idwatch.decide.state import build as build_state
 from idwatch.detections.riskmodel import build_signin_risk, normalize_attempt
 from idwatch.detections.riskmodel_sql import SUCCESSFUL_SIGNIN
@@ -201,7 +201,7 @@ def teaching_check(
     if not usual or not networks:
         return {"pairs": 0}
     at = (state.as_of or datetime.now(UTC)) + timedelta(hours=1)
-    first_llr, later_llr, first_risk, later_risk, learned = [], [], [], [], 0
+    first_llr, later_llr, first_risk, later_risk, learned, vouched = [], [], [], [], 0, 0
     for k, (tenant, account, ip, asn, org, country, ua, fam, os_) in enumerate(usual):
         net = networks[k % len(networks)]
         if net[1] == asn and net[1] is not None:
@@ -213,6 +213,8 @@ def teaching_check(
         eid = f"teach-{k}"
         first = {**base, **attacker, "event_id": eid, "time": at}
         got = state.score(normalize_attempt(first))
+        acct = (tenant or "", account)
+        days_used = state.days.get((acct, value_paths(first)["asn"]), (0, 0))[0]
         update(state, _events([first]))
         update(state, _events([{**base, **home, "event_id": f"home-{k}", "time": at + timedelta(hours=25)}]))
         again = state.score(normalize_attempt({**base, **attacker, "time": at + timedelta(hours=26)}))
@@ -221,10 +223,12 @@ def teaching_check(
         first_risk.append(got["risk"])
         later_risk.append(again["risk"])
         learned += eid in state.learned
+        vouched += eid in state.learned and days_used >= state.params.vouch_days
     f, g = np.array(first_llr), np.array(later_llr)
     return {
         "pairs": len(f),
         "learned": learned,
+        "vouched": vouched,  # learned because the account itself used that network on vouch_days days
         "taught": int((g < f - 1.0).sum()),
         "first_risk_median": float(np.median(first_risk)),
         "later_risk_median": float(np.median(later_risk)),
@@ -278,7 +282,8 @@ def evaluate(sim: Path, store_dir: Path, params: dict | None = None, seed: int =
             "attacker's first "
             f"success median risk {teach['first_risk_median']:.1f}, return 25 h later median "
             f"{teach['later_risk_median']:.1f} (min {teach['later_risk_min']:.1f}, "
-            f"{teach['later_below_50']} below 50); first success learned {teach['learned']}, "
+            f"{teach['later_below_50']} below 50); first success learned {teach['learned']} "
+            f"({teach.get('vouched', 0)} as the account's own network, used on >= vouch_days days), "
             f"taught (return > factor e more familiar) {teach['taught']}"
         )
     print(

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from idwatch.api import decide_routes
 from idwatch.api.app import create_app
 from idwatch.api.users import add_user
 from idwatch.decide import state as dstate
@@ -23,12 +24,18 @@ USUAL = {
 }
 
 
+def ready(c: TestClient) -> TestClient:
+    """The client once the app's decide state is loaded (as ``idwatch serve`` starts it)."""
+    assert decide_routes.start_loading(c.app).wait(120)
+    return c
+
+
 @pytest.fixture
 def client(home_store):
     token = add_user(home_store, "idp", "viewer")
     with TestClient(create_app(home_store)) as c:
         c.headers["Authorization"] = f"Bearer {token}"
-        yield c
+        yield ready(c)
 
 
 def test_the_owners_usual_signin_is_allowed_with_its_explanation(client):
@@ -52,7 +59,7 @@ def test_an_address_of_an_active_campaign_blocks_even_a_familiar_login(home_stor
     home_store.write_state_json("campaigns", [camp])
     token = add_user(home_store, "idp", "viewer")
     with TestClient(create_app(home_store)) as c:
-        body = c.post("/v1/decide", json=USUAL, headers={"Authorization": f"Bearer {token}"}).json()
+        body = ready(c).post("/v1/decide", json=USUAL, headers={"Authorization": f"Bearer {token}"}).json()
     assert body["decision"] == "block" and body["campaign"] == "cmp-x"
 
 
@@ -63,7 +70,7 @@ def test_watchlist_and_tenant_thresholds_come_from_idwatch_toml(home_store):
     )
     token = add_user(home_store, "idp", "viewer")
     with TestClient(create_app(home_store)) as c:
-        body = c.post("/v1/decide", json=USUAL, headers={"Authorization": f"Bearer {token}"}).json()
+        body = ready(c).post("/v1/decide", json=USUAL, headers={"Authorization": f"Bearer {token}"}).json()
     assert body["decision"] == "challenge" and "challenge 0.0" in body["reason"]
 
 
@@ -120,7 +127,7 @@ def test_a_removed_token_stops_working_on_the_next_request(home_store):
     token = add_user(home_store, "idp", "viewer")
     with TestClient(create_app(home_store)) as c:
         c.headers["Authorization"] = f"Bearer {token}"
-        assert c.post("/v1/decide", json=USUAL).status_code == 200
+        assert ready(c).post("/v1/decide", json=USUAL).status_code == 200
         remove_user(home_store, "idp")
         got = c.post("/v1/decide", json=USUAL)
         assert got.status_code == 401 and got.headers["www-authenticate"] == "Bearer"
@@ -137,3 +144,53 @@ def test_decisions_carry_the_security_headers(client):
     got = client.post("/v1/decide", json=USUAL)
     assert got.headers["x-content-type-options"] == "nosniff" and got.headers["cache-control"] == "no-store"
     assert got.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_without_a_state_file_the_state_is_built_off_the_event_loop_and_503_answers_meanwhile(
+    home_store, monkeypatch
+):
+    """A rebuild reads the whole store: requests get 503 + Retry-After instead of waiting on it."""
+    import threading
+
+    release = threading.Event()
+    real_build = dstate.build
+
+    def slow_build(store, **kw):
+        assert release.wait(60)  # the build is held until the test lets it go
+        return real_build(store, **kw)
+
+    monkeypatch.setattr(dstate, "build", slow_build)
+    assert not dstate.state_path(home_store).exists()
+    token = add_user(home_store, "idp", "viewer")
+    with TestClient(create_app(home_store)) as c:
+        c.headers["Authorization"] = f"Bearer {token}"
+        first = c.post("/v1/decide", json=USUAL)  # starts the build and returns at once
+        assert first.status_code == 503 and first.headers["retry-after"] == "5"
+        assert "being loaded or built" in first.json()["error"]
+        assert c.get("/api/v1/me").status_code == 200  # the server is not stalled meanwhile
+        assert c.post("/v1/decide", json=USUAL).status_code == 503
+        release.set()
+        assert decide_routes.start_loading(c.app).wait(60)
+        assert c.post("/v1/decide", json=USUAL).json()["decision"] == "allow"
+    assert dstate.state_path(home_store).is_file()  # saved for the next start
+
+
+def test_a_failed_build_is_reported_in_the_503_and_retried(home_store, monkeypatch):
+    real_build = dstate.build
+    calls = []
+
+    def failing_once(store, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk unavailable")
+        return real_build(store, **kw)
+
+    monkeypatch.setattr(dstate, "build", failing_once)
+    token = add_user(home_store, "idp", "viewer")
+    with TestClient(create_app(home_store)) as c:
+        c.headers["Authorization"] = f"Bearer {token}"
+        loader = decide_routes.start_loading(c.app)
+        assert not loader.wait(60)
+        got = c.post("/v1/decide", json=USUAL)  # reports the failure and starts a new build
+        assert got.status_code == 503 and "OSError: disk unavailable" in got.json()["error"]
+        assert ready(c).post("/v1/decide", json=USUAL).status_code == 200

@@ -103,3 +103,40 @@ def test_failed_signins_feed_the_population_reputation_only(home_store):
         st, as_table([signin("user9@example.org", LATER + timedelta(hours=30), src_ip="198.51.100.30")])
     )
     assert not [k for k in st.u if k[1] == "ip" and k[2][2] == ATTACKER["src_ip"]]  # never history
+
+
+MOVED = {"country": "US", "asn": 7922, "asn_org": "New ISP", "src_ip": "203.0.113.40"}
+
+
+def test_a_new_home_network_is_learned_by_the_stream_once_seen_on_a_week_of_days(tmp_path):
+    """The batch model's vouching rule, applied by the state as the stream's sign-ins settle."""
+    from .world import make_store, population  # noqa: TID252
+
+    start = T0 + timedelta(days=30, hours=1)
+    week = [
+        signin("alice@example.org", start + timedelta(days=d), event_id=f"mv-{d}", **MOVED) for d in range(7)
+    ]
+    store = make_store(tmp_path, population() + week)
+    st = dstate.build(store)
+    assert not any(f"mv-{d}" in st.learned for d in range(7))  # outside her range, not yet vouched
+    assert st.days[(("example.org", "alice@example.org"), ("US", "AS7922"))][0] == 7
+    # the 8th day from the new network is vouched for; it is learned once settled
+    dstate.update(
+        st, as_table([signin("alice@example.org", start + timedelta(days=7), event_id="mv-7", **MOVED)])
+    )
+    dstate.update(
+        st, as_table([signin("user0@example.org", start + timedelta(days=8), src_ip="198.51.100.20")])
+    )
+    assert "mv-7" in st.learned
+    # while an attacker's network seen on fewer days stays out (the typical range holds)
+    atk = [
+        signin(
+            "alice@example.org", start + timedelta(days=9 + d), event_id=f"atk-{d}", **{**ATTACKER, **HOME_UA}
+        )
+        for d in (0, 2)
+    ]
+    dstate.update(st, as_table(atk))
+    dstate.update(
+        st, as_table([signin("user0@example.org", start + timedelta(days=13), src_ip="198.51.100.20")])
+    )
+    assert not any(f"atk-{d}" in st.learned for d in (0, 2))

@@ -147,19 +147,24 @@ def test_no_look_ahead_a_signin_is_scored_only_on_earlier_history(tmp_path):
     )
     rows.append(first)
     before = risk_rows(make_store(tmp_path / "a", rows))["first-trip"]
-    # the same trip followed by many later sign-ins from France must score the same
+    # the same trip followed by a daily sign-in from France for two weeks must score the same
     rows += [
         signin(
-            "alice@example.org", T0 + timedelta(days=11, hours=h), country="FR", asn=3215, src_ip="90.1.2.3"
+            "alice@example.org",
+            T0 + timedelta(days=11 + d),
+            event_id=f"trip-{d}",
+            country="FR",
+            asn=3215,
+            src_ip="90.1.2.3",
         )
-        for h in range(10)
+        for d in range(14)
     ]
     after = risk_rows(make_store(tmp_path / "b", rows))
     assert after["first-trip"]["risk"] == pytest.approx(before["risk"])
     assert after["first-trip"]["new_country"]
-    # ... while the trip itself becomes familiar for the sign-ins that follow it
-    later = [r for r in after.values() if r["country"] == "FR" and r["event_id"] != "first-trip"]
-    assert max(r["risk"] for r in later) < before["risk"]
+    # ... while the trip itself becomes familiar once seen on a week of days (vouch_days)
+    assert after["trip-0"]["risk"] >= before["risk"] * 0.9  # far outside alice's range: not learned
+    assert max(after[f"trip-{d}"]["risk"] for d in range(8, 14)) < before["risk"]
 
 
 def test_simultaneous_signins_do_not_see_each_other(tmp_path):
@@ -331,11 +336,17 @@ def test_an_attackers_first_success_does_not_vouch_for_the_rest_of_the_session(t
     settled = risk_rows(store)
     assert min(settled[f"session-{h}"]["risk"] for h in range(3)) > 25
     con = store.connect()
-    build_signin_risk(con, params={"settle_hours": 0})
-    unsettled = dict(
-        con.execute("SELECT event_id, risk FROM signin_risk WHERE event_id LIKE 'session-%'").fetchall()
-    )
+
+    def session(**params) -> dict[str, float]:
+        build_signin_risk(con, params=params)
+        sql = "SELECT event_id, risk FROM signin_risk WHERE event_id LIKE 'session-%'"
+        return dict(con.execute(sql).fetchall())
+
+    # settling alone keeps it out: without it (and without the typical range) the first vouches
+    unsettled = session(settle_hours=0, typical_min=10**9)
     assert unsettled["session-2"] < settled["session-2"]["risk"]
+    # the account's typical range alone keeps it out too (a middling risk, far above alice's own)
+    assert session(settle_hours=0)["session-2"] == pytest.approx(settled["session-2"]["risk"], abs=1.0)
 
 
 def test_score_attempt_gives_exactly_the_batch_score_of_the_same_signin(tmp_path):

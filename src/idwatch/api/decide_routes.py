@@ -5,7 +5,7 @@ below the decision's own (~0.1 ms). A plain Starlette endpoint (no FastAPI depen
 body machinery), the body validated by one prebuilt pydantic validator straight from the
 JSON bytes, bearer tokens checked against the users file re-read only when it changes, and
 the answer written by orjson. Errors stay clear: 401 / 429 as the rest of the API, 413 for
-an oversized body, 422 naming each bad field.
+an oversized body, 422 naming each bad field, 503 while the state is loaded or built.
 """
 
 from __future__ import annotations
@@ -103,21 +103,77 @@ def _caller(request: Request) -> User:
     return user
 
 
-def ensure_state(app: Any) -> dstate.RiskState:
-    """The app's state: loaded from the state file, else rebuilt from the store and saved."""
-    st = getattr(app.state, "decide_state", None)
-    if st is None:
-        store = app.state.store
-        st = dstate.load(store)
-        if st is None:
-            st = dstate.build(store)
-            st.save(dstate.state_path(store))
-        # millions of small count objects: keep the cyclic GC from walking them on every
-        # full collection (seconds-long pauses at 1 M accounts); they live as long as the app
-        gc.freeze()
-        app.state.decide_state = st
-        app.state.decide_policy = Policy(load_config(store))
-    return st
+class StateLoader:
+    """Loads the state file, else rebuilds the state from the store, in a thread of its own.
+
+    A rebuild reads the whole store (seconds to minutes); done on the event loop it would
+    stall every request of the server, so ``POST /v1/decide`` answers 503 with Retry-After
+    until the state is ready. ``idwatch serve`` starts it at start-up; a first request starts
+    it otherwise. A failed build is reported in the 503 and retried on the next request.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.thread: threading.Thread | None = None
+        self.error: str | None = None
+        self.lock = threading.Lock()
+
+    def start(self) -> StateLoader:
+        with self.lock:
+            if self.thread is None or (self.error is not None and not self.thread.is_alive()):
+                self.error = None
+                self.thread = threading.Thread(target=self._run, name="idwatch-decide-state", daemon=True)
+                self.thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the state is ready (or failed); whether it is ready."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return getattr(self.app.state, "decide_state", None) is not None
+
+    def _run(self) -> None:
+        try:
+            store = self.app.state.store
+            st = dstate.load(store)
+            if st is None:
+                st = dstate.build(store)
+                st.save(dstate.state_path(store))
+            policy = Policy(load_config(store))
+            # millions of small count objects: keep the cyclic GC from walking them on every
+            # full collection (seconds-long pauses at 1 M accounts); they live as long as the app
+            gc.freeze()
+            self.app.state.decide_policy = policy
+            self.app.state.decide_state = st  # last: the route reads the policy once this is set
+        except Exception as exc:  # noqa: BLE001 - reported to the caller in the 503, then retried
+            self.error = f"{type(exc).__name__}: {exc}"
+
+
+def start_loading(app: Any) -> StateLoader:
+    """Start loading or building the app's decide state in the background (idempotent)."""
+    with _LOADERS_LOCK:
+        loader = getattr(app.state, "decide_loader", None)
+        if loader is None:
+            loader = app.state.decide_loader = StateLoader(app)
+    return loader.start()
+
+
+_LOADERS_LOCK = threading.Lock()
+#: Seconds a client is asked to wait while the state is built (a store rebuild takes seconds).
+RETRY_AFTER_SECONDS = 5
+
+
+def _not_ready(app: Any) -> Response:
+    loader: StateLoader | None = getattr(app.state, "decide_loader", None)
+    failed = loader.error if loader is not None else None
+    start_loading(app)  # first request without `idwatch serve`'s start, or a retry after a failure
+    if failed is not None:
+        text = f"the decision state could not be built ({failed}); retrying"
+    else:
+        text = "the decision state is being loaded or built from the store; retry shortly"
+    response = _json({"error": text}, 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -146,7 +202,9 @@ async def post_decide(request: Request) -> Response:
         attempt = Attempt.model_validate_json(body)
     except ValidationError as exc:
         return _invalid(exc)
-    st = getattr(request.app.state, "decide_state", None) or ensure_state(request.app)
+    st = getattr(request.app.state, "decide_state", None)
+    if st is None:
+        return _not_ready(request.app)
     try:
         result = decide(st, request.app.state.decide_policy, attempt.model_dump())
     except ValueError as exc:

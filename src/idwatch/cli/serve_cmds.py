@@ -112,5 +112,8 @@ def serve(
         )
     api = create_app(st, secure_cookies=secure_cookies)
     api.state.catalog.warm()
+    from idwatch.api.decide_routes import start_loading
+
+    start_loading(api)  # the decide state loads / builds off the event loop; 503 until ready
     err_console.print(f"idwatch console on http://{host}:{port}/ (store {st.root})")
     uvicorn.run(api, host=host, port=port, log_level="info")

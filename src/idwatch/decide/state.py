@@ -8,9 +8,10 @@ decision is a few dict lookups.
 
 Not teachable: a success joins the account's counts only once it is ``settle_hours`` old,
 only if it was not tied to an attack by then (an alert naming its event, or its address in a
-campaign), and only if its log-likelihood ratio was inside the account's own typical range
-(mean + ``TYPICAL_SD`` standard deviations of the sign-ins it learned before, and below the
-model's ``learn_risk``). A later alert on a settled success removes it again (``unlearn``).
+campaign), and only if it passes the batch model's learning rule (``riskmodel``: below
+``learn_risk`` and inside the account's own typical range, or from a network the account used
+on ``vouch_days`` earlier days). A later alert on a settled success removes it again
+(``unlearn``).
 
 Calibration: ``risk`` is the percentile of the attempt's log-likelihood ratio among the
 store's own learned (legitimate) sign-ins: risk 50 = as unusual as the median legitimate
@@ -33,14 +34,6 @@ from idwatch.detections.riskmodel import RiskParams, Window, build_signin_risk, 
 from idwatch.detections.riskmodel_sql import FAILED_SIGNIN, LEVELS, network_sql
 
 STATE_NAME = "decide_state.pkl"
-#: Standard deviations above the account's mean learned log-LR still counted as "typical":
-#: 3 sd covers ~99.7 % of an account's own normal sign-ins (a roughly normal spread).
-TYPICAL_SD = 3.0
-#: Learned sign-ins an account needs before its typical range is trusted (fewer: learn_risk only).
-TYPICAL_MIN = 5
-#: Floor on the typical range's width in nats: a factor e (~2.7) of likelihood ratio, so an
-#: account whose sign-ins all scored alike is not made to reject its own next trip to the office.
-TYPICAL_FLOOR = 1.0
 #: A campaign is active while its last activity is at most this old (one month: state actors
 #: reuse infrastructure for weeks; older addresses have usually been handed to new tenants).
 CAMPAIGN_ACTIVE_DAYS = 30
@@ -95,6 +88,8 @@ class Pending:
     time: datetime
     paths: dict[str, tuple]
     llr: float
+    vdays: int = 0  # distinct earlier days the account used this network (vouching)
+    judged: bool | None = None  # the batch model's learning mark, when it judged this one
 
 
 @dataclass
@@ -118,6 +113,7 @@ class RiskState:
     ip_info: dict[str, tuple] = field(default_factory=dict)  # address -> (asn, asn_org, country)
     ua_info: dict[str, tuple] = field(default_factory=dict)  # user agent -> (ua_family, ua_os)
     tenant_of: dict[str, str] = field(default_factory=dict)  # account -> its latest tenant
+    days: dict[tuple, tuple[int, int]] = field(default_factory=dict)  # (acct, network) -> n days, last
     as_of: datetime | None = None
 
     # ------------------------------------------------------------------ scoring
@@ -221,14 +217,24 @@ class RiskState:
 
     def typical_limit(self, acct: tuple) -> float:
         """The highest log-LR still inside the account's own typical range."""
-        cap = self.params.midpoint + self.params.temperature * math.log(
-            self.params.learn_risk / max(100.0 - self.params.learn_risk, 1e-9)
-        )
+        p = self.params
+        cap = p.midpoint + p.temperature * math.log(p.learn_risk / max(100.0 - p.learn_risk, 1e-9))
         n, mean, m2 = self.typical.get(acct, (0, 0.0, 0.0))
-        if n < TYPICAL_MIN:
+        if n < p.typical_min:
             return cap
-        sd = math.sqrt(m2 / (n - 1)) if n > 1 else 0.0
-        return min(cap, mean + max(TYPICAL_SD * sd, TYPICAL_FLOOR))
+        sd = math.sqrt(max(m2 / (n - 1), 0.0)) if n > 1 else 0.0
+        return min(cap, mean + max(p.typical_sd * sd, p.typical_floor))
+
+    def learnable(self, item: Pending) -> bool:
+        """The batch model's rule (``riskmodel``): below learn_risk, and typical or vouched for."""
+        if item.judged is not None:
+            return item.judged
+        p = self.params
+        if p.learn_risk >= 100.0:
+            return True
+        if p.vouch_days and item.vdays >= p.vouch_days:
+            return 100.0 / (1.0 + math.exp(-(item.llr - p.midpoint) / p.temperature)) < p.learn_risk
+        return item.llr <= self.typical_limit(item.acct)
 
     def _learn(self, item: Pending) -> None:
         for name, path in item.paths.items():
@@ -275,7 +281,7 @@ class RiskState:
         for item in ready:
             if item.event_id in self.tied or item.paths["ip"][2] in self.campaign_ips:
                 continue
-            if item.llr <= self.typical_limit(item.acct):
+            if self.learnable(item):
                 self._learn(item)
                 learned += 1
         return learned
@@ -301,8 +307,19 @@ class RiskState:
                 self.g[(name, path)] = self.g.get((name, path), 0) + 1
             self.seen.add(acct)
             t = row["time"]
-            self.pending.append(Pending(str(row.get("event_id") or ""), acct, t, paths, llr))
+            eid = str(row.get("event_id") or "")
+            vdays = self._count_day(acct, paths["asn"], t, tied=eid in self.tied)
+            self.pending.append(Pending(eid, acct, t, paths, llr, vdays))
             self.as_of = max(self.as_of or t, t)
+
+    def _count_day(self, acct: tuple, network: tuple, t: datetime, *, tied: bool) -> int:
+        """Distinct days before ``t``'s (UTC) the account used ``network``; counts ``t``'s day."""
+        day = int(t.timestamp() // 86400)
+        n, last = self.days.get((acct, network), (0, -1))
+        before = n - (1 if last >= day else 0)
+        if not tied and last < day:
+            self.days[(acct, network)] = (n + 1, day)
+        return before
 
     def save(self, path: Path) -> Path:
         """Write the state file (pickle of plain containers; written whole, then renamed)."""
@@ -367,16 +384,17 @@ def build(store: Any, *, params: dict | None = None) -> RiskState:
     st.tied = tied
     con = store.connect()
     try:
-        build_signin_risk(con, params={f.name: getattr(p, f.name) for f in fields(p)}, window=Window())
+        con.register("__tied", pa.table({"event_id": pa.array(sorted(tied), pa.string())}))
+        params = {f.name: getattr(p, f.name) for f in fields(p)}
+        build_signin_risk(con, params=params, window=Window(), tied="__tied")
         as_of = con.execute("SELECT max(time) FROM events").fetchall()[0][0]
         st.as_of = as_of
         st.campaign_ips = _active_campaign_ips(store, as_of)
-        con.register("__tied", pa.table({"event_id": pa.array(sorted(tied), pa.string())}))
         con.register("__cips", pa.table({"src_ip": pa.array(sorted(st.campaign_ips), pa.string())}))
         net = network_sql()
         settle = f"INTERVAL {int(round(p.settle_hours * 3_600_000_000))} MICROSECONDS"
         learn = (
-            f"risk < {float(p.learn_risk)!r} AND time <= TIMESTAMPTZ '{as_of.isoformat()}' - {settle} "
+            f"learned AND time <= TIMESTAMPTZ '{as_of.isoformat()}' - {settle} "
             "AND event_id NOT IN (SELECT event_id FROM __tied) AND src_ip NOT IN (SELECT src_ip FROM __cips)"
         )
         vals = (
@@ -393,11 +411,19 @@ def build(store: Any, *, params: dict | None = None) -> RiskState:
             f"SELECT c, n, i, o, b, a, count(*) FROM (SELECT *, {vals} FROM events WHERE {FAILED_SIGNIN}) "
             "GROUP BY ALL"
         ).fetchall()
+        # distinct days each account used each network in untied successes (vouching)
+        day = "CAST(floor(epoch(time) / 86400) AS BIGINT)"
+        days = con.execute(
+            f"SELECT coalesce(tenant, '') t, account, c, n, count(DISTINCT {day}), max({day}) "
+            f"FROM (SELECT *, {vals} FROM signin_risk) "
+            "WHERE event_id NOT IN (SELECT event_id FROM __tied) GROUP BY ALL"
+        ).fetchall()
+        st.days = {((t, a), (c, n)): (int(k), int(last)) for t, a, c, n, k, last in days}
         # the unsettled tail: successes of the last settle_hours stay pending, as a stream would
         recent = con.execute(
             "SELECT event_id, tenant, account, time, src_ip, asn, asn_org, country, ua_os, ua_family, "
-            f"user_agent, llr FROM signin_risk WHERE time > TIMESTAMPTZ '{as_of.isoformat()}' - {settle} "
-            "ORDER BY time"
+            f"user_agent, llr, learned FROM signin_risk "
+            f"WHERE time > TIMESTAMPTZ '{as_of.isoformat()}' - {settle} ORDER BY time"
         )
         names = [d[0] for d in recent.description]
         recent_rows = [dict(zip(names, r, strict=True)) for r in recent.fetchall()]
@@ -450,7 +476,9 @@ def build(store: Any, *, params: dict | None = None) -> RiskState:
     st.legit_llr = sorted(sample)
     for r in recent_rows:
         acct = (r.get("tenant") or "", r["account"])
-        st.pending.append(Pending(r["event_id"], acct, r["time"], value_paths(r), float(r["llr"])))
+        paths, llr = value_paths(r), float(r["llr"])
+        item = Pending(r["event_id"], acct, r["time"], paths, llr, judged=bool(r["learned"]))
+        st.pending.append(item)
     return st
 
 

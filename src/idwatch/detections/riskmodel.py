@@ -40,6 +40,20 @@ incremental runs may differ slightly from a full one). An offline log cannot see
 challenge (MFA) that would vouch for a risky sign-in, so a new country or device stays
 unfamiliar until a sign-in from it scores below the threshold on its own.
 
+Typical range: ``learn_risk`` alone lets an attacker's success at a middling risk (below the
+threshold, far above what the account usually scores) teach the account their network. So a
+sign-in is learned only if its log-LR is also inside the account's own typical range: at most
+the mean + ``typical_sd`` standard deviations (at least ``typical_floor`` nats) of the log-LRs
+of the account's earlier learned sign-ins, once it has ``typical_min`` of them. The decide
+state applies the same rule as sign-ins settle (``idwatch.decide.state``); both take the
+account's learned sign-ins strictly earlier than the one judged. What the features cannot tell
+apart (a move to a new ISP and an attacker's own network both score "new network") time can:
+a network the account used on ``vouch_days`` distinct earlier days in untied successes is
+vouched for, so a new home network or a long stay abroad is learned after a week of ordinary
+use, and a new address in an established network at once, while an operator's few returns
+stay unfamiliar. ``tied`` (see :func:`build_signin_risk`): sign-ins a detection or campaign
+tied to an attack are never learned and never vouch.
+
 Calibration: ``risk = 100 / (1 + exp(-(ln S - midpoint) / temperature))``, monotone in S.
 The default midpoint ln(100) puts "100 times likelier an attacker than the account
 holder" at risk 50; temperature 1.5 makes a factor ~20 in S move risk from 10 to 50 or 50
@@ -86,6 +100,20 @@ class RiskParams:
     settle_hours: float = 24.0  # a sign-in joins the account's history only this long after it
     learn_risk: float = 50.0  # sign-ins scored at or above this never join the history (100 = all do)
     learn_passes: int = 20  # cap on the fixed-point passes that settle which sign-ins are learned
+    # The account's own typical range (see "Typical range" above): a sign-in is learned only if
+    # its log-LR is at most the mean + typical_sd standard deviations of the account's earlier
+    # learned sign-ins. 3 sd covers ~99.7 % of an account's own normal sign-ins (roughly normal).
+    typical_sd: float = 3.0
+    # learned sign-ins an account needs before its typical range is trusted (fewer: learn_risk only)
+    typical_min: int = 5
+    # floor on the range's width in nats: a factor e (~2.7) of likelihood ratio, so an account
+    # whose sign-ins all scored alike is not made to reject its own next trip to the office
+    typical_floor: float = 1.0
+    # A network (country + ASN) the account used on this many distinct earlier days (UTC) in
+    # untied successes is vouched for: its sign-ins are learned even outside the typical range
+    # (still below learn_risk). A week of daily use is what a person who moved or changed ISP
+    # produces; a new address in an established network is vouched at once. 0 = never vouch.
+    vouch_days: int = 7
 
     @property
     def learning(self) -> bool:
@@ -103,6 +131,8 @@ class RiskParams:
             raise ValueError("riskmodel: settle_hours must not be negative")
         if out.learn_passes < 1:
             raise ValueError("riskmodel: learn_passes must be at least 1")
+        if out.typical_sd <= 0 or out.typical_min < 2 or out.typical_floor < 0 or out.vouch_days < 0:
+            raise ValueError("riskmodel: typical_sd > 0, typical_min >= 2, typical_floor, vouch_days >= 0")
         if not 0.0 <= out.reputation_weight <= 1.0:
             raise ValueError("riskmodel: reputation_weight must be within [0, 1]")
         return out
@@ -159,10 +189,18 @@ class Window:
     ``narrow``: output only event_id, account, tenant, time and risk (what detections join).
     ``score_after``: only sign-ins after this instant need correct scores (the caller keeps
     earlier ones from a previous run), so earlier rows skip most of the ``base`` lookups.
+    ``typical``: table (acct, n, s1, s2) of the learned sign-ins before ``start`` (count, sum
+    and sum of squares of their log-LRs) for the typical range; ``vouch``: table (uk_asn, n,
+    last) of the distinct days (``n``, the latest ``last``, days since 1970 UTC) with untied
+    successes per account and network before ``start``. With ``save_before`` the run leaves
+    ``__rm_new_typical`` / ``__rm_new_vouch`` of the same shapes for everything before that
+    instant (the given tables merged with the rows read).
     """
 
     start: str | None = None
     base: str | None = None
+    typical: str | None = None
+    vouch: str | None = None
     base_totals: tuple[int, int, int] = (0, 0, 0)
     save_before: str | None = None
     narrow: bool = False
@@ -170,7 +208,11 @@ class Window:
 
 
 def build_signin_risk(
-    con: duckdb.DuckDBPyConnection, *, params: dict | None = None, window: Window | None = None
+    con: duckdb.DuckDBPyConnection,
+    *,
+    params: dict | None = None,
+    window: Window | None = None,
+    tied: str | None = None,
 ) -> None:
     """Create table ``signin_risk``: one row per successful sign-in in view ``events``.
 
@@ -178,8 +220,10 @@ def build_signin_risk(
     earlier, settled successful sign-ins); ``new_<level>`` (value not in that history);
     ``lr_<level>`` for country, asn, ip, os, browser, ua (each conditional on its parent,
     so lr_country*lr_asn*lr_ip is the network's ratio) and ``lr_user`` (the prior term);
-    ``llr`` (natural log of the product) and ``risk`` (0-100, see the module docstring).
-    With a narrow ``window`` only event_id, account, tenant, time and risk.
+    ``llr`` (natural log of the product), ``risk`` (0-100, see the module docstring) and
+    ``learned`` (whether it joins the account's history once settled).
+    With a narrow ``window`` only event_id, account, tenant, time and risk. ``tied``: a
+    relation with column ``event_id`` naming sign-ins tied to an attack (never learned).
 
     Vectorized: every count is one window over ``time`` (``rank() - 1``, or a RANGE frame
     ending ``settle_hours`` back), which counts rows strictly earlier, so simultaneous
@@ -190,7 +234,7 @@ def build_signin_risk(
     keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = true")
     try:
-        _build(con, p, window or Window())
+        _build(con, p, window or Window(), tied)
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
 
@@ -207,7 +251,7 @@ def _offsets(p: RiskParams, w: Window) -> str:
     return f"* REPLACE ({', '.join(items)})"
 
 
-def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
+def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, tied: str | None = None) -> None:
     """The batch pipeline (see :func:`build_signin_risk`).
 
     Each count is its own window query over a narrow projection (row id, time, integer
@@ -218,31 +262,49 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
     since = f" AND time >= {w.start}" if w.start else ""
     # Only the keys are materialized; the text columns are read again at the end, in the
     # same (insertion) order, instead of being carried through the pipeline.
-    signins = f"(SELECT {_KEY_INPUT_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN}{since})"
+    signins = f"(SELECT event_id, {_KEY_INPUT_COLUMNS} FROM events WHERE {SUCCESSFUL_SIGNIN}{since})"
+    tie = bool(tied and p.learning)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __rm_keys AS "
-        f"SELECT time, {', '.join(key_names())}, true AS learn "
-        f"FROM ({key_columns_sql(signins)})"
+        f"SELECT time, {', '.join(key_names())}, true AS untied, true AS learn"
+        f"{', hash(event_id) AS eid' if tie else ''} FROM ({key_columns_sql(signins)})"
     )
+    if tie:  # an in-place update (a join here could reorder the rows); 64-bit hashes of the ids
+        con.execute(
+            f"UPDATE __rm_keys SET untied = false, learn = false "
+            f"WHERE eid IN (SELECT hash(event_id) FROM {tied})"
+        )
+        con.execute("ALTER TABLE __rm_keys DROP COLUMN eid")
     tables = _count_tables(con, p, w, since)
+    if p.learning:
+        _vouch_table(con, w)
     _terms(con, p, w, tables)
     passes = 1
-    while p.learning and passes < p.learn_passes and _relearn(con, p):
+    while p.learning and passes < p.learn_passes and _relearn(con, p, w, changed=passes > 1):
         _recount_changed_accounts(con, p)
-        _terms(con, p, w, tables)
+        _terms(con, p, w, tables, changed=True)
         passes += 1
+    if p.learning:  # a run stopped by the cap: the output's marks are the last pass's
+        con.execute(
+            f"UPDATE __rm_terms SET __learn = k.learn FROM {_KEYS} k "
+            "WHERE __rm_terms.rowid = k.rid AND __rm_terms.__learn <> k.learn"
+        )
     con.execute("DROP TABLE IF EXISTS __rm_changed")
     if w.save_before:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __rm_new_counts AS "
             + new_counts_sql("__rm_keys", "__rm_attempts", w.save_before)
         )
+        _save_learning_state(con, w)
     con.execute("DROP TABLE IF EXISTS __rm_attempts")
+    con.execute("DROP TABLE IF EXISTS __rm_vouch")
     for name in [*tables, "keys"]:  # free the counts before the wide output is written
         con.execute(f"DROP TABLE __rm_{name}")
     identity = "event_id, account, tenant, time" if w.narrow else _IDENTITY_COLUMNS
     result = (
-        f"{risk_sql(_total_llr(), p.midpoint, p.temperature)} AS risk" if w.narrow else _result_columns(p)
+        f"{risk_sql(_total_llr(), p.midpoint, p.temperature)} AS risk"
+        if w.narrow
+        else f"{_result_columns(p)}, __learn AS learned"
     )
     con.execute(
         f"""
@@ -260,32 +322,137 @@ def _build(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window) -> None:
         raise RuntimeError("riskmodel: events changed order between reads; signin_risk not built")
 
 
-def _terms(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, tables: list[str]) -> None:
-    """Table ``__rm_terms``: every sign-in's time, account counts and log ratios, in row order."""
+def _day(time: str = "time") -> str:
+    """The UTC day of a timestamp, as days since 1970 (vouching counts distinct days)."""
+    return f"CAST(floor(epoch({time}) / 86400) AS BIGINT)"
+
+
+def _vouch_table(con: duckdb.DuckDBPyConnection, w: Window) -> None:
+    """Table ``__rm_vouch`` (rid, vdays): distinct UTC days strictly before the sign-in's day on
+    which its account had an untied success from the same network (plus ``w.vouch``'s days)."""
+    base = f"LEFT JOIN {w.vouch} b USING (uk_asn)" if w.vouch else ""
+    bn, blast = ("coalesce(b.n, 0)", "b.last") if w.vouch else ("0", "NULL")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE __rm_vouch AS
+        WITH k AS (
+          SELECT k.rid, k.uk_asn, k.untied, {_day()} AS day, {bn} AS bn, {blast} AS blast,
+            row_number() OVER (PARTITION BY k.uk_asn, {_day()}, k.untied ORDER BY k.rid) AS nth
+          FROM {_KEYS} k {base}
+        )
+        SELECT rid, bn - CASE WHEN blast >= day THEN 1 ELSE 0 END
+          + coalesce(SUM(CASE WHEN untied AND nth = 1 AND (blast IS NULL OR day > blast) THEN 1 ELSE 0 END)
+            OVER (PARTITION BY uk_asn ORDER BY day RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+          AS vdays
+        FROM k
+        """
+    )
+
+
+def _save_learning_state(con: duckdb.DuckDBPyConnection, w: Window) -> None:
+    """``__rm_new_typical`` and ``__rm_new_vouch``: the typical-range sums and vouching days of
+    everything before ``w.save_before`` (the window's given ones merged with the rows read)."""
+    before = f"time < {w.save_before}"
+    rows = (
+        f"(SELECT k.acct, k.uk_asn, k.time, {_day('k.time')} AS day, k.untied, k.learn, t.llr "
+        f"FROM __rm_keys k POSITIONAL JOIN (SELECT {_total_llr()} AS llr FROM __rm_terms) t)"
+    )
+    base_typical = f" UNION ALL SELECT acct, n, s1, s2 FROM {w.typical}" if w.typical else ""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE __rm_new_typical AS
+        SELECT acct, CAST(SUM(n) AS BIGINT) AS n, SUM(s1) AS s1, SUM(s2) AS s2 FROM (
+          SELECT acct, count(*) AS n, sum(llr) AS s1, sum(llr * llr) AS s2 FROM {rows}
+          WHERE learn AND {before} GROUP BY acct{base_typical}
+        ) GROUP BY acct
+        """
+    )
+    given = f"FULL JOIN {w.vouch} b USING (uk_asn)" if w.vouch else ""
+    bn, blast = ("coalesce(b.n, 0)", "b.last") if w.vouch else ("0", "NULL")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE __rm_new_vouch AS
+        SELECT uk_asn, CAST({bn} + coalesce(d.days, 0) AS BIGINT) AS n, greatest({blast}, d.last) AS last
+        FROM (
+          SELECT r.uk_asn, count(DISTINCT r.day) AS days, max(r.day) AS last FROM {rows} r
+          {f"LEFT JOIN {w.vouch} v USING (uk_asn)" if w.vouch else ""}
+          WHERE r.untied AND r.{before}{" AND (v.last IS NULL OR r.day > v.last)" if w.vouch else ""}
+          GROUP BY r.uk_asn
+        ) d {given}
+        """
+    )
+
+
+def _terms(
+    con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, tables: list[str], *, changed: bool = False
+) -> None:
+    """Table ``__rm_terms``: every sign-in's time, account counts and log ratios, in row order.
+
+    ``changed``: recompute only the rows of the accounts in ``__rm_changed`` (their marks
+    changed; every other account's terms depend on its own marks alone and stay valid), in place.
+    """
     failures = ", ".join(
         f"a_{n} - g_{n} AS f_{n}" if p.reputation_weight else f"0 AS f_{n}" for n in ["all", *LEVEL_NAMES]
     )
     joined = " POSITIONAL JOIN ".join(f"__rm_{name}" for name in tables)
     offsets = _offsets(p, w) if w.base else "*"
+    where = " WHERE k.acct IN (SELECT acct FROM __rm_changed)" if changed else ""
+    columns = ["__time", "__learn", "u_all", *(f"u_{n}" for n in LEVEL_NAMES)]
+    columns += [f"llr_{n}" for n in [*LEVEL_NAMES, "user"]]
     # two steps: DuckDB would otherwise re-evaluate the per-level terms for every reference
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE __rm_terms AS
-        WITH c0 AS (SELECT k.time AS __time, * EXCLUDE (learn) FROM __rm_keys k POSITIONAL JOIN {joined}),
+    select = f"""
+        WITH c0 AS (
+          SELECT k.rid AS __rid, k.time AS __time, k.learn AS __learn, * EXCLUDE (rid, learn, untied)
+          FROM {_KEYS} k POSITIONAL JOIN {joined}{where}
+        ),
         c AS (SELECT *, {failures} FROM (SELECT {offsets} FROM c0))
-        SELECT __time, u_all, {", ".join(f"u_{n}" for n in LEVEL_NAMES)},
-          {", ".join(f"llr_{n}" for n in [*LEVEL_NAMES, "user"])}
+        SELECT {"__rid, " if changed else ""}{", ".join(columns)}
         FROM ({_score_relation(p, "c")})
         """
+    if not changed:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_terms AS {select}")
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __rm_terms_part AS {select}")
+    sets = ", ".join(f"{c} = q.{c}" for c in columns)
+    con.execute(f"UPDATE __rm_terms SET {sets} FROM __rm_terms_part q WHERE __rm_terms.rowid = q.__rid")
+    con.execute("DROP TABLE __rm_terms_part")
+
+
+def _relearn(con: duckdb.DuckDBPyConnection, p: RiskParams, w: Window, *, changed: bool = False) -> bool:
+    """Mark each sign-in learned iff it is untied, its current risk is below ``learn_risk`` and
+    its log-LR is inside the account's typical range (over the current marks of its earlier
+    sign-ins, plus ``w.typical`` for those before the window) or its network is vouched for;
+    whether any mark changed (their accounts: ``__rm_changed``). ``changed``: judge only the
+    accounts of the previous ``__rm_changed`` (the others' terms did not change)."""
+    risk = risk_sql("llr", p.midpoint, p.temperature)
+    before = "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP"
+    base = f"LEFT JOIN {w.typical} b USING (acct)" if w.typical else ""
+    b = (lambda c: f"coalesce(b.{c}, 0)") if w.typical else (lambda c: "0")
+    n, s1, s2 = "tn", "ts1", "ts2"
+    sd = f"sqrt(greatest(({s2} - {s1} * {s1} / {n}) / ({n} - 1), 0.0))"
+    vouched = f"vdays >= {int(p.vouch_days)} OR " if p.vouch_days else ""
+    typical = (
+        f"({vouched}{n} < {int(p.typical_min)} OR "
+        f"llr <= {s1} / {n} + greatest({float(p.typical_sd)!r} * {sd}, {float(p.typical_floor)!r}))"
     )
-
-
-def _relearn(con: duckdb.DuckDBPyConnection, p: RiskParams) -> bool:
-    """Mark each sign-in learned iff its current score is below ``learn_risk``; whether any changed."""
-    risk = risk_sql(_total_llr(), p.midpoint, p.temperature)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __rm_flags AS SELECT k.rid, t.risk < {float(p.learn_risk)!r} AS learn "
-        f"FROM {_KEYS} k POSITIONAL JOIN (SELECT {risk} AS risk FROM __rm_terms) t"
+        f"""
+        CREATE OR REPLACE TEMP TABLE __rm_flags AS
+        WITH j AS (
+          SELECT k.rid, k.acct, k.time, k.untied, k.learn AS was, t.llr
+          FROM (SELECT rid, acct, time, untied, learn FROM {_KEYS}) k
+          POSITIONAL JOIN (SELECT {_total_llr()} AS llr FROM __rm_terms) t
+          {"WHERE k.acct IN (SELECT acct FROM __rm_changed)" if changed else ""}
+        ), s AS (
+          SELECT j.rid, j.untied, j.llr, v.vdays,
+            coalesce(SUM(CASE WHEN was THEN 1 ELSE 0 END) OVER w, 0) + {b("n")} AS {n},
+            coalesce(SUM(CASE WHEN was THEN llr ELSE 0 END) OVER w, 0) + {b("s1")} AS {s1},
+            coalesce(SUM(CASE WHEN was THEN llr * llr ELSE 0 END) OVER w, 0) + {b("s2")} AS {s2}
+          FROM j JOIN __rm_vouch v USING (rid) {base}
+          WINDOW w AS (PARTITION BY j.acct ORDER BY j.time {before})
+        )
+        SELECT rid, untied AND {risk} < {float(p.learn_risk)!r} AND {typical} AS learn FROM s
+        """
     )
     where = "__rm_keys.rowid = f.rid AND __rm_keys.learn <> f.learn"
     changed = con.execute(f"SELECT count(*) FROM __rm_keys, __rm_flags f WHERE {where}").fetchall()[0][0]

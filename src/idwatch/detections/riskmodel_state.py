@@ -7,7 +7,9 @@ C on: its window counts plus the kept counts equal a pass over all history for e
 least ``settle_hours`` after C. C is the previous run's last sign-in minus ``settle_hours``, so
 every new sign-in qualifies. The account counts take only the sign-ins the model learned from
 (risk below ``learn_risk``); a sign-in's mark depends only on rows before it, so the marks of
-the rows before C are final and their counts are sums too. With learning on, the sign-ins
+the rows before C are final and their counts are sums too, and so are the typical-range sums
+(``typical-*.parquet``: acct, n, s1, s2) and the vouching days (``vouch-*.parquet``: uk_asn,
+n, last), which the model merges itself. With learning on, the sign-ins
 between C and the previous run's end are rescored (not only counted) to settle their marks.
 The scores of earlier sign-ins are kept (``scores-*.parquet``) for as
 long as detections look back. The cost of a run is thus proportional to the new events (plus
@@ -36,7 +38,7 @@ from idwatch.detections.riskmodel import RiskParams, Window
 from idwatch.detections.riskmodel_sql import COUNT_NAMES, FAILED_SIGNIN, SUCCESSFUL_SIGNIN
 from idwatch.store import atomic_write_bytes
 
-STATE_VERSION = 2  # 2: u_* count learned sign-ins only, s_all counts them all
+STATE_VERSION = 3  # 2: u_* count learned sign-ins only, s_all counts them all; 3: typical, vouch
 META = "meta.json"
 _ATTEMPT = f"(({SUCCESSFUL_SIGNIN}) OR ({FAILED_SIGNIN}))"
 _G_ALL, _A_ALL, _S_ALL = (COUNT_NAMES.index(n) for n in ("g_all", "a_all", "s_all"))
@@ -88,7 +90,7 @@ def _why_full(
         return "state written by another version"
     if meta.get("params") != _params_key(p):
         return "model parameters changed"
-    files = [meta["counts"], *(s["file"] for s in meta["scores"])]
+    files = [meta["counts"], meta["typical"], meta["vouch"], *(s["file"] for s in meta["scores"])]
     if not all((state_dir / f).exists() for f in files):
         return "state files missing"
     if need_from is None or need_from < datetime.fromisoformat(meta["scores_from"]):
@@ -139,10 +141,17 @@ def update_signin_risk(
             "CREATE OR REPLACE TEMP TABLE __rm_base_counts AS "
             f"SELECT * FROM read_parquet({_sql_path(state_dir / meta['counts'])})"
         )
+        for name in ("typical", "vouch"):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE __rm_base_{name} AS "
+                f"SELECT * FROM read_parquet({_sql_path(state_dir / meta[name])})"
+            )
         users = con.execute(f"SELECT count(*) FROM __rm_base_counts WHERE level = {_S_ALL}").fetchall()[0][0]
         window = Window(
             start=_lit(datetime.fromisoformat(meta["cut"])),
             base="__rm_base_counts",
+            typical="__rm_base_typical",
+            vouch="__rm_base_vouch",
             base_totals=(meta["g_all"], meta["a_all"], users),
             save_before=_lit(cut),
             narrow=True,
@@ -159,6 +168,9 @@ def update_signin_risk(
             "(SELECT * FROM __rm_base_counts UNION ALL SELECT * FROM __rm_new_counts) GROUP BY level, key)"
         )
     con.execute(f"COPY (SELECT * FROM {merged}) TO {_sql_path(state_dir / counts_file)} (FORMAT parquet)")
+    learning_files = {name: f"{name}-{stamp}.parquet" for name in ("typical", "vouch")}
+    for name, file in learning_files.items():
+        con.execute(f"COPY __rm_new_{name} TO {_sql_path(state_dir / file)} (FORMAT parquet)")
     totals = dict(
         con.execute(
             f"SELECT level, n FROM read_parquet({_sql_path(state_dir / counts_file)}) "
@@ -176,6 +188,7 @@ def update_signin_risk(
         "cut": cut.isoformat(),
         "until": until.isoformat(),
         "counts": counts_file,
+        **learning_files,
         "g_all": int(totals.get(_G_ALL, 0)),
         "a_all": int(totals.get(_A_ALL, 0)),
         "n_tail": int(n_tail),
@@ -183,11 +196,11 @@ def update_signin_risk(
         "scores_from": update.pop("scores_from"),
     }
     atomic_write_bytes(state_dir / META, json.dumps(new_meta, indent=1).encode("utf-8"))
-    keep = {counts_file, *(s["file"] for s in new_meta["scores"]), META}
+    keep = {counts_file, *learning_files.values(), *(s["file"] for s in new_meta["scores"]), META}
     for path in state_dir.iterdir():
         if path.name not in keep and path.suffix == ".parquet":
             path.unlink(missing_ok=True)
-    for name in ("__rm_new_counts", "__rm_base_counts"):
+    for name in (f"__rm_{a}_{b}" for a in ("new", "base") for b in ("counts", "typical", "vouch")):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     return RiskUpdate("incremental" if not reason else "full", reason, update["scored"], update["reused"])
 
