@@ -6,7 +6,9 @@ keeps what it already fetched, and resumes once the buffer is half empty, so a s
 slows the consumer down and never drops a record. The calling thread cuts micro-batches (M
 records or N seconds after the first), stores them through the file-ingest path, notes the
 offsets in the store (:mod:`idwatch.stream.offsets`), asks the fetch thread to commit them,
-then runs the detections from their watermark and publishes the new alerts.
+then runs the detections from their watermark and publishes the new alerts. While a backlog
+waits in the queue, detection runs at most every ``detect_lag_s`` (catch-up), so the store
+keeps up at ingest speed; a batch not yet detected is covered by the next run (the watermark).
 
 At-least-once from Kafka, exactly once into the store: a crash replays from the store's own
 offsets; events replayed are duplicates by event_id and a quarantined batch is rewritten in
@@ -50,6 +52,10 @@ class StreamConfig:
     #: records fetched ahead of the store before the consumer pauses (memory bound: ~2 batches)
     queue_events: int = 100_000
     detect: bool = True  #: run the detections after each stored batch (off: ingest only)
+    #: while records wait in the queue (catching up), detection runs at most this often, so a
+    #: backlog is stored at ingest speed rather than one detection run per batch; caught up,
+    #: it runs after every batch. An operator's bound on how late an alert may come while behind.
+    detect_lag_s: float = 30.0
 
 
 @dataclass
@@ -300,6 +306,8 @@ def consume(
             raise KafkaStreamError(f"the fetch thread failed: {fetcher.error}") from fetcher.error
         return stop()
 
+    undetected = False  # stored batches the detections have not run over yet
+    last_detect = time.monotonic()
     try:
         while not halted():
             batch = batcher.next_batch(halted)
@@ -313,10 +321,13 @@ def consume(
             ledger.finish()
             fetcher.commits.put(ranges)  # only now: the batch is in the store
             result = BatchResult(summary, stored_at=time.time())
-            if summary.stored and cfg.detect:
+            undetected = undetected or (summary.stored > 0 and cfg.detect)
+            behind = len(buffer) > 0
+            if undetected and (not behind or time.monotonic() - last_detect >= cfg.detect_lag_s):
                 t0 = time.perf_counter()
                 result.new_alerts = detect_new(store)
                 result.detect_seconds = time.perf_counter() - t0
+                undetected, last_detect = False, time.monotonic()
             if publisher is not None:
                 publish_pending(store, publisher, result)
             stats.batches += 1
