@@ -19,10 +19,11 @@ from idwatch.correlate.campaigns import build_graph
 HUNTER, BOT = "198.18.60.1", "198.18.61.1"
 
 
-def _graph_weight(tmp_path, *, namesakes: int) -> float:
+def _graph_weight(tmp_path, *, namesakes: int, one_as: bool = True, named: bool = True) -> float:
     """The link weight between an address that went after quentin.abara@ and one that tried
-    quentinabara@ elsewhere, in a store whose events also hold ``namesakes`` other
-    ``quentin.abara<n>@`` identifiers (people of that name signing in as usual)."""
+    quentinabara@ elsewhere (``named``; else two unrelated people), in a store whose events also
+    hold ``namesakes`` other ``quentin.abara<n>@`` identifiers (people of that name signing in as
+    usual). ``one_as``: both addresses are in one AS (a weak link of their own)."""
     w = build_world()
     base = w.directory[-1]
     w.directory.append({**base, "account": "quentin.abara@mail.example", "tenant": "mail.example"})
@@ -37,7 +38,7 @@ def _graph_weight(tmp_path, *, namesakes: int) -> float:
         )
     for ip, accounts in (
         (HUNTER, ["quentin.abara@mail.example", others[0]]),
-        (BOT, ["quentinabara@webmail.example", others[1]]),
+        (BOT, ["quentinabara@webmail.example" if named else "zed.olum@webmail.example", others[1]]),
     ):
         eids = [
             w.ev(
@@ -48,7 +49,7 @@ def _graph_weight(tmp_path, *, namesakes: int) -> float:
                 ip,
                 reason="bad_password",
                 network_type="hosting",
-                asn=65111 if ip == HUNTER else 65222,
+                asn=65111 if ip == HUNTER or one_as else 65222,
             )
             for k, acc in enumerate(accounts)
         ]
@@ -65,12 +66,19 @@ def _graph_weight(tmp_path, *, namesakes: int) -> float:
     return graph.es[eid]["weight"] if eid >= 0 else 0.0
 
 
-def test_a_rare_name_links_the_two_addresses(tmp_path):
-    assert _graph_weight(tmp_path, namesakes=0) > 0.1
+def test_a_rare_name_strengthens_a_link_the_addresses_already_have(tmp_path):
+    without = _graph_weight(tmp_path / "unnamed", namesakes=0, named=False)
+    assert _graph_weight(tmp_path / "named", namesakes=0) > without + 0.1
 
 
-def test_a_name_many_identifiers_in_the_store_carry_links_them_far_less(tmp_path):
-    rare = _graph_weight(tmp_path / "rare", namesakes=0)
-    common = _graph_weight(tmp_path / "common", namesakes=12)
+def test_a_name_many_identifiers_in_the_store_carry_strengthens_it_far_less(tmp_path):
+    without = _graph_weight(tmp_path / "unnamed", namesakes=0, named=False)
+    rare = _graph_weight(tmp_path / "rare", namesakes=0) - without
+    common = _graph_weight(tmp_path / "common", namesakes=12) - without
     # 14 identifiers carry the key instead of 2: its specificity 1 / (1 + n / 3) falls from 0.6 to 0.18
-    assert common < rare / 3
+    assert 0 < common < rare / 3
+
+
+def test_a_name_alone_links_nothing(tmp_path):
+    # two addresses that share nothing but having gone after namesakes: a coincidence of names
+    assert _graph_weight(tmp_path, namesakes=0, one_as=False) == 0.0

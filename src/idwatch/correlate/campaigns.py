@@ -272,6 +272,12 @@ def build_graph(con: duckdb.DuckDBPyConnection, keep: set[str] | None = None) ->
     total = np.bincount(inverse, weights=np.concatenate([weight, hub_weight]), minlength=len(keys))
     kinds = np.zeros(len(keys), dtype=np.int64)
     np.bitwise_or.at(kinds, inverse, np.concatenate([bits, 1 << hubs["q"].astype(np.int64)]))
+    # A person key corroborates, it does not link on its own: two addresses that share nothing
+    # but having gone after namesakes (r.edwards the diplomat, r.edwards on a leaked list) are a
+    # coincidence of common names, and a state operator's one-victim relay server joined whichever
+    # botnet had tried its victim's surname. A key still adds to a link the pair already has.
+    alone = (kinds == kind_bits("person")) & (keys % n < len(ips))
+    keys, total, kinds = keys[~alone], total[~alone], kinds[~alone]
     return igraph.Graph(
         n=n,
         edges=np.column_stack([keys // n, keys % n]).tolist(),
