@@ -9,6 +9,7 @@ Two front ends read the same fields and hand them to one mapping (:func:`_mappin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -170,6 +171,38 @@ FAST_TYPES: dict[str, str] = {
     "displayMessage": "VARCHAR",
 }
 FAST_COLUMNS: list[str] = list(FAST_TYPES)
+
+#: Top-level keys the careful path reads that the fast path may ignore: the envelope keys count
+#: only for a record without an eventType of its own (or an event hook delivery), which
+#: ``_careful`` sends careful anyway; and LogEvents have nested keys of those names
+#: (``request.ipChain[].source``, ``transaction.detail``), so matching them would send every
+#: line careful.
+_IGNORED_ON_FAST = frozenset({"data", "source", *m.WRAPPER_KEYS})
+
+#: A JSON escape of an ASCII letter, digit or underscore (``\u0065ventType``): a key may be
+#: spelled so. Other escapes (Okta's ``\u003d`` for ``=`` in debugData) never spell a key read.
+_ESCAPED_KEY_CHAR = r"\\u00(?:3[0-9]|4[1-9a-fA-F]|5[0-9aAfF]|6[1-9a-fA-F]|7[0-9aA])"
+
+
+def _careful_lines_pattern() -> str:
+    """A regex matching every line the fast path cannot read exactly as the careful path does.
+
+    Those name a top-level key the careful path reads that is no fast column: the lower-cased
+    spellings it also tries (``eventtype``, ``displaymessage`` ...), or spell a key with
+    ``\\u`` escapes. Built from the careful paths themselves, so a path added there is routed
+    here too; matching a nested key of such a name only costs speed, never a different answer.
+    """
+    x = Extract(column="rec", fold=True)
+    _careful_fields(x)
+    for path in ("$.data.events", "$.source", *(f"$.{k}" for k in m.WRAPPER_KEYS)):
+        x(path)
+    tops = {re.match(r"\$\.([A-Za-z0-9_-]+)", p).group(1) for p in x.paths}  # type: ignore[union-attr]
+    other = sorted(tops - set(FAST_TYPES) - _IGNORED_ON_FAST)
+    return '"(?:' + "|".join(re.escape(k) for k in other) + r')"\s*:|' + _ESCAPED_KEY_CHAR
+
+
+#: The lines ``sources.typed_json`` leaves to the careful path without parsing them.
+CAREFUL_LINES = _careful_lines_pattern()
 
 
 def _fast_front(src: str) -> str:
