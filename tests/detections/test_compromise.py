@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from det_kit import NETS, UA_EVIL_BROWSER, UA_OWNER, UA_PHONE, alerted_accounts, alerts_of, ev, history
 
 from idwatch.detections.indicators import indicator_rows
@@ -520,3 +521,53 @@ def test_an_organisations_cloud_proxy_on_the_stores_first_day_is_no_attack_sourc
     kw = {"net": "sso_cloud", "ua": UA_OWNER, "device": "d7b", "session_id": "x"}
     events += [ev(3, "u7@agency.gov", "account_lookup", **kw), ev(3.001, "u7@agency.gov", "sign_in", **kw)]
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
+#: A botnet's residential proxy (or an attacker on a carrier's NAT) goes through lines many people
+#: share: a home or hotel line abroad, a mobile carrier whose address geolocates abroad.
+_SHARED_LINES = {
+    "hotel_fr": {"net": "hotel_fr"},
+    "carrier_mx": {"net": "mobile", "src_ip": "172.56.7.7", "country": "MX"},
+}
+
+
+def _bot_works_through(hours: float, line: dict, n: int) -> list[dict]:
+    """A bot's client fails on ``n`` accounts through a shared line (non-rented)."""
+    return [
+        ev(
+            hours + i * 0.1,
+            f"t{i}@corp.org",
+            "sign_in",
+            "failure",
+            ua=UA_EVIL_BROWSER,
+            reason="bad_password",
+            **line,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("line", sorted(_SHARED_LINES))
+def test_unfamiliar_signin_quiet_on_a_traveller_on_a_line_a_bot_also_works_through(build, line):
+    """The traveller mistypes once, then signs in on her new phone from the hotel (or carrier) line
+    a bot worked through accounts from that week: the line's record is not her client's."""
+    kw = _SHARED_LINES[line]
+    events = _bot_works_through(480, kw, 5) + history("jason@corp.org")
+    phone = {"ua": UA_PHONE, "device": "dev-new-phone", **kw}
+    events += [
+        ev(499.9, "jason@corp.org", "account_lookup", **phone),
+        ev(499.95, "jason@corp.org", "sign_in", "failure", reason="bad_password", **phone),
+        ev(500, "jason@corp.org", "sign_in", **phone),
+    ]
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
+@pytest.mark.parametrize("line", sorted(_SHARED_LINES))
+def test_unfamiliar_signin_by_the_bots_own_client_on_a_shared_line_fires(build, line):
+    """The same line, but the client that worked through the accounts gets in (a phished password):
+    its own record on the address is an attacker's."""
+    kw = _SHARED_LINES[line]
+    events = _bot_works_through(480, kw, 5) + history("alice@corp.org")
+    events.append(ev(499.5, "alice@corp.org", "account_lookup", ua=UA_EVIL_BROWSER, device=None, **kw))
+    events.append(ev(500, "alice@corp.org", "sign_in", ua=UA_EVIL_BROWSER, device="dev-x", **kw))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
