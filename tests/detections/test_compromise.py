@@ -345,6 +345,31 @@ def test_impossible_travel_quiet_when_own_phone_abroad_and_desktop_at_home(build
     assert alerts_of(build(events), "compromise_impossible_travel") == []
 
 
+UA_OUTLOOK = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.11929; Pro)"
+
+
+def test_impossible_travel_quiet_when_the_same_mail_client_is_at_both_ends(build):
+    """The owner's Outlook (no device id logged) signs in at the office for the first time, and the
+    same client an hour later from a home line abroad (VPN toggled, a laptop of the same build on
+    a trip): one client at both ends is one machine whose egress moved."""
+    events = history("linda@corp.org", device="dev-phone", ua=UA_PHONE)
+    events += [
+        ev(48 * 24 + 10, "linda@corp.org", "sign_in", net="office", ua=UA_OUTLOOK),
+        ev(48 * 24 + 11.25, "linda@corp.org", "sign_in", net="hotel_fr", ua=UA_OUTLOOK),
+    ]
+    assert alerts_of(build(events), "compromise_impossible_travel") == []
+
+
+def test_impossible_travel_still_fires_when_another_client_follows_the_mail_client(build):
+    """The same hop, but the later sign-in is a browser the account never used: a second person."""
+    events = history("linda@corp.org", device="dev-phone", ua=UA_PHONE)
+    events += [
+        ev(48 * 24 + 10, "linda@corp.org", "sign_in", net="office", ua=UA_OUTLOOK),
+        ev(48 * 24 + 11.25, "linda@corp.org", "sign_in", net="hotel_fr", ua=UA_EVIL_BROWSER),
+    ]
+    assert alerted_accounts(build(events), "compromise_impossible_travel") == {"linda@corp.org"}
+
+
 def test_impossible_travel_quiet_on_first_day_when_the_phone_was_home_hours_before(build):
     # the store starts today: the phone signed in at home this morning, the desktop polls from
     # home at noon, the phone (with its owner) lands in France: it travelled, nobody stole it
