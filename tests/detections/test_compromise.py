@@ -596,3 +596,28 @@ def test_unfamiliar_signin_by_the_bots_own_client_on_a_shared_line_fires(build, 
     events.append(ev(499.5, "alice@corp.org", "account_lookup", ua=UA_EVIL_BROWSER, device=None, **kw))
     events.append(ev(500, "alice@corp.org", "sign_in", ua=UA_EVIL_BROWSER, device="dev-x", **kw))
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
+
+
+def _egress_abroad(home_country: str) -> tuple[list[dict], list[dict]]:
+    """An employee whose organisation egresses through its head office in Germany signs in at
+    home in the US on a new laptop two hours after a sign-in through the head office."""
+    acct = "paul@ngo.org"
+    events = history(acct, net="hq_de", days=6)
+    events += [
+        ev(6 * 24 + 10, acct, "sign_in", net="hq_de", device="dev-owner"),
+        ev(6 * 24 + 12, acct, "sign_in", net="home", ua=UA_PHONE, device="dev-new-laptop"),
+    ]
+    directory = [{"account": acct, "tenant": "ngo.org", "category": "ngo", "home_country": home_country}]
+    return events, directory
+
+
+def test_impossible_travel_quiet_when_the_hop_lands_in_the_directorys_home_country(build):
+    events, directory = _egress_abroad("US")
+    assert alerts_of(build(events, directory=directory), "compromise_impossible_travel") == []
+
+
+def test_impossible_travel_fires_on_the_same_hop_to_a_country_that_is_not_home(build):
+    events, directory = _egress_abroad("DE")
+    assert alerted_accounts(build(events, directory=directory), "compromise_impossible_travel") == {
+        "paul@ngo.org"
+    }
