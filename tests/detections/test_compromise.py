@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from det_kit import NETS, UA_EVIL_BROWSER, UA_OWNER, UA_PHONE, alerted_accounts, alerts_of, ev, history
 
 from idwatch.detections.indicators import indicator_rows
@@ -344,6 +345,31 @@ def test_impossible_travel_quiet_when_own_phone_abroad_and_desktop_at_home(build
     assert alerts_of(build(events), "compromise_impossible_travel") == []
 
 
+UA_OUTLOOK = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.11929; Pro)"
+
+
+def test_impossible_travel_quiet_when_the_same_mail_client_is_at_both_ends(build):
+    """The owner's Outlook (no device id logged) signs in at the office for the first time, and the
+    same client an hour later from a home line abroad (VPN toggled, a laptop of the same build on
+    a trip): one client at both ends is one machine whose egress moved."""
+    events = history("linda@corp.org", device="dev-phone", ua=UA_PHONE)
+    events += [
+        ev(48 * 24 + 10, "linda@corp.org", "sign_in", net="office", ua=UA_OUTLOOK),
+        ev(48 * 24 + 11.25, "linda@corp.org", "sign_in", net="hotel_fr", ua=UA_OUTLOOK),
+    ]
+    assert alerts_of(build(events), "compromise_impossible_travel") == []
+
+
+def test_impossible_travel_still_fires_when_another_client_follows_the_mail_client(build):
+    """The same hop, but the later sign-in is a browser the account never used: a second person."""
+    events = history("linda@corp.org", device="dev-phone", ua=UA_PHONE)
+    events += [
+        ev(48 * 24 + 10, "linda@corp.org", "sign_in", net="office", ua=UA_OUTLOOK),
+        ev(48 * 24 + 11.25, "linda@corp.org", "sign_in", net="hotel_fr", ua=UA_EVIL_BROWSER),
+    ]
+    assert alerted_accounts(build(events), "compromise_impossible_travel") == {"linda@corp.org"}
+
+
 def test_impossible_travel_quiet_on_first_day_when_the_phone_was_home_hours_before(build):
     # the store starts today: the phone signed in at home this morning, the desktop polls from
     # home at noon, the phone (with its owner) lands in France: it travelled, nobody stole it
@@ -520,3 +546,78 @@ def test_an_organisations_cloud_proxy_on_the_stores_first_day_is_no_attack_sourc
     kw = {"net": "sso_cloud", "ua": UA_OWNER, "device": "d7b", "session_id": "x"}
     events += [ev(3, "u7@agency.gov", "account_lookup", **kw), ev(3.001, "u7@agency.gov", "sign_in", **kw)]
     assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
+#: A botnet's residential proxy (or an attacker on a carrier's NAT) goes through lines many people
+#: share: a home or hotel line abroad, a mobile carrier whose address geolocates abroad.
+_SHARED_LINES = {
+    "hotel_fr": {"net": "hotel_fr"},
+    "carrier_mx": {"net": "mobile", "src_ip": "172.56.7.7", "country": "MX"},
+}
+
+
+def _bot_works_through(hours: float, line: dict, n: int) -> list[dict]:
+    """A bot's client fails on ``n`` accounts through a shared line (non-rented)."""
+    return [
+        ev(
+            hours + i * 0.1,
+            f"t{i}@corp.org",
+            "sign_in",
+            "failure",
+            ua=UA_EVIL_BROWSER,
+            reason="bad_password",
+            **line,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("line", sorted(_SHARED_LINES))
+def test_unfamiliar_signin_quiet_on_a_traveller_on_a_line_a_bot_also_works_through(build, line):
+    """The traveller mistypes once, then signs in on her new phone from the hotel (or carrier) line
+    a bot worked through accounts from that week: the line's record is not her client's."""
+    kw = _SHARED_LINES[line]
+    events = _bot_works_through(480, kw, 5) + history("jason@corp.org")
+    phone = {"ua": UA_PHONE, "device": "dev-new-phone", **kw}
+    events += [
+        ev(499.9, "jason@corp.org", "account_lookup", **phone),
+        ev(499.95, "jason@corp.org", "sign_in", "failure", reason="bad_password", **phone),
+        ev(500, "jason@corp.org", "sign_in", **phone),
+    ]
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == set()
+
+
+@pytest.mark.parametrize("line", sorted(_SHARED_LINES))
+def test_unfamiliar_signin_by_the_bots_own_client_on_a_shared_line_fires(build, line):
+    """The same line, but the client that worked through the accounts gets in (a phished password):
+    its own record on the address is an attacker's."""
+    kw = _SHARED_LINES[line]
+    events = _bot_works_through(480, kw, 5) + history("alice@corp.org")
+    events.append(ev(499.5, "alice@corp.org", "account_lookup", ua=UA_EVIL_BROWSER, device=None, **kw))
+    events.append(ev(500, "alice@corp.org", "sign_in", ua=UA_EVIL_BROWSER, device="dev-x", **kw))
+    assert alerted_accounts(build(events), "compromise_unfamiliar_signin_after_attack") == {"alice@corp.org"}
+
+
+def _egress_abroad(home_country: str) -> tuple[list[dict], list[dict]]:
+    """An employee whose organisation egresses through its head office in Germany signs in at
+    home in the US on a new laptop two hours after a sign-in through the head office."""
+    acct = "paul@ngo.org"
+    events = history(acct, net="hq_de", days=6)
+    events += [
+        ev(6 * 24 + 10, acct, "sign_in", net="hq_de", device="dev-owner"),
+        ev(6 * 24 + 12, acct, "sign_in", net="home", ua=UA_PHONE, device="dev-new-laptop"),
+    ]
+    directory = [{"account": acct, "tenant": "ngo.org", "category": "ngo", "home_country": home_country}]
+    return events, directory
+
+
+def test_impossible_travel_quiet_when_the_hop_lands_in_the_directorys_home_country(build):
+    events, directory = _egress_abroad("US")
+    assert alerts_of(build(events, directory=directory), "compromise_impossible_travel") == []
+
+
+def test_impossible_travel_fires_on_the_same_hop_to_a_country_that_is_not_home(build):
+    events, directory = _egress_abroad("DE")
+    assert alerted_accounts(build(events, directory=directory), "compromise_impossible_travel") == {
+        "paul@ngo.org"
+    }

@@ -434,3 +434,54 @@ def test_campaign_source_attempts_fire_on_an_actor_rotating_browser_strings_on_a
         for i, u in enumerate(USERS[:6])
     ]
     assert alerted_accounts(build(events), "cred_campaign_source_attempts") == set(USERS[:6])
+
+
+def _cloud_proxy_day(n: int = 10, typos: int = 6) -> list[dict]:
+    """An organisation's cloud proxy (a rented address) on the store's first day: its staff sign
+    in through it, and ``typos`` of them mistype once first."""
+    events = []
+    for i in range(n):
+        u, dev = f"staff{i}@corp.org", f"dev-staff{i}"
+        if i < typos:
+            events.append(
+                ev(9 + i * 0.3, u, "sign_in", "failure", net="sso_cloud", device=dev, reason="bad_password")
+            )
+        events.append(ev(9 + i * 0.3 + 0.01, u, "sign_in", net="sso_cloud", device=dev))
+    return events
+
+
+def test_success_after_attack_quiet_on_the_organisations_cloud_proxy_with_colleagues_typos(build):
+    """Six colleagues mistyped through the proxy this morning; another signs in through it on a new
+    laptop: the address served more accounts than failed on it, it guessed nothing."""
+    events = _cloud_proxy_day() + [ev(12, "jason@corp.org", "sign_in", net="sso_cloud", device="dev-new")]
+    assert alerted_accounts(build(events), "cred_success_after_attack") == set()
+
+
+def test_success_after_attack_fires_on_a_rented_server_that_fails_more_than_it_serves(build):
+    """A rented server failing on six accounts (and signing one other in), then guessing the
+    sixth's password: a guesser's record."""
+    events = _population()
+    events += [
+        ev(150 + i * 0.1, u, "sign_in", "failure", net="vps_us", ua=UA_EVIL, reason="bad_password")
+        for i, u in enumerate(USERS[:6])
+    ]
+    events.append(ev(149, USERS[12], "sign_in", net="vps_us", ua=UA_EVIL))
+    events.append(ev(152, USERS[5], "sign_in", net="vps_us", ua=UA_EVIL))
+    assert alerted_accounts(build(events), "cred_success_after_attack") == {USERS[5]}
+
+
+def test_success_after_attack_quiet_on_a_carrier_subscriber_with_the_bots_phone_model(build):
+    """A bot names a common phone model's browser string while failing on accounts through a
+    carrier's NAT (no device ids logged); a subscriber with that model signs in: the string is
+    many people's, and the client served more accounts on the address than it failed on (she
+    mistyped once too)."""
+    events = _population()
+    nat = {"net": "mobile", "src_ip": "172.56.8.8", "ua": UA_PHONE, "device": None}
+    events += [
+        ev(150 + i * 0.1, u, "sign_in", "failure", reason="bad_password", **nat)
+        for i, u in enumerate(USERS[:4])
+    ]
+    events.append(ev(151.9, USERS[9], "sign_in", "failure", reason="bad_password", **nat))  # her own typo
+    events += [ev(140 + i * 0.1, f"sub{i}@corp.org", "sign_in", **nat) for i in range(8)]
+    events.append(ev(152, USERS[9], "sign_in", country="MX", **nat))
+    assert alerted_accounts(build(events), "cred_success_after_attack") == set()

@@ -454,3 +454,41 @@ def test_removing_a_forwarding_rule_after_a_cloud_desktop_sign_in_is_quiet(build
         ev(500.1, acct, "mailbox_rule", detail="rule removed: forward all messages outside", **kw),
     ]
     quiet_everywhere(build(events))
+
+
+def test_owner_concurrent_fires_on_a_residential_proxy_abroad_with_the_owner_at_home(build):
+    """The operator replays through a residential proxy abroad (no rented server) while the victim
+    is at home on the laptop: another country, and neither side a carrier address."""
+    acct = "eve@corp.org"
+    events = (
+        history(acct)
+        + [ev(499.95, acct, "sign_in", "pending", device="dev-owner", session_id="s0")]
+        + mfa_login(500, acct, net="hotel_fr", session="s1")
+    )
+    assert alerted_accounts(build(events), OWNER) == {acct}
+
+
+def test_owner_concurrent_quiet_on_a_traveller_whose_roaming_phone_is_routed_home(build):
+    """A traveller signs in on a new laptop on the hotel's Wi-Fi abroad (code by SMS) while their
+    phone's data, roaming, leaves through the home carrier: the carrier address says nothing about
+    where the phone is."""
+    acct = "tom@corp.org"
+    events = history(acct) + history(acct, net="mobile", ua=UA_PHONE, device="dev-phone")
+    events += [ev(499.97, acct, "sign_in", net="mobile", ua=UA_PHONE, device="dev-phone", session_id="p")]
+    events += mfa_login(
+        500, acct, net="hotel_fr", session="s1", ua=UA_OWNER, device="dev-new-laptop", method="sms"
+    )
+    quiet_everywhere(build(events))
+
+
+def test_owner_concurrent_quiet_when_the_owners_event_is_the_completions_own_phone(build):
+    """One new phone, minutes apart on two carriers (a US carrier, then a foreign one it roams on):
+    the same device at both ends is one person whose egress changed."""
+    acct = "ann@corp.org"
+    gb_mobile = {"src_ip": "92.40.0.20", "asn": 206067, "asn_org": "H3G", "country": "GB"}
+    events = history(acct) + history(acct, net="office", ua=UA_OWNER, device="dev-desk")
+    events += [ev(499.9, acct, "sign_in", net="office", ua=UA_PHONE, device="dev-new-phone", session_id="p")]
+    events += mfa_login(
+        500, acct, net="mobile", session="s1", ua=UA_PHONE, device="dev-new-phone", method="sms", **gb_mobile
+    )
+    assert alerted_accounts(build(events), OWNER) == set()

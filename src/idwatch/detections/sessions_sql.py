@@ -261,7 +261,11 @@ WITH burst AS (
   GROUP BY c.event_id
 ), owner AS (
   -- the owner at a usual place in the same minutes, somewhere one person cannot also be:
-  -- another country, or the completion came from a rented server
+  -- another country, or the completion came from a rented server. The completion's own client
+  -- (the same device, else the same user agent where neither logs one) is one phone or laptop
+  -- whose egress changed, not a second person; and a carrier address says nothing about the
+  -- country (a roaming phone's data is routed home through its own carrier while its owner is
+  -- on the hotel's Wi-Fi abroad)
   SELECT c.event_id, list(DISTINCT e.event_id) AS evs
   FROM mfa_done c
   JOIN ev e ON e.account = c.account AND e.tenant IS NOT DISTINCT FROM c.tenant
@@ -270,7 +274,11 @@ WITH burst AS (
                   AND c.time + INTERVAL '{OWNER_MINUTES}' MINUTE
   JOIN known k ON k.account = e.account AND k.tenant IS NOT DISTINCT FROM e.tenant AND k.kind = 'net'
    AND k.value = e.net AND k.first_seen < e.time - INTERVAL '{SETTLE_HOURS}' HOUR
-  WHERE COALESCE(e.country <> c.country, FALSE) OR c.network_type = 'hosting'
+  WHERE NOT COALESCE(e.device_id = c.device_id, FALSE)
+    AND NOT (e.device_id IS NULL AND c.device_id IS NULL AND COALESCE(e.user_agent = c.user_agent, FALSE))
+    AND ((COALESCE(e.country <> c.country, FALSE)
+          AND COALESCE(e.network_type, 'unknown') <> 'mobile' AND c.network_type <> 'mobile')
+         OR c.network_type = 'hosting')
   GROUP BY c.event_id
 ), follow AS (
   SELECT c.event_id, list(DISTINCT e.event_id) AS evs
