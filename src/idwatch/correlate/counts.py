@@ -13,7 +13,11 @@ that nothing linked). Owners' own events from addresses they already used are ne
 nor are the steps of a session on a shared address that ends signed in (an owner's own reset
 through a VPN): those are a compromise or nothing, never a failed attempt. Nor is a success
 on an account the campaign never tried, made with a client it never used (a stranger on a
-server the operator also rents).
+server the operator also rents; a common browser string is nobody's client), unless its
+session went straight on to a takeover's follow-on steps (forwarding rule, new MFA method).
+A look-up followed within minutes by a sign-in from the same address (on the campaign's own
+addresses: in the same session) is the name typed on the sign-in page, the first step of that
+login, not an attempt of its own (a person whose home router is a bot).
 """
 
 from __future__ import annotations
@@ -177,17 +181,23 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
         ), ev AS (SELECT * FROM ded UNION ALL BY NAME
                   SELECT * FROM (SELECT * FROM shared UNION BY NAME SELECT * FROM shared_sus
                                  UNION BY NAME SELECT * FROM follow)),
-        logins AS (  -- a lookup on a shared address followed by a sign-in there: someone's login
-            SELECT DISTINCT l.event_id FROM ev l JOIN events s
+        logins AS (  -- a lookup followed by a sign-in from the same address: someone's login
+            -- (the name typed on the sign-in page), not an attempt of its own: if it is the
+            -- operator's, its sign-in counts; if the owner's, nothing does. On the campaign's own
+            -- addresses (a bot is someone's home router) it must be one session: the same
+            -- session id or device id
+            SELECT DISTINCT l.event_id FROM ev l JOIN events le USING (event_id) JOIN events s
               ON s.account = l.account AND s.src_ip = l.src_ip AND s.activity = 'sign_in'
              AND s.outcome IN ('success', 'pending')
              AND s.time BETWEEN l.time AND l.time + INTERVAL {LOOKUP_SESSION_MINUTES} MINUTE
-            WHERE l.activity = 'account_lookup' AND l.outcome <> 'failure' AND NOT l.dedicated
+            WHERE l.activity = 'account_lookup' AND l.outcome <> 'failure'
+              AND (NOT l.dedicated OR (coalesce(l.device_id, '') <> '' AND s.device_id = l.device_id)
+                   OR s.session_id = nullif(le.session_id, ''))
         ),
         dir AS (SELECT DISTINCT lower(account) AS account FROM directory)
         SELECT ev.*, dir.account IS NOT NULL AS in_directory
         FROM ev LEFT JOIN dir USING (account)
-        WHERE ev.dedicated OR ev.event_id NOT IN (SELECT event_id FROM logins)
+        WHERE ev.event_id NOT IN (SELECT event_id FROM logins)
         """
     )
     # A success from a shared address is nobody's attack by itself (people sign in, and reset
@@ -241,7 +251,7 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
           ON p.account = c.account AND p.src_ip = c.src_ip
          AND p.time BETWEEN c.time AND c.time + INTERVAL {SESSION_MINUTES} MINUTE
         JOIN alert_events ae ON ae.event_id = p.event_id JOIN alerts a USING (alert_id)
-        WHERE NOT c.dedicated AND c.gets_in AND c.activity IN ('sign_in', 'mfa_challenge')
+        WHERE c.gets_in AND c.activity IN ('sign_in', 'mfa_challenge')
           AND p.outcome = 'success' AND a.stage = 'persistence'
           AND p.activity IN ('mailbox_rule', 'mfa_method_change', 'recovery_info_change')
         """
@@ -278,7 +288,13 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
                               WHERE t.campaign_id = e.campaign_id AND t.account = e.account)
               AND NOT EXISTS (SELECT 1 FROM tries t
                               WHERE t.campaign_id = e.campaign_id
-                                AND (t.user_agent = e.user_agent OR t.device_id = e.device_id))
+                                AND (nullif(t.device_id, '') = e.device_id
+                                     -- a common browser string is everybody's client
+                                     OR (t.user_agent = e.user_agent
+                                         AND coalesce((SELECT p.n FROM pop_ua p WHERE p.k = e.user_agent),
+                                                      0) <= {POPULARITY_SCALE})))
+              -- ... unless its session went straight on to a takeover's follow-on steps
+              AND e.event_id NOT IN (SELECT event_id FROM followed_on)
         )
         SELECT e.* EXCLUDE (gets_in, is_attack), e.is_attack AND l.event_id IS NULL AS is_attack,
                g.event_id IS NOT NULL AND l.event_id IS NULL AS is_compromise
