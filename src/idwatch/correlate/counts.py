@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from idwatch.correlate.campaigns import Cluster
-from idwatch.correlate.entities import POPULARITY_SCALE, owner_explained_sql
+from idwatch.correlate.entities import NET_SQL, POPULARITY_SCALE, owner_explained_sql
 from idwatch.sources.vendor_sql import NO_ACCOUNT
 
 #: A browser (user agent) is the operator's when the campaign's flagged events from shared
@@ -62,6 +62,28 @@ COMPROMISE_SQL = """(outcome = 'success' AND event_id NOT IN (SELECT event_id FR
       activity IN ('sign_in', 'mfa_challenge', 'mailbox_rule', 'mfa_method_change',
                    'recovery_info_change', 'password_change')
    OR (activity IN ('password_reset', 'account_recovery') AND coalesce(step, 'complete') = 'complete')))"""
+
+
+#: SQL join: the event comes from a data-centre /24 of one of the campaign's own servers.
+NEIGHBOUR_JOIN = f"""JOIN camp_net n ON n.campaign_id = h.campaign_id AND e.network_type = 'hosting'
+     AND n.net = {NET_SQL.replace("src_ip", "e.src_ip")}"""
+
+
+def _follow_sql(link_join: str) -> str:
+    """SQL: failed steps (and look-ups) on a campaign's targets after its first one, from
+    addresses no campaign holds as its own and the owner never used, linked by ``link_join``."""
+    return f"""SELECT h.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
+                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
+                   e.network_type, e.country, false AS dedicated
+            FROM events e JOIN first_hit h ON h.account = e.account AND e.time >= h.t0
+            {link_join}
+            ANTI JOIN camp_ip c ON c.src_ip = e.src_ip AND (c.dedicated OR c.campaign_id = h.campaign_id)
+            ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
+            ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
+            WHERE (e.outcome = 'failure'
+                   AND e.activity IN ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery',
+                                      'account_lookup'))
+               OR e.activity = 'account_lookup'  -- a lookup nobody signed in after: a probe"""
 
 
 def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluster]) -> None:
@@ -159,19 +181,14 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
                 UNION ALL SELECT campaign_id, account, time FROM shared_sus
                 UNION ALL SELECT campaign_id, account, time FROM shared_fp)
             GROUP BY 1, 2
-        ), follow_all AS (  -- later failed attempts on its targets with its browsers, from elsewhere
-            SELECT h.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
-                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
-                   e.network_type, e.country, false AS dedicated
-            FROM events e JOIN first_hit h ON h.account = e.account AND e.time >= h.t0
-            JOIN camp_ua u ON u.campaign_id = h.campaign_id AND u.user_agent = e.user_agent
-            ANTI JOIN camp_ip c ON c.src_ip = e.src_ip AND (c.dedicated OR c.campaign_id = h.campaign_id)
-            ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
-            ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
-            WHERE (e.outcome = 'failure'
-                   AND e.activity IN ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery',
-                                      'account_lookup'))
-               OR e.activity = 'account_lookup'  -- a lookup nobody signed in after: a probe
+        ), camp_net AS (  -- the data-centre /24s of its own servers (operators rent adjacent addresses)
+            SELECT DISTINCT c.campaign_id, {NET_SQL.replace("src_ip", "c.src_ip")} AS net
+            FROM camp_ip c SEMI JOIN events e ON e.src_ip = c.src_ip AND e.network_type = 'hosting'
+            WHERE c.dedicated
+        ), follow_all AS (  -- later failed attempts on its targets, from elsewhere, with its browsers
+            {_follow_sql("JOIN camp_ua u ON u.campaign_id = h.campaign_id AND u.user_agent = e.user_agent")}
+            UNION  -- ... or from a data-centre neighbour of its servers (a relay rented next to them)
+            {_follow_sql(NEIGHBOUR_JOIN)}
         ), follow AS (
             SELECT f.* FROM follow_all f
             ANTI JOIN events s ON f.activity = 'account_lookup' AND f.outcome <> 'failure'
