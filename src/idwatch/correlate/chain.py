@@ -22,7 +22,10 @@ data-centre infrastructure) a device, the owner signed in from before the attack
 attacker's, nor a success from a network and client of the owner's own history
 (:func:`idwatch.correlate.entities.owner_explained_sql`). The operator's own device is the
 attacker wherever it signs in: its success is the campaign's even with no attempt on that
-account in the logs before it (the password was phished).
+account in the logs before it (the password was phished). The campaign's research counts as the
+first step of the chain too (a look-up of the real identifier from one of its own servers): a
+takeover after it is the campaign's when it comes from that infrastructure or its data-centre
+neighbours (a relay rented next to the research server), never by a browser alone.
 
 When a chain is found, what the owner's baseline learned after the attack began is revoked: an
 operator who keeps its browser, or a stolen session cookie carrying the victim's device id, signs
@@ -62,12 +65,19 @@ def create_chain_tries(con: duckdb.DuckDBPyConnection) -> None:
         SELECT campaign_id, account, time, src_ip, user_agent, device_id,
                outcome IN ('success', 'pending') AND coalesce(step, '') <> 'start'
                  AND (dedicated OR event_id IN (SELECT event_id FROM denied_signins)) AS passed,
-               activity IN ('password_reset', 'account_recovery', 'mfa_challenge') AS aimed
+               activity IN ('password_reset', 'account_recovery', 'mfa_challenge') AS aimed,
+               false AS probe
         FROM camp_events
         WHERE NOT is_probe AND NOT is_compromise
           AND activity IN ('sign_in', 'password_reset', 'account_recovery', 'mfa_challenge')
           AND (is_attack OR (outcome IN ('success', 'pending')
                              AND (dedicated OR event_id IN (SELECT event_id FROM denied_signins))))
+        UNION ALL
+        -- the campaign's research on a real person from its own servers: the first step of the
+        -- account's chain when the takeover that follows comes from that infrastructure
+        SELECT campaign_id, account, time, src_ip, user_agent, device_id, false, false, true
+        FROM camp_events
+        WHERE is_probe AND dedicated AND activity = 'account_lookup' AND coalesce(account_exists, true)
         """
     )
 
@@ -84,12 +94,14 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
         f"""
         CREATE OR REPLACE TEMP TABLE chain_events AS
         WITH per AS (
-            SELECT campaign_id, account, min(time) AS t_try, count(*) AS n_try, bool_or(aimed) AS aimed_step
+            SELECT campaign_id, account, coalesce(min(time) FILTER (WHERE NOT probe), min(time)) AS t_try,
+                   count(*) FILTER (WHERE NOT probe) AS n_try, bool_or(aimed) AS aimed_step,
+                   bool_and(probe) AS researched_only
             FROM chain_tries GROUP BY 1, 2
         ), held AS (SELECT DISTINCT account FROM camp_events WHERE is_compromise
         ), camp_dev AS (  -- the operator's own device: its attempts carry it to several victims
             SELECT campaign_id, device_id, count(DISTINCT account) AS reach
-            FROM chain_tries WHERE coalesce(device_id, '') <> ''
+            FROM chain_tries WHERE coalesce(device_id, '') <> '' AND NOT probe
             GROUP BY 1, 2 HAVING count(DISTINCT account) >= 2
         ), succ AS (
             SELECT e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity, e.step, e.method,
@@ -99,13 +111,14 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
               AND (e.account IN (SELECT account FROM per) OR e.device_id IN (SELECT device_id FROM camp_dev))
         ), cand_all AS (  -- after the campaign's first step on the account
             SELECT s.*, p.campaign_id, p.t_try, p.n_try > {SPRAY_GUESSES} OR p.aimed_step AS aimed,
-                   true AS after_try
+                   true AS after_try, p.researched_only
             FROM succ s JOIN per p ON p.account = s.account AND p.t_try <= s.time
             UNION ALL BY NAME
             -- the operator's own device getting in where the logs show no attempt before (the
             -- password was phished, or guessed from somewhere the campaign does not hold): the
             -- device is the attacker whatever the address
-            SELECT s.*, d.campaign_id, s.time AS t_try, false AS aimed, false AS after_try
+            SELECT s.*, d.campaign_id, s.time AS t_try, false AS aimed, false AS after_try,
+                   false AS researched_only
             FROM succ s JOIN camp_dev d ON d.device_id = s.device_id
             WHERE NOT EXISTS (SELECT 1 FROM per p WHERE p.campaign_id = d.campaign_id
                               AND p.account = s.account AND p.t_try <= s.time)
@@ -114,7 +127,7 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
             FROM camp_ip i SEMI JOIN events e ON e.src_ip = i.src_ip AND e.network_type = 'hosting'
             WHERE i.dedicated
         ), ded_ip AS (SELECT DISTINCT campaign_id, src_ip FROM camp_ip WHERE dedicated
-        ), try_ua AS (SELECT DISTINCT campaign_id, account, user_agent FROM chain_tries
+        ), try_ua AS (SELECT DISTINCT campaign_id, account, user_agent FROM chain_tries WHERE NOT probe
         ), try_at AS (
             SELECT campaign_id, account, min(time) FILTER (WHERE passed) AS t_passed
             FROM chain_tries GROUP BY 1, 2
@@ -149,6 +162,9 @@ def attach_chain_compromises(con: duckdb.DuckDBPyConnection) -> int:
         ), cand AS (  -- not from the owner's address, nor her usual network and client: hers
             SELECT * FROM links
             WHERE (infra OR client_dev OR client_ua OR passed OR alerted)
+              -- after research alone, only the campaign's own servers (or their data-centre
+              -- neighbours) or its device link: a probed person's own new browser is hers
+              AND (NOT researched_only OR infra OR client_dev)
               AND (NOT after_try OR NOT EXISTS (SELECT 1 FROM ok_signins o WHERE o.account = links.account
                                                 AND o.src_ip = links.src_ip AND o.time < links.t_try))
               AND NOT {owner_explained_sql("links")}

@@ -13,7 +13,11 @@ that nothing linked). Owners' own events from addresses they already used are ne
 nor are the steps of a session on a shared address that ends signed in (an owner's own reset
 through a VPN): those are a compromise or nothing, never a failed attempt. Nor is a success
 on an account the campaign never tried, made with a client it never used (a stranger on a
-server the operator also rents).
+server the operator also rents; a common browser string is nobody's client), unless its
+session went straight on to a takeover's follow-on steps (forwarding rule, new MFA method).
+A look-up followed within minutes by a sign-in from the same address (on the campaign's own
+addresses: in the same session) is the name typed on the sign-in page, the first step of that
+login, not an attempt of its own (a person whose home router is a bot).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from idwatch.correlate.campaigns import Cluster
-from idwatch.correlate.entities import POPULARITY_SCALE, owner_explained_sql
+from idwatch.correlate.entities import NET_SQL, POPULARITY_SCALE, owner_explained_sql
 from idwatch.sources.vendor_sql import NO_ACCOUNT
 
 #: A browser (user agent) is the operator's when the campaign's flagged events from shared
@@ -58,6 +62,28 @@ COMPROMISE_SQL = """(outcome = 'success' AND event_id NOT IN (SELECT event_id FR
       activity IN ('sign_in', 'mfa_challenge', 'mailbox_rule', 'mfa_method_change',
                    'recovery_info_change', 'password_change')
    OR (activity IN ('password_reset', 'account_recovery') AND coalesce(step, 'complete') = 'complete')))"""
+
+
+#: SQL join: the event comes from a data-centre /24 of one of the campaign's own servers.
+NEIGHBOUR_JOIN = f"""JOIN camp_net n ON n.campaign_id = h.campaign_id AND e.network_type = 'hosting'
+     AND n.net = {NET_SQL.replace("src_ip", "e.src_ip")}"""
+
+
+def _follow_sql(link_join: str) -> str:
+    """SQL: failed steps (and look-ups) on a campaign's targets after its first one, from
+    addresses no campaign holds as its own and the owner never used, linked by ``link_join``."""
+    return f"""SELECT h.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
+                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
+                   e.network_type, e.country, false AS dedicated
+            FROM events e JOIN first_hit h ON h.account = e.account AND e.time >= h.t0
+            {link_join}
+            ANTI JOIN camp_ip c ON c.src_ip = e.src_ip AND (c.dedicated OR c.campaign_id = h.campaign_id)
+            ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
+            ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
+            WHERE (e.outcome = 'failure'
+                   AND e.activity IN ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery',
+                                      'account_lookup'))
+               OR e.activity = 'account_lookup'  -- a lookup nobody signed in after: a probe"""
 
 
 def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluster]) -> None:
@@ -155,19 +181,14 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
                 UNION ALL SELECT campaign_id, account, time FROM shared_sus
                 UNION ALL SELECT campaign_id, account, time FROM shared_fp)
             GROUP BY 1, 2
-        ), follow_all AS (  -- later failed attempts on its targets with its browsers, from elsewhere
-            SELECT h.campaign_id, e.time, e.event_id, e.tenant, e.account, e.account_exists, e.activity,
-                   e.step, e.method, e.outcome, e.reason, e.src_ip, e.user_agent, e.device_id, e.asn,
-                   e.network_type, e.country, false AS dedicated
-            FROM events e JOIN first_hit h ON h.account = e.account AND e.time >= h.t0
-            JOIN camp_ua u ON u.campaign_id = h.campaign_id AND u.user_agent = e.user_agent
-            ANTI JOIN camp_ip c ON c.src_ip = e.src_ip AND (c.dedicated OR c.campaign_id = h.campaign_id)
-            ANTI JOIN familiar f ON f.account = e.account AND f.src_ip = e.src_ip
-            ANTI JOIN familiar_device d ON d.account = e.account AND d.device_id = e.device_id
-            WHERE (e.outcome = 'failure'
-                   AND e.activity IN ('sign_in', 'mfa_challenge', 'password_reset', 'account_recovery',
-                                      'account_lookup'))
-               OR e.activity = 'account_lookup'  -- a lookup nobody signed in after: a probe
+        ), camp_net AS (  -- the data-centre /24s of its own servers (operators rent adjacent addresses)
+            SELECT DISTINCT c.campaign_id, {NET_SQL.replace("src_ip", "c.src_ip")} AS net
+            FROM camp_ip c SEMI JOIN events e ON e.src_ip = c.src_ip AND e.network_type = 'hosting'
+            WHERE c.dedicated
+        ), follow_all AS (  -- later failed attempts on its targets, from elsewhere, with its browsers
+            {_follow_sql("JOIN camp_ua u ON u.campaign_id = h.campaign_id AND u.user_agent = e.user_agent")}
+            UNION  -- ... or from a data-centre neighbour of its servers (a relay rented next to them)
+            {_follow_sql(NEIGHBOUR_JOIN)}
         ), follow AS (
             SELECT f.* FROM follow_all f
             ANTI JOIN events s ON f.activity = 'account_lookup' AND f.outcome <> 'failure'
@@ -177,17 +198,23 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
         ), ev AS (SELECT * FROM ded UNION ALL BY NAME
                   SELECT * FROM (SELECT * FROM shared UNION BY NAME SELECT * FROM shared_sus
                                  UNION BY NAME SELECT * FROM follow)),
-        logins AS (  -- a lookup on a shared address followed by a sign-in there: someone's login
-            SELECT DISTINCT l.event_id FROM ev l JOIN events s
+        logins AS (  -- a lookup followed by a sign-in from the same address: someone's login
+            -- (the name typed on the sign-in page), not an attempt of its own: if it is the
+            -- operator's, its sign-in counts; if the owner's, nothing does. On the campaign's own
+            -- addresses (a bot is someone's home router) it must be one session: the same
+            -- session id or device id
+            SELECT DISTINCT l.event_id FROM ev l JOIN events le USING (event_id) JOIN events s
               ON s.account = l.account AND s.src_ip = l.src_ip AND s.activity = 'sign_in'
              AND s.outcome IN ('success', 'pending')
              AND s.time BETWEEN l.time AND l.time + INTERVAL {LOOKUP_SESSION_MINUTES} MINUTE
-            WHERE l.activity = 'account_lookup' AND l.outcome <> 'failure' AND NOT l.dedicated
+            WHERE l.activity = 'account_lookup' AND l.outcome <> 'failure'
+              AND (NOT l.dedicated OR (coalesce(l.device_id, '') <> '' AND s.device_id = l.device_id)
+                   OR s.session_id = nullif(le.session_id, ''))
         ),
         dir AS (SELECT DISTINCT lower(account) AS account FROM directory)
         SELECT ev.*, dir.account IS NOT NULL AS in_directory
         FROM ev LEFT JOIN dir USING (account)
-        WHERE ev.dedicated OR ev.event_id NOT IN (SELECT event_id FROM logins)
+        WHERE ev.event_id NOT IN (SELECT event_id FROM logins)
         """
     )
     # A success from a shared address is nobody's attack by itself (people sign in, and reset
@@ -241,7 +268,7 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
           ON p.account = c.account AND p.src_ip = c.src_ip
          AND p.time BETWEEN c.time AND c.time + INTERVAL {SESSION_MINUTES} MINUTE
         JOIN alert_events ae ON ae.event_id = p.event_id JOIN alerts a USING (alert_id)
-        WHERE NOT c.dedicated AND c.gets_in AND c.activity IN ('sign_in', 'mfa_challenge')
+        WHERE c.gets_in AND c.activity IN ('sign_in', 'mfa_challenge')
           AND p.outcome = 'success' AND a.stage = 'persistence'
           AND p.activity IN ('mailbox_rule', 'mfa_method_change', 'recovery_info_change')
         """
@@ -278,7 +305,13 @@ def create_campaign_events(con: duckdb.DuckDBPyConnection, clusters: list[Cluste
                               WHERE t.campaign_id = e.campaign_id AND t.account = e.account)
               AND NOT EXISTS (SELECT 1 FROM tries t
                               WHERE t.campaign_id = e.campaign_id
-                                AND (t.user_agent = e.user_agent OR t.device_id = e.device_id))
+                                AND (nullif(t.device_id, '') = e.device_id
+                                     -- a common browser string is everybody's client
+                                     OR (t.user_agent = e.user_agent
+                                         AND coalesce((SELECT p.n FROM pop_ua p WHERE p.k = e.user_agent),
+                                                      0) <= {POPULARITY_SCALE})))
+              -- ... unless its session went straight on to a takeover's follow-on steps
+              AND e.event_id NOT IN (SELECT event_id FROM followed_on)
         )
         SELECT e.* EXCLUDE (gets_in, is_attack), e.is_attack AND l.event_id IS NULL AS is_attack,
                g.event_id IS NOT NULL AND l.event_id IS NULL AS is_compromise
