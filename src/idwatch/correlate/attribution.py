@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,8 +216,19 @@ class Hypothesis:
 # ------------------------------------------------------------------ evidence functions
 
 
-def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str, float]) -> list[Evidence]:
-    """Matches of the campaign's infrastructure with the actor's indicators, diminishing and capped."""
+def indicator_evidence(
+    c: CampaignProfile,
+    a: ActorProfile,
+    ip_weight: dict[str, float],
+    listed: Counter[str] | None = None,
+) -> list[Evidence]:
+    """Matches of the campaign's infrastructure with the actor's indicators, diminishing and capped.
+
+    ``listed``: per indicator value, how many intel actors list it. An address several actors'
+    intel names (a commercial VPN exit, a Tor relay both use) is evidence for the group of them,
+    not for one: each of the k actors gets 1/k of the match.
+    """
+    listed = listed or Counter()
     matches: list[tuple[float, str, str]] = []  # (strength, description, value)
     nets = []
     for cidr in a.networks:
@@ -227,7 +239,8 @@ def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str,
     for ip, n in c.ips.items():
         spec = ip_weight.get(ip, 1.0)
         if ip in a.ips:
-            matches.append((a.ips[ip] / 100 * spec, f"address {ip} ({n} events)", ip))
+            share = 1.0 / max(1, listed.get(ip, 1))
+            matches.append((a.ips[ip] / 100 * spec * share, f"address {ip} ({n} events)", ip))
             continue
         try:
             addr = ipaddress.ip_address(ip)
@@ -235,7 +248,8 @@ def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str,
             continue
         for net, cidr in nets:
             if addr.version == net.version and addr in net:
-                matches.append((a.networks[cidr] / 100 * spec * 0.7, f"address {ip} in {cidr}", ip))
+                share = 1.0 / max(1, listed.get(cidr, 1))
+                matches.append((a.networks[cidr] / 100 * spec * 0.7 * share, f"address {ip} in {cidr}", ip))
                 break
     for dom in c.domains:
         hit = next((d for d in a.domains if dom == d or dom.endswith("." + d)), None)
@@ -449,9 +463,10 @@ def score_campaign(
     actor_asns = actor_asns or {}
     prior_known = (1 - PRIOR_UNKNOWN) / len(actors) if actors else 0.0
     hyps = [Hypothesis(UNKNOWN, None, PRIOR_UNKNOWN if actors else 1.0, [])]
+    listed: Counter[str] = Counter(v for a in actors for v in {*a.ips, *a.networks})
     for a in actors:
         ev = (
-            indicator_evidence(c, a, ip_weight)
+            indicator_evidence(c, a, ip_weight, listed)
             + asn_evidence(c, a, set(a.asns) | actor_asns.get(a.stix_id, set()))
             + technique_evidence(c, a)
             + targeting_evidence(c, a)
@@ -461,6 +476,7 @@ def score_campaign(
             + [e for sid in sorted({a.stix_id, *a.stix_ids}) for e in extra.get(sid, [])]
         )
         hyps.append(Hypothesis(a.name, a.stix_id, prior_known, ev, actor=a))
+    specific_behaviour(hyps[1:])
     logs = [math.log(h.prior) + h.log_lr for h in hyps]
     top = max(logs)
     total = sum(math.exp(x - top) for x in logs)
@@ -468,6 +484,40 @@ def score_campaign(
         h.posterior = math.exp(x - top) / total
     hyps.sort(key=lambda h: -h.posterior)
     return hyps
+
+
+#: Behaviour that many groups share: what a campaign's techniques, target sectors, hours and
+#: holidays say is judged against the other intrusion sets of the intel, not against nobody.
+BEHAVIOUR_KINDS = ("technique_overlap", "targeting_overlap", "working_hours", "holidays")
+#: Under "unknown actor" the campaign is run either by a group absent from the intel (behaving
+#: like no group in particular: likelihood as the unknown baseline) or by someone who behaves
+#: like the known groups do (their average likelihood). Even odds of the two.
+UNKNOWN_LIKE_KNOWN = 0.5
+#: Bounds of one behaviour kind's LR once compared with the other groups: one operation's
+#: techniques / targets / hours are correlated, so no kind alone is worth more than this.
+BEHAVIOUR_MAX_LR, BEHAVIOUR_MIN_LR = TECHNIQUE_MAX_LR, TECHNIQUE_MIN_LR
+
+
+def specific_behaviour(hyps: list[Hypothesis]) -> None:
+    """Each behaviour LR re-expressed against the alternatives: P(E | A) / P(E | not A).
+
+    The raw LRs are each actor's likelihood over the unknown baseline. "Not A" is the unknown
+    actor, a mix of a group absent from the intel (LR 1) and one behaving like the intel's other
+    groups (the mean of their LRs). Evidence every group shares (a sector they all target, a
+    technique they all use, the office hours of two neighbouring time zones) ends near 1; what
+    tells one group from the others keeps its weight. Updated in place, the raw LR in the detail.
+    """
+    if len(hyps) < 2:
+        return
+    for kind in BEHAVIOUR_KINDS:
+        raw = {id(h): next((e.lr for e in h.evidence if e.kind == kind), 1.0) for h in hyps}
+        for h in hyps:
+            others = [v for k, v in raw.items() if k != id(h)]
+            alt = (1 - UNKNOWN_LIKE_KNOWN) + UNKNOWN_LIKE_KNOWN * sum(others) / len(others)
+            for e in h.evidence:
+                if e.kind == kind:
+                    e.detail += f" (LR {e.lr:.2f} over no particular group, {alt:.2f} for the others)"
+                    e.lr = min(BEHAVIOUR_MAX_LR, max(BEHAVIOUR_MIN_LR, e.lr / alt))
 
 
 def verdict(hyps: list[Hypothesis]) -> Hypothesis | None:
