@@ -10,8 +10,8 @@ relative to the unknown-actor hypothesis (whose LR is therefore always 1):
   lists of one actor are correlated), so many weak matches (Tor exits an actor is known
   to use) count, and one indicator alone cannot reach the threshold.
 * AS overlap: weak (an AS is shared by thousands of customers).
-* technique overlap: per technique, stronger when few groups are known to use it;
-  techniques the actor is not known for count mildly against.
+* technique overlap: per technique, P(t | actor) over P(t | another group), the latter from
+  the technique's spread in ATT&CK and the intel's other groups; shared ones weigh ~nothing.
 * targeting: share of targets in the sectors the actor is known to target.
 * working hours: office hours in the actor's home time zone and work week for,
   elsewhere against; quiet on the fixed public holidays of its country for, busy against.
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,8 +216,19 @@ class Hypothesis:
 # ------------------------------------------------------------------ evidence functions
 
 
-def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str, float]) -> list[Evidence]:
-    """Matches of the campaign's infrastructure with the actor's indicators, diminishing and capped."""
+def indicator_evidence(
+    c: CampaignProfile,
+    a: ActorProfile,
+    ip_weight: dict[str, float],
+    listed: Counter[str] | None = None,
+) -> list[Evidence]:
+    """Matches of the campaign's infrastructure with the actor's indicators, diminishing and capped.
+
+    ``listed``: per indicator value, how many intel actors list it. An address several actors'
+    intel names (a commercial VPN exit, a Tor relay both use) is evidence for the group of them,
+    not for one: each of the k actors gets 1/k of the match.
+    """
+    listed = listed or Counter()
     matches: list[tuple[float, str, str]] = []  # (strength, description, value)
     nets = []
     for cidr in a.networks:
@@ -227,7 +239,8 @@ def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str,
     for ip, n in c.ips.items():
         spec = ip_weight.get(ip, 1.0)
         if ip in a.ips:
-            matches.append((a.ips[ip] / 100 * spec, f"address {ip} ({n} events)", ip))
+            share = 1.0 / max(1, listed.get(ip, 1))
+            matches.append((a.ips[ip] / 100 * spec * share, f"address {ip} ({n} events)", ip))
             continue
         try:
             addr = ipaddress.ip_address(ip)
@@ -235,7 +248,8 @@ def indicator_evidence(c: CampaignProfile, a: ActorProfile, ip_weight: dict[str,
             continue
         for net, cidr in nets:
             if addr.version == net.version and addr in net:
-                matches.append((a.networks[cidr] / 100 * spec * 0.7, f"address {ip} in {cidr}", ip))
+                share = 1.0 / max(1, listed.get(cidr, 1))
+                matches.append((a.networks[cidr] / 100 * spec * 0.7 * share, f"address {ip} in {cidr}", ip))
                 break
     for dom in c.domains:
         hit = next((d for d in a.domains if dom == d or dom.endswith("." + d)), None)
@@ -296,20 +310,48 @@ def _technique_known(t: str, known: set[str]) -> float:
     return 0.0
 
 
-def technique_evidence(c: CampaignProfile, a: ActorProfile) -> list[Evidence]:
+#: P(the campaign shows technique t | the group): the intel lists t for the group (it is seen in
+#: most of its operations); lists only a sibling / parent sub-technique; lists nothing like it
+#: (intel is incomplete: a group's unlisted technique still turns up now and then).
+P_TECHNIQUE_LISTED, P_TECHNIQUE_RELATED, P_TECHNIQUE_UNLISTED = 0.8, 0.45, 0.15
+#: Intrusion sets in ATT&CK Enterprise (v18: ~170): a technique's spread over them is the chance
+#: that a group nobody named uses it.
+ATTACK_GROUPS = 170
+
+
+def _p_technique(t: str, known: set[str]) -> float:
+    match = _technique_known(t, known)
+    if match == 1.0:
+        return P_TECHNIQUE_LISTED
+    return P_TECHNIQUE_RELATED if match else P_TECHNIQUE_UNLISTED
+
+
+def technique_evidence(
+    c: CampaignProfile, a: ActorProfile, others: list[ActorProfile] | None = None
+) -> list[Evidence]:
+    """Per technique, P(t | A) / P(t | not A); "not A" is half an ATT&CK group nobody named
+    (the technique's spread over ATT&CK's groups), half the intel's other groups (their mean).
+
+    A technique every group of the intel uses (valid accounts, email-address gathering) is
+    therefore worth ~1 to each; one only this actor is known for carries the weight.
+    """
     if not c.techniques or not a.techniques:
         return []
+    others = [o for o in (others or []) if o.techniques and o is not a]
     log_lr, used, related, unused = 0.0, [], [], []
+    top = max(c.technique_alerts.values(), default=0)
     for t in c.techniques:
-        match = _technique_known(t, a.techniques)
-        if match:
-            spread = technique_spread(t)
-            spread = 10 if spread is None else spread
-            log_lr += match * math.log(min(4.0, max(1.2, 1 + 8 / (spread + 2))))
-            (used if match == 1.0 else related).append(t)
-        else:
-            log_lr += math.log(TECHNIQUE_ABSENT_LR)
-            unused.append(t)
+        # a technique on a few of the campaign's alerts (one account's follow-on step) says less
+        # about how the operation works than one on most of them: weighted by its alerts, the
+        # commonest technique counting once
+        weight = c.technique_alerts.get(t, 0) / top if top else 1.0
+        spread = technique_spread(t)
+        share = min(1.0, (10 if spread is None else spread) / ATTACK_GROUPS)
+        p_bg = P_TECHNIQUE_UNLISTED + (P_TECHNIQUE_LISTED - P_TECHNIQUE_UNLISTED) * share
+        p_known = sum(_p_technique(t, o.techniques) for o in others) / len(others) if others else p_bg
+        p_a = _p_technique(t, a.techniques)
+        log_lr += weight * math.log(p_a / (0.5 * p_bg + 0.5 * p_known))
+        {P_TECHNIQUE_LISTED: used, P_TECHNIQUE_RELATED: related}.get(p_a, unused).append(t)
     lr = min(TECHNIQUE_MAX_LR, max(TECHNIQUE_MIN_LR, math.exp(log_lr)))
     parts = []
     if used:
@@ -449,11 +491,12 @@ def score_campaign(
     actor_asns = actor_asns or {}
     prior_known = (1 - PRIOR_UNKNOWN) / len(actors) if actors else 0.0
     hyps = [Hypothesis(UNKNOWN, None, PRIOR_UNKNOWN if actors else 1.0, [])]
+    listed: Counter[str] = Counter(v for a in actors for v in {*a.ips, *a.networks})
     for a in actors:
         ev = (
-            indicator_evidence(c, a, ip_weight)
+            indicator_evidence(c, a, ip_weight, listed)
             + asn_evidence(c, a, set(a.asns) | actor_asns.get(a.stix_id, set()))
-            + technique_evidence(c, a)
+            + technique_evidence(c, a, actors)
             + targeting_evidence(c, a)
             + timing_evidence(c, a)
             + holiday_evidence(c, a)
@@ -461,6 +504,7 @@ def score_campaign(
             + [e for sid in sorted({a.stix_id, *a.stix_ids}) for e in extra.get(sid, [])]
         )
         hyps.append(Hypothesis(a.name, a.stix_id, prior_known, ev, actor=a))
+    specific_behaviour(hyps[1:])
     logs = [math.log(h.prior) + h.log_lr for h in hyps]
     top = max(logs)
     total = sum(math.exp(x - top) for x in logs)
@@ -468,6 +512,41 @@ def score_campaign(
         h.posterior = math.exp(x - top) / total
     hyps.sort(key=lambda h: -h.posterior)
     return hyps
+
+
+#: Behaviour that many groups share: what a campaign's target sectors, hours and holidays say is
+#: judged against the other intrusion sets of the intel, not against nobody (techniques are, per
+#: technique, in :func:`technique_evidence`).
+BEHAVIOUR_KINDS = ("targeting_overlap", "working_hours", "holidays")
+#: Under "unknown actor" the campaign is run either by a group absent from the intel (behaving
+#: like no group in particular: likelihood as the unknown baseline) or by someone who behaves
+#: like the known groups do (their average likelihood). Even odds of the two.
+UNKNOWN_LIKE_KNOWN = 0.5
+#: Bounds of one behaviour kind's LR once compared with the other groups: one operation's
+#: techniques / targets / hours are correlated, so no kind alone is worth more than this.
+BEHAVIOUR_MAX_LR, BEHAVIOUR_MIN_LR = TECHNIQUE_MAX_LR, TECHNIQUE_MIN_LR
+
+
+def specific_behaviour(hyps: list[Hypothesis]) -> None:
+    """Each behaviour LR re-expressed against the alternatives: P(E | A) / P(E | not A).
+
+    The raw LRs are each actor's likelihood over the unknown baseline. "Not A" is the unknown
+    actor, a mix of a group absent from the intel (LR 1) and one behaving like the intel's other
+    groups (the mean of their LRs). Evidence every group shares (a sector they all target, a
+    technique they all use, the office hours of two neighbouring time zones) ends near 1; what
+    tells one group from the others keeps its weight. Updated in place, the raw LR in the detail.
+    """
+    if len(hyps) < 2:
+        return
+    for kind in BEHAVIOUR_KINDS:
+        raw = {id(h): next((e.lr for e in h.evidence if e.kind == kind), 1.0) for h in hyps}
+        for h in hyps:
+            others = [v for k, v in raw.items() if k != id(h)]
+            alt = (1 - UNKNOWN_LIKE_KNOWN) + UNKNOWN_LIKE_KNOWN * sum(others) / len(others)
+            for e in h.evidence:
+                if e.kind == kind:
+                    e.detail += f" (LR {e.lr:.2f} over no particular group, {alt:.2f} for the others)"
+                    e.lr = min(BEHAVIOUR_MAX_LR, max(BEHAVIOUR_MIN_LR, e.lr / alt))
 
 
 def verdict(hyps: list[Hypothesis]) -> Hypothesis | None:

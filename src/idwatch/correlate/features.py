@@ -45,6 +45,7 @@ class CampaignProfile:
     how: Counter[tuple[int, int]] = field(default_factory=Counter)  # (iso dow 1-7, hour) UTC -> events
     days: Counter[str] = field(default_factory=Counter)  # UTC date (ISO) -> events
     techniques: list[str] = field(default_factory=list)
+    technique_alerts: Counter[str] = field(default_factory=Counter)  # technique -> alerts carrying it
     categories: Counter[str] = field(default_factory=Counter)  # of attacked (else probed) accounts
     home_countries: Counter[str] = field(default_factory=Counter)
     watchlist_share: float = 0.0
@@ -174,6 +175,13 @@ def build_profiles(con: duckdb.DuckDBPyConnection, campaign_ids: list[str]) -> d
     ).fetchall():
         if cid in prof:
             prof[cid].techniques = [t for t in techniques if t]
+    for cid, tech, n in con.execute(
+        """SELECT ca.campaign_id, t.tech, count(DISTINCT ca.alert_id)
+           FROM camp_alerts ca JOIN alerts a USING (alert_id), unnest(a.techniques) AS t(tech)
+           WHERE t.tech IS NOT NULL GROUP BY 1, 2"""
+    ).fetchall():
+        if cid in prof:
+            prof[cid].technique_alerts[tech] = int(n)
     for cid, reuse in con.execute(
         """SELECT campaign_id, count(DISTINCT account) / greatest(1, count(DISTINCT
                   regexp_replace(split_part(account, '@', 1), '[^a-z]', '', 'g')))
