@@ -120,7 +120,12 @@ def _print_summary(data: dict[str, Any]) -> None:
 def analyze(
     store: StoreOpt = None,
     engine: Annotated[
-        str, typer.Option("--engine", help="Where detection and correlation queries run: duckdb or spark.")
+        str,
+        typer.Option(
+            "--engine",
+            help="Where the detections' and correlation's queries run: duckdb or spark "
+            "(the detections' staging stays on DuckDB).",
+        ),
     ] = "duckdb",
     master: Annotated[
         str | None, typer.Option("--master", help="Spark master URL (default local[2]).")

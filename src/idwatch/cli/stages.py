@@ -94,7 +94,7 @@ def run_analysis(
         det = run_detections(
             store, on_detection=lambda _id, done, total: clock.advance(done, total), engine=engine
         )
-        summary = correlate(store, step=lambda name: clock.start(STEP_STAGE.get(name, name)))
+        summary = correlate(store, step=lambda name: clock.start(STEP_STAGE.get(name, name)), engine=engine)
     finally:
         wall = clock.stop()
         if bar is not None:

@@ -89,7 +89,7 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
         """
         CREATE OR REPLACE TEMP TABLE alert_events AS
         SELECT DISTINCT alert_id, unnest(event_ids) AS event_id
-        FROM alerts WHERE len(coalesce(event_ids, [])) > 0
+        FROM alerts WHERE array_length(coalesce(event_ids, [])) > 0
         """
     )
     con.execute(
@@ -98,11 +98,12 @@ def create_suspicious_events(con: duckdb.DuckDBPyConnection) -> None:
         WITH a AS (
             SELECT alert_id, first_seen, last_seen, unnest(src_ips) AS src_ip,
                    list_transform(coalesce(accounts, []), lambda x: lower(x)) AS accts
-            FROM alerts WHERE len(coalesce(event_ids, [])) = 0 AND len(coalesce(src_ips, [])) > 0
+            FROM alerts
+            WHERE array_length(coalesce(event_ids, [])) = 0 AND array_length(coalesce(src_ips, [])) > 0
         )
         SELECT DISTINCT a.alert_id, e.event_id FROM a JOIN events e
           ON e.src_ip = a.src_ip AND e.time BETWEEN a.first_seen AND a.last_seen
-         AND (len(a.accts) = 0 OR list_contains(a.accts, e.account))
+         AND (array_length(a.accts) = 0 OR list_contains(a.accts, e.account))
         """
     )
     # The owner's own addresses and devices: signed in successfully from them on two or more

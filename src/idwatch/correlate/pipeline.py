@@ -34,6 +34,8 @@ from idwatch.correlate.actors import ActorProfile, build_profiles
 from idwatch.correlate.campaigns import Cluster, build_graph, cluster, relay_servers
 from idwatch.correlate.state_warnings import merge, warned_accounts, warning_evidence
 from idwatch.detections.engine import limit_resources
+from idwatch.engines.base import Engine
+from idwatch.engines.connection import store_connection
 from idwatch.store import Store, atomic_write_bytes
 
 #: A cluster becomes a campaign when it touched at least this many accounts (or got into one).
@@ -138,14 +140,20 @@ def _campaign_object(
     }
 
 
-def correlate(store: Store, *, step: Callable[[str], None] | None = None) -> CorrelateSummary:
-    """Incidents, campaigns and attribution from the store's alerts; results go to ``state/``."""
+def correlate(
+    store: Store, *, step: Callable[[str], None] | None = None, engine: Engine | None = None
+) -> CorrelateSummary:
+    """Incidents, campaigns and attribution from the store's alerts; results go to ``state/``.
+    ``engine``: where the SQL runs (:mod:`idwatch.engines`; default the store's DuckDB)."""
     started = time.monotonic()
     say = step or (lambda _msg: None)
-    con = store.connect()
-    # the detections' memory bound (IDWATCH_MEMORY_LIMIT, spilling beyond it): unbounded,
-    # correlation's staged tables took 11.9 GB at 20 M events
-    limit_resources(con)
+    if engine is None or engine.name == "duckdb":
+        con = store.connect()
+        # the detections' memory bound (IDWATCH_MEMORY_LIMIT, spilling beyond it): unbounded,
+        # correlation's staged tables took 11.9 GB at 20 M events
+        limit_resources(con)
+    else:
+        con = store_connection(store, engine)
     summary = CorrelateSummary(alerts=int(con.execute("SELECT count(*) FROM alerts").fetchone()[0]))
 
     say("incidents")
@@ -393,7 +401,7 @@ def _timeline(con: duckdb.DuckDBPyConnection, campaign_ids: list[str]) -> pa.Tab
     """Per campaign and day: probes, attack attempts, compromising events (for the report's chart)."""
     con.register("__kept", pa.table({"campaign_id": pa.array(campaign_ids, pa.string())}))
     return con.sql(
-        """SELECT campaign_id, time_bucket(INTERVAL 1 DAY, time)::DATE AS day,
+        """SELECT campaign_id, CAST(time AS DATE) AS day,
                   count(*) FILTER (WHERE is_probe) AS probes,
                   count(*) FILTER (WHERE is_attack) AS attacks,
                   count(*) FILTER (WHERE is_compromise) AS compromises

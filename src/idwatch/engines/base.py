@@ -33,6 +33,10 @@ class Engine(Protocol):
     def query(self, sql: str) -> pa.Table:
         """Run one DuckDB-dialect query and return its rows."""
 
+    def execute(self, sql: str) -> pa.Table | None:
+        """Run one DuckDB-dialect statement: ``CREATE [OR REPLACE] TEMP TABLE .. AS``, ``INSERT
+        INTO [BY NAME]``, ``DELETE`` (returns the count deleted) or ``DROP TABLE|VIEW``."""
+
     def close(self) -> None:
         """Release the engine's resources."""
 

@@ -27,5 +27,9 @@ class DuckDBEngine:
     def query(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
+    def execute(self, sql: str) -> pa.Table | None:
+        result = self.con.execute(sql)
+        return result.to_arrow_table() if result.description else None
+
     def close(self) -> None:
         self.con.close()
