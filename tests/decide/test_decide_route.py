@@ -194,3 +194,58 @@ def test_a_failed_build_is_reported_in_the_503_and_retried(home_store, monkeypat
         got = c.post("/v1/decide", json=USUAL)  # reports the failure and starts a new build
         assert got.status_code == 503 and "OSError: disk unavailable" in got.json()["error"]
         assert ready(c).post("/v1/decide", json=USUAL).status_code == 200
+
+
+class _RouteOnly:
+    """The same app reached through FastAPI's own stack (the Starlette route), not the fast path."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        from fastapi import FastAPI
+
+        await FastAPI.__call__(self.app, scope, receive, send)
+
+
+@pytest.mark.parametrize(
+    ("body", "token_ok"),
+    [
+        (USUAL, True),
+        ({**USUAL, **ATTACKER}, True),
+        ({**USUAL, "asn": "sixty-four"}, True),
+        ({**USUAL, "user_agent": "x" * 70_000}, True),
+        (USUAL, False),
+    ],
+)
+def test_the_fast_path_answers_exactly_as_the_route(home_store, body, token_ok):
+    """POST /v1/decide with a bearer token skips FastAPI's stack: same status, JSON and headers."""
+    token = add_user(home_store, "idp", "viewer") if token_ok else "idw_wrong"
+    app = create_app(home_store)
+    assert decide_routes.start_loading(app).wait(120)
+    got = []
+    for asgi in (app, _RouteOnly(app)):
+        with TestClient(asgi) as c:
+            got.append(c.post("/v1/decide", json=body, headers={"Authorization": f"Bearer {token}"}))
+    fast, route = got
+    assert fast.status_code == route.status_code
+    assert fast.json() == route.json()
+    assert {k: v for k, v in fast.headers.items() if k != "content-length"} == {
+        k: v for k, v in route.headers.items() if k != "content-length"
+    }
+
+
+def test_the_fast_path_is_the_one_taken(home_store, monkeypatch):
+    """A bearer request never reaches FastAPI's router (else the fast path would be dead code)."""
+    token = add_user(home_store, "idp", "viewer")
+    app = create_app(home_store)
+    assert decide_routes.start_loading(app).wait(120)
+
+    def no_route(request):
+        raise AssertionError("the Starlette route answered a bearer request")
+
+    monkeypatch.setattr(decide_routes, "post_decide", no_route)
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != "/v1/decide"]
+    with TestClient(app) as c:
+        got = c.post("/v1/decide", json=USUAL, headers={"Authorization": f"Bearer {token}"})
+    assert got.status_code == 200 and got.json()["decision"] == "allow"

@@ -40,7 +40,7 @@ def _where(loc: tuple[Any, ...]) -> str:
 
 def create_app(store: Store, *, secure_cookies: bool = False) -> FastAPI:
     """The app over one store. ``secure_cookies``: set when served over HTTPS (a TLS proxy)."""
-    app = FastAPI(
+    app = decide_routes.DecideFirst(  # POST /v1/decide answered before FastAPI's stack
         title="idwatch",
         version=__version__,
         description="Campaigns, accounts, alerts and analyst marks of an idwatch store. "

@@ -19,12 +19,14 @@ import threading
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-from idwatch.api.auth import check_rate, client_of, current_user
+from idwatch.api.auth import client_of, current_user
+from idwatch.api.security import _secured
 from idwatch.api.users import FILE as USERS_FILE
 from idwatch.api.users import User
 from idwatch.config import load_config
@@ -86,21 +88,40 @@ class _Tokens:
         return None
 
 
+class AuthError(Exception):
+    """401 / 429 of a bearer token, rendered by either path as the API renders HTTPException."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str]) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers
+
+
+def _bearer_user(app: Any, client: str, token: str) -> User:
+    """The user of a bearer token: the API's rate limit and failed-login count, as ``current_user``."""
+    wait = app.state.failures.retry_after(client)
+    if wait is not None:
+        detail = f"too many failed logins from this address; try again in {wait} s"
+        raise AuthError(429, detail, {"Retry-After": str(wait)})
+    tokens: _Tokens | None = getattr(app.state, "decide_tokens", None)
+    if tokens is None:
+        tokens = app.state.decide_tokens = _Tokens()
+    user = tokens.user(app.state.store.state_dir, token.strip())
+    if user is None:
+        app.state.failures.failed(client)
+        raise AuthError(401, "invalid API token", {"WWW-Authenticate": "Bearer"})
+    return user
+
+
 def _caller(request: Request) -> User:
     """The API's authentication (a bearer token, else a console session with CSRF token)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         return current_user(request)  # sessions, wrong schemes: the API's own checks and errors
-    check_rate(request)
-    tokens: _Tokens | None = getattr(request.app.state, "decide_tokens", None)
-    if tokens is None:
-        tokens = request.app.state.decide_tokens = _Tokens()
-    user = tokens.user(request.app.state.store.state_dir, token.strip())
-    if user is None:
-        request.app.state.failures.failed(client_of(request))
-        raise HTTPException(401, "invalid API token", {"WWW-Authenticate": "Bearer"})
-    return user
+    try:
+        return _bearer_user(request.app, client_of(request), token)
+    except AuthError as exc:
+        raise HTTPException(exc.status, exc.detail, exc.headers) from exc
 
 
 class StateLoader:
@@ -163,7 +184,7 @@ _LOADERS_LOCK = threading.Lock()
 RETRY_AFTER_SECONDS = 5
 
 
-def _not_ready(app: Any) -> Response:
+def _not_ready_body(app: Any) -> tuple[bytes, dict[str, str]]:
     loader: StateLoader | None = getattr(app.state, "decide_loader", None)
     failed = loader.error if loader is not None else None
     start_loading(app)  # first request without `idwatch serve`'s start, or a retry after a failure
@@ -171,47 +192,118 @@ def _not_ready(app: Any) -> Response:
         text = f"the decision state could not be built ({failed}); retrying"
     else:
         text = "the decision state is being loaded or built from the store; retry shortly"
-    response = _json({"error": text}, 503)
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    return orjson.dumps({"error": text}), {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _invalid(exc: ValidationError) -> Response:
+def _invalid_body(exc: ValidationError) -> bytes:
     """422 in the API's shape: one problem per bad field, located in the body."""
     problems = [
         {"where": ".".join(str(p) for p in ("body", *e["loc"])), "message": e["msg"]} for e in exc.errors()
     ]
     text = "; ".join(f"{p['where']}: {p['message']}" for p in problems)
-    return _json({"error": f"invalid request: {text}", "problems": problems}, 422)
+    return orjson.dumps({"error": f"invalid request: {text}", "problems": problems})
+
+
+def _answer(app: Any, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+    """Status, JSON bytes and extra headers of one authenticated decide request (both paths)."""
+    if len(body) > MAX_BODY_BYTES:
+        return 413, orjson.dumps({"error": f"request body larger than {MAX_BODY_BYTES} bytes"}), {}
+    try:
+        attempt = Attempt.model_validate_json(body)
+    except ValidationError as exc:
+        return 422, _invalid_body(exc), {}
+    st = getattr(app.state, "decide_state", None)
+    if st is None:
+        return 503, *_not_ready_body(app)
+    try:
+        result = decide(st, app.state.decide_policy, attempt.model_dump())
+    except ValueError as exc:
+        return 422, orjson.dumps({"error": f"invalid request: {exc}"}), {}
+    return 200, orjson.dumps(result), {}
+
+
+def _too_long(length: str | None) -> bool:
+    return length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)
 
 
 async def post_decide(request: Request) -> Response:
     """allow | challenge | block, the risk and the per-feature explanation of one attempt."""
     _caller(request)
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+    if _too_long(request.headers.get("content-length")):
         return _json({"error": f"request body larger than {MAX_BODY_BYTES} bytes"}, 413)
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return _json({"error": f"request body larger than {MAX_BODY_BYTES} bytes"}, 413)
-    try:
-        attempt = Attempt.model_validate_json(body)
-    except ValidationError as exc:
-        return _invalid(exc)
-    st = getattr(request.app.state, "decide_state", None)
-    if st is None:
-        return _not_ready(request.app)
-    try:
-        result = decide(st, request.app.state.decide_policy, attempt.model_dump())
-    except ValueError as exc:
-        return _json({"error": f"invalid request: {exc}"}, 422)
-    return _json(result)
+    status, content, headers = _answer(request.app, await request.body())
+    return Response(content, status_code=status, media_type="application/json", headers=headers or None)
 
 
 router = APIRouter()
 # a Starlette route (no FastAPI dependency solving, body parsing or response encoding)
 router.add_route("/v1/decide", post_decide, methods=["POST"], include_in_schema=False)
+
+
+#: The response headers of every fast-path answer: the API's security headers (as the
+#: SecurityHeaders middleware sets them) and the JSON content type.
+_FAST_HEADERS = tuple(_secured([(b"content-type", b"application/json")], False))
+
+
+class DecideFirst(FastAPI):
+    """The API app, with ``POST /v1/decide`` + bearer token answered before FastAPI's stack.
+
+    The identity provider asks once per login; FastAPI's middleware, telemetry check, router
+    and Request objects cost ~3x the decision itself. This pure-ASGI path reads the body, checks
+    the token (same rate limit, failed-login count and errors), and writes the same JSON and
+    security headers as the Starlette route, which still serves console sessions and the rest.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/decide" and scope["method"] == "POST":
+            auth = length = None
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    auth = value
+                elif name == b"content-length":
+                    length = value
+            if auth is not None and auth[:7].lower() == b"bearer ":
+                await self._decide(scope, receive, send, auth[7:].decode("latin-1"), length)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _decide(
+        self, scope: Scope, receive: Receive, send: Send, token: str, length: bytes | None
+    ) -> None:
+        client = scope["client"][0] if scope.get("client") else "?"
+        try:
+            _bearer_user(self, client, token)
+        except AuthError as exc:
+            await _send(send, exc.status, orjson.dumps({"error": exc.detail}), exc.headers)
+            return
+        too_big = orjson.dumps({"error": f"request body larger than {MAX_BODY_BYTES} bytes"})
+        if _too_long(None if length is None else length.decode("latin-1")):
+            await _send(send, 413, too_big, {})
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await _send(send, 413, too_big, {})
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        status, content, headers = _answer(self, chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        await _send(send, status, content, headers)
+
+
+async def _send(send: Send, status: int, content: bytes, headers: dict[str, str]) -> None:
+    raw = [*_FAST_HEADERS, (b"content-length", str(len(content)).encode())]
+    raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": content})

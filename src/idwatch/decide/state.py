@@ -39,6 +39,11 @@ STATE_NAME = "decide_state.pkl"
 CAMPAIGN_ACTIVE_DAYS = 30
 
 _CHAINS = (("country", "asn", "ip"), ("os", "browser", "ua"))
+_LEVEL_PAIRS = tuple((lv.name, lv.parent) for lv in LEVELS)
+
+
+def _BY_LOG_LR(feature: dict[str, Any]) -> float:  # noqa: N802 - a sort key, named as a constant
+    return -feature["log_lr"]
 
 
 def value_paths(row: dict[str, Any]) -> dict[str, tuple]:
@@ -119,57 +124,61 @@ class RiskState:
     # ------------------------------------------------------------------ scoring
 
     def score(self, row: dict[str, Any]) -> dict[str, Any]:
-        """Risk of one attempt (canonical columns), with the per-feature likelihood ratios."""
+        """Risk of one attempt (canonical columns), with the per-feature likelihood ratios.
+
+        The decision's hot path: a dozen dict lookups and logs, no allocation beyond the answer.
+        """
         p = self.params
         acct = (row.get("tenant") or "", row["account"])
         paths = value_paths(row)
         u_all = self.u_all.get(acct, 0)
-        u, gd, fd = self.u, self.g, self.f
+        u, gd, fd = self.u.get, self.g.get, self.f.get
+        a = p.alpha
+        log_a = math.log(a)
+        weight, smooth = p.reputation_weight, p.reputation_smoothing
+        log, exp = math.log, math.exp
         features = []
         total = 0.0
         above: dict[str, tuple[int, int, int]] = {}  # level -> (n, g, f): the next level's parent
-        for lv in LEVELS:
-            path = paths[lv.name]
-            n = u.get((acct, lv.name, path), 0)
-            g = gd.get((lv.name, path), 0)
-            fv = fd.get((lv.name, path), 0)
-            m, gp, fp = above[lv.parent] if lv.parent else (u_all, self.g_all, self.f_all)
-            above[lv.name] = (n, g, fv)
+        for name, parent in _LEVEL_PAIRS:
+            path = paths[name]
+            n = u((acct, name, path), 0)
+            g = gd((name, path), 0)
+            fv = fd((name, path), 0)
+            m, gp, fp = above[parent] if parent else (u_all, self.g_all, self.f_all)
+            above[name] = (n, g, fv)
             share = g / max(gp, 1)
-            a = p.alpha
-            if n == 0:
-                hist = math.log(m + a) - math.log(a)
-            else:
-                hist = math.log(max(share, 1e-300)) + math.log(m + a) - math.log(n + a * share)
+            hist = log(m + a) - log_a if n == 0 else log(max(share, 1e-300)) + log(m + a) - log(n + a * share)
             rep = 0.0
-            if p.reputation_weight:
+            if weight:
                 q = fp / max(fp + gp, 1)
-                r = (fv + p.reputation_smoothing) / ((fv + g) * q + p.reputation_smoothing)
-                rep = math.log(1.0 - p.reputation_weight + p.reputation_weight * r)
-            total += hist + rep
+                r = (fv + smooth) / ((fv + g) * q + smooth)
+                rep = log(1.0 - weight + weight * r)
+            lr = hist + rep
+            total += lr
             features.append(
                 {
-                    "feature": lv.name,
-                    "parent": lv.parent,
+                    "feature": name,
+                    "parent": parent,
                     "value": path[-1],
                     "account_count": n,
                     "account_parent_count": m,
                     "population_share": share,
                     "new_for_account": n == 0,
                     "failed_before": fv,
-                    "history_ratio": math.exp(hist),
-                    "reputation_factor": math.exp(rep),
-                    "likelihood_ratio": math.exp(hist + rep),
-                    "log_lr": hist + rep,
+                    "history_ratio": exp(hist),
+                    "reputation_factor": exp(rep),
+                    "likelihood_ratio": exp(lr),
+                    "log_lr": lr,
                 }
             )
         users = len(self.seen) + (0 if acct in self.seen else 1)
         prior = 0.0
         if p.user_prior:
-            prior = math.log(self.g_all + users) - math.log(users) - math.log(u_all + 1.0)
+            prior = log(self.g_all + users) - log(users) - log(u_all + 1.0)
         total += prior
-        features.sort(key=lambda x: -x["log_lr"])
-        model_risk = 100.0 / (1.0 + math.exp(-(total - p.midpoint) / p.temperature))
+        features.sort(key=_BY_LOG_LR)
+        model_risk = 100.0 / (1.0 + exp(-(total - p.midpoint) / p.temperature))
         return {
             "account": row["account"],
             "tenant": row.get("tenant"),
@@ -179,7 +188,7 @@ class RiskState:
             "log_likelihood_ratio": total,
             "history_signins": u_all,
             "features": features,
-            "user_prior": {"likelihood_ratio": math.exp(prior), "log_lr": prior, "known_users": users},
+            "user_prior": {"likelihood_ratio": exp(prior), "log_lr": prior, "known_users": users},
         }
 
     def percentile(self, llr: float) -> float:

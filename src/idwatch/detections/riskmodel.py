@@ -620,6 +620,9 @@ _ATTEMPT_SCHEMA = pa.schema(
 )
 
 
+_ATTEMPT_NAMES = tuple(_ATTEMPT_SCHEMA.names)  # once: pyarrow builds the list on every access
+
+
 def _parse_time(value: Any) -> datetime:
     if value is None or value == "":
         return datetime.now(UTC)
@@ -642,7 +645,7 @@ def normalize_attempt(attempt: dict[str, Any]) -> dict[str, Any]:
     src_ip = str(attempt.get("src_ip") or "").strip()
     if not account or not src_ip:
         raise ValueError("attempt needs at least 'account' and 'src_ip'")
-    row: dict[str, Any] = {name: attempt.get(name) for name in _ATTEMPT_SCHEMA.names}
+    row: dict[str, Any] = {name: attempt.get(name) for name in _ATTEMPT_NAMES}
     row.update(account=account, src_ip=src_ip, time=_parse_time(attempt.get("time")))
     row["event_id"] = str(row["event_id"] or "attempt")
     if row["asn"] not in (None, ""):
